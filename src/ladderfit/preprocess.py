@@ -1,0 +1,101 @@
+"""Preprocessing: which checkpoints feed each step of the scaling law, named and explicit.
+
+Step 1 (task loss from N, D) takes one point per (run, task): the mean of the feature over
+the last ``step1_last_k`` evaluations, placed at the run's final D (the paper's choice;
+``step1_last_k=1`` is the final checkpoint alone).
+
+Step 2 (accuracy from task loss) takes the intermediate checkpoints of each run: the first
+``skip_fraction`` of them dropped, both the feature and the accuracy smoothed by a trailing
+moving average of ``smooth_window`` checkpoints, then every ``thin``-th kept (counting back
+from the last, so the final checkpoint is always in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .schema import LadderDataError
+
+__all__ = ["Preprocessing", "step1_points", "step2_points"]
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Named preprocessing options (defaults: the paper's)."""
+
+    skip_fraction: float = 0.1
+    smooth_window: int = 5
+    step1_last_k: int = 5
+    thin: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.skip_fraction < 1:
+            raise ValueError(f"skip_fraction must be in [0, 1), got {self.skip_fraction!r}")
+        for name in ("smooth_window", "step1_last_k", "thin"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_feature(df: pd.DataFrame, feature: str) -> None:
+    if feature not in df.columns:
+        raise LadderDataError(
+            f"intermediate feature column {feature!r} is not in the data (columns: {', '.join(df.columns)})"
+        )
+
+
+def step1_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing()) -> pd.DataFrame:
+    """One row per (run, task): final D, N, and the feature averaged over the last k checkpoints.
+
+    Columns: run, task, size, N, D, flops (if present), ``feature``, ``feature_sd`` (the
+    scatter of those k checkpoints; 0 when k = 1), n_last.
+    """
+    _check_feature(df, feature)
+    df = df.sort_values(["run", "task", "step"])
+    last = df.groupby(["run", "task"], sort=True, group_keys=False).tail(prep.step1_last_k)
+    g = last.groupby(["run", "task"], sort=True)
+    out = g.agg(
+        size=("size", "first"),
+        N=("N", "first"),
+        D=("D", "max"),
+        value=(feature, "mean"),
+        value_sd=(feature, "std"),
+        n_last=(feature, "size"),
+        accuracy=("accuracy", "last"),
+    ).reset_index()
+    out["value_sd"] = out["value_sd"].fillna(0.0)
+    if "flops" in df.columns:
+        out["flops"] = g["flops"].max().to_numpy()
+    for col in ("multiplier", "replicate"):
+        if col in df.columns:
+            out[col] = g[col].first().to_numpy()
+    return out.rename(columns={"value": feature, "value_sd": f"{feature}_sd"})
+
+
+def step2_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing()) -> pd.DataFrame:
+    """Intermediate checkpoints for step 2: skip, smooth (trailing moving average), thin.
+
+    Keeps all columns of the input; ``feature`` and ``accuracy`` are replaced by their
+    moving averages, and ``n_smoothed`` says how many checkpoints each row averages.
+    """
+    _check_feature(df, feature)
+    parts = []
+    for _, g in df.sort_values(["run", "task", "step"]).groupby(["run", "task"], sort=True):
+        n = len(g)
+        start = int(np.floor(prep.skip_fraction * n))
+        w = prep.smooth_window
+        smoothed = g[[feature, "accuracy"]].rolling(w, min_periods=1).mean()
+        g = g.assign(**{feature: smoothed[feature], "accuracy": smoothed["accuracy"]})
+        g["n_smoothed"] = np.minimum(np.arange(1, n + 1), w)
+        g = g.iloc[start:]
+        keep = np.arange(len(g))[::-1][:: prep.thin][::-1]
+        parts.append(g.iloc[keep])
+    if not parts:
+        raise LadderDataError("no checkpoints left for step 2")
+    return pd.concat(parts, ignore_index=True)

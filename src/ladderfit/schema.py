@@ -1,0 +1,190 @@
+"""The tidy ladder table: one row per (run, checkpoint, task). Defined and validated here.
+
+========== ======== ==========================================================================
+column     required meaning
+========== ======== ==========================================================================
+run        yes      name of one training run, e.g. ``"760M-5xC"``
+size       yes      model-size label, e.g. ``"760M"`` (one per run)
+N          yes      parameter count (> 0; one per run)
+D          yes      training tokens seen at this checkpoint (> 0)
+step       yes      training step of the checkpoint (integer)
+task       yes      task name; known to :mod:`ladderfit.tasks` or given a ``chance`` column
+accuracy   yes      accuracy in [0, 1]
+task_loss  no*      task loss, bits per byte of the correct answer (> 0). *Needed by the
+                    default two-step fit; other intermediate features can stand in.
+multiplier no       Chinchilla multiplier (tokens / (20 N)) of the run
+replicate  no       seed-rerun index (0 = first training of a configuration)
+flops      no       training FLOPs so far (> 0), for the compute variant
+n_items    no       number of items of the task (binomial noise)
+chance     no       chance accuracy of the task (overrides the registry)
+c4_loss    no       C4 language-modeling loss, nats per token (> 0)
+task_ce    no       task cross-entropy: -log p(correct choice | choices) (> 0)
+========== ======== ==========================================================================
+
+Any other column is kept as is. :func:`validate` returns a clean copy, sorted by run, task
+and step, and raises :class:`LadderDataError` naming the source, column and value for bad
+input; the caller's DataFrame is never modified.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import pandas as pd
+
+from .tasks import TASKS, known_tasks
+
+__all__ = [
+    "LadderDataError",
+    "REQUIRED",
+    "OPTIONAL_NUMERIC",
+    "LOSS_COLUMNS",
+    "validate",
+]
+
+
+class LadderDataError(ValueError):
+    """Bad input data: the message names the source, the column or value, and what was expected."""
+
+
+REQUIRED: tuple[str, ...] = ("run", "size", "N", "D", "step", "task", "accuracy")
+OPTIONAL_NUMERIC: tuple[str, ...] = (
+    "task_loss",
+    "multiplier",
+    "replicate",
+    "flops",
+    "n_items",
+    "chance",
+    "c4_loss",
+    "task_ce",
+)
+#: Columns that must be strictly positive when present.
+POSITIVE: tuple[str, ...] = ("N", "D", "task_loss", "flops", "n_items", "c4_loss", "task_ce")
+#: Columns usable as the intermediate feature of step 2.
+LOSS_COLUMNS: tuple[str, ...] = ("task_loss", "c4_loss", "task_ce")
+#: Columns that must take one value per run.
+PER_RUN: tuple[str, ...] = ("size", "N", "multiplier", "replicate")
+
+
+def _fail(source: str, msg: str) -> None:
+    raise LadderDataError(f"{source}: {msg}")
+
+
+def _first_bad(df: pd.DataFrame, mask: np.ndarray, col: str) -> str:
+    i = int(np.flatnonzero(mask)[0])
+    row = df.iloc[i]
+    where = f"row {i}"
+    if "run" in df.columns:
+        where += f" (run {row['run']!r}"
+        if "step" in df.columns:
+            where += f", step {row['step']!r}"
+        if "task" in df.columns:
+            where += f", task {row['task']!r}"
+        where += ")"
+    return f"{where}: {col}={row[col]!r}; {int(mask.sum())} bad value(s) in all"
+
+
+def validate(
+    data: pd.DataFrame,
+    source: str = "data",
+    *,
+    min_checkpoints: int = 2,
+    require: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Check a tidy ladder table and return a clean, sorted copy.
+
+    Parameters
+    ----------
+    data : DataFrame in the schema above.
+    source : name used in error messages (a file path, say).
+    min_checkpoints : a run needs at least this many checkpoints.
+    require : extra columns that must be present (e.g. the intermediate feature).
+    """
+    if not isinstance(data, pd.DataFrame):
+        _fail(source, f"expected a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        _fail(source, "the table is empty; expected one row per (run, checkpoint, task)")
+    df = data.copy()
+    df.columns = [str(c) for c in df.columns]
+
+    for col in REQUIRED + tuple(require):
+        if col not in df.columns:
+            close = difflib.get_close_matches(col, df.columns, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            _fail(
+                source,
+                f"missing required column {col!r}{hint} (columns found: {', '.join(df.columns)})",
+            )
+
+    for col in ("run", "size", "task"):
+        if df[col].isna().any():
+            _fail(source, f"column {col!r} has missing values: {_first_bad(df, df[col].isna().to_numpy(), col)}")
+        df[col] = df[col].astype(str)
+
+    numeric = [c for c in ("N", "D", "step", "accuracy") + OPTIONAL_NUMERIC if c in df.columns]
+    for col in numeric:
+        converted = pd.to_numeric(df[col], errors="coerce")
+        bad = converted.isna().to_numpy() & df[col].notna().to_numpy()
+        if bad.any():
+            _fail(source, f"column {col!r} must be numeric; {_first_bad(df, bad, col)}")
+        values = converted.to_numpy(dtype=float)
+        nonfinite = ~np.isfinite(values)
+        if nonfinite.any():
+            df[col] = values
+            _fail(source, f"column {col!r} must be finite (no NaN or inf); {_first_bad(df, nonfinite, col)}")
+        df[col] = values
+
+    acc = df["accuracy"].to_numpy()
+    out = (acc < 0) | (acc > 1)
+    if out.any():
+        _fail(source, f"column 'accuracy' must lie in [0, 1] (a fraction, not percent); {_first_bad(df, out, 'accuracy')}")
+    if "chance" in df.columns:
+        ch = df["chance"].to_numpy()
+        out = (ch < 0) | (ch >= 1)
+        if out.any():
+            _fail(source, f"column 'chance' must lie in [0, 1); {_first_bad(df, out, 'chance')}")
+    for col in POSITIVE:
+        if col in df.columns:
+            nonpos = df[col].to_numpy() <= 0
+            if nonpos.any():
+                _fail(source, f"column {col!r} must be > 0; {_first_bad(df, nonpos, col)}")
+    steps = df["step"].to_numpy()
+    if (steps < 0).any() or (steps != np.round(steps)).any():
+        bad = (steps < 0) | (steps != np.round(steps))
+        _fail(source, f"column 'step' must hold non-negative integers; {_first_bad(df, bad, 'step')}")
+    df["step"] = df["step"].astype(np.int64)
+    if "replicate" in df.columns:
+        df["replicate"] = df["replicate"].astype(np.int64)
+
+    if "chance" not in df.columns:
+        unknown = sorted(set(df["task"]) - set(TASKS))
+        if unknown:
+            _fail(
+                source,
+                f"unknown task name(s) {unknown} in column 'task'; expected one of "
+                f"{', '.join(known_tasks())}, or add a 'chance' column giving each task's chance accuracy",
+            )
+
+    dup = df.duplicated(["run", "step", "task"], keep=False).to_numpy()
+    if dup.any():
+        _fail(source, f"duplicate (run, step, task) rows; expected one row each: {_first_bad(df, dup, 'task')}")
+
+    for col in PER_RUN:
+        if col in df.columns:
+            per_run = df.groupby("run")[col].nunique()
+            if (per_run > 1).any():
+                run = per_run.index[per_run > 1][0]
+                vals = sorted(df.loc[df["run"] == run, col].unique().tolist())
+                _fail(source, f"column {col!r} must take one value per run; run {run!r} has {vals[:5]}")
+
+    counts = df.groupby(["run", "task"])["step"].nunique()
+    few = counts[counts < min_checkpoints]
+    if len(few):
+        (run, task), n = few.index[0], int(few.iloc[0])
+        _fail(
+            source,
+            f"run {run!r} (task {task!r}) has {n} checkpoint(s); expected at least {min_checkpoints} per run",
+        )
+
+    return df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
