@@ -22,6 +22,7 @@ __all__ = [
     "read_olmo_csv",
     "read_tidy",
     "read_data",
+    "read_lm_eval",
 ]
 
 #: OLMo ladder model sizes: non-embedding parameters N, tokens per batch, training FLOPs per token.
@@ -252,3 +253,6 @@ def read_data(path: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     if _looks_like_olmo(p):
         return read_olmo_csv(p)
     return read_tidy(p)
+
+
+from .lm_eval import read_lm_eval  # noqa: E402  (re-exported; lm_eval does not import readers)

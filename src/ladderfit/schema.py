@@ -1,25 +1,27 @@
 """The tidy ladder table: one row per (run, checkpoint, task). Defined and validated here.
 
-========== ======== ==========================================================================
-column     required meaning
-========== ======== ==========================================================================
-run        yes      name of one training run, e.g. ``"760M-5xC"``
-size       yes      model-size label, e.g. ``"760M"`` (one per run)
-N          yes      parameter count (> 0; one per run)
-D          yes      training tokens seen at this checkpoint (> 0)
-step       yes      training step of the checkpoint (integer)
-task       yes      task name; known to :mod:`ladderfit.tasks` or given a ``chance`` column
-accuracy   yes      accuracy in [0, 1]
-task_loss  no*      task loss, bits per byte of the correct answer (> 0). *Needed by the
-                    default two-step fit; other intermediate features can stand in.
-multiplier no       Chinchilla multiplier (tokens / (20 N)) of the run
-replicate  no       seed-rerun index (0 = first training of a configuration)
-flops      no       training FLOPs so far (> 0), for the compute variant
-n_items    no       number of items of the task (binomial noise)
-chance     no       chance accuracy of the task (overrides the registry)
-c4_loss    no       C4 language-modeling loss, nats per token (> 0)
-task_ce    no       task cross-entropy: -log p(correct choice | choices) (> 0)
-========== ======== ==========================================================================
+============ ======== ==========================================================================
+column       required meaning
+============ ======== ==========================================================================
+run          yes      name of one training run, e.g. ``"760M-5xC"``
+size         yes      model-size label, e.g. ``"760M"`` (one per run)
+N            yes      parameter count (> 0; one per run)
+D            yes      training tokens seen at this checkpoint (> 0)
+step         yes      training step of the checkpoint (integer)
+task         yes      task name; known to :mod:`ladderfit.tasks` or given a ``chance`` column
+accuracy     yes      accuracy in [0, 1]
+task_loss    no*      task loss, bits per byte of the correct answer (> 0). *Needed by the
+                      default two-step fit; other intermediate features can stand in.
+multiplier   no       Chinchilla multiplier (tokens / (20 N)) of the run
+replicate    no       seed-rerun index (0 = first training of a configuration)
+flops        no       training FLOPs so far (> 0), for the compute variant
+n_items      no       number of items of the task (binomial noise)
+chance       no       chance accuracy of the task (overrides the registry)
+c4_loss      no       C4 language-modeling loss, nats per token (> 0)
+task_ce      no       task cross-entropy: -log p(correct choice | choices) (> 0)
+lambada_loss no       LAMBADA (OpenAI) loss, log perplexity in nats per token (> 0); one value
+                      per checkpoint, shared by the tasks (from lm-evaluation-harness files)
+============ ======== ==========================================================================
 
 Any other column is kept as is. :func:`validate` returns a clean copy, sorted by run, task
 and step, and raises :class:`LadderDataError` naming the source, column and value for bad
@@ -58,11 +60,12 @@ OPTIONAL_NUMERIC: tuple[str, ...] = (
     "chance",
     "c4_loss",
     "task_ce",
+    "lambada_loss",
 )
 #: Columns that must be strictly positive when present.
-POSITIVE: tuple[str, ...] = ("N", "D", "task_loss", "flops", "n_items", "c4_loss", "task_ce")
+POSITIVE: tuple[str, ...] = ("N", "D", "task_loss", "flops", "n_items", "c4_loss", "task_ce", "lambada_loss")
 #: Columns usable as the intermediate feature of step 2.
-LOSS_COLUMNS: tuple[str, ...] = ("task_loss", "c4_loss", "task_ce")
+LOSS_COLUMNS: tuple[str, ...] = ("task_loss", "c4_loss", "task_ce", "lambada_loss")
 #: Columns that must take one value per run.
 PER_RUN: tuple[str, ...] = ("size", "N", "multiplier", "replicate")
 
@@ -71,15 +74,23 @@ def _fail(source: str, msg: str) -> None:
     raise LadderDataError(f"{source}: {msg}")
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value, so messages read ``1.5``, not ``np.float64(1.5)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _first_bad(df: pd.DataFrame, mask: np.ndarray, col: str) -> str:
     i = int(np.flatnonzero(mask)[0])
-    row = df.iloc[i]
+    row = {c: _plain(df[c].iloc[i]) for c in ("run", "step", "task", col) if c in df.columns}
     where = f"row {i}"
-    if "run" in df.columns:
+    if "run" in row:
         where += f" (run {row['run']!r}"
-        if "step" in df.columns:
-            where += f", step {row['step']!r}"
-        if "task" in df.columns:
+        if "step" in row:
+            step = row["step"]
+            if isinstance(step, float) and step.is_integer():
+                step = int(step)
+            where += f", step {step!r}"
+        if "task" in row:
             where += f", task {row['task']!r}"
         where += ")"
     return f"{where}: {col}={row[col]!r}; {int(mask.sum())} bad value(s) in all"

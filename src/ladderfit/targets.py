@@ -51,13 +51,7 @@ def as_targets(targets: object = None) -> pd.DataFrame:
     if targets is None:
         return paper_targets()
     if isinstance(targets, pd.DataFrame):
-        df = targets.copy()
-        if "target" not in df.columns and "name" in df.columns:
-            df = df.rename(columns={"name": "target"})
-        for col in ("target", "N", "D"):
-            if col not in df.columns:
-                raise LadderDataError(f"targets: missing column {col!r}; expected columns target, N, D")
-        rows = df.to_dict("records")
+        rows = targets.to_dict("records")
     else:
         if isinstance(targets, (str, dict, tuple)):
             targets = [targets]
@@ -74,6 +68,14 @@ def as_targets(targets: object = None) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     if out.empty:
         raise LadderDataError("targets: none given")
+    if "target" not in out.columns and "name" in out.columns:
+        out = out.rename(columns={"name": "target"})
+    for col in ("target", "N", "D"):
+        if col not in out.columns:
+            raise LadderDataError(f"targets: missing column {col!r}; expected columns target, N, D")
+    if out["target"].isna().any():
+        i = int(np.flatnonzero(out["target"].isna().to_numpy())[0])
+        raise LadderDataError(f"targets: target {i} has no name; expected columns target, N, D")
     for col in ("N", "D") + (("flops",) if "flops" in out.columns else ()):
         vals = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(vals) | (vals <= 0)
@@ -81,7 +83,9 @@ def as_targets(targets: object = None) -> pd.DataFrame:
             bad &= ~np.isnan(vals)  # missing flops is allowed; filled later
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise LadderDataError(f"target {out['target'].iloc[i]!r}: {col} must be a number > 0, got {out[col].iloc[i]!r}")
+            value = out[col].iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise LadderDataError(f"target {out['target'].iloc[i]!r}: {col} must be a number > 0, got {value!r}")
         out[col] = vals
     if out["target"].duplicated().any():
         raise LadderDataError(f"targets: duplicate name {out['target'][out['target'].duplicated()].iloc[0]!r}")
