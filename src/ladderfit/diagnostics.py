@@ -1,0 +1,102 @@
+"""Convergence checks for a fit: R-hat, bulk and tail ESS, divergences (via ArviZ).
+
+A fit that falls short warns loudly with :class:`ConvergenceWarning`, naming the worst
+parameters and what to try.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+__all__ = ["ConvergenceWarning", "ConvergenceReport", "check_convergence", "PARAMETERS"]
+
+#: The parameters users read; convergence is judged on these (plus hyperparameters).
+PARAMETERS: tuple[str, ...] = (
+    "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau",
+    "L_c", "slope_N", "slope_D", "alpha", "beta", "E", "sigma_loss",
+    "logit_centre", "k", "L0", "sigma_acc", "run_tau",
+)  # fmt: skip
+
+
+class ConvergenceWarning(UserWarning):
+    """The sampler did not converge: results may be wrong."""
+
+
+@dataclass
+class ConvergenceReport:
+    """Per-parameter diagnostics and the verdict."""
+
+    table: pd.DataFrame  # one row per scalar parameter: r_hat, ess_bulk, ess_tail
+    divergences: int
+    n_draws: int
+    rhat_max: float
+    ess_min: float
+
+    @property
+    def converged(self) -> bool:
+        return not self.problems()
+
+    def problems(self) -> list[str]:
+        out = []
+        t = self.table
+        bad_r = t[t["r_hat"] > self.rhat_max].sort_values("r_hat", ascending=False)
+        if len(bad_r):
+            out.append(f"R-hat above {self.rhat_max} for {len(bad_r)} parameter(s), worst " + _worst(bad_r, "r_hat", "{:.3f}"))
+        for col in ("ess_bulk", "ess_tail"):
+            bad = t[t[col] < self.ess_min].sort_values(col)
+            if len(bad):
+                out.append(f"{col.replace('_', ' ')} ESS below {self.ess_min:.0f} for {len(bad)} parameter(s), worst " + _worst(bad, col, "{:.0f}"))
+        if self.divergences:
+            out.append(f"{self.divergences} divergent transition(s) out of {self.n_draws} draws")
+        return out
+
+    def as_dict(self) -> dict:
+        return {
+            "max_r_hat": float(self.table["r_hat"].max()),
+            "min_ess_bulk": float(self.table["ess_bulk"].min()),
+            "min_ess_tail": float(self.table["ess_tail"].min()),
+            "divergences": int(self.divergences),
+            "converged": bool(self.converged),
+        }
+
+
+def _worst(t: pd.DataFrame, col: str, fmt: str) -> str:
+    return ", ".join(f"{name} ({fmt.format(v)})" for name, v in t[col].head(4).items())
+
+
+def check_convergence(
+    idata: az.InferenceData,
+    var_names: tuple[str, ...] = PARAMETERS,
+    rhat_max: float = 1.01,
+    ess_min: float | None = None,
+    warn: bool = True,
+) -> ConvergenceReport:
+    """Compute R-hat, bulk/tail ESS and divergences; warn if the fit falls short.
+
+    ``ess_min`` defaults to 100 per chain (Vehtari et al. 2021).
+    """
+    post = idata.posterior
+    names = [v for v in var_names if v in post]
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    if ess_min is None:
+        ess_min = 100.0 * chains
+    table = az.summary(idata, var_names=names, kind="diagnostics")[["r_hat", "ess_bulk", "ess_tail"]]
+    # a single chain has no R-hat; constant parameters give NaN: treat as worst case
+    table = table.fillna({"r_hat": np.inf if chains > 1 else 1.0, "ess_bulk": 0.0, "ess_tail": 0.0})
+    div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    report = ConvergenceReport(table, div, chains * draws, rhat_max, ess_min)
+    if warn and not report.converged:
+        warnings.warn(
+            "ladderfit: the fit did NOT converge — its intervals cannot be trusted.\n  - "
+            + "\n  - ".join(report.problems())
+            + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (0.95),"
+            " fewer tasks at once, or check the data of the tasks named above.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return report

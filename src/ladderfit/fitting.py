@@ -1,0 +1,207 @@
+"""Fit the joint model with NUTS: :func:`fit` returns a :class:`~ladderfit.results.LadderFit`.
+
+``fit`` turns on JAX's float64 mode (``jax_enable_x64``) if it is off: the scaling law's
+exponentials need it. The same code runs on CPU or GPU, whichever JAX uses.
+"""
+
+from __future__ import annotations
+
+import time
+
+import arviz as az
+import jax
+import numpy as np
+import pandas as pd
+from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
+
+from .config import FitConfig
+from .diagnostics import check_convergence
+from .model import SAMPLED_SITES, ModelData, build_model_data, ladder_model
+from .priors import resolve_priors
+from .readers import read_data
+from .schema import LadderDataError
+
+__all__ = ["fit", "select", "initial_values", "to_inference_data", "DIMS"]
+
+DIMS: dict[str, list[str]] = {
+    **{
+        name: ["task"]
+        for name in (
+            "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k",
+            "sigma_acc", "run_tau", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
+        )
+    },
+        "run_raw": ["task", "run"],
+    "run_effect": ["task", "run"],
+    "loss_obs": ["step1_point"],
+    "acc_obs": ["checkpoint"],
+}  # fmt: skip
+
+
+def enable_x64() -> None:
+    """Switch JAX to float64 (documented side effect of :func:`fit`)."""
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+
+
+def select(df: pd.DataFrame, tasks=None, runs=None) -> pd.DataFrame:
+    """Keep the named tasks and runs, with a clear error for names not in the data."""
+    for col, names in (("task", tasks), ("run", runs)):
+        if names is None:
+            continue
+        names = [names] if isinstance(names, str) else list(names)
+        unknown = sorted(set(names) - set(df[col]))
+        if unknown:
+            raise LadderDataError(f"{col}(s) {unknown} not in the data; it has {sorted(df[col].unique())}")
+        df = df[df[col].isin(names)]
+    return df.reset_index(drop=True)
+
+
+def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
+    """Start NUTS near the data: per-task log-linear regressions for step 1, logit-linear for step 2."""
+    T = md.n_tasks
+    g_N, g_D, s_loss = np.full(T, 0.05), np.full(T, 0.05), np.full(T, 0.02)
+    u_c, log_k, s_acc = np.zeros(T), np.full(T, np.log(5.0)), np.full(T, 0.01)
+    for t in range(T):
+        i = md.s1_task == t
+        X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
+        y = np.log(md.s1_loss[i])
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        g_N[t], g_D[t] = np.clip(-coef[1], 0.005, 0.5), np.clip(-coef[2], 0.005, 0.5)
+        s_loss[t] = np.clip(np.std(y - X @ coef), 0.003, 0.1)
+        j = md.s2_task == t
+        c = md.chance[t]
+        r = np.clip((md.s2_acc[j] - c) / (1 - c), 0.01, 0.99)
+        u = np.log(r / (1 - r))
+        dl = md.s2_loss[j] - md.loss_centre[t]
+        X2 = np.c_[np.ones(j.sum()), dl]
+        coef2, *_ = np.linalg.lstsq(X2, u, rcond=None)
+        u_c[t] = np.clip(coef2[0], -6, 6)
+        log_k[t] = np.log(np.clip(-coef2[1], 0.5, 50.0))
+        p = c + (1 - c) / (1 + np.exp(-(u_c[t] - np.exp(log_k[t]) * dl)))
+        s_acc[t] = np.clip(np.std(md.s2_acc[j] - p), 0.002, 0.05)
+    # exponents: 0.3 unless E > 0 needs them larger (E/L_c = 1 - g_N/alpha - g_D/beta)
+    alpha = np.maximum(0.3, 2.5 * (g_N + g_D))
+    beta = np.maximum(0.3, 2.5 * (g_N + g_D))
+    a_mu, b_mu, k_mu = np.log(alpha).mean(), np.log(beta).mean(), log_k.mean()
+    tau = 0.3
+    return {
+        "alpha_mu": np.array(a_mu), "alpha_tau": np.array(tau),
+        "beta_mu": np.array(b_mu), "beta_tau": np.array(tau),
+        "k_mu": np.array(k_mu), "k_tau": np.array(0.5),
+        "level": np.zeros(T), "slope_N": g_N, "slope_D": g_D,
+        "alpha_z": (np.log(alpha) - a_mu) / tau, "beta_z": (np.log(beta) - b_mu) / tau,
+        "sigma_loss": s_loss, "logit_centre": u_c, "log_k": log_k,
+        "sigma_acc": s_acc, "run_tau": np.full(T, 0.01), "run_raw": np.zeros((T, md.n_runs)),
+    }  # fmt: skip
+
+
+def _chain_method(config: FitConfig) -> str:
+    if config.chain_method != "auto":
+        return config.chain_method
+    if config.chains > 1 and jax.local_device_count() >= config.chains:
+        return "parallel"
+    return "sequential"
+
+
+def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0) -> az.InferenceData:
+    """ArviZ InferenceData with task/run/checkpoint coords and the model's observations.
+
+    Groups: posterior, posterior_predictive (``loss_obs``, ``acc_obs``), log_likelihood,
+    observed_data and sample_stats. Predictive and log-likelihood are computed with
+    NumPyro's vectorized :class:`~numpyro.infer.Predictive` and ``log_likelihood``.
+    """
+    chains = mcmc.num_chains
+    samples = mcmc.get_samples(group_by_chain=True)
+    flat = {k: np.asarray(v).reshape((-1,) + v.shape[2:]) for k, v in samples.items()}
+    latent = {k: v for k, v in flat.items() if k in SAMPLED_SITES}
+
+    def by_chain(d):
+        return {k: np.asarray(v).reshape((chains, -1) + np.shape(v)[1:]) for k, v in d.items()}
+
+    pp = Predictive(ladder_model, posterior_samples=latent, return_sites=["loss_obs", "acc_obs"])(
+        jax.random.PRNGKey(seed + 7), md, priors
+    )
+    ll = log_likelihood(ladder_model, latent, md, priors)
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {
+        "diverging": np.asarray(extra["diverging"]),
+        "n_steps": np.asarray(extra["num_steps"]),
+        "tree_depth": np.log2(np.asarray(extra["num_steps"]) + 1).astype(int),
+    }
+    coords = {
+        "task": md.tasks,
+        "run": md.runs,
+        "step1_point": np.arange(len(md.s1_task)),
+        "checkpoint": np.arange(len(md.s2_task)),
+    }
+    idata = az.from_dict(
+        posterior={k: np.asarray(v) for k, v in samples.items()},
+        posterior_predictive=by_chain(pp),
+        log_likelihood=by_chain(ll),
+        observed_data={"loss_obs": np.log(md.s1_loss), "acc_obs": md.s2_acc},
+        sample_stats=stats,
+        coords=coords,
+        dims=DIMS,
+    )
+    tasks, runs = np.array(md.tasks), np.array(md.runs)
+    point_coords = {
+        "step1_point": {"step1_task": tasks[md.s1_task], "step1_run": runs[md.s1_run]},
+        "checkpoint": {
+            "checkpoint_task": tasks[md.s2_task],
+            "checkpoint_run": runs[md.s2_run],
+            "checkpoint_step": md.s2_step,
+        },
+    }
+    for group in ("observed_data", "posterior_predictive", "log_likelihood"):
+        ds = idata[group]
+        for dim, cs in point_coords.items():
+            ds = ds.assign_coords({k: (dim, v) for k, v in cs.items()})
+        setattr(idata, group, ds)
+    return idata
+
+
+def fit(data=None, config: FitConfig | None = None, **options) -> "LadderFit":  # noqa: F821
+    """Fit the joint two-step model to a ladder with NUTS.
+
+    Parameters
+    ----------
+    data : tidy DataFrame, a path (tidy CSV or OLMo logs), or ``None`` for the bundled OLMo ladder.
+    config : a :class:`~ladderfit.config.FitConfig`; keyword ``options`` override its fields
+        (``tasks``, ``runs``, ``feature``, ``chains``, ``warmup``, ``draws``, ``seed``, ...).
+
+    Returns
+    -------
+    LadderFit holding the InferenceData (posterior, posterior_predictive, observed_data,
+    log_likelihood, sample_stats, constant_data) and the config. Warns with
+    :class:`~ladderfit.diagnostics.ConvergenceWarning` if the sampler did not converge.
+    """
+    from .results import LadderFit
+
+    enable_x64()
+    config = FitConfig(**{**(config.__dict__ if config else {}), **options})
+    df = read_data(data)
+    df = select(df, config.tasks, config.runs)
+    md = build_model_data(df, config.feature, config.preprocessing)
+    priors = resolve_priors(config.priors)
+    kernel = NUTS(
+        ladder_model,
+        init_strategy=init_to_value(values=initial_values(md, priors)),
+        target_accept_prob=config.target_accept,
+        max_tree_depth=config.max_tree_depth,
+    )
+    mcmc = MCMC(
+        kernel,
+        num_warmup=config.warmup,
+        num_samples=config.draws,
+        num_chains=config.chains,
+        chain_method=_chain_method(config),
+        progress_bar=config.progress_bar,
+    )
+    start = time.perf_counter()
+    mcmc.run(jax.random.PRNGKey(config.seed), md, priors, extra_fields=("diverging", "num_steps"))
+    jax.block_until_ready(mcmc.get_samples())
+    seconds = time.perf_counter() - start
+    idata = to_inference_data(mcmc, md, priors, config.seed)
+    report = check_convergence(idata)
+    return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report, sampling_seconds=seconds)

@@ -1,0 +1,295 @@
+r"""The joint hierarchical Bayesian two-step scaling law (NumPyro).
+
+Bhagia et al. (2024), *Establishing Task Scaling Laws via Compute-Efficient Model Ladders*,
+predict a task's accuracy in two steps. ladderfit writes both as one model over all tasks t.
+
+**Step 1 — task loss from size.** For run r with N_r parameters and D_r tokens,
+
+.. math::
+
+    L_t(N, D) = E_t + A_t N^{-\alpha_t} + B_t D^{-\beta_t}, \qquad
+    \log \bar L_{tr} \sim \mathcal N(\log L_t(N_r, D_r),\ \sigma^{loss}_t),
+
+observed once per run (:func:`ladderfit.preprocess.step1_points`: the mean of the last
+evaluations at the final D). With x = log N - log N_c and z = log D - log D_c centred on the
+ladder, the law is parameterized by its level ``L_c`` and relative slopes
+``g_N = -dlog L/dlog N``, ``g_D`` at the centre, which the data pin down, and the exponents,
+which they do not:
+
+.. math::
+
+    L_t = E_t + a_t e^{-\alpha_t x} + b_t e^{-\beta_t z},\quad
+    a_t = g_{N,t} L_{c,t} / \alpha_t,\quad b_t = g_{D,t} L_{c,t} / \beta_t,\quad
+    E_t = L_{c,t} - a_t - b_t \;(> 0,\ \text{soft constraint}).
+
+Exponents are partially pooled (non-centred): ``log alpha_t ~ N(mu_alpha, tau_alpha)``,
+likewise beta.
+
+**Step 2 — accuracy from task loss.** Bounded below by the task's chance level c_t and
+above by 1 (the Bayesian twin of the paper's ideal point (0, 1)):
+
+.. math::
+
+    \mathrm{acc}_t(L) = c_t + (1 - c_t)\,\mathrm{sigmoid}(u_t(L)),\qquad
+    u_t(L) = u_{c,t} - k_t (L - \bar L_t),
+
+observed at the intermediate checkpoints i of every run r (smoothed, thinned):
+
+.. math::
+
+    \mathrm{acc}_{ti} \sim \mathcal N\big(c_t + (1 - c_t)\,\mathrm{sigmoid}(u_t(L_{ti}) + \nu_{t r(i)}),\
+        \sqrt{(\sigma^{acc}_t)^2 + p(1-p)/(n^{items}_t\, m_i)}\big),
+
+with run effects ``nu_tr ~ N(0, tau^run_t)`` in accuracy points, summing to zero over runs (checkpoints of one run share them, so the
+curve learns from runs, not from hundreds of autocorrelated checkpoints), the binomial
+variance of n_items items averaged over m_i checkpoints, and slopes pooled:
+``log k_t ~ N(mu_k, tau_k)``.
+
+**Chained prediction.** For a target (N*, D*), ``log L* ~ N(log L_t(N*, D*), sigma^loss_t)``
+and ``acc* ~ N(acc_t(L*) with a new run effect, sqrt(sigma_acc^2 + p(1-p)/n_items))``: the
+uncertainty of both steps, the run-to-run scatter and the evaluation noise reach the
+interval. Priors: :mod:`ladderfit.priors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pandas as pd
+from jax.nn import log_sigmoid, sigmoid
+
+from .preprocess import Preprocessing, step1_points, step2_points
+from .priors import prior
+from .schema import LadderDataError
+from .tasks import TASKS
+
+__all__ = ["SAMPLED_SITES", "ModelData", "build_model_data", "ladder_model", "loss_curve", "accuracy_curve"]
+
+
+#: The model's latent sample sites (everything else is deterministic or observed).
+SAMPLED_SITES: frozenset[str] = frozenset({
+    "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
+    "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "sigma_acc", "run_tau", "run_raw",
+})  # fmt: skip
+
+
+@dataclass
+class ModelData:
+    """Arrays the model needs, with the labels that become InferenceData coords."""
+
+    tasks: list[str]
+    runs: list[str]
+    # per task
+    chance: np.ndarray
+    n_items: np.ndarray
+    loss_scale: np.ndarray  # geometric mean of step-1 losses, m_t
+    loss_centre: np.ndarray  # mean step-2 loss, \bar L_t
+    # ladder centre
+    logN_c: float
+    logD_c: float
+    # step 1 points
+    s1_task: np.ndarray
+    s1_run: np.ndarray
+    s1_x: np.ndarray
+    s1_z: np.ndarray
+    s1_loss: np.ndarray
+    # step 2 points
+    s2_task: np.ndarray
+    s2_run: np.ndarray
+    s2_step: np.ndarray
+    s2_loss: np.ndarray
+    s2_acc: np.ndarray
+    s2_nsmooth: np.ndarray
+    feature: str = "task_loss"
+    meta: dict = field(default_factory=dict)
+
+    ARRAYS = (
+        "chance", "n_items", "loss_scale", "loss_centre",
+        "s1_task", "s1_run", "s1_x", "s1_z", "s1_loss",
+        "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth",
+    )  # fmt: skip
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    def centred(self, N: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x = log N - log N_c, z = log D - log D_c."""
+        return np.log(np.asarray(N, float)) - self.logN_c, np.log(np.asarray(D, float)) - self.logD_c
+
+
+def _task_constant(df: pd.DataFrame, task: str, col: str, fallback: float | None) -> float:
+    if col in df.columns:
+        vals = df.loc[df["task"] == task, col].unique()
+        if len(vals) == 1:
+            return float(vals[0])
+    if fallback is None:
+        raise LadderDataError(f"task {task!r}: no {col!r} in the data or the task registry")
+    return float(fallback)
+
+
+def build_model_data(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing(thin=5)) -> ModelData:
+    """Turn a validated tidy table into :class:`ModelData` (step-1 and step-2 points)."""
+    if feature not in df.columns:
+        raise LadderDataError(
+            f"intermediate feature {feature!r} is not a column of the data (columns: {', '.join(df.columns)})"
+        )
+    tasks = sorted(df["task"].unique())
+    runs = sorted(df["run"].unique(), key=lambda r: (df.loc[df["run"] == r, "N"].iloc[0], df.loc[df["run"] == r, "D"].max(), r))
+    missing = df.groupby("run")["task"].nunique()
+    if (missing < len(tasks)).any():
+        run = missing.index[missing < len(tasks)][0]
+        have = set(df.loc[df["run"] == run, "task"])
+        raise LadderDataError(f"run {run!r} lacks task(s) {sorted(set(tasks) - have)}; every run needs every task")
+    p1 = step1_points(df, feature, prep)
+    p2 = step2_points(df, feature, prep)
+    n_sizes = p1.groupby("task")["N"].nunique().min()
+    n_lengths = p1.groupby("task")["D"].nunique().min()
+    if n_sizes < 2 or len(p1) // len(tasks) < 4:
+        raise LadderDataError(
+            f"step 1 needs at least 2 model sizes and 4 runs per task; got {n_sizes} size(s), "
+            f"{len(p1) // len(tasks)} run(s)"
+        )
+    del n_lengths
+    t_idx = {t: i for i, t in enumerate(tasks)}
+    r_idx = {r: i for i, r in enumerate(runs)}
+    per_run = df.groupby("run").agg(N=("N", "first"), D=("D", "max"))
+    logN_c = float(np.mean(np.log(per_run["N"])))
+    logD_c = float(np.mean(np.log(per_run["D"])))
+    chance = np.array([_task_constant(df, t, "chance", TASKS[t].chance if t in TASKS else None) for t in tasks])
+    n_items = np.array(
+        [_task_constant(df, t, "n_items", (TASKS[t].n_items if t in TASKS else None) or 1000.0) for t in tasks]
+    )
+    loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks).to_numpy())
+    loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
+    return ModelData(
+        tasks=tasks,
+        runs=list(runs),
+        chance=chance,
+        n_items=n_items,
+        loss_scale=loss_scale,
+        loss_centre=loss_centre,
+        logN_c=logN_c,
+        logD_c=logD_c,
+        s1_task=p1["task"].map(t_idx).to_numpy(np.int32),
+        s1_run=p1["run"].map(r_idx).to_numpy(np.int32),
+        s1_x=np.log(p1["N"].to_numpy(float)) - logN_c,
+        s1_z=np.log(p1["D"].to_numpy(float)) - logD_c,
+        s1_loss=p1[feature].to_numpy(float),
+        s2_task=p2["task"].map(t_idx).to_numpy(np.int32),
+        s2_run=p2["run"].map(r_idx).to_numpy(np.int32),
+        s2_step=p2["step"].to_numpy(np.int64),
+        s2_loss=p2[feature].to_numpy(float),
+        s2_acc=p2["accuracy"].to_numpy(float),
+        s2_nsmooth=p2["n_smoothed"].to_numpy(float),
+        feature=feature,
+    )
+
+
+def loss_curve(E, a, b, alpha, beta, x, z):
+    """L = E + a exp(-alpha x) + b exp(-beta z) (centred form of E + A/N^alpha + B/D^beta)."""
+    return E + a * jnp.exp(-alpha * x) + b * jnp.exp(-beta * z)
+
+
+def accuracy_curve(chance, u):
+    """acc = chance + (1 - chance) sigmoid(u)."""
+    return chance + (1.0 - chance) * sigmoid(u)
+
+
+def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None):
+    """The joint two-step model; with ``target_x``/``target_z`` it also draws target predictions.
+
+    Sites: per-task parameters (dim ``task``), run effects (``task``, ``run``), observations
+    ``loss_obs`` (step-1 points) and ``acc_obs`` (step-2 checkpoints), and for targets
+    ``target_loss`` and ``target_accuracy`` (``target``, ``task``).
+    """
+    T, R = data.n_tasks, data.n_runs
+    level_sd = priors["level_sd"][1][0]
+    e_floor = priors["E_floor"][1][0]
+    m = jnp.asarray(data.loss_scale)
+    chance = jnp.asarray(data.chance)
+
+    alpha_mu = numpyro.sample("alpha_mu", prior(priors, "alpha_mu"))
+    alpha_tau = numpyro.sample("alpha_tau", prior(priors, "alpha_tau"))
+    beta_mu = numpyro.sample("beta_mu", prior(priors, "beta_mu"))
+    beta_tau = numpyro.sample("beta_tau", prior(priors, "beta_tau"))
+    k_mu = numpyro.sample("k_mu", prior(priors, "k_mu"))
+    k_tau = numpyro.sample("k_tau", prior(priors, "k_tau"))
+
+    with numpyro.plate("task", T, dim=-1):
+        # step 1
+        level = numpyro.sample("level", prior(priors, "level"))
+        g_N = numpyro.sample("slope_N", prior(priors, "slope_N"))
+        g_D = numpyro.sample("slope_D", prior(priors, "slope_D"))
+        alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
+        beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
+        sigma_loss = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
+        # step 2
+        u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
+        # centred: every task's slope is well identified by its checkpoints
+        log_k = numpyro.sample("log_k", dist.Normal(k_mu, k_tau))
+        sigma_acc = numpyro.sample("sigma_acc", prior(priors, "sigma_acc"))
+        run_tau = numpyro.sample("run_tau", prior(priors, "run_tau"))
+
+    L_c = numpyro.deterministic("L_c", m * jnp.exp(level_sd * level))
+    alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
+    beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
+    a = g_N * L_c / alpha
+    b = g_D * L_c / beta
+    E = numpyro.deterministic("E", L_c - a - b)
+    numpyro.deterministic("A", a * jnp.exp(alpha * data.logN_c))
+    numpyro.deterministic("B", b * jnp.exp(beta * data.logD_c))
+    # E > 0, softly: a smooth barrier a few percent of the level wide.
+    numpyro.factor("E_positive", log_sigmoid(E / (e_floor * L_c)).sum())
+    k = numpyro.deterministic("k", jnp.exp(log_k))
+    L0 = numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + u_c / k)
+
+    with numpyro.plate("run", R, dim=-1):
+        with numpyro.plate("task_r", T, dim=-2):
+            # centred (each run's effect is pinned by its own checkpoints), then made to sum
+            # to zero over runs so that the effects cannot trade off against the curve's level
+            run_raw = numpyro.sample("run_raw", dist.Normal(0.0, run_tau[:, None]))
+    run_effect = numpyro.deterministic("run_effect", run_raw - run_raw.mean(-1, keepdims=True))
+
+    # ---- step 1 likelihood
+    t1 = data.s1_task
+    mu1 = loss_curve(E[t1], a[t1], b[t1], alpha[t1], beta[t1], data.s1_x, data.s1_z)
+    mu1 = jnp.maximum(mu1, 1e-12)
+    with numpyro.plate("step1_point", len(t1)):
+        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sigma_loss[t1]), obs=jnp.log(data.s1_loss))
+
+    # ---- step 2 likelihood
+    t2 = data.s2_task
+    p = accuracy_curve(chance[t2], u_c[t2] - k[t2] * (data.s2_loss - data.loss_centre[t2]))
+    binom = p * (1 - p) / (data.n_items[t2] * data.s2_nsmooth)
+    p = p + run_effect[t2, data.s2_run]
+    sd2 = jnp.sqrt(sigma_acc[t2] ** 2 + binom)
+    with numpyro.plate("checkpoint", len(t2)):
+        numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc)
+
+    # ---- chained prediction at targets
+    if target_x is not None:
+        tx = jnp.asarray(target_x)[:, None]
+        tz = jnp.asarray(target_z)[:, None]
+        with numpyro.plate("target", tx.shape[0], dim=-2):
+            with numpyro.plate("task_t", T, dim=-1):
+                mean_loss = numpyro.deterministic("target_loss_mean", loss_curve(E, a, b, alpha, beta, tx, tz))
+                log_loss = numpyro.sample(
+                    "target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), sigma_loss)
+                )
+                loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
+                nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau))
+                p_t = numpyro.deterministic(
+                    "target_accuracy_mean", accuracy_curve(chance, u_c - k * (loss - data.loss_centre))
+                )
+                sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items)
+                acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd_t))
+                numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))

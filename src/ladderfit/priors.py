@@ -1,0 +1,63 @@
+"""Priors of the joint model, named and documented in one place.
+
+All priors are weakly informative and live on scales the data are normalized to:
+
+* task loss is modelled through its level at the ladder's centre, ``L_c = m_t exp(level_sd * l_t)``,
+  where ``m_t`` is the geometric mean of task t's step-1 losses, so ``l_t ~ N(0, 1)``;
+* slopes of the task loss are relative: ``g_N = -d log L / d log N`` at the centre (same for D);
+* the sigmoid works on the logit scale ``u = logit((acc - chance) / (1 - chance))``.
+
+Each entry is ``(distribution name, parameters, meaning)``; :func:`prior` builds the NumPyro
+distribution. Change a prior by passing ``priors={"name": ("LogNormal", (loc, scale))}`` to
+:func:`ladderfit.fit`; the values used are saved with the fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpyro.distributions as dist
+
+__all__ = ["DEFAULT_PRIORS", "prior", "resolve_priors"]
+
+DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
+    # ---- step 1: L(N, D) = E + A / N^alpha + B / D^beta --------------------------------
+    "level": ("Normal", (0.0, 1.0), "standardized log level of the task loss at the ladder centre (x level_sd)"),
+    "level_sd": ("Fixed", (0.5,), "scale of the level around the geometric mean of the observed losses"),
+    "slope_N": ("LogNormal", (math.log(0.05), 1.0), "relative slope -dlogL/dlogN at the centre"),
+    "slope_D": ("LogNormal", (math.log(0.05), 1.0), "relative slope -dlogL/dlogD at the centre"),
+    "alpha_mu": ("Normal", (math.log(0.3), 0.75), "population mean of log alpha (N exponent)"),
+    "alpha_tau": ("LogNormal", (math.log(0.3), 0.5), "population sd of log alpha (zero-avoiding)"),
+    "beta_mu": ("Normal", (math.log(0.3), 0.75), "population mean of log beta (D exponent)"),
+    "beta_tau": ("LogNormal", (math.log(0.3), 0.5), "population sd of log beta (zero-avoiding)"),
+    "sigma_loss": ("LogNormal", (math.log(0.015), 0.75), "per-task sd of log task loss around the law"),
+    "E_floor": ("Fixed", (0.02,), "softness (fraction of L_c) of the constraint E > 0"),
+    # ---- step 2: acc(L) = chance + (1 - chance) sigmoid(-k (L - L0)) ------------------
+    "logit_centre": ("Normal", (0.0, 2.5), "logit of the rescaled accuracy at the centre of the task's losses"),
+    "k_mu": ("Normal", (math.log(5.0), 1.0), "population mean of log k (sigmoid slope, logits per bit/byte)"),
+    "k_tau": ("LogNormal", (math.log(0.5), 0.5), "population sd of log k (zero-avoiding)"),
+    "sigma_acc": ("LogNormal", (math.log(0.01), 0.75), "per-task checkpoint scatter of accuracy beyond binomial"),
+    "run_tau": ("LogNormal", (math.log(0.01), 0.75), "per-task sd of run effects (accuracy scale)"),
+}
+
+
+def resolve_priors(overrides: Mapping[str, tuple] | None = None) -> dict[str, tuple[str, tuple[float, ...]]]:
+    """Defaults updated with user overrides; returns ``{name: (family, params)}``."""
+    out = {k: (v[0], tuple(float(p) for p in v[1])) for k, v in DEFAULT_PRIORS.items()}
+    for name, spec in (overrides or {}).items():
+        if name not in DEFAULT_PRIORS:
+            raise KeyError(f"unknown prior {name!r}; known priors: {', '.join(DEFAULT_PRIORS)}")
+        family, params = spec[0], tuple(float(p) for p in spec[1])
+        if family != DEFAULT_PRIORS[name][0]:
+            raise ValueError(f"prior {name!r} must stay {DEFAULT_PRIORS[name][0]}, got {family}")
+        out[name] = (family, params)
+    return out
+
+
+def prior(priors: Mapping[str, tuple[str, tuple[float, ...]]], name: str) -> dist.Distribution:
+    """The NumPyro distribution of a named prior."""
+    family, params = priors[name]
+    if family == "Fixed":
+        raise ValueError(f"prior {name!r} is a fixed constant, not a distribution")
+    return getattr(dist, family)(*params)

@@ -1,0 +1,210 @@
+"""A fitted ladder: posterior, predictions at targets, summaries, save and load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import arviz as az
+import jax
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpyro.infer import Predictive
+
+from .config import FitConfig
+from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
+from .model import SAMPLED_SITES, ModelData, ladder_model
+from .targets import as_targets
+
+__all__ = ["LadderFit", "load", "interval_columns", "MODEL_NAME"]
+
+MODEL_NAME = "ladderfit.joint_two_step.v1"
+_SCALARS = ("logN_c", "logD_c")
+
+
+def interval_columns(samples: np.ndarray, levels=(50, 90, 95), axis: int = 0) -> dict[str, np.ndarray]:
+    """mean, median, sd and central ``lower_L``/``upper_L`` intervals of samples along ``axis``."""
+    out = {
+        "mean": samples.mean(axis),
+        "median": np.median(samples, axis),
+        "sd": samples.std(axis, ddof=1),
+    }
+    for lev in levels:
+        if not 0 < lev < 100:
+            raise ValueError(f"interval level must be in (0, 100), got {lev!r}")
+        lo, hi = np.percentile(samples, [50 - lev / 2, 50 + lev / 2], axis=axis)
+        out[f"lower_{lev:g}"], out[f"upper_{lev:g}"] = lo, hi
+    return out
+
+
+@dataclass
+class LadderFit:
+    """The result of :func:`ladderfit.fit`.
+
+    Attributes
+    ----------
+    idata : arviz.InferenceData with dims ``task``, ``run``, ``step1_point``, ``checkpoint``.
+    config : the :class:`~ladderfit.config.FitConfig` used.
+    model_data : the arrays the model saw.
+    diagnostics : R-hat, ESS and divergences (:class:`ConvergenceReport`).
+    """
+
+    idata: az.InferenceData
+    config: FitConfig
+    model_data: ModelData
+    priors: dict
+    diagnostics: ConvergenceReport
+    sampling_seconds: float = float("nan")
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.model_data.tasks)
+
+    @property
+    def converged(self) -> bool:
+        return self.diagnostics.converged
+
+    def __repr__(self) -> str:
+        p = self.idata.posterior
+        d = self.diagnostics.as_dict()
+        return (
+            f"<LadderFit: {len(self.tasks)} tasks, {self.model_data.n_runs} runs, "
+            f"{p.sizes['chain']} chains x {p.sizes['draw']} draws; max R-hat {d['max_r_hat']:.3f}, "
+            f"min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences>"
+        )
+
+    # ------------------------------------------------------------------ summaries
+    def summary(self, var_names=None, hdi_prob: float = 0.9) -> pd.DataFrame:
+        """Posterior summary (mean, sd, HDI, R-hat, bulk/tail ESS) of the model's parameters."""
+        names = var_names or [v for v in PARAMETERS if v in self.idata.posterior]
+        return az.summary(self.idata, var_names=list(names), hdi_prob=hdi_prob)
+
+    def parameters(self) -> pd.DataFrame:
+        """Tidy per-task parameter table: task, parameter, mean, median, sd, lower_90, upper_90."""
+        rows = []
+        for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "k", "L0", "sigma_acc", "run_tau"):
+            da = self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", "task")
+            stats = interval_columns(da.values, levels=(90,))
+            for i, task in enumerate(self.tasks):
+                rows.append({"task": task, "parameter": name, **{k: float(v[i]) for k, v in stats.items()}})
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ prediction
+    def _posterior_samples(self) -> dict[str, np.ndarray]:
+        post = self.idata.posterior
+        sampled = [v for v in post.data_vars if v in SAMPLED_SITES]
+        return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).values for v in sampled}
+
+    def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None) -> pd.DataFrame:
+        """Posterior predictive of task loss and accuracy at target models.
+
+        Parameters
+        ----------
+        targets : names (``"7B-4T"``), ``"NAME=N,D"`` strings, a DataFrame ``target, N, D`` ...
+            (see :func:`ladderfit.targets.as_targets`); ``None``: the paper's 7B-4T and 13B-5T.
+        levels : central interval levels in percent.
+
+        Returns
+        -------
+        Tidy DataFrame: ``target, task, N, D, quantity`` (``task_loss`` or ``accuracy``),
+        ``mean, median, sd`` and ``lower_L``/``upper_L`` for each level L.
+        """
+        tg = as_targets(targets)
+        x, z = self.model_data.centred(tg["N"].to_numpy(), tg["D"].to_numpy())
+        pred = Predictive(
+            ladder_model,
+            posterior_samples=self._posterior_samples(),
+            return_sites=["target_loss", "target_accuracy"],
+        )
+        seed = self.config.seed + 1 if seed is None else seed
+        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z)
+        rows = []
+        for quantity, site in (("task_loss", "target_loss"), ("accuracy", "target_accuracy")):
+            s = np.asarray(out[site])  # (samples, target, task)
+            if not np.isfinite(s).all():
+                raise FloatingPointError(f"non-finite posterior predictive draws for {quantity}; the fit is broken")
+            stats = interval_columns(s, levels=levels)
+            for i, row in tg.iterrows():
+                for j, task in enumerate(self.tasks):
+                    rows.append(
+                        {
+                            "target": row["target"],
+                            "task": task,
+                            "N": row["N"],
+                            "D": row["D"],
+                            "quantity": quantity,
+                            **{k: float(v[i, j]) for k, v in stats.items()},
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    def predictive_draws(self, targets=None, seed: int | None = None) -> dict[str, np.ndarray]:
+        """Raw draws ``{"task_loss": (samples, target, task), "accuracy": ...}`` at targets."""
+        tg = as_targets(targets)
+        x, z = self.model_data.centred(tg["N"].to_numpy(), tg["D"].to_numpy())
+        pred = Predictive(ladder_model, posterior_samples=self._posterior_samples(),
+                          return_sites=["target_loss", "target_accuracy", "target_accuracy_mean", "target_loss_mean"])
+        seed = self.config.seed + 1 if seed is None else seed
+        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z)
+        return {
+            "task_loss": np.asarray(out["target_loss"]),
+            "accuracy": np.asarray(out["target_accuracy"]),
+            "task_loss_mean": np.asarray(out["target_loss_mean"]),
+            "accuracy_mean": np.asarray(out["target_accuracy_mean"]),
+        }
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fit to netCDF: the InferenceData with config, priors and model data."""
+        path = Path(path)
+        idata = self.idata.copy()
+        md = self.model_data
+        const = {name: np.asarray(getattr(md, name)) for name in ModelData.ARRAYS}
+        ds = xr.Dataset({f"md_{k}": (f"md_{k}_dim", v) for k, v in const.items()})
+        if "constant_data" in idata.groups():
+            del idata.constant_data
+        idata.add_groups(constant_data=ds)
+        attrs = {
+            "ladderfit_model": MODEL_NAME,
+            "ladderfit_config": self.config.to_json(),
+            "ladderfit_priors": json.dumps({k: [v[0], list(v[1])] for k, v in self.priors.items()}),
+            "ladderfit_model_data": json.dumps(
+                {"tasks": md.tasks, "runs": md.runs, "feature": md.feature, "logN_c": md.logN_c, "logD_c": md.logD_c}
+            ),
+            "ladderfit_sampling_seconds": float(self.sampling_seconds),
+        }
+        idata.posterior.attrs.update(attrs)
+        idata.to_netcdf(str(path))
+        return path
+
+
+
+
+def load(path: str | Path) -> LadderFit:
+    """Read a fit written by :meth:`LadderFit.save`; a file from another model is an error."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        idata = az.from_netcdf(str(path))
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"{path}: not a netCDF InferenceData file ({err})") from None
+    attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
+    if attrs.get("ladderfit_model") != MODEL_NAME:
+        raise ValueError(
+            f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {attrs.get('ladderfit_model')!r})"
+        )
+    config = FitConfig.from_json(attrs["ladderfit_config"])
+    priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
+    meta = json.loads(attrs["ladderfit_model_data"])
+    const = idata.constant_data
+    arrays = {name: const[f"md_{name}"].values for name in ModelData.ARRAYS}
+    md = ModelData(
+        tasks=meta["tasks"], runs=meta["runs"], logN_c=meta["logN_c"], logD_c=meta["logD_c"],
+        feature=meta["feature"], **arrays,
+    )  # fmt: skip
+    report = check_convergence(idata, warn=False)
+    return LadderFit(idata, config, md, priors, report, float(attrs.get("ladderfit_sampling_seconds", np.nan)))
+
