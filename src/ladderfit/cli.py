@@ -21,12 +21,18 @@ __all__ = ["main", "build_parser"]
 
 def _setup_platform(args: argparse.Namespace) -> None:
     """Pick the JAX platform and host devices before JAX is imported anywhere."""
-    if getattr(args, "host_devices", None):
+    devices = getattr(args, "host_devices", None)
+    if devices is None and getattr(args, "chains", None):
+        devices = min(args.chains, os.cpu_count() or 1)
+    if devices and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
         flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={args.host_devices}".strip()
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
     if getattr(args, "platform", None):
-        os.environ["JAX_PLATFORMS"] = args.platform
+        os.environ["JAX_PLATFORMS"] = {"gpu": "cuda"}.get(args.platform, args.platform)
     os.environ.setdefault("JAX_ENABLE_X64", "1")
+    # JAX's persistent compilation cache: re-runs skip most of the compile time.
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", cache)
 
 
 def _cmd_data_summary(args: argparse.Namespace) -> int:
@@ -66,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Commands defined in other modules register themselves here (see ladderfit.cli_fit).
+# Commands defined in other modules register themselves here (see ladderfit.cli_commands).
 _EXTRA_COMMANDS: list = []
 
 

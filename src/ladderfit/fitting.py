@@ -120,7 +120,7 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0) ->
         return {k: np.asarray(v).reshape((chains, -1) + np.shape(v)[1:]) for k, v in d.items()}
 
     pp = Predictive(ladder_model, posterior_samples=latent, return_sites=["loss_obs", "acc_obs"])(
-        jax.random.PRNGKey(seed + 7), md, priors
+        jax.random.PRNGKey(seed + 7), md, priors, observe=False
     )
     ll = log_likelihood(ladder_model, latent, md, priors)
     extra = mcmc.get_extra_fields(group_by_chain=True)

@@ -204,12 +204,13 @@ def accuracy_curve(chance, u):
     return chance + (1.0 - chance) * sigmoid(u)
 
 
-def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None):
+def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True):
     """The joint two-step model; with ``target_x``/``target_z`` it also draws target predictions.
 
     Sites: per-task parameters (dim ``task``), run effects (``task``, ``run``), observations
     ``loss_obs`` (step-1 points) and ``acc_obs`` (step-2 checkpoints), and for targets
-    ``target_loss`` and ``target_accuracy`` (``target``, ``task``).
+    ``target_loss`` and ``target_accuracy`` (``target``, ``task``). ``observe=False`` leaves the
+    observations unconditioned (prior and posterior predictive checks).
     """
     T, R = data.n_tasks, data.n_runs
     level_sd = priors["level_sd"][1][0]
@@ -264,7 +265,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None):
     mu1 = loss_curve(E[t1], a[t1], b[t1], alpha[t1], beta[t1], data.s1_x, data.s1_z)
     mu1 = jnp.maximum(mu1, 1e-12)
     with numpyro.plate("step1_point", len(t1)):
-        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sigma_loss[t1]), obs=jnp.log(data.s1_loss))
+        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sigma_loss[t1]), obs=jnp.log(data.s1_loss) if observe else None)
 
     # ---- step 2 likelihood
     t2 = data.s2_task
@@ -273,7 +274,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None):
     p = p + run_effect[t2, data.s2_run]
     sd2 = jnp.sqrt(sigma_acc[t2] ** 2 + binom)
     with numpyro.plate("checkpoint", len(t2)):
-        numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc)
+        numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
 
     # ---- chained prediction at targets
     if target_x is not None:
