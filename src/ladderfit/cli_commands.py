@@ -112,3 +112,6 @@ def _register_predict(sub, add_data_arg) -> None:
 
 
 _EXTRA_COMMANDS.append(_register_predict)
+
+# Commands in their own modules register on import.
+from . import cli_backtest, cli_plots  # noqa: E402,F401

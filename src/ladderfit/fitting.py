@@ -28,7 +28,7 @@ DIMS: dict[str, list[str]] = {
         name: ["task"]
         for name in (
             "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k",
-            "sigma_acc", "run_tau", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
+            "sigma_acc", "run_tau", "floor_shift", "floor", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
         )
     },
         "run_raw": ["task", "run"],
@@ -91,7 +91,7 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
         "k_mu": np.array(k_mu), "k_tau": np.array(0.5),
         "level": np.zeros(T), "slope_N": g_N, "slope_D": g_D,
         "alpha_z": (np.log(alpha) - a_mu) / tau, "beta_z": (np.log(beta) - b_mu) / tau,
-        "sigma_loss": s_loss, "logit_centre": u_c, "log_k": log_k,
+        "sigma_loss": s_loss, "logit_centre": u_c, "floor_shift": np.zeros(T), "log_k": log_k,
         "sigma_acc": s_acc, "run_tau": np.full(T, 0.01), "run_raw": np.zeros((T, md.n_runs)),
     }  # fmt: skip
 

@@ -46,9 +46,11 @@ variance of n_items items averaged over m_i checkpoints, and slopes pooled:
 ``log k_t ~ N(mu_k, tau_k)``.
 
 **Chained prediction.** For a target (N*, D*), ``log L* ~ N(log L_t(N*, D*), sigma^loss_t)``
-and ``acc* ~ N(acc_t(L*) with a new run effect, sqrt(sigma_acc^2 + p(1-p)/n_items))``: the
+and ``acc* ~ N(acc_t(L*) + nu_new, sqrt(sigma_acc^2 + p(1-p)/n_items + (gamma d)^2))``: the
 uncertainty of both steps, the run-to-run scatter and the evaluation noise reach the
-interval. Priors: :mod:`ladderfit.priors`.
+interval. The last term is a model discrepancy that grows with the distance d of the
+target beyond the ladder's largest N and D (Euclidean, in log N and log D); gamma is
+calibrated by holding out the ladder's largest rung (``benchmarks/calibrate_discrepancy.py``). Priors: :mod:`ladderfit.priors`.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ __all__ = ["SAMPLED_SITES", "ModelData", "build_model_data", "ladder_model", "lo
 SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
     "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "sigma_acc", "run_tau", "run_raw",
+    "floor_shift",
 })  # fmt: skip
 
 
@@ -88,7 +91,7 @@ class ModelData:
     n_items: np.ndarray
     loss_scale: np.ndarray  # geometric mean of step-1 losses, m_t
     loss_centre: np.ndarray  # mean step-2 loss, \bar L_t
-    # ladder centre
+    # ladder centre, and the edge of the ladder (largest log N and log D, centred)
     logN_c: float
     logD_c: float
     # step 1 points
@@ -105,6 +108,8 @@ class ModelData:
     s2_acc: np.ndarray
     s2_nsmooth: np.ndarray
     feature: str = "task_loss"
+    x_max: float = 0.0  # largest centred log N of the ladder
+    z_max: float = 0.0  # largest centred log D of the ladder
     meta: dict = field(default_factory=dict)
 
     ARRAYS = (
@@ -124,6 +129,10 @@ class ModelData:
     def centred(self, N: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x = log N - log N_c, z = log D - log D_c."""
         return np.log(np.asarray(N, float)) - self.logN_c, np.log(np.asarray(D, float)) - self.logD_c
+
+    def distance_beyond(self, x, z):
+        """Euclidean distance in (log N, log D) beyond the ladder's largest N and D (0 inside)."""
+        return np.hypot(np.maximum(np.asarray(x) - self.x_max, 0.0), np.maximum(np.asarray(z) - self.z_max, 0.0))
 
 
 def _task_constant(df: pd.DataFrame, task: str, col: str, fallback: float | None) -> float:
@@ -179,6 +188,8 @@ def build_model_data(df: pd.DataFrame, feature: str = "task_loss", prep: Preproc
         loss_centre=loss_centre,
         logN_c=logN_c,
         logD_c=logD_c,
+        x_max=float(np.log(per_run["N"]).max() - logN_c),
+        z_max=float(np.log(per_run["D"]).max() - logD_c),
         s1_task=p1["task"].map(t_idx).to_numpy(np.int32),
         s1_run=p1["run"].map(r_idx).to_numpy(np.int32),
         s1_x=np.log(p1["N"].to_numpy(float)) - logN_c,
@@ -216,7 +227,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     level_sd = priors["level_sd"][1][0]
     e_floor = priors["E_floor"][1][0]
     m = jnp.asarray(data.loss_scale)
-    chance = jnp.asarray(data.chance)
+    chance_level = jnp.asarray(data.chance)
 
     alpha_mu = numpyro.sample("alpha_mu", prior(priors, "alpha_mu"))
     alpha_tau = numpyro.sample("alpha_tau", prior(priors, "alpha_tau"))
@@ -235,6 +246,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
         sigma_loss = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
         # step 2
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
+        floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
         # centred: every task's slope is well identified by its checkpoints
         log_k = numpyro.sample("log_k", dist.Normal(k_mu, k_tau))
         sigma_acc = numpyro.sample("sigma_acc", prior(priors, "sigma_acc"))
@@ -251,6 +263,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     # E > 0, softly: a smooth barrier a few percent of the level wide.
     numpyro.factor("E_positive", log_sigmoid(E / (e_floor * L_c)).sum())
     k = numpyro.deterministic("k", jnp.exp(log_k))
+    chance = numpyro.deterministic("floor", chance_level + floor_shift)
     L0 = numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + u_c / k)
 
     with numpyro.plate("run", R, dim=-1):
@@ -291,6 +304,9 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
                 p_t = numpyro.deterministic(
                     "target_accuracy_mean", accuracy_curve(chance, u_c - k * (loss - data.loss_centre))
                 )
-                sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items)
+                # model discrepancy: grows with the distance beyond the ladder's edge
+                dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
+                disc = priors["discrepancy"][1][0] * dist_beyond
+                sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items + disc**2)
                 acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd_t))
                 numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))

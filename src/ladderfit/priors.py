@@ -35,10 +35,13 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "E_floor": ("Fixed", (0.02,), "softness (fraction of L_c) of the constraint E > 0"),
     # ---- step 2: acc(L) = chance + (1 - chance) sigmoid(-k (L - L0)) ------------------
     "logit_centre": ("Normal", (0.0, 2.5), "logit of the rescaled accuracy at the centre of the task's losses"),
+    "floor_shift": ("Normal", (0.0, 0.05), "lower asymptote minus the task's chance level"),
     "k_mu": ("Normal", (math.log(5.0), 1.0), "population mean of log k (sigmoid slope, logits per bit/byte)"),
     "k_tau": ("LogNormal", (math.log(0.5), 0.5), "population sd of log k (zero-avoiding)"),
     "sigma_acc": ("LogNormal", (math.log(0.01), 0.75), "per-task checkpoint scatter of accuracy beyond binomial"),
     "run_tau": ("LogNormal", (math.log(0.01), 0.75), "per-task sd of run effects (accuracy scale)"),
+    # ---- extrapolation -----------------------------------------------------------------
+    "discrepancy": ("Fixed", (0.015,), "accuracy sd per unit of log-distance beyond the ladder (calibrated)"),
 }
 
 

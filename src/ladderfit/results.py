@@ -171,7 +171,8 @@ class LadderFit:
             "ladderfit_config": self.config.to_json(),
             "ladderfit_priors": json.dumps({k: [v[0], list(v[1])] for k, v in self.priors.items()}),
             "ladderfit_model_data": json.dumps(
-                {"tasks": md.tasks, "runs": md.runs, "feature": md.feature, "logN_c": md.logN_c, "logD_c": md.logD_c}
+                {"tasks": md.tasks, "runs": md.runs, "feature": md.feature, "logN_c": md.logN_c, "logD_c": md.logD_c,
+                 "x_max": md.x_max, "z_max": md.z_max}
             ),
             "ladderfit_sampling_seconds": float(self.sampling_seconds),
         }
@@ -203,6 +204,7 @@ def load(path: str | Path) -> LadderFit:
     arrays = {name: const[f"md_{name}"].values for name in ModelData.ARRAYS}
     md = ModelData(
         tasks=meta["tasks"], runs=meta["runs"], logN_c=meta["logN_c"], logD_c=meta["logD_c"],
+        x_max=meta["x_max"], z_max=meta["z_max"],
         feature=meta["feature"], **arrays,
     )  # fmt: skip
     report = check_convergence(idata, warn=False)
