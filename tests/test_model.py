@@ -43,8 +43,6 @@ def test_inference_data_has_dims_and_coords(sim_fit, sim):
         assert group in idata.groups()
     assert list(idata.posterior["alpha"].dims) == ["chain", "draw", "task"]
     assert list(idata.posterior["task"].values) == ["task0", "task1", "task2"]
-    assert list(idata.posterior["run_effect"].dims) == ["chain", "draw", "task", "run"]
-    assert idata.posterior.sizes["run"] == sim.data["run"].nunique()
     obs = idata.observed_data
     assert set(np.unique(obs["checkpoint_task"].values)) == {"task0", "task1", "task2"}
     assert "checkpoint_run" in obs.coords and "step1_run" in obs.coords
@@ -94,6 +92,18 @@ def test_interval_wider_for_noisier_task():
     pred = fit.predict(TARGETS[:1]).query("quantity == 'accuracy'").set_index("task")
     width = pred["upper_90"] - pred["lower_90"]
     assert width["noisy"] > 2 * width["quiet"]
+
+
+def test_run_effects_variant(sim):
+    data = sim.data[sim.data["task"].isin(["task0", "task1"])]
+    fit = ladderfit.fit(data, seed=0, run_effects=True, **FAST)
+    post = fit.idata.posterior
+    assert list(post["run_effect"].dims) == ["chain", "draw", "task", "run"]
+    assert post.sizes["run"] == sim.data["run"].nunique()
+    # zero-sum over runs: the effects cannot move the curve's level
+    assert np.allclose(post["run_effect"].sum("run"), 0.0, atol=1e-9)
+    assert fit.converged, fit.diagnostics.problems()
+    assert np.isfinite(fit.predict(TARGETS).select_dtypes("number").to_numpy()).all()
 
 
 def test_same_seed_same_numbers(sim):

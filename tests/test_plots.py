@@ -229,16 +229,17 @@ def test_variance_plot_has_the_measures(tiny_fit):
     left, right = fig.axes
     assert [t.get_text() for t in left.get_yticklabels()] == list(v["task"])
     acc_series = [ln.get_label() for ln in left.get_lines()]
+    # run_tau is fitted only by the run-effects variant
     assert acc_series == [
         "sd of last checkpoints", "seed-rerun |difference|", "binomial SE",
-        "fitted sigma_acc", "fitted run_tau", "90% predictive width",
+        "fitted sigma_acc", "90% predictive width",
     ]  # fmt: skip
     assert len(right.get_lines()) == 3
     # values in accuracy points
     sd = left.get_lines()[0].get_xdata()
     np.testing.assert_allclose(sd, 100 * v["acc_sd"].to_numpy())
     fig2, ax = plt.subplots()
-    assert plots.plot_variance(v.drop(columns=["sigma_acc", "run_tau", "pred_acc_width90"]), ax=ax) is fig2
+    assert plots.plot_variance(v.drop(columns=["sigma_acc", "pred_acc_width90"]), ax=ax) is fig2
     assert len(ax.get_lines()) == 3
 
 

@@ -28,6 +28,7 @@ class FitConfig:
     chain_method : ``"parallel"``, ``"sequential"``, ``"vectorized"`` or ``"auto"``
         (parallel when JAX sees one device per chain, else sequential).
     priors : overrides of :data:`ladderfit.priors.DEFAULT_PRIORS`.
+    run_effects : add run-level offsets to step 2 (a model variant; off by default).
     """
 
     tasks: list[str] | None = None
@@ -42,6 +43,7 @@ class FitConfig:
     target_accept: float = 0.9
     max_tree_depth: int = 10
     priors: dict = field(default_factory=dict)
+    run_effects: bool = False
     progress_bar: bool = False
 
     def __post_init__(self) -> None:

@@ -25,32 +25,41 @@ which they do not:
 Exponents are partially pooled (non-centred): ``log alpha_t ~ N(mu_alpha, tau_alpha)``,
 likewise beta.
 
-**Step 2 — accuracy from task loss.** Bounded below by the task's chance level c_t and
-above by 1 (the Bayesian twin of the paper's ideal point (0, 1)):
+**Step 2 — accuracy from task loss.** Bounded below by a floor f_t near the task's chance
+level c_t (``f_t = c_t + delta_t``, ``delta_t ~ N(0, 0.05)``) and above by 1 (the Bayesian
+twin of the paper's ideal point (0, 1)):
 
 .. math::
 
-    \mathrm{acc}_t(L) = c_t + (1 - c_t)\,\mathrm{sigmoid}(u_t(L)),\qquad
+    \mathrm{acc}_t(L) = f_t + (1 - f_t)\,\mathrm{sigmoid}(u_t(L)),\qquad
     u_t(L) = u_{c,t} - k_t (L - \bar L_t),
 
-observed at the intermediate checkpoints i of every run r (smoothed, thinned):
+observed at the intermediate checkpoints i (smoothed, and thinned so that the moving-average
+windows do not overlap):
 
 .. math::
 
-    \mathrm{acc}_{ti} \sim \mathcal N\big(c_t + (1 - c_t)\,\mathrm{sigmoid}(u_t(L_{ti}) + \nu_{t r(i)}),\
+    \mathrm{acc}_{ti} \sim \mathcal N\big(\mathrm{acc}_t(L_{ti}),\
         \sqrt{(\sigma^{acc}_t)^2 + p(1-p)/(n^{items}_t\, m_i)}\big),
 
-with run effects ``nu_tr ~ N(0, tau^run_t)`` in accuracy points, summing to zero over runs (checkpoints of one run share them, so the
-curve learns from runs, not from hundreds of autocorrelated checkpoints), the binomial
-variance of n_items items averaged over m_i checkpoints, and slopes pooled:
-``log k_t ~ N(mu_k, tau_k)``.
+with the binomial variance of n_items items averaged over m_i checkpoints, and slopes pooled,
+``log k_t ~ N(mu_k, tau_k)`` (centred: each slope is well identified).
+
+*Variant* ``run_effects=True``: offsets ``nu_tr ~ N(0, tau^run_t)`` (accuracy points, summing
+to zero over runs) shared by the checkpoints of one run, and a new one for the target. It
+makes the curve learn from runs rather than checkpoints, but weighs every run equally; in
+the held-out-rung backtest it predicted worse (``benchmarks/backtest.py``), so it is off by
+default.
 
 **Chained prediction.** For a target (N*, D*), ``log L* ~ N(log L_t(N*, D*), sigma^loss_t)``
-and ``acc* ~ N(acc_t(L*) + nu_new, sqrt(sigma_acc^2 + p(1-p)/n_items + (gamma d)^2))``: the
-uncertainty of both steps, the run-to-run scatter and the evaluation noise reach the
-interval. The last term is a model discrepancy that grows with the distance d of the
-target beyond the ladder's largest N and D (Euclidean, in log N and log D); gamma is
-calibrated by holding out the ladder's largest rung (``benchmarks/calibrate_discrepancy.py``). Priors: :mod:`ladderfit.priors`.
+and ``acc* ~ N(acc_t(L*), sqrt(sigma_acc^2 + p(1-p)/n_items + (gamma d)^2))``: the
+uncertainty of both steps and the evaluation noise reach the interval. The last term is a
+model discrepancy that grows with the distance d of the target beyond the ladder's largest N
+and D (Euclidean, in log N and log D). gamma is calibrated by maximum likelihood on the
+errors when the ladder's largest rung is held out (``benchmarks/calibrate_discrepancy.py``):
+on the bundled ladder that gives gamma = 0 (the other terms already cover the held-out rung),
+so the default is 0; set ``priors={"discrepancy": ("Fixed", (gamma,))}`` to widen far
+extrapolations. Priors: :mod:`ladderfit.priors`.
 """
 
 from __future__ import annotations
@@ -215,13 +224,16 @@ def accuracy_curve(chance, u):
     return chance + (1.0 - chance) * sigmoid(u)
 
 
-def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True):
+def ladder_model(
+    data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True, run_effects: bool = False
+):
     """The joint two-step model; with ``target_x``/``target_z`` it also draws target predictions.
 
     Sites: per-task parameters (dim ``task``), run effects (``task``, ``run``), observations
     ``loss_obs`` (step-1 points) and ``acc_obs`` (step-2 checkpoints), and for targets
     ``target_loss`` and ``target_accuracy`` (``target``, ``task``). ``observe=False`` leaves the
-    observations unconditioned (prior and posterior predictive checks).
+    observations unconditioned (prior and posterior predictive checks). ``run_effects=True``
+    adds the run-level offsets of step 2 (a variant; see :class:`~ladderfit.config.FitConfig`).
     """
     T, R = data.n_tasks, data.n_runs
     level_sd = priors["level_sd"][1][0]
@@ -250,7 +262,8 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
         # centred: every task's slope is well identified by its checkpoints
         log_k = numpyro.sample("log_k", dist.Normal(k_mu, k_tau))
         sigma_acc = numpyro.sample("sigma_acc", prior(priors, "sigma_acc"))
-        run_tau = numpyro.sample("run_tau", prior(priors, "run_tau"))
+        if run_effects:
+            run_tau = numpyro.sample("run_tau", prior(priors, "run_tau"))
 
     L_c = numpyro.deterministic("L_c", m * jnp.exp(level_sd * level))
     alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
@@ -266,12 +279,13 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     chance = numpyro.deterministic("floor", chance_level + floor_shift)
     L0 = numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + u_c / k)
 
-    with numpyro.plate("run", R, dim=-1):
-        with numpyro.plate("task_r", T, dim=-2):
-            # centred (each run's effect is pinned by its own checkpoints), then made to sum
-            # to zero over runs so that the effects cannot trade off against the curve's level
-            run_raw = numpyro.sample("run_raw", dist.Normal(0.0, run_tau[:, None]))
-    run_effect = numpyro.deterministic("run_effect", run_raw - run_raw.mean(-1, keepdims=True))
+    if run_effects:
+        with numpyro.plate("run", R, dim=-1):
+            with numpyro.plate("task_r", T, dim=-2):
+                # centred (each run's effect is pinned by its own checkpoints), then made to sum
+                # to zero over runs so that the effects cannot trade off against the curve's level
+                run_raw = numpyro.sample("run_raw", dist.Normal(0.0, run_tau[:, None]))
+        run_effect = numpyro.deterministic("run_effect", run_raw - run_raw.mean(-1, keepdims=True))
 
     # ---- step 1 likelihood
     t1 = data.s1_task
@@ -284,7 +298,8 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     t2 = data.s2_task
     p = accuracy_curve(chance[t2], u_c[t2] - k[t2] * (data.s2_loss - data.loss_centre[t2]))
     binom = p * (1 - p) / (data.n_items[t2] * data.s2_nsmooth)
-    p = p + run_effect[t2, data.s2_run]
+    if run_effects:
+        p = p + run_effect[t2, data.s2_run]
     sd2 = jnp.sqrt(sigma_acc[t2] ** 2 + binom)
     with numpyro.plate("checkpoint", len(t2)):
         numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
@@ -300,7 +315,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
                     "target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), sigma_loss)
                 )
                 loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
-                nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau))
+                nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau)) if run_effects else 0.0
                 p_t = numpyro.deterministic(
                     "target_accuracy_mean", accuracy_curve(chance, u_c - k * (loss - data.loss_centre))
                 )

@@ -84,7 +84,9 @@ class LadderFit:
     def parameters(self) -> pd.DataFrame:
         """Tidy per-task parameter table: task, parameter, mean, median, sd, lower_90, upper_90."""
         rows = []
-        for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "k", "L0", "sigma_acc", "run_tau"):
+        for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "floor", "k", "L0", "sigma_acc", "run_tau"):
+            if name not in self.idata.posterior:
+                continue
             da = self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", "task")
             stats = interval_columns(da.values, levels=(90,))
             for i, task in enumerate(self.tasks):
@@ -119,7 +121,7 @@ class LadderFit:
             return_sites=["target_loss", "target_accuracy"],
         )
         seed = self.config.seed + 1 if seed is None else seed
-        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z)
+        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z, run_effects=self.config.run_effects)
         rows = []
         for quantity, site in (("task_loss", "target_loss"), ("accuracy", "target_accuracy")):
             s = np.asarray(out[site])  # (samples, target, task)
@@ -147,7 +149,7 @@ class LadderFit:
         pred = Predictive(ladder_model, posterior_samples=self._posterior_samples(),
                           return_sites=["target_loss", "target_accuracy", "target_accuracy_mean", "target_loss_mean"])
         seed = self.config.seed + 1 if seed is None else seed
-        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z)
+        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z, run_effects=self.config.run_effects)
         return {
             "task_loss": np.asarray(out["target_loss"]),
             "accuracy": np.asarray(out["target_accuracy"]),

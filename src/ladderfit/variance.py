@@ -36,7 +36,7 @@ With a fit (``fit=``, a :class:`~ladderfit.results.LadderFit`), for its tasks:
 =================== =========================================================================
 sigma_loss          posterior median of the step-1 scatter (log task loss, i.e. relative)
 sigma_acc           posterior median of the step-2 scatter beyond binomial (accuracy)
-run_tau             posterior median of the sd of run effects (accuracy)
+run_tau             posterior median of the sd of run effects (accuracy; run-effects variant only)
 pred_acc_width90    width of the 90% predictive interval of accuracy at ``target``
 pred_loss_width90   the same for task loss
 target              the target of the two widths (default 7B-4T)
@@ -165,6 +165,8 @@ def _fit_measures(fit, target) -> pd.DataFrame:
     post = fit.idata.posterior
     out = pd.DataFrame(index=pd.Index(fit.tasks, name="task"))
     for name in ("sigma_loss", "sigma_acc", "run_tau"):
+        if name not in post:  # run_tau exists only in the run-effects variant
+            continue
         out[name] = post[name].median(("chain", "draw")).sel(task=fit.tasks).to_numpy()
     target = "7B-4T" if target is None else target
     pred = fit.predict([target] if isinstance(target, (str, tuple, dict)) else target, levels=(90,))
