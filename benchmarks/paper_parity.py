@@ -7,7 +7,7 @@ Holds out the largest size of the paper's 16-run ladder (the four 1B runs), fits
 runs of 190M-760M, and scores each method and variant over all tasks (truth:
 final-checkpoint accuracy). Least squares runs the variants two_step, compute, single_step,
 c4_loss and task_ce; the Bayesian model those it supports (two_step, c4_loss, task_ce; it has
-no compute or single_step form).
+no compute or single_step form), plus its run-effects variant (``two_step+run_effects``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--host-devices", type=int, default=None)
     ap.add_argument("--out", default=None, help="also write all backtest rows to this CSV")
+    ap.add_argument("--no-run-effects-row", action="store_true",
+                    help="skip the Bayesian two_step row with run effects in step 2 (the model variant)")
     args = ap.parse_args()
     hd = args.host_devices or max(1, min(args.chains, os.cpu_count() or 1))
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={hd}".strip()
@@ -61,6 +63,17 @@ def main() -> None:
         conv = [str(w.message).splitlines() for w in caught if w.category.__name__ == "ConvergenceWarning"]
         for lines in conv:
             notes.append(f"{method}: " + " ".join(x.strip() for x in lines[:3]))
+    if "bayes" in split(args.methods) and not args.no_run_effects_row:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            part = backtest(
+                holdout=args.holdout, methods=["bayes"], variants=["two_step"], tasks=tasks, seed=args.seed,
+                fit_options={"chains": args.chains, "draws": args.draws, "warmup": args.warmup, "run_effects": True},
+            )
+        parts.append(part.assign(variant="two_step+run_effects"))
+        for w in caught:
+            if w.category.__name__ == "ConvergenceWarning":
+                notes.append("bayes two_step+run_effects: " + " ".join(x.strip() for x in str(w.message).splitlines()[:3]))
     df = pd.concat(parts, ignore_index=True)
     if args.out:
         df.to_csv(args.out, index=False)

@@ -76,7 +76,7 @@ from jax.nn import log_sigmoid, sigmoid
 from .preprocess import Preprocessing, step1_points, step2_points
 from .priors import prior
 from .schema import LadderDataError
-from .tasks import TASKS
+from .tasks import task_value
 
 __all__ = ["SAMPLED_SITES", "ModelData", "build_model_data", "ladder_model", "loss_curve", "accuracy_curve"]
 
@@ -144,14 +144,13 @@ class ModelData:
         return np.hypot(np.maximum(np.asarray(x) - self.x_max, 0.0), np.maximum(np.asarray(z) - self.z_max, 0.0))
 
 
-def _task_constant(df: pd.DataFrame, task: str, col: str, fallback: float | None) -> float:
-    if col in df.columns:
-        vals = df.loc[df["task"] == task, col].unique()
-        if len(vals) == 1:
-            return float(vals[0])
-    if fallback is None:
-        raise LadderDataError(f"task {task!r}: no {col!r} in the data or the task registry")
-    return float(fallback)
+def _task_constant(df: pd.DataFrame, task: str, col: str, default: float | None = None) -> float:
+    value = task_value(df, task, col)
+    if value is None or (col == "n_items" and not value):
+        if default is None:
+            raise LadderDataError(f"task {task!r}: no {col!r} in the data or the task registry")
+        return default
+    return value
 
 
 def build_model_data(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing(thin=5)) -> ModelData:
@@ -182,10 +181,8 @@ def build_model_data(df: pd.DataFrame, feature: str = "task_loss", prep: Preproc
     per_run = df.groupby("run").agg(N=("N", "first"), D=("D", "max"))
     logN_c = float(np.mean(np.log(per_run["N"])))
     logD_c = float(np.mean(np.log(per_run["D"])))
-    chance = np.array([_task_constant(df, t, "chance", TASKS[t].chance if t in TASKS else None) for t in tasks])
-    n_items = np.array(
-        [_task_constant(df, t, "n_items", (TASKS[t].n_items if t in TASKS else None) or 1000.0) for t in tasks]
-    )
+    chance = np.array([_task_constant(df, t, "chance") for t in tasks])
+    n_items = np.array([_task_constant(df, t, "n_items", default=1000.0) for t in tasks])
     loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks).to_numpy())
     loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
     return ModelData(

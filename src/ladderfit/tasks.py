@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TaskInfo", "TASKS", "PAPER_TASKS", "ALL_OLMO_TASKS", "task_info", "known_tasks"]
+__all__ = ["TaskInfo", "TASKS", "PAPER_TASKS", "ALL_OLMO_TASKS", "task_info", "known_tasks", "task_value"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,15 @@ def task_info(name: str) -> TaskInfo:
             f"unknown task {name!r}; known tasks: {', '.join(known_tasks())} "
             "(for another task, add a 'chance' column to the table)"
         ) from None
+
+
+def task_value(data, task: str, column: str) -> float | None:
+    """A per-task constant (``chance`` or ``n_items``): the table's column if it has one, else
+    the registry's value, else ``None``."""
+    if column in data.columns:
+        vals = data.loc[data["task"] == task, column].dropna().unique()
+        if len(vals):
+            return float(vals[0])
+    info = TASKS.get(task)
+    value = getattr(info, column, None) if info is not None else None
+    return float(value) if value is not None else None

@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import LadderDataError
-from .tasks import TASKS
+from .tasks import task_value
 
 __all__ = ["variance", "rank_correlation", "DEFAULT_RUN", "MEASURES", "PAPER_MEASURES", "FIT_MEASURES"]
 
@@ -90,21 +90,13 @@ def _default_run(df: pd.DataFrame) -> str:
 
 
 def _n_items(df: pd.DataFrame, task: str) -> float:
-    if "n_items" in df.columns:
-        vals = df.loc[df["task"] == task, "n_items"].dropna().unique()
-        if len(vals):
-            return float(vals[0])
-    info = TASKS.get(task)
-    return float(info.n_items) if info is not None and info.n_items else float("nan")
+    value = task_value(df, task, "n_items")
+    return value if value else float("nan")
 
 
 def _chance(df: pd.DataFrame, task: str) -> float:
-    if "chance" in df.columns:
-        vals = df.loc[df["task"] == task, "chance"].dropna().unique()
-        if len(vals):
-            return float(vals[0])
-    info = TASKS.get(task)
-    return float(info.chance) if info is not None else float("nan")
+    value = task_value(df, task, "chance")
+    return float("nan") if value is None else value
 
 
 def _last_checkpoints(df: pd.DataFrame, run: str, feature: str, last_n: int) -> pd.DataFrame:
