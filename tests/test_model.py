@@ -160,3 +160,17 @@ def test_prior_predictive_is_plausible(sim):
     assert 0.05 < np.mean(acc < md.s2_acc) < 0.95
     # accuracies mostly between chance-ish and 1
     assert np.mean((acc > 0.0) & (acc < 1.05)) > 0.95
+
+
+def test_compare_variants_by_loo(sim_fit, sim):
+    from ladderfit.model_comparison import compare
+    from ladderfit.schema import LadderDataError
+
+    other = ladderfit.fit(sim.data, seed=1, run_effects=True, **FAST)
+    table = compare({"default": sim_fit, "run_effects": other})
+    assert set(table.index) == {"default", "run_effects"}
+    assert {"elpd_loo", "p_loo", "elpd_diff", "weight"} <= set(table.columns)
+    assert np.isfinite(table["elpd_loo"]).all()
+    smaller = ladderfit.fit(sim.data[sim.data["task"] == "task0"], seed=0, **FAST)
+    with pytest.raises(LadderDataError, match="other acc_obs observations"):
+        compare({"default": sim_fit, "one task": smaller})

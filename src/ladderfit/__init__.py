@@ -18,6 +18,12 @@ from .readers import read_data, read_lm_eval, read_olmo_csv, read_tidy
 from .schema import LadderDataError, validate
 from .targets import as_targets
 
+# Functions named like their modules are bound here, so `ladderfit.backtest(...)` and
+# `ladderfit.variance(...)` are the functions (these modules import no JAX).
+from .backtest import backtest, summarize_backtest  # noqa: E402
+from .compute_curve import compute_vs_error  # noqa: E402
+from .variance import rank_correlation, variance  # noqa: E402
+
 __version__ = "0.1.0"
 
 # Modules that import JAX load on first use, so `import ladderfit` stays light.
@@ -28,6 +34,7 @@ _LAZY = {
     "load": "results",
     "ConvergenceWarning": "diagnostics",
     "check_convergence": "diagnostics",
+    "compare": "model_comparison",
 }
 
 
@@ -38,7 +45,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence",
+    "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare",
+    "backtest", "summarize_backtest", "compute_vs_error", "variance", "rank_correlation",
     "load_olmo_ladder", "paper_targets", "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
     "LadderDataError", "validate", "as_targets",
 ]  # fmt: skip
