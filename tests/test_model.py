@@ -14,7 +14,7 @@ from ladderfit.simulate import default_truths, simulate_ladder
 # Simulated checkpoints carry independent noise: no smoothing is needed (the default moving
 # average is for real, autocorrelated logs and would bias the curve on these coarse ladders).
 RAW = Preprocessing(skip_fraction=0.1, smooth_window=1, step1_last_k=1, thin=1)
-FAST = dict(chains=2, warmup=500, draws=500, preprocessing=RAW)
+FAST = dict(chains=2, warmup=600, draws=800, preprocessing=RAW)
 TARGETS = pd.DataFrame({"target": ["3B-60B", "7B-150B"], "N": [3e9, 7e9], "D": [6e10, 1.5e11]})
 
 
