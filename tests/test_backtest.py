@@ -10,7 +10,7 @@ from ladderfit import LadderDataError, load_olmo_ladder
 from ladderfit.backtest import (
     BACKTEST_COLUMNS,
     SUMMARY_COLUMNS,
-    UnsupportedVariantError,
+    SUPPORTED,
     backtest,
     default_pool,
     final_accuracy,
@@ -96,17 +96,16 @@ def test_bad_holdout_and_options(ladder):
         backtest(small, holdout=[r for r in PAPER_LADDER_RUNS if not r.startswith("190M")], methods=["least_squares"])
     with pytest.raises(LadderDataError, match="multiplier"):
         backtest(small.drop(columns="multiplier"), holdout="largest_multiplier", methods=["least_squares"])
-    with pytest.raises(UnsupportedVariantError, match="compute"):
-        backtest(small, methods=["bayes"], variants=["compute"])
+    with pytest.raises(LadderDataError, match="c4_loss"):
+        backtest(small.drop(columns="c4_loss"), methods=["least_squares"], variants=["c4_loss"])
     with pytest.raises(LadderDataError, match="unknown method"):
         backtest(small, methods=["ridge"])
     with pytest.raises(LadderDataError, match="unknown variant"):
         backtest(small, methods=["least_squares"], variants=["three_step"])
     with pytest.raises(LadderDataError, match="task"):
         backtest(small, methods=["least_squares"], tasks=["nope"])
-    with pytest.warns(UserWarning, match="does not support"):
-        out = backtest(small, methods=["least_squares", "bayes"], variants=["single_step"], skip_unsupported=True)
-    assert set(out["method"]) == {"least_squares"}
+    # every (method, variant) pair is supported now
+    assert set(SUPPORTED["bayes"]) == set(SUPPORTED["least_squares"])
 
 
 def test_largest_multiplier_backtest(ladder):
@@ -168,18 +167,16 @@ def test_cli_backtest_writes_csv(tmp_path, capsys):
     assert len(df) == 4 and set(df["run"]) == set(ONE_B)
     text = capsys.readouterr().out
     assert "least_squares two_step: MAE" in text and "1B-10xC" in text
-    rc = main(["backtest", "--method", "bayes", "--variant", "single_step", "--tasks", "hellaswag"])
-    assert rc == 2
-    assert "does not support" in capsys.readouterr().err
     assert main(["backtest", "--method", "least_squares", "--holdout", "nope", "--tasks", "piqa"]) == 2
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # tiny fits do not converge; only the plumbing is tested
 def test_bayes_backtest_tiny(ladder):
     pytest.importorskip("numpyro")
-    df = backtest(ladder[ladder["task"].isin(TASKS)], methods=["bayes"], variants=["two_step"],
+    df = backtest(ladder[ladder["task"].isin(TASKS)], methods=["bayes"], variants=["two_step", "compute", "single_step"],
                   fit_options={"chains": 1, "warmup": 150, "draws": 150})
     _check_rows(df)
-    assert len(df) == len(TASKS) * 4 and set(df["method"]) == {"bayes"}
+    assert len(df) == 3 * len(TASKS) * 4 and set(df["method"]) == {"bayes"}
+    assert list(dict.fromkeys(df["variant"])) == ["two_step", "compute", "single_step"]
     # a predictive interval of the joint model is wider than the least-squares band
     assert df["width_90"].mean() > 1.0

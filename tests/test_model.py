@@ -222,3 +222,25 @@ def test_interval_coverage_and_recovery_over_seeds():
         assert 0.75 <= cov[name][0] / cov[name][1] <= 1.0, cov
     assert rec["runs"][0] / rec["runs"][1] >= 0.8, rec
     assert rec["default_step1"][0] / rec["default_step1"][1] >= 0.8, rec
+
+
+@pytest.mark.parametrize("variant", ["compute", "single_step"])
+def test_variants_fit_and_predict(sim, variant):
+    data = sim.data.assign(flops=6 * sim.data["N"] * sim.data["D"])
+    fit = ladderfit.fit(data, seed=0, variant=variant, **FAST)
+    assert fit.converged, fit.diagnostics.problems()
+    pred = fit.predict(TARGETS)
+    quantities = {"compute": {"task_loss", "accuracy"}, "single_step": {"accuracy"}}[variant]
+    assert set(pred["quantity"]) == quantities
+    acc = pred[pred["quantity"] == "accuracy"].merge(sim.truth_at(TARGETS, noisy=False), on=["target", "task"])
+    assert (acc["median"] - acc["accuracy"]).abs().max() < 0.08, acc
+    assert np.isfinite(pred.select_dtypes("number").to_numpy()).all()
+    if variant == "compute":
+        assert "beta" not in fit.idata.posterior and "alpha" in fit.idata.posterior
+
+
+def test_compute_variant_needs_flops(sim):
+    from ladderfit.schema import LadderDataError
+
+    with pytest.raises(LadderDataError, match="flops"):
+        ladderfit.fit(sim.data, variant="compute", chains=1, warmup=10, draws=10)

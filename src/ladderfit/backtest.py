@@ -94,7 +94,7 @@ _VARIANT_SPEC: dict[str, tuple[str, str]] = {
 VARIANTS: tuple[str, ...] = tuple(_VARIANT_SPEC)
 #: Which variants each method supports.
 SUPPORTED: dict[str, tuple[str, ...]] = {
-    "bayes": ("two_step", "c4_loss", "task_ce"),
+    "bayes": VARIANTS,
     "least_squares": VARIANTS,
 }
 
@@ -247,6 +247,7 @@ def _fit_predict(train, truth, method, variant, tasks, fit_options, ls_options, 
 
         opts = {"seed": seed, **(fit_options or {})}
         t0 = time.perf_counter()
+        opts.setdefault("variant", ls_variant)
         res = fit(train, tasks=tasks, feature=feature, **opts)
         seconds = time.perf_counter() - t0
         info["converged"] = bool(res.converged)

@@ -22,6 +22,9 @@ class FitConfig:
 
     tasks, runs : which tasks and runs to fit (``None``: all in the data).
     feature : the intermediate feature of step 2 (a loss column; default task bits-per-byte).
+    variant : ``"two_step"`` (step 1 in N and D), ``"compute"`` (step 1 in training FLOPs C,
+        ``L = E + A / C^alpha``; needs a ``flops`` column) or ``"single_step"`` (accuracy
+        straight from N and D, no intermediate feature).
     preprocessing : :class:`~ladderfit.preprocess.Preprocessing` options.
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
         ``max_tree_depth`` its tree limit.
@@ -34,6 +37,7 @@ class FitConfig:
     tasks: list[str] | None = None
     runs: list[str] | None = None
     feature: str = "task_loss"
+    variant: str = "two_step"
     preprocessing: Preprocessing = field(default_factory=lambda: DEFAULT_PREPROCESSING)
     chains: int = 4
     warmup: int = 500
@@ -55,6 +59,8 @@ class FitConfig:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.chain_method not in ("auto", "parallel", "sequential", "vectorized"):
             raise ValueError(f"chain_method must be auto, parallel, sequential or vectorized, got {self.chain_method!r}")
+        if self.variant not in ("two_step", "compute", "single_step"):
+            raise ValueError(f"variant must be 'two_step', 'compute' or 'single_step', got {self.variant!r}")
         if not 0 < self.target_accept < 1:
             raise ValueError(f"target_accept must be in (0, 1), got {self.target_accept!r}")
         if self.tasks is not None:

@@ -16,7 +16,7 @@ from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 
 from .config import FitConfig
 from .diagnostics import check_convergence
-from .model import SAMPLED_SITES, ModelData, build_model_data, ladder_model
+from .model import SAMPLED_SITES, ModelData, build_model_data, model_for
 from .priors import resolve_priors
 from .readers import read_data
 from .schema import LadderDataError
@@ -28,13 +28,14 @@ DIMS: dict[str, list[str]] = {
         name: ["task"]
         for name in (
             "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k",
-            "sigma_acc", "run_tau", "floor_shift", "floor", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
+            "sigma_acc", "run_tau", "floor_shift", "floor", "logit_slope_N", "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
         )
     },
         "run_raw": ["task", "run"],
     "run_effect": ["task", "run"],
     "loss_obs": ["step1_point"],
     "acc_obs": ["checkpoint"],
+    "final_acc_obs": ["step1_point"],
 }  # fmt: skip
 
 
@@ -94,6 +95,27 @@ def initial_values(md: ModelData, priors: dict, run_effects: bool = False) -> di
         "sigma_loss": s_loss, "logit_centre": u_c, "floor_shift": np.zeros(T), "log_k": log_k,
         "sigma_acc": s_acc,
     }  # fmt: skip
+    if md.variant == "single_step":  # logit-scale law: start from a log-linear logit fit
+        u1 = np.zeros(T)
+        sl_N, sl_D = np.full(T, 0.5), np.full(T, 0.5)
+        for t in range(T):
+            i = md.s1_task == t
+            c = md.chance[t]
+            r = np.clip((md.s1_acc[i] - c) / (1 - c), 0.01, 0.99)
+            X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
+            coef, *_ = np.linalg.lstsq(X, np.log(r / (1 - r)), rcond=None)
+            u1[t] = np.clip(coef[0], -6, 6)
+            sl_N[t], sl_D[t] = np.clip(coef[1], 0.02, 5.0), np.clip(coef[2], 0.02, 5.0)
+        return {
+            "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
+            "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
+            "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,
+            "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T), "sigma_acc": s_acc,
+        }  # fmt: skip
+    if md.variant == "compute":  # one term in C: no D slope or exponent
+        for name in ("slope_D", "beta_z", "beta_mu", "beta_tau"):
+            init.pop(name)
+        init["alpha_z"] = (np.log(np.maximum(0.3, 2.5 * g_N)) - a_mu) / tau
     if run_effects:
         init.update(run_tau=np.full(T, 0.01), run_raw=np.zeros((T, md.n_runs)))
     return init
@@ -122,10 +144,12 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0, ru
     def by_chain(d):
         return {k: np.asarray(v).reshape((chains, -1) + np.shape(v)[1:]) for k, v in d.items()}
 
-    pp = Predictive(ladder_model, posterior_samples=latent, return_sites=["loss_obs", "acc_obs"])(
+    model = model_for(md.variant)
+    obs_sites = ["final_acc_obs"] if md.variant == "single_step" else ["loss_obs", "acc_obs"]
+    pp = Predictive(model, posterior_samples=latent, return_sites=obs_sites)(
         jax.random.PRNGKey(seed + 7), md, priors, observe=False, run_effects=run_effects
     )
-    ll = log_likelihood(ladder_model, latent, md, priors, run_effects=run_effects)
+    ll = log_likelihood(model, latent, md, priors, run_effects=run_effects)
     extra = mcmc.get_extra_fields(group_by_chain=True)
     stats = {
         "diverging": np.asarray(extra["diverging"]),
@@ -142,7 +166,11 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0, ru
         posterior={k: np.asarray(v) for k, v in samples.items()},
         posterior_predictive=by_chain(pp),
         log_likelihood=by_chain(ll),
-        observed_data={"loss_obs": np.log(md.s1_loss), "acc_obs": md.s2_acc},
+        observed_data=(
+            {"final_acc_obs": md.s1_acc}
+            if md.variant == "single_step"
+            else {"loss_obs": np.log(md.s1_loss), "acc_obs": md.s2_acc}
+        ),
         sample_stats=stats,
         coords=coords,
         dims=DIMS,
@@ -192,10 +220,10 @@ def fit(data=None, config: FitConfig | None = None, **options) -> "LadderFit":  
         config.runs = list(PAPER_LADDER_RUNS)
     df = read_data(data)
     df = select(df, config.tasks, config.runs)
-    md = build_model_data(df, config.feature, config.preprocessing)
+    md = build_model_data(df, config.feature, config.preprocessing, config.variant)
     priors = resolve_priors(config.priors)
     kernel = NUTS(
-        ladder_model,
+        model_for(config.variant),
         init_strategy=init_to_value(values=initial_values(md, priors, config.run_effects)),
         target_accept_prob=config.target_accept,
         max_tree_depth=config.max_tree_depth,

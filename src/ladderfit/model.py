@@ -81,14 +81,16 @@ from .priors import prior
 from .schema import LadderDataError
 from .tasks import task_value
 
-__all__ = ["SAMPLED_SITES", "ModelData", "build_model_data", "ladder_model", "loss_curve", "accuracy_curve"]
+VARIANTS: tuple[str, ...] = ("two_step", "compute", "single_step")
+
+__all__ = ["VARIANTS", "SAMPLED_SITES", "single_step_model", "model_for", "ModelData", "build_model_data", "ladder_model", "loss_curve", "accuracy_curve"]
 
 
 #: The model's latent sample sites (everything else is deterministic or observed).
 SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
     "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "sigma_acc", "run_tau", "run_raw",
-    "floor_shift",
+    "floor_shift", "logit_slope_N", "logit_slope_D",
 })  # fmt: skip
 
 
@@ -112,6 +114,8 @@ class ModelData:
     s1_x: np.ndarray
     s1_z: np.ndarray
     s1_loss: np.ndarray
+    s1_acc: np.ndarray  # mean accuracy of the same last checkpoints (single-step variant)
+    s1_nlast: np.ndarray
     # step 2 points
     s2_task: np.ndarray
     s2_run: np.ndarray
@@ -120,13 +124,16 @@ class ModelData:
     s2_acc: np.ndarray
     s2_nsmooth: np.ndarray
     feature: str = "task_loss"
-    x_max: float = 0.0  # largest centred log N of the ladder
+    x_max: float = 0.0  # largest centred log N (log C for the compute variant) of the ladder
     z_max: float = 0.0  # largest centred log D of the ladder
+    variant: str = "two_step"  # "compute": step 1 in training compute C; "single_step": acc(N, D)
+    logC_c: float = 0.0  # compute variant: centre of log C
+    flops_coef: tuple = (0.0, 1.0)  # log(flops / D) = c0 + c1 log N, for targets without flops
     meta: dict = field(default_factory=dict)
 
     ARRAYS = (
         "chance", "n_items", "loss_scale", "loss_centre",
-        "s1_task", "s1_run", "s1_x", "s1_z", "s1_loss",
+        "s1_task", "s1_run", "s1_x", "s1_z", "s1_loss", "s1_acc", "s1_nlast",
         "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth",
     )  # fmt: skip
 
@@ -142,6 +149,18 @@ class ModelData:
         """x = log N - log N_c, z = log D - log D_c."""
         return np.log(np.asarray(N, float)) - self.logN_c, np.log(np.asarray(D, float)) - self.logD_c
 
+    def target_xz(self, targets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Centred step-1 coordinates of targets: (log N, log D), or (log C, 0) for compute."""
+        N, D = targets["N"].to_numpy(float), targets["D"].to_numpy(float)
+        if self.variant != "compute":
+            return self.centred(N, D)
+        c0, c1 = self.flops_coef
+        flops = np.exp(c0 + c1 * np.log(N)) * D
+        if "flops" in targets.columns:
+            given = targets["flops"].to_numpy(float)
+            flops = np.where(np.isfinite(given), given, flops)
+        return np.log(flops) - self.logC_c, np.zeros_like(flops)
+
     def distance_beyond(self, x, z):
         """Euclidean distance in (log N, log D) beyond the ladder's largest N and D (0 inside)."""
         return np.hypot(np.maximum(np.asarray(x) - self.x_max, 0.0), np.maximum(np.asarray(z) - self.z_max, 0.0))
@@ -156,8 +175,19 @@ def _task_constant(df: pd.DataFrame, task: str, col: str, default: float | None 
     return value
 
 
-def build_model_data(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing(thin=5)) -> ModelData:
-    """Turn a validated tidy table into :class:`ModelData` (step-1 and step-2 points)."""
+def build_model_data(
+    df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing(thin=5), variant: str = "two_step"
+) -> ModelData:
+    """Turn a validated tidy table into :class:`ModelData` (step-1 and step-2 points).
+
+    ``variant="compute"`` puts step 1 in training compute: x = log C (centred), no D term.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if variant == "single_step" and feature not in df.columns:
+        feature = "accuracy"  # the single step needs no intermediate feature
+    if variant == "compute" and "flops" not in df.columns:
+        raise LadderDataError("the compute variant needs a 'flops' column (training FLOPs) in the data")
     if feature not in df.columns:
         raise LadderDataError(
             f"intermediate feature {feature!r} is not a column of the data (columns: {', '.join(df.columns)})"
@@ -188,6 +218,20 @@ def build_model_data(df: pd.DataFrame, feature: str = "task_loss", prep: Preproc
     n_items = np.array([_task_constant(df, t, "n_items", default=1000.0) for t in tasks])
     loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks).to_numpy())
     loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
+    s1_x = np.log(p1["N"].to_numpy(float)) - logN_c
+    s1_z = np.log(p1["D"].to_numpy(float)) - logD_c
+    x_max = float(np.log(per_run["N"]).max() - logN_c)
+    z_max = float(np.log(per_run["D"]).max() - logD_c)
+    logC_c, coef = 0.0, (0.0, 1.0)
+    if variant == "compute":
+        from .targets import flops_per_token_coef
+
+        flops = df.groupby("run")["flops"].max()
+        logC_c = float(np.mean(np.log(flops)))
+        s1_x = np.log(p1["flops"].to_numpy(float)) - logC_c
+        s1_z = np.zeros_like(s1_x)
+        x_max, z_max = float(np.log(flops).max() - logC_c), 0.0
+        coef = flops_per_token_coef(df)
     return ModelData(
         tasks=tasks,
         runs=list(runs),
@@ -197,13 +241,18 @@ def build_model_data(df: pd.DataFrame, feature: str = "task_loss", prep: Preproc
         loss_centre=loss_centre,
         logN_c=logN_c,
         logD_c=logD_c,
-        x_max=float(np.log(per_run["N"]).max() - logN_c),
-        z_max=float(np.log(per_run["D"]).max() - logD_c),
+        x_max=x_max,
+        z_max=z_max,
+        variant=variant,
+        logC_c=logC_c,
+        flops_coef=coef,
         s1_task=p1["task"].map(t_idx).to_numpy(np.int32),
         s1_run=p1["run"].map(r_idx).to_numpy(np.int32),
-        s1_x=np.log(p1["N"].to_numpy(float)) - logN_c,
-        s1_z=np.log(p1["D"].to_numpy(float)) - logD_c,
+        s1_x=s1_x,
+        s1_z=s1_z,
         s1_loss=p1[feature].to_numpy(float),
+        s1_acc=p1["accuracy_mean"].to_numpy(float),
+        s1_nlast=p1["n_last"].to_numpy(float),
         s2_task=p2["task"].map(t_idx).to_numpy(np.int32),
         s2_run=p2["run"].map(r_idx).to_numpy(np.int32),
         s2_step=p2["step"].to_numpy(np.int64),
@@ -241,10 +290,12 @@ def ladder_model(
     m = jnp.asarray(data.loss_scale)
     chance_level = jnp.asarray(data.chance)
 
+    with_D = data.variant == "two_step"  # the compute variant has one term, A / C^alpha
     alpha_mu = numpyro.sample("alpha_mu", prior(priors, "alpha_mu"))
     alpha_tau = numpyro.sample("alpha_tau", prior(priors, "alpha_tau"))
-    beta_mu = numpyro.sample("beta_mu", prior(priors, "beta_mu"))
-    beta_tau = numpyro.sample("beta_tau", prior(priors, "beta_tau"))
+    if with_D:
+        beta_mu = numpyro.sample("beta_mu", prior(priors, "beta_mu"))
+        beta_tau = numpyro.sample("beta_tau", prior(priors, "beta_tau"))
     k_mu = numpyro.sample("k_mu", prior(priors, "k_mu"))
     k_tau = numpyro.sample("k_tau", prior(priors, "k_tau"))
 
@@ -252,9 +303,10 @@ def ladder_model(
         # step 1
         level = numpyro.sample("level", prior(priors, "level"))
         g_N = numpyro.sample("slope_N", prior(priors, "slope_N"))
-        g_D = numpyro.sample("slope_D", prior(priors, "slope_D"))
         alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
-        beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
+        if with_D:
+            g_D = numpyro.sample("slope_D", prior(priors, "slope_D"))
+            beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         sigma_loss = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
         # step 2
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
@@ -267,12 +319,16 @@ def ladder_model(
 
     L_c = numpyro.deterministic("L_c", m * jnp.exp(level_sd * level))
     alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
-    beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
     a = g_N * L_c / alpha
-    b = g_D * L_c / beta
+    if with_D:
+        beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
+        b = g_D * L_c / beta
+        numpyro.deterministic("A", a * jnp.exp(alpha * data.logN_c))
+        numpyro.deterministic("B", b * jnp.exp(beta * data.logD_c))
+    else:
+        beta, b = jnp.ones(T), jnp.zeros(T)
+        numpyro.deterministic("A", a * jnp.exp(alpha * data.logC_c))
     E = numpyro.deterministic("E", L_c - a - b)
-    numpyro.deterministic("A", a * jnp.exp(alpha * data.logN_c))
-    numpyro.deterministic("B", b * jnp.exp(beta * data.logD_c))
     # E > 0, softly: a smooth barrier a few percent of the level wide.
     numpyro.factor("E_positive", log_sigmoid(E / (e_floor * L_c)).sum())
     k = numpyro.deterministic("k", jnp.exp(log_k))
@@ -325,3 +381,64 @@ def ladder_model(
                 sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items + disc**2)
                 acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd_t))
                 numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
+
+
+def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True, run_effects: bool = False):
+    r"""The single-step variant: accuracy straight from (N, D), no intermediate feature.
+
+    .. math::
+
+        \mathrm{acc}_t(N, D) = f_t + (1 - f_t)\,\mathrm{sigmoid}\big(u_{c,t}
+            + a_t (1 - e^{-\alpha_t x}) + b_t (1 - e^{-\beta_t z})\big),\quad
+        a_t = g_{N,t} / \alpha_t,\ b_t = g_{D,t} / \beta_t,
+
+    the power law of step 1 moved onto the logit scale (``g`` are the logit slopes at the
+    ladder's centre; the ceiling ``u_c + a + b`` plays the role of the irreducible loss E).
+    Observed once per run: the mean accuracy of the last evaluations at the final D
+    (``final_acc_obs``), with noise ``sqrt(sigma_acc^2 + p(1-p)/(n_items k))``. Exponents are
+    pooled as in :func:`ladder_model`. ``run_effects`` is accepted and ignored (one point per run).
+    """
+    del run_effects
+    T = data.n_tasks
+    chance_level = jnp.asarray(data.chance)
+    alpha_mu = numpyro.sample("alpha_mu", prior(priors, "alpha_mu"))
+    alpha_tau = numpyro.sample("alpha_tau", prior(priors, "alpha_tau"))
+    beta_mu = numpyro.sample("beta_mu", prior(priors, "beta_mu"))
+    beta_tau = numpyro.sample("beta_tau", prior(priors, "beta_tau"))
+    with numpyro.plate("task", T, dim=-1):
+        u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
+        g_N = numpyro.sample("logit_slope_N", prior(priors, "logit_slope_N"))
+        g_D = numpyro.sample("logit_slope_D", prior(priors, "logit_slope_D"))
+        alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
+        beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
+        floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
+        sigma_acc = numpyro.sample("sigma_acc", prior(priors, "sigma_acc"))
+    alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
+    beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
+    floor = numpyro.deterministic("floor", chance_level + floor_shift)
+    a, b = g_N / alpha, g_D / beta
+
+    def u(x, z, t=slice(None)):
+        return u_c[t] + a[t] * (1 - jnp.exp(-alpha[t] * x)) + b[t] * (1 - jnp.exp(-beta[t] * z))
+
+    t1 = data.s1_task
+    p = accuracy_curve(floor[t1], u(data.s1_x, data.s1_z, t1))
+    sd = jnp.sqrt(sigma_acc[t1] ** 2 + p * (1 - p) / (data.n_items[t1] * data.s1_nlast))
+    with numpyro.plate("step1_point", len(t1)):
+        numpyro.sample("final_acc_obs", dist.Normal(p, sd), obs=data.s1_acc if observe else None)
+
+    if target_x is not None:
+        tx = jnp.asarray(target_x)[:, None]
+        tz = jnp.asarray(target_z)[:, None]
+        with numpyro.plate("target", tx.shape[0], dim=-2):
+            with numpyro.plate("task_t", T, dim=-1):
+                p_t = numpyro.deterministic("target_accuracy_mean", accuracy_curve(floor, u(tx, tz)))
+                disc = priors["discrepancy"][1][0] * jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
+                sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items + disc**2)
+                acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t, sd_t))
+                numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
+
+
+def model_for(variant: str):
+    """The model function of a variant."""
+    return single_step_model if variant == "single_step" else ladder_model

@@ -54,7 +54,8 @@ def step1_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessi
     """One row per (run, task): final D, N, and the feature averaged over the last k checkpoints.
 
     Columns: run, task, size, N, D, flops (if present), ``feature``, ``feature_sd`` (the
-    scatter of those k checkpoints; 0 when k = 1), n_last.
+    scatter of those k checkpoints; 0 when k = 1), n_last, accuracy (final checkpoint) and
+    accuracy_mean (mean over the same last k checkpoints).
     """
     _check_feature(df, feature)
     df = df.sort_values(["run", "task", "step"])
@@ -68,6 +69,7 @@ def step1_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessi
         value_sd=(feature, "std"),
         n_last=(feature, "size"),
         accuracy=("accuracy", "last"),
+        accuracy_mean=("accuracy", "mean"),
     ).reset_index()
     out["value_sd"] = out["value_sd"].fillna(0.0)
     if "flops" in df.columns:

@@ -15,7 +15,7 @@ from numpyro.infer import Predictive
 
 from .config import FitConfig
 from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
-from .model import SAMPLED_SITES, ModelData, ladder_model
+from .model import SAMPLED_SITES, ModelData, model_for
 from .targets import as_targets
 
 __all__ = ["LadderFit", "load", "interval_columns", "MODEL_NAME"]
@@ -84,7 +84,8 @@ class LadderFit:
     def parameters(self) -> pd.DataFrame:
         """Tidy per-task parameter table: task, parameter, mean, median, sd, lower_90, upper_90."""
         rows = []
-        for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "floor", "k", "L0", "sigma_acc", "run_tau"):
+        for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "floor", "k", "L0", "sigma_acc", "run_tau",
+                     "logit_centre", "logit_slope_N", "logit_slope_D"):
             if name not in self.idata.posterior:
                 continue
             da = self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", "task")
@@ -114,16 +115,19 @@ class LadderFit:
         ``mean, median, sd`` and ``lower_L``/``upper_L`` for each level L.
         """
         tg = as_targets(targets)
-        x, z = self.model_data.centred(tg["N"].to_numpy(), tg["D"].to_numpy())
+        x, z = self.model_data.target_xz(tg)
+        single = self.model_data.variant == "single_step"
         pred = Predictive(
-            ladder_model,
+            model_for(self.model_data.variant),
             posterior_samples=self._posterior_samples(),
-            return_sites=["target_loss", "target_accuracy"],
+            return_sites=["target_accuracy"] if single else ["target_loss", "target_accuracy"],
         )
         seed = self.config.seed + 1 if seed is None else seed
         out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z, run_effects=self.config.run_effects)
         rows = []
         for quantity, site in (("task_loss", "target_loss"), ("accuracy", "target_accuracy")):
+            if site not in out:  # the single-step variant predicts accuracy only
+                continue
             s = np.asarray(out[site])  # (samples, target, task)
             if not np.isfinite(s).all():
                 raise FloatingPointError(f"non-finite posterior predictive draws for {quantity}; the fit is broken")
@@ -145,17 +149,17 @@ class LadderFit:
     def predictive_draws(self, targets=None, seed: int | None = None) -> dict[str, np.ndarray]:
         """Raw draws ``{"task_loss": (samples, target, task), "accuracy": ...}`` at targets."""
         tg = as_targets(targets)
-        x, z = self.model_data.centred(tg["N"].to_numpy(), tg["D"].to_numpy())
-        pred = Predictive(ladder_model, posterior_samples=self._posterior_samples(),
-                          return_sites=["target_loss", "target_accuracy", "target_accuracy_mean", "target_loss_mean"])
+        x, z = self.model_data.target_xz(tg)
+        sites = ["target_accuracy", "target_accuracy_mean"]
+        if self.model_data.variant != "single_step":
+            sites += ["target_loss", "target_loss_mean"]
+        pred = Predictive(model_for(self.model_data.variant), posterior_samples=self._posterior_samples(),
+                          return_sites=sites)
         seed = self.config.seed + 1 if seed is None else seed
         out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z, run_effects=self.config.run_effects)
-        return {
-            "task_loss": np.asarray(out["target_loss"]),
-            "accuracy": np.asarray(out["target_accuracy"]),
-            "task_loss_mean": np.asarray(out["target_loss_mean"]),
-            "accuracy_mean": np.asarray(out["target_accuracy_mean"]),
-        }
+        names = {"target_loss": "task_loss", "target_accuracy": "accuracy",
+                 "target_loss_mean": "task_loss_mean", "target_accuracy_mean": "accuracy_mean"}
+        return {names[k]: np.asarray(v) for k, v in out.items() if k in names}
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -174,7 +178,8 @@ class LadderFit:
             "ladderfit_priors": json.dumps({k: [v[0], list(v[1])] for k, v in self.priors.items()}),
             "ladderfit_model_data": json.dumps(
                 {"tasks": md.tasks, "runs": md.runs, "feature": md.feature, "logN_c": md.logN_c, "logD_c": md.logD_c,
-                 "x_max": md.x_max, "z_max": md.z_max}
+                 "x_max": md.x_max, "z_max": md.z_max, "variant": md.variant, "logC_c": md.logC_c,
+                 "flops_coef": list(md.flops_coef)}
             ),
             "ladderfit_sampling_seconds": float(self.sampling_seconds),
         }
@@ -206,7 +211,8 @@ def load(path: str | Path) -> LadderFit:
     arrays = {name: const[f"md_{name}"].values for name in ModelData.ARRAYS}
     md = ModelData(
         tasks=meta["tasks"], runs=meta["runs"], logN_c=meta["logN_c"], logD_c=meta["logD_c"],
-        x_max=meta["x_max"], z_max=meta["z_max"],
+        x_max=meta["x_max"], z_max=meta["z_max"], variant=meta["variant"], logC_c=meta["logC_c"],
+        flops_coef=tuple(meta["flops_coef"]),
         feature=meta["feature"], **arrays,
     )  # fmt: skip
     report = check_convergence(idata, warn=False)

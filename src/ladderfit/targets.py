@@ -17,7 +17,7 @@ import pandas as pd
 from .datasets import paper_targets
 from .schema import LadderDataError
 
-__all__ = ["as_targets", "parse_target", "fill_flops"]
+__all__ = ["as_targets", "parse_target", "fill_flops", "flops_per_token_coef"]
 
 _SPEC = re.compile(r"^\s*(?P<name>[^=]+?)\s*=\s*(?P<N>[^,]+?)\s*,\s*(?P<D>[^,]+?)\s*$")
 
@@ -93,6 +93,18 @@ def as_targets(targets: object = None) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def flops_per_token_coef(data: pd.DataFrame) -> tuple[float, float]:
+    """(c0, c1) of ``log(flops / D) = c0 + c1 log N`` fitted on the ladder's runs (6 N D without flops)."""
+    if "flops" not in data.columns:
+        return (float(np.log(6.0)), 1.0)
+    per_run = data.groupby("run").agg(N=("N", "first"), D=("D", "max"), flops=("flops", "max"))
+    x, y = np.log(per_run["N"]), np.log(per_run["flops"] / per_run["D"])
+    if x.nunique() >= 2:
+        c1, c0 = np.polyfit(x, y, 1)
+        return (float(c0), float(c1))
+    return (float((y - x).mean()), 1.0)
+
+
 def fill_flops(targets: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     """Give targets without ``flops`` an estimate from the ladder.
 
@@ -105,15 +117,7 @@ def fill_flops(targets: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     missing = targets["flops"].isna().to_numpy()
     if not missing.any():
         return targets
-    if "flops" in data.columns:
-        per_run = data.groupby("run").agg(N=("N", "first"), D=("D", "max"), flops=("flops", "max"))
-        x, y = np.log(per_run["N"]), np.log(per_run["flops"] / per_run["D"])
-        if x.nunique() >= 2:
-            c1, c0 = np.polyfit(x, y, 1)
-        else:
-            c1, c0 = 1.0, float((y - x).mean())
-        per_token = np.exp(c0 + c1 * np.log(targets["N"]))
-    else:
-        per_token = 6.0 * targets["N"]
+    c0, c1 = flops_per_token_coef(data)
+    per_token = np.exp(c0 + c1 * np.log(targets["N"]))
     targets.loc[missing, "flops"] = (per_token * targets["D"])[missing]
     return targets
