@@ -61,6 +61,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             draws=args.draws,
             warmup=args.warmup,
             seed=args.seed,
+            variant=args.variant,
+            feature=args.feature,
+            run_effects=args.run_effects,
             progress_bar=not args.quiet,
         )
     for w in caught:
@@ -78,7 +81,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
     print()
     print(format_predictions(pred, "accuracy"))
-    if args.loss:
+    if args.loss and (pred["quantity"] == "task_loss").any():
         print()
         print(format_predictions(pred, "task_loss"))
     if args.out:
@@ -104,6 +107,10 @@ def _register_predict(sub, add_data_arg) -> None:
         help="a paper target (7B-4T, 13B-5T) or NAME=N,D (repeatable; default: 7B-4T and 13B-5T)",
     )
     add_sampler_args(p)
+    p.add_argument("--variant", choices=["two_step", "compute", "single_step"], default="two_step",
+                   help="step 1 in (N, D) (default), in training compute C, or accuracy straight from (N, D)")
+    p.add_argument("--feature", default="task_loss", help="intermediate feature column (default task_loss)")
+    p.add_argument("--run-effects", action="store_true", help="add run-level effects to step 2 (a model variant)")
     p.add_argument("--out", help="write the tidy predictions to this CSV")
     p.add_argument("--save", help="save the fit (netCDF) to this path")
     p.add_argument("--loss", action="store_true", help="also print the predicted task loss")
