@@ -20,7 +20,7 @@ from .targets import as_targets
 
 __all__ = ["LadderFit", "load", "interval_columns", "MODEL_NAME"]
 
-MODEL_NAME = "ladderfit.joint_two_step.v1"
+MODEL_NAME = "ladderfit.joint_two_step.v2"
 _SCALARS = ("logN_c", "logD_c")
 
 
@@ -201,9 +201,9 @@ def load(path: str | Path) -> LadderFit:
         raise ValueError(f"{path}: not a netCDF InferenceData file ({err})") from None
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     if attrs.get("ladderfit_model") != MODEL_NAME:
-        raise ValueError(
-            f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {attrs.get('ladderfit_model')!r})"
-        )
+        found = attrs.get("ladderfit_model")
+        hint = " (saved by another version of ladderfit: refit it)" if str(found).startswith("ladderfit.") else ""
+        raise ValueError(f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}")
     config = FitConfig.from_json(attrs["ladderfit_config"])
     priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
     meta = json.loads(attrs["ladderfit_model_data"])
