@@ -229,3 +229,15 @@ def test_errors(olmo2):
         fit_least_squares(olmo2, feature="accuracy", n_starts=1, n_boot=0)
     with pytest.raises(ValueError, match="variant"):
         fit_least_squares(olmo2, variant="three_step")
+
+
+def test_fit_method_least_squares_shares_the_data_path():
+    import ladderfit
+
+    ls = ladderfit.fit(method="least_squares", tasks=["hellaswag"], n_boot=0)
+    pred = ls.predict()
+    assert set(pred["task"]) == {"hellaswag"} and set(pred["target"]) == {"7B-4T", "13B-5T"}
+    acc = pred[pred["quantity"] == "accuracy"]
+    assert acc["median"].between(0.5, 0.95).all()
+    with pytest.raises(ValueError, match="method"):
+        ladderfit.fit(method="ridge")

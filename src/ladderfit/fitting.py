@@ -15,6 +15,7 @@ import pandas as pd
 from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 
 from .config import FitConfig
+from .preprocess import Preprocessing
 from .diagnostics import check_convergence
 from .model import SAMPLED_SITES, ModelData, build_model_data, model_for
 from .priors import resolve_priors
@@ -192,8 +193,8 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0, ru
     return idata
 
 
-def fit(data=None, config: FitConfig | None = None, **options) -> "LadderFit":  # noqa: F821
-    """Fit the joint two-step model to a ladder with NUTS.
+def fit(data=None, config: FitConfig | None = None, method: str = "bayes", **options) -> "LadderFit":  # noqa: F821
+    """Fit the joint two-step model to a ladder with NUTS (or the paper's least squares).
 
     Parameters
     ----------
@@ -202,7 +203,12 @@ def fit(data=None, config: FitConfig | None = None, **options) -> "LadderFit":  
         ``runs`` says otherwise: adding the 0.5xC runs and the seed reruns made the held-out-rung
         backtest worse (MAE 1.55 vs 1.24 accuracy points).
     config : a :class:`~ladderfit.config.FitConfig`; keyword ``options`` override its fields
-        (``tasks``, ``runs``, ``feature``, ``chains``, ``warmup``, ``draws``, ``seed``, ...).
+        (``tasks``, ``runs``, ``feature``, ``variant``, ``chains``, ``warmup``, ``draws``, ``seed``, ...).
+    method : ``"bayes"`` (this model) or ``"least_squares"``: the paper's two-step least squares
+        (:func:`ladderfit.least_squares.fit_least_squares`) on the same data path; it takes
+        ``tasks``, ``runs``, ``feature``, ``variant``, ``seed`` and least-squares options
+        (``n_starts``, ``n_boot``, ``ideal_point``) and returns a ``LeastSquaresFit`` whose
+        ``predict`` gives the same table.
 
     Returns
     -------
@@ -212,6 +218,10 @@ def fit(data=None, config: FitConfig | None = None, **options) -> "LadderFit":  
     """
     from .results import LadderFit
 
+    if method == "least_squares":
+        return _fit_least_squares(data, config, options)
+    if method != "bayes":
+        raise ValueError(f"method must be 'bayes' or 'least_squares', got {method!r}")
     enable_x64()
     config = FitConfig(**{**(config.__dict__ if config else {}), **options})
     if data is None and config.runs is None:
@@ -246,3 +256,18 @@ def fit(data=None, config: FitConfig | None = None, **options) -> "LadderFit":  
     idata = to_inference_data(mcmc, md, priors, config.seed, config.run_effects)
     report = check_convergence(idata)
     return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report, sampling_seconds=seconds)
+
+
+def _fit_least_squares(data, config: FitConfig | None, options: dict):
+    from .least_squares import fit_least_squares
+
+    ls_keys = {"n_starts", "n_boot", "ideal_point", "reference_targets"}
+    ls_opts = {k: options.pop(k) for k in list(options) if k in ls_keys}
+    config = FitConfig(**{**(config.__dict__ if config else {}), **options})
+    if data is None and config.runs is None:
+        from .datasets import PAPER_LADDER_RUNS
+
+        config.runs = list(PAPER_LADDER_RUNS)
+    df = select(read_data(data), config.tasks, config.runs)
+    prep = config.preprocessing if "preprocessing" in options else Preprocessing()
+    return fit_least_squares(df, feature=config.feature, variant=config.variant, prep=prep, seed=config.seed, **ls_opts)
