@@ -237,6 +237,10 @@ def test_variants_fit_and_predict(sim, variant):
     assert np.isfinite(pred.select_dtypes("number").to_numpy()).all()
     if variant == "compute":
         assert "beta" not in fit.idata.posterior and "alpha" in fit.idata.posterior
+    from ladderfit import plots
+
+    with pytest.raises(ValueError, match=f"this fit is the '{variant}' variant"):
+        plots.plot_step1(fit)
 
 
 def test_compute_variant_needs_flops(sim):

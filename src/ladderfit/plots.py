@@ -57,14 +57,17 @@ _ACTUAL_COLOR = "black"
 # ----------------------------------------------------------------------------- helpers
 
 
-def _as_fit(fit):
-    """A LadderFit, or a path to one saved with :meth:`LadderFit.save`."""
+def _as_fit(fit, variants: tuple[str, ...] | None = None, figure: str = "this figure"):
+    """A LadderFit, or a path to one saved with :meth:`LadderFit.save`; ``variants`` it must be."""
     if isinstance(fit, (str, Path)):
         from .results import load
 
-        return load(fit)
+        fit = load(fit)
     if not hasattr(fit, "idata") or not hasattr(fit, "model_data"):
         raise TypeError(f"expected a LadderFit (from ladderfit.fit or ladderfit.load), got {type(fit).__name__}")
+    variant = getattr(fit.model_data, "variant", "two_step")
+    if variants is not None and variant not in variants:
+        raise ValueError(f"{figure} draws the {' or '.join(variants)} model; this fit is the {variant!r} variant")
     return fit
 
 
@@ -239,7 +242,7 @@ def plot_step1(fit, data=None, tasks=None, target="7B-4T", ax=None, x: str = "D"
     """
     if x not in ("D", "N"):
         raise ValueError(f"x must be 'D' or 'N', got {x!r}")
-    fit = _as_fit(fit)
+    fit = _as_fit(fit, ("two_step",), "plot_step1")
     tasks = _tasks(fit, tasks)
     fig, axes = _grid(len(tasks), ax)
     md = fit.model_data
@@ -323,7 +326,7 @@ def plot_step2(fit, tasks=None, ax=None, target=None) -> Figure:
     line the task's chance level. With ``target`` (a target name or spec), its
     predicted loss and accuracy are marked with 90% predictive intervals.
     """
-    fit = _as_fit(fit)
+    fit = _as_fit(fit, ("two_step", "compute"), "plot_step2")
     tasks = _tasks(fit, tasks)
     fig, axes = _grid(len(tasks), ax)
     md = fit.model_data
@@ -404,7 +407,7 @@ def plot_chained(fit, tasks=None, targets=None, actual=None, ax=None) -> Figure:
     ``{target: {task: acc}}``) overlays what the target models really scored.
     Compute is ``6 N D`` for ladder runs and targets alike.
     """
-    fit = _as_fit(fit)
+    fit = _as_fit(fit, ("two_step",), "plot_chained")
     tasks = _tasks(fit, tasks)
     fig, axes = _grid(len(tasks), ax)
     pts = _step2_points(fit)
