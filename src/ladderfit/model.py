@@ -273,6 +273,20 @@ def accuracy_curve(chance, u):
     return chance + (1.0 - chance) * sigmoid(u)
 
 
+def _population(name: str, priors: dict) -> tuple:
+    """Population mean and sd of a partially pooled log-parameter (``{name}_mu``, ``{name}_tau``)."""
+    return numpyro.sample(f"{name}_mu", prior(priors, f"{name}_mu")), numpyro.sample(f"{name}_tau", prior(priors, f"{name}_tau"))
+
+
+def _target_accuracy(p_t, sigma_acc, data: ModelData, priors: dict, target_x, target_z, nu=0.0) -> None:
+    """Draw ``target_accuracy``: the curve ``p_t`` plus evaluation noise and the discrepancy term."""
+    dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
+    disc = priors["discrepancy"][1][0] * dist_beyond  # grows with the distance beyond the ladder
+    sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items + disc**2)
+    acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd_t))
+    numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
+
+
 def ladder_model(
     data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True, run_effects: bool = False
 ):
@@ -291,13 +305,10 @@ def ladder_model(
     chance_level = jnp.asarray(data.chance)
 
     with_D = data.variant == "two_step"  # the compute variant has one term, A / C^alpha
-    alpha_mu = numpyro.sample("alpha_mu", prior(priors, "alpha_mu"))
-    alpha_tau = numpyro.sample("alpha_tau", prior(priors, "alpha_tau"))
+    alpha_mu, alpha_tau = _population("alpha", priors)
     if with_D:
-        beta_mu = numpyro.sample("beta_mu", prior(priors, "beta_mu"))
-        beta_tau = numpyro.sample("beta_tau", prior(priors, "beta_tau"))
-    k_mu = numpyro.sample("k_mu", prior(priors, "k_mu"))
-    k_tau = numpyro.sample("k_tau", prior(priors, "k_tau"))
+        beta_mu, beta_tau = _population("beta", priors)
+    k_mu, k_tau = _population("k", priors)
 
     with numpyro.plate("task", T, dim=-1):
         # step 1
@@ -375,12 +386,7 @@ def ladder_model(
                 p_t = numpyro.deterministic(
                     "target_accuracy_mean", accuracy_curve(chance, u_c - k * (loss - data.loss_centre))
                 )
-                # model discrepancy: grows with the distance beyond the ladder's edge
-                dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
-                disc = priors["discrepancy"][1][0] * dist_beyond
-                sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items + disc**2)
-                acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd_t))
-                numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
+                _target_accuracy(p_t, sigma_acc, data, priors, target_x, target_z, nu)
 
 
 def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True, run_effects: bool = False):
@@ -401,10 +407,8 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     del run_effects
     T = data.n_tasks
     chance_level = jnp.asarray(data.chance)
-    alpha_mu = numpyro.sample("alpha_mu", prior(priors, "alpha_mu"))
-    alpha_tau = numpyro.sample("alpha_tau", prior(priors, "alpha_tau"))
-    beta_mu = numpyro.sample("beta_mu", prior(priors, "beta_mu"))
-    beta_tau = numpyro.sample("beta_tau", prior(priors, "beta_tau"))
+    alpha_mu, alpha_tau = _population("alpha", priors)
+    beta_mu, beta_tau = _population("beta", priors)
     with numpyro.plate("task", T, dim=-1):
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
         g_N = numpyro.sample("logit_slope_N", prior(priors, "logit_slope_N"))
@@ -433,10 +437,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         with numpyro.plate("target", tx.shape[0], dim=-2):
             with numpyro.plate("task_t", T, dim=-1):
                 p_t = numpyro.deterministic("target_accuracy_mean", accuracy_curve(floor, u(tx, tz)))
-                disc = priors["discrepancy"][1][0] * jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
-                sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items + disc**2)
-                acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t, sd_t))
-                numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
+                _target_accuracy(p_t, sigma_acc, data, priors, target_x, target_z)
 
 
 def model_for(variant: str):
