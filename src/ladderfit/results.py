@@ -115,20 +115,12 @@ class LadderFit:
         ``mean, median, sd`` and ``lower_L``/``upper_L`` for each level L.
         """
         tg = as_targets(targets)
-        x, z = self.model_data.target_xz(tg)
-        single = self.model_data.variant == "single_step"
-        pred = Predictive(
-            model_for(self.model_data.variant),
-            posterior_samples=self._posterior_samples(),
-            return_sites=["target_accuracy"] if single else ["target_loss", "target_accuracy"],
-        )
-        seed = self.config.seed + 1 if seed is None else seed
-        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z, run_effects=self.config.run_effects)
+        draws = self.predictive_draws(tg, seed=seed)
         rows = []
-        for quantity, site in (("task_loss", "target_loss"), ("accuracy", "target_accuracy")):
-            if site not in out:  # the single-step variant predicts accuracy only
+        for quantity in ("task_loss", "accuracy"):
+            if quantity not in draws:  # the single-step variant predicts accuracy only
                 continue
-            s = np.asarray(out[site])  # (samples, target, task)
+            s = draws[quantity]  # (samples, target, task)
             if not np.isfinite(s).all():
                 raise FloatingPointError(f"non-finite posterior predictive draws for {quantity}; the fit is broken")
             stats = interval_columns(s, levels=levels)
