@@ -25,17 +25,17 @@ def main() -> None:
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 
     from ladderfit import load_olmo_ladder
-    from ladderfit.backtest import backtest, summarize_backtest
-    from ladderfit.config import DEFAULT_PREPROCESSING
-    from ladderfit.datasets import PAPER_LADDER_RUNS
-    from ladderfit.preprocess import Preprocessing
+    from ladderfit.analysis.backtest import backtest, summarize_backtest
+    from ladderfit.data.preprocess import Preprocessing
+    from ladderfit.data.bundled import PAPER_LADDER_RUNS
+    from ladderfit.data.preprocess import Preprocessing
 
     df = load_olmo_ladder()
     held = [r for r in PAPER_LADDER_RUNS if r.startswith("1B")]
     paper_train = [r for r in PAPER_LADDER_RUNS if not r.startswith("1B")]
     all_train = sorted(r for r in df["run"].unique() if not r.startswith("1B"))
     sampler = {"chains": args.chains, "draws": args.draws, "warmup": args.warmup}
-    prep = DEFAULT_PREPROCESSING.to_dict()
+    prep = Preprocessing().to_dict()
     cases = [
         ("default", paper_train, {}),
         ("run effects in step 2", paper_train, {"run_effects": True}),
@@ -48,7 +48,7 @@ def main() -> None:
     for name, train, opts in cases:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            rows = backtest(df, holdout=held, runs=train + held, methods=["bayes"], variants=["two_step"],
+            rows = backtest(df, holdout=held, runs=train + held, methods=["bayes"], models=["two_step"],
                             fit_options={**sampler, **opts})
         converged = not any(w.category.__name__ == "ConvergenceWarning" for w in caught)
         s = summarize_backtest(rows).iloc[0]

@@ -34,14 +34,14 @@ def main() -> None:
 
     import warnings
 
-    from ladderfit.backtest import backtest, format_summary, summarize_backtest
+    from ladderfit.analysis.backtest import backtest, format_summary, summarize_backtest
 
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = backtest(
-            holdout="largest_size", methods=("bayes", "least_squares"), variants=("two_step",), tasks=tasks,
+            holdout="largest_size", methods=("bayes", "least_squares"), models=("two_step",), tasks=tasks,
             fit_options={"chains": args.chains, "draws": args.draws, "warmup": args.warmup}, seed=args.seed,
         )
     wall = time.perf_counter() - t0

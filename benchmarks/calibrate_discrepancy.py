@@ -30,7 +30,7 @@ def main() -> None:
     from scipy.optimize import minimize_scalar
 
     import ladderfit
-    from ladderfit.datasets import PAPER_LADDER_RUNS, load_olmo_ladder
+    from ladderfit.data.bundled import PAPER_LADDER_RUNS, load_olmo_ladder
 
     df = load_olmo_ladder()
     train = [r for r in PAPER_LADDER_RUNS if not r.startswith("1B")]

@@ -23,7 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ls-only", action="store_true", help="least squares only (fast)")
     ap.add_argument("--schemes", default="sizes,multipliers,flops")
-    ap.add_argument("--variant", default="two_step")
+    ap.add_argument("--model", default="two_step")
     ap.add_argument("--tasks", default=None, help="comma-separated tasks (default: all 10)")
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--draws", type=int, default=500)
@@ -36,19 +36,19 @@ def main() -> None:
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={hd}".strip()
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 
-    from ladderfit.compute_curve import compute_vs_error, format_compute_curve
+    from ladderfit.analysis.compute_vs_error import compute_vs_error, format_compute_curve
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     methods = ["least_squares"] if args.ls_only else ["bayes", "least_squares"]
     t0 = time.perf_counter()
     df = compute_vs_error(
-        schemes=split(args.schemes), methods=methods, variant=args.variant,
+        schemes=split(args.schemes), methods=methods, model=args.model,
         tasks=split(args.tasks) if args.tasks else None, seed=args.seed,
         fit_options={"chains": args.chains, "draws": args.draws, "warmup": args.warmup},
     )
     if args.out:
         df.to_csv(args.out, index=False)
-    print(f"compute vs error: targets {', '.join(df.attrs['target_runs'])}; {args.variant}; "
+    print(f"compute vs error: targets {', '.join(df.attrs['target_runs'])}; {args.model}; "
           f"reference {df.attrs['reference']} = {df.attrs['reference_flops']:.3e} FLOPs; MAE and width in points")
     print(format_compute_curve(df))
     print(f"total wall time {time.perf_counter() - t0:.1f} s")

@@ -1,13 +1,12 @@
-"""Paper parity: one table of method x variant -> backtest MAE, 90% coverage, width, fit time.
+"""Paper parity: one table of method x model -> backtest MAE, 90% coverage, width, fit time.
 
     python benchmarks/paper_parity.py [--methods bayes,least_squares] [--chains 2] [--draws 500]
-                                      [--warmup 500] [--tasks a,b] [--bayes-variants two_step,c4_loss,task_ce]
+                                      [--warmup 500] [--tasks a,b] [--bayes-models two_step,c4_loss]
 
 Holds out the largest size of the paper's 16-run ladder (the four 1B runs), fits on the 12
-runs of 190M-760M, and scores each method and variant over all tasks (truth:
-final-checkpoint accuracy). Least squares runs the variants two_step, compute, single_step,
-c4_loss and task_ce; the Bayesian model those it supports (two_step, c4_loss, task_ce; it has
-no compute or single_step form), plus its run-effects variant (``two_step+run_effects``).
+runs of 190M-760M, and scores each method and model over all tasks (truth:
+final-checkpoint accuracy). Both methods run two_step, two_step/c4_loss, two_step/task_ce,
+compute and single_step; the Bayesian model also two_step+run_effects.
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ import time
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="bayes,least_squares")
-    ap.add_argument("--ls-variants", default="two_step,compute,single_step,c4_loss,task_ce")
-    ap.add_argument("--bayes-variants", default="two_step,c4_loss,task_ce")
+    ap.add_argument("--ls-models", default="two_step,c4_loss,task_ce,compute,single_step")
+    ap.add_argument("--bayes-models", default="two_step,c4_loss,task_ce,two_step+run_effects,compute,single_step")
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=500)
@@ -31,8 +30,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--host-devices", type=int, default=None)
     ap.add_argument("--out", default=None, help="also write all backtest rows to this CSV")
-    ap.add_argument("--no-run-effects-row", action="store_true",
-                    help="skip the Bayesian two_step row with run effects in step 2 (the model variant)")
     args = ap.parse_args()
     hd = args.host_devices or max(1, min(args.chains, os.cpu_count() or 1))
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={hd}".strip()
@@ -42,38 +39,23 @@ def main() -> None:
 
     import pandas as pd
 
-    from ladderfit.backtest import SUPPORTED, backtest, summarize_backtest
+    from ladderfit.analysis.backtest import backtest, summarize_backtest
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     tasks = split(args.tasks) if args.tasks else None
-    plan = {"least_squares": split(args.ls_variants), "bayes": split(args.bayes_variants)}
+    plan = {"least_squares": split(args.ls_models), "bayes": split(args.bayes_models)}
     parts, notes = [], []
     t0 = time.perf_counter()
     for method in split(args.methods):
-        variants = [v for v in plan[method] if v in SUPPORTED[method]]
-        notes += [f"{method} {v}: not supported" for v in plan[method] if v not in SUPPORTED[method]]
-        if not variants:
-            continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             parts.append(backtest(
-                holdout=args.holdout, methods=[method], variants=variants, tasks=tasks, seed=args.seed,
+                holdout=args.holdout, methods=[method], models=plan[method], tasks=tasks, seed=args.seed,
                 fit_options={"chains": args.chains, "draws": args.draws, "warmup": args.warmup},
             ))
         conv = [str(w.message).splitlines() for w in caught if w.category.__name__ == "ConvergenceWarning"]
         for lines in conv:
             notes.append(f"{method}: " + " ".join(x.strip() for x in lines[:3]))
-    if "bayes" in split(args.methods) and not args.no_run_effects_row:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            part = backtest(
-                holdout=args.holdout, methods=["bayes"], variants=["two_step"], tasks=tasks, seed=args.seed,
-                fit_options={"chains": args.chains, "draws": args.draws, "warmup": args.warmup, "run_effects": True},
-            )
-        parts.append(part.assign(variant="two_step+run_effects"))
-        for w in caught:
-            if w.category.__name__ == "ConvergenceWarning":
-                notes.append("bayes two_step+run_effects: " + " ".join(x.strip() for x in str(w.message).splitlines()[:3]))
     df = pd.concat(parts, ignore_index=True)
     if args.out:
         df.to_csv(args.out, index=False)
@@ -82,11 +64,11 @@ def main() -> None:
     print(f"paper parity: holdout {args.holdout} ({', '.join(held)}), {df['task'].nunique()} tasks, "
           "truth = final-checkpoint accuracy"
           + (f"; bayes {args.chains} chains x {args.draws} draws (+{args.warmup} warmup)" if "bayes" in set(df["method"]) else ""))
-    hdr = f"{'method':<14} {'variant':<12} {'n':>4} {'MAE pts':>8} {'90% cov':>8} {'width pts':>9} {'fit s':>7}"
+    hdr = f"{'method':<14} {'model':<22} {'n':>4} {'MAE pts':>8} {'90% cov':>8} {'width pts':>9} {'fit s':>7}"
     print(hdr)
     print("-" * len(hdr))
     for r in s.itertuples(index=False):
-        print(f"{r.method:<14} {r.variant:<12} {r.n:>4} {r.mae:8.2f} {r.coverage_90:8.1%} {r.mean_width_90:9.2f} {r.fit_seconds:7.1f}")
+        print(f"{r.method:<14} {r.model:<22} {r.n:>4} {r.mae:8.2f} {r.coverage_90:8.1%} {r.mean_width_90:9.2f} {r.fit_seconds:7.1f}")
     for n in notes:
         print(f"note: {n}")
     print(f"total wall time {time.perf_counter() - t0:.1f} s")

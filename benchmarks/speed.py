@@ -32,8 +32,8 @@ def main() -> None:
     import numpy as np
 
     import ladderfit
-    from ladderfit.datasets import PAPER_LADDER_RUNS
-    from ladderfit.tasks import PAPER_TASKS
+    from ladderfit.data.bundled import PAPER_LADDER_RUNS
+    from ladderfit.data.tasks import PAPER_TASKS
 
     rows = []
     for label in ("cold", "warm"):

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ladderfit.readers import read_olmo_csv
+from ladderfit.data.readers import read_olmo_csv
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "ladderfit" / "datasets" / "data" / "olmo_ladder.csv.gz"
+OUT = Path(__file__).resolve().parents[1] / "src" / "ladderfit" / "data" / "bundled_data" / "olmo_ladder.csv.gz"
 COLUMNS = ["run", "size", "multiplier", "replicate", "N", "D", "step", "flops", "task",
            "n_items", "task_loss", "accuracy", "task_ce", "c4_loss"]
 

@@ -7,18 +7,18 @@ import pandas as pd
 import pytest
 
 from ladderfit import LadderDataError, load_olmo_ladder
-from ladderfit.backtest import (
+from ladderfit.analysis.backtest import (
     BACKTEST_COLUMNS,
     SUMMARY_COLUMNS,
-    SUPPORTED,
+    UnsupportedModelError,
     backtest,
     default_pool,
     final_accuracy,
     resolve_holdout,
     summarize_backtest,
 )
-from ladderfit.compute_curve import COMPUTE_CURVE_COLUMNS, compute_vs_error, ladder_sequence
-from ladderfit.datasets import PAPER_LADDER_RUNS
+from ladderfit.analysis.compute_vs_error import COMPUTE_CURVE_COLUMNS, compute_vs_error, ladder_sequence
+from ladderfit.data.bundled import PAPER_LADDER_RUNS
 
 TASKS = ["hellaswag", "piqa"]
 ONE_B = ["1B-1xC", "1B-2xC", "1B-5xC", "1B-10xC"]
@@ -32,7 +32,7 @@ def ladder() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def ls_bt(ladder) -> pd.DataFrame:
     return backtest(ladder[ladder["task"].isin(TASKS)], methods=["least_squares"],
-                    variants=["two_step", "compute", "single_step", "c4_loss", "task_ce"])
+                    models=["two_step", "compute", "single_step", "c4_loss", "task_ce"])
 
 
 def _check_rows(df: pd.DataFrame) -> None:
@@ -47,10 +47,10 @@ def _check_rows(df: pd.DataFrame) -> None:
 
 def test_least_squares_backtest_columns_and_consistency(ls_bt, ladder):
     _check_rows(ls_bt)
-    # one row per (method, variant, task, held-out run): the four 1B paper runs
+    # one row per (method, model, task, held-out run): the four 1B paper runs
     assert len(ls_bt) == 5 * len(TASKS) * 4
     assert set(ls_bt["run"]) == set(ONE_B)
-    assert ls_bt.groupby(["variant", "task"]).size().eq(4).all()
+    assert ls_bt.groupby(["model", "task"]).size().eq(4).all()
     # actual is the final-checkpoint accuracy, prediction at the run's N and final D
     r = ls_bt.iloc[0]
     g = ladder[(ladder["run"] == r["run"]) & (ladder["task"] == r["task"])].sort_values("step")
@@ -61,9 +61,9 @@ def test_least_squares_backtest_columns_and_consistency(ls_bt, ladder):
 def test_summarize_backtest(ls_bt):
     s = summarize_backtest(ls_bt)
     assert list(s.columns) == list(SUMMARY_COLUMNS)
-    assert list(s["variant"]) == ["two_step", "compute", "single_step", "c4_loss", "task_ce"]
-    two = ls_bt[ls_bt["variant"] == "two_step"]
-    row = s[s["variant"] == "two_step"].iloc[0]
+    assert list(s["model"]) == ["two_step", "compute", "single_step", "two_step/c4_loss", "two_step/task_ce"]
+    two = ls_bt[ls_bt["model"] == "two_step"]
+    row = s[s["model"] == "two_step"].iloc[0]
     assert row["n"] == len(two)
     assert row["mae"] == pytest.approx(two["abs_error"].mean())
     assert row["coverage_90"] == pytest.approx(two["covered"].mean())
@@ -97,15 +97,16 @@ def test_bad_holdout_and_options(ladder):
     with pytest.raises(LadderDataError, match="multiplier"):
         backtest(small.drop(columns="multiplier"), holdout="largest_multiplier", methods=["least_squares"])
     with pytest.raises(LadderDataError, match="c4_loss"):
-        backtest(small.drop(columns="c4_loss"), methods=["least_squares"], variants=["c4_loss"])
+        backtest(small.drop(columns="c4_loss"), methods=["least_squares"], models=["c4_loss"])
     with pytest.raises(LadderDataError, match="unknown method"):
         backtest(small, methods=["ridge"])
-    with pytest.raises(LadderDataError, match="unknown variant"):
-        backtest(small, methods=["least_squares"], variants=["three_step"])
+    with pytest.raises(LadderDataError, match="unknown model"):
+        backtest(small, methods=["least_squares"], models=["three_step"])
     with pytest.raises(LadderDataError, match="task"):
         backtest(small, methods=["least_squares"], tasks=["nope"])
-    # every (method, variant) pair is supported now
-    assert set(SUPPORTED["bayes"]) == set(SUPPORTED["least_squares"])
+    # least squares has no run effects: a clear error, or a skip when asked
+    with pytest.raises(UnsupportedModelError, match="run effects"):
+        backtest(small, methods=["least_squares"], models=["two_step+run_effects"])
 
 
 def test_largest_multiplier_backtest(ladder):
@@ -145,9 +146,9 @@ def test_compute_vs_error_least_squares(ladder):
 
 
 def test_ladder_sequence_flops_order(ladder):
-    from ladderfit.backtest import _run_table
+    from ladderfit.analysis.backtest import run_table
 
-    runs = _run_table(ladder[ladder["run"].isin(PAPER_LADDER_RUNS[:12])])
+    runs = run_table(ladder[ladder["run"].isin(PAPER_LADDER_RUNS[:12])])
     seq = ladder_sequence(runs, "flops")
     assert [len(r) for _, r in seq] == list(range(1, 13))
     assert seq[0][1] == ["190M-1xC"]
@@ -156,7 +157,6 @@ def test_ladder_sequence_flops_order(ladder):
 
 
 def test_cli_backtest_writes_csv(tmp_path, capsys):
-    import ladderfit.cli_backtest  # noqa: F401  (registers the command)
     from ladderfit.cli import main
 
     out = tmp_path / "f.csv"
@@ -173,10 +173,10 @@ def test_cli_backtest_writes_csv(tmp_path, capsys):
 @pytest.mark.filterwarnings("ignore::UserWarning")  # tiny fits do not converge; only the plumbing is tested
 def test_bayes_backtest_tiny(ladder):
     pytest.importorskip("numpyro")
-    df = backtest(ladder[ladder["task"].isin(TASKS)], methods=["bayes"], variants=["two_step", "compute", "single_step"],
+    df = backtest(ladder[ladder["task"].isin(TASKS)], methods=["bayes"], models=["two_step", "compute", "single_step"],
                   fit_options={"chains": 1, "warmup": 150, "draws": 150})
     _check_rows(df)
     assert len(df) == 3 * len(TASKS) * 4 and set(df["method"]) == {"bayes"}
-    assert list(dict.fromkeys(df["variant"])) == ["two_step", "compute", "single_step"]
+    assert list(dict.fromkeys(df["model"])) == ["two_step", "compute", "single_step"]
     # a predictive interval of the joint model is wider than the least-squares band
     assert df["width_90"].mean() > 1.0

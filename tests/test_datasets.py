@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from ladderfit.datasets import BUNDLED_FILE, PAPER_LADDER_RUNS, load_olmo_ladder, paper_targets
+from ladderfit.data.bundled import BUNDLED_FILE, PAPER_LADDER_RUNS, load_olmo_ladder, paper_targets
 
 REPO = Path(__file__).resolve().parents[1]
 RTOL = 1e-9
@@ -112,5 +112,5 @@ def test_regenerate_bundled_file(shared_dir, tmp_path, monkeypatch, capsys):
     runpy.run_path(str(REPO / "scripts" / "make_bundled_data.py"), run_name="__main__")
     assert "24 runs, 10 tasks" in capsys.readouterr().out
     fresh = pd.read_csv(out, compression="gzip")
-    shipped = pd.read_csv(REPO / "src" / "ladderfit" / "datasets" / "data" / BUNDLED_FILE, compression="gzip")
+    shipped = pd.read_csv(REPO / "src" / "ladderfit" / "data" / "bundled_data" / BUNDLED_FILE, compression="gzip")
     pd.testing.assert_frame_equal(fresh, shipped, check_exact=True)

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from ladderfit.datasets import load_olmo_ladder
-from ladderfit.least_squares import LeastSquaresFit, fit_least_squares
-from ladderfit.preprocess import Preprocessing
-from ladderfit.schema import LadderDataError
+from ladderfit.data.bundled import load_olmo_ladder
+from ladderfit.model.least_squares import LeastSquaresFit, fit_least_squares
+from ladderfit.data.preprocess import Preprocessing
+from ladderfit.data.schema import LadderDataError
 
 TRUTH = {"E": 0.4, "A": 50.0, "alpha": 0.3, "B": 200.0, "beta": 0.3}
 SIG = {  # acc = a / (1 + exp(-k (L - L0))) + b
@@ -65,7 +65,7 @@ def olmo2():
 
 @pytest.fixture(scope="module")
 def olmo_fits(olmo2):
-    return {v: fit_least_squares(olmo2, variant=v, n_starts=5, n_boot=20, seed=0)
+    return {v: fit_least_squares(olmo2, structure=v, n_starts=5, n_boot=20, seed=0)
             for v in ("two_step", "compute", "single_step")}
 
 
@@ -97,7 +97,7 @@ def test_recovery_of_synthetic_laws(synth_fit):
 def test_single_step_and_compute_recover_synthetic_accuracy(synth):
     L_true = true_loss(BIG[1], BIG[2])
     for variant in ("single_step", "compute"):
-        fit = fit_least_squares(synth, tasks="hellaswag", variant=variant, prep=Preprocessing(step1_last_k=1),
+        fit = fit_least_squares(synth, tasks="hellaswag", structure=variant, prep=Preprocessing(step1_last_k=1),
                                 n_starts=4, n_boot=0, reference_targets=[BIG])
         acc = fit.predict([BIG]).query("quantity == 'accuracy'")["mean"].item()
         # the compute form is not the true law (which separates N and D): only roughly right
@@ -224,11 +224,11 @@ def test_errors(olmo2):
         few = olmo2[olmo2.run.isin(["190M-1xC", "370M-1xC", "760M-2xC", "1B-5xC", "1B-10xC"])]
         fit_least_squares(few, n_starts=1, n_boot=0)
     with pytest.raises(LadderDataError, match="flops"):
-        fit_least_squares(olmo2.drop(columns="flops"), variant="compute", n_starts=1, n_boot=0)
+        fit_least_squares(olmo2.drop(columns="flops"), structure="compute", n_starts=1, n_boot=0)
     with pytest.raises(LadderDataError, match="intermediate feature"):
         fit_least_squares(olmo2, feature="accuracy", n_starts=1, n_boot=0)
-    with pytest.raises(ValueError, match="variant"):
-        fit_least_squares(olmo2, variant="three_step")
+    with pytest.raises(ValueError, match="structure"):
+        fit_least_squares(olmo2, structure="three_step")
 
 
 def test_fit_method_least_squares_shares_the_data_path():

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from ladderfit.lm_eval import MMLU_SUBJECTS, read_lm_eval
-from ladderfit.readers import read_lm_eval as reexported
-from ladderfit.schema import LOSS_COLUMNS, LadderDataError, validate
+from ladderfit.data.lm_eval import MMLU_SUBJECTS, read_lm_eval
+from ladderfit.data.readers import read_lm_eval as reexported
+from ladderfit.data.schema import LOSS_COLUMNS, LadderDataError, validate
 
 # From shared/pythia-evals/README.md.
 PYTHIA_N = {

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import ladderfit
-from ladderfit.diagnostics import ConvergenceWarning
-from ladderfit.preprocess import Preprocessing
-from ladderfit.simulate import default_truths, simulate_ladder
+from ladderfit.model.diagnostics import ConvergenceWarning
+from ladderfit.data.preprocess import Preprocessing
+from ladderfit.model.simulate import default_truths, simulate_ladder
 
 # Simulated checkpoints carry independent noise: no smoothing is needed (the default moving
 # average is for real, autocorrelated logs and would bias the curve on these coarse ladders).
@@ -166,10 +166,12 @@ def test_prior_predictive_is_plausible(sim):
     import jax
     from numpyro.infer import Predictive
 
-    from ladderfit.model import build_model_data, ladder_model
-    from ladderfit.priors import resolve_priors
+    import ladderfit.model.bayes
+    from ladderfit.model.inputs import build_model_data
+    from ladderfit.model.joint import ladder_model
+    from ladderfit.model.priors import resolve_priors
 
-    ladderfit.fitting.enable_x64()
+    ladderfit.model.bayes.enable_x64()
     md = build_model_data(sim.data)
     prior = Predictive(ladder_model, num_samples=500)(jax.random.PRNGKey(0), md, resolve_priors(), observe=False)
     loss = np.exp(np.asarray(prior["loss_obs"]))
@@ -184,8 +186,8 @@ def test_prior_predictive_is_plausible(sim):
 
 
 def test_compare_variants_by_loo(sim_fit, sim_fit_runs, sim):
-    from ladderfit.model_comparison import compare
-    from ladderfit.schema import LadderDataError
+    from ladderfit.analysis.comparison import compare
+    from ladderfit.data.schema import LadderDataError
 
     table = compare({"default": sim_fit, "run_effects": sim_fit_runs})
     assert set(table.index) == {"default", "run_effects"}
@@ -227,7 +229,7 @@ def test_interval_coverage_and_recovery_over_seeds():
 @pytest.mark.parametrize("variant", ["compute", "single_step"])
 def test_variants_fit_and_predict(sim, variant):
     data = sim.data.assign(flops=6 * sim.data["N"] * sim.data["D"])
-    fit = ladderfit.fit(data, seed=0, variant=variant, **FAST)
+    fit = ladderfit.fit(data, seed=0, model=variant, **FAST)
     assert fit.converged, fit.diagnostics.problems()
     pred = fit.predict(TARGETS)
     quantities = {"compute": {"task_loss", "accuracy"}, "single_step": {"accuracy"}}[variant]
@@ -239,12 +241,12 @@ def test_variants_fit_and_predict(sim, variant):
         assert "beta" not in fit.idata.posterior and "alpha" in fit.idata.posterior
     from ladderfit import plots
 
-    with pytest.raises(ValueError, match=f"this fit is the '{variant}' variant"):
+    with pytest.raises(ValueError, match=f"this fit is the '{variant}' structure"):
         plots.plot_step1(fit)
 
 
 def test_compute_variant_needs_flops(sim):
-    from ladderfit.schema import LadderDataError
+    from ladderfit.data.schema import LadderDataError
 
     with pytest.raises(LadderDataError, match="flops"):
-        ladderfit.fit(sim.data, variant="compute", chains=1, warmup=10, draws=10)
+        ladderfit.fit(sim.data, model="compute", chains=1, warmup=10, draws=10)

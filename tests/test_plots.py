@@ -33,7 +33,7 @@ TINY_TASKS = ["arc_easy", "hellaswag"]
 def cached_tiny_fit():
     """The session's tiny fit (fitted once, on first use)."""
     import ladderfit
-    from ladderfit.datasets import PAPER_LADDER_RUNS
+    from ladderfit.data.bundled import PAPER_LADDER_RUNS
 
     # as cheap as a real fit gets (~15 s, mostly JIT compilation); it does not converge, by design
     with warnings.catch_warnings():
@@ -222,7 +222,7 @@ def test_axes_given_are_used(tiny_fit):
 
 
 def test_variance_plot_has_the_measures(tiny_fit):
-    from ladderfit.variance import variance
+    from ladderfit.analysis.variance import variance
 
     v = variance(fit=tiny_fit)
     fig = plots.plot_variance(v)
@@ -262,7 +262,6 @@ def test_plots_accept_a_saved_fit_path(tiny_fit_path):
 
 
 def test_cli_plot_writes_png_from_a_saved_fit(tiny_fit_path, tmp_path, capsys):
-    import ladderfit.cli_plots  # noqa: F401  (registers plot and variance)
     from ladderfit.cli import main
 
     for kind in ("step2", "forest"):
@@ -273,7 +272,6 @@ def test_cli_plot_writes_png_from_a_saved_fit(tiny_fit_path, tmp_path, capsys):
 
 
 def test_cli_variance_prints_and_writes_csv(tmp_path, capsys):
-    import ladderfit.cli_plots  # noqa: F401
     from ladderfit.cli import main
 
     out = tmp_path / "variance.csv"

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from ladderfit.preprocess import Preprocessing, step1_points, step2_points
-from ladderfit.schema import LadderDataError
+from ladderfit.data.preprocess import PAPER_PREPROCESSING, Preprocessing, step1_points, step2_points
+from ladderfit.data.schema import LadderDataError
 
 
 def ladder(n_steps: int = 10, seed: int = 0) -> pd.DataFrame:
@@ -87,11 +87,11 @@ def test_step2_skip_and_trailing_moving_average():
 
 def test_step2_window_shorter_at_start():
     df = ladder(n_steps=6)
-    got = one(step2_points(df, prep=Preprocessing(skip_fraction=0.0, smooth_window=3)))
+    got = one(step2_points(df, prep=Preprocessing(skip_fraction=0.0, smooth_window=3, thin=1)))
     v = one(df)["task_loss"].to_numpy()
     assert_allclose(got["task_loss"].to_numpy()[:3], [v[0], v[:2].mean(), v[:3].mean()], rtol=1e-12)
     assert got["n_smoothed"].tolist() == [1, 2, 3, 3, 3, 3]
-    raw = one(step2_points(df, prep=Preprocessing(skip_fraction=0.0, smooth_window=1)))
+    raw = one(step2_points(df, prep=Preprocessing(skip_fraction=0.0, smooth_window=1, thin=1)))
     assert_allclose(raw["task_loss"], v, rtol=0)
 
 
@@ -117,8 +117,9 @@ def test_step2_bad_feature():
 # ----------------------------------------------------------------------------- options
 
 
-def test_defaults_are_the_papers():
-    assert Preprocessing().to_dict() == {"skip_fraction": 0.1, "smooth_window": 5, "step1_last_k": 5, "thin": 1}
+def test_defaults_are_the_papers_thinned_for_the_joint_model():
+    assert Preprocessing().to_dict() == {"skip_fraction": 0.1, "smooth_window": 5, "step1_last_k": 5, "thin": 5}
+    assert PAPER_PREPROCESSING.to_dict() == {"skip_fraction": 0.1, "smooth_window": 5, "step1_last_k": 5, "thin": 1}
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from ladderfit.datasets import load_olmo_ladder
-from ladderfit.readers import read_data, read_olmo_csv, read_tidy
-from ladderfit.schema import LadderDataError
+from ladderfit.data.bundled import load_olmo_ladder
+from ladderfit.data.readers import read_data, read_olmo_csv, read_tidy
+from ladderfit.data.schema import LadderDataError
 
 
 @pytest.fixture(scope="module")

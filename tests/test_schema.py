@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ladderfit.schema import LOSS_COLUMNS, LadderDataError, validate
+from ladderfit.data.schema import LOSS_COLUMNS, LadderDataError, validate
 
 
 def table() -> pd.DataFrame:

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from ladderfit.datasets import load_olmo_ladder, paper_targets
-from ladderfit.readers import OLMO_SIZES
-from ladderfit.schema import LadderDataError
-from ladderfit.targets import as_targets, fill_flops, parse_target
+from ladderfit.data.bundled import load_olmo_ladder, paper_targets
+from ladderfit.data.readers import OLMO_SIZES
+from ladderfit.data.schema import LadderDataError
+from ladderfit.data.targets import as_targets, fill_flops, parse_target
 
 
 def test_parse_paper_name():

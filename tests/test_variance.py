@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import ladderfit
-from ladderfit.schema import LadderDataError
-from ladderfit.variance import MEASURES, rank_correlation, variance
+from ladderfit.data.schema import LadderDataError
+from ladderfit.analysis.variance import MEASURES, rank_correlation, variance
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +150,13 @@ def test_rank_correlation_per_method_and_few_tasks():
     bt = pd.DataFrame(
         {
             "method": ["bayes"] * 4 + ["least_squares"] * 4,
-            "variant": "two_step",
+            "model": "two_step",
             "task": list("abcd") * 2,
             "abs_error": [1, 2, 3, 4, 4, 3, 2, 1.0],
         }
     )
     rc = rank_correlation(v, bt)
-    assert list(rc.columns) == ["method", "variant", "measure", "spearman", "p_value", "n_tasks"]
+    assert list(rc.columns) == ["method", "model", "measure", "spearman", "p_value", "n_tasks"]
     got = rc.set_index("method")["spearman"]
     assert got["bayes"] == pytest.approx(1.0) and got["least_squares"] == pytest.approx(-1.0)
     two = rank_correlation(v, pd.DataFrame({"task": ["a", "b"], "abs_error": [1.0, 2.0]}))

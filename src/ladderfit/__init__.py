@@ -3,6 +3,15 @@
 A joint hierarchical Bayesian version of the two-step task scaling law of Bhagia et al.
 (2024): task loss from (N, D), then accuracy from task loss, fitted with NUTS (NumPyro).
 
+The package's layers import downwards only::
+
+    errors <- data <- model <- analysis <- plots <- cli
+
+:mod:`ladderfit.data` (tidy table, readers, preprocessing), :mod:`ladderfit.model`
+(specification, curves, priors, the NumPyro model, both estimators, fits),
+:mod:`ladderfit.analysis` (backtests, compute vs error, task variance, LOO comparison),
+:mod:`ladderfit.plots` (figures) and :mod:`ladderfit.cli` (the command line).
+
     >>> import ladderfit
     >>> fit = ladderfit.fit()                       # bundled OLMo ladder
     >>> fit.predict(["7B-4T", "13B-5T"])            # tidy DataFrame with intervals
@@ -12,29 +21,28 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .datasets import load_olmo_ladder, paper_targets
-from .preprocess import Preprocessing
-from .readers import read_data, read_lm_eval, read_olmo_csv, read_tidy
-from .schema import LadderDataError, validate
-from .targets import as_targets
-
-# Functions named like their modules are bound here, so `ladderfit.backtest(...)` and
-# `ladderfit.variance(...)` are the functions (these modules import no JAX).
-from .backtest import backtest, summarize_backtest  # noqa: E402
-from .compute_curve import compute_vs_error  # noqa: E402
-from .variance import rank_correlation, variance  # noqa: E402
+from .analysis.backtest import backtest, summarize_backtest
+from .analysis.compute_vs_error import compute_vs_error
+from .analysis.variance import rank_correlation, variance
+from .data.bundled import load_olmo_ladder, paper_targets
+from .data.preprocess import Preprocessing
+from .data.readers import read_data, read_lm_eval, read_olmo_csv, read_tidy
+from .data.schema import validate
+from .data.targets import as_targets
+from .errors import LadderDataError
+from .model.spec import ModelSpec
 
 __version__ = "0.1.0"
 
 # Modules that import JAX load on first use, so `import ladderfit` stays light.
 _LAZY = {
-    "fit": "fitting",
-    "FitConfig": "config",
-    "LadderFit": "results",
-    "load": "results",
-    "ConvergenceWarning": "diagnostics",
-    "check_convergence": "diagnostics",
-    "compare": "model_comparison",
+    "fit": "model.bayes",
+    "FitConfig": "model.config",
+    "LadderFit": "model.results",
+    "load": "model.results",
+    "ConvergenceWarning": "model.diagnostics",
+    "check_convergence": "model.diagnostics",
+    "compare": "analysis.comparison",
 }
 
 
@@ -48,5 +56,5 @@ __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare",
     "backtest", "summarize_backtest", "compute_vs_error", "variance", "rank_correlation",
     "load_olmo_ladder", "paper_targets", "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
-    "LadderDataError", "validate", "as_targets",
+    "LadderDataError", "validate", "as_targets", "ModelSpec",
 ]  # fmt: skip

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .schema import LadderDataError, validate
+from ..errors import LadderDataError
+from .schema import validate
 
 __all__ = [
     "OLMO_SIZES",
@@ -233,7 +234,7 @@ def read_data(path: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     OLMo logs (or one log) is read with :func:`read_olmo_csv`.
     """
     if path is None:
-        from .datasets import load_olmo_ladder
+        from .bundled import load_olmo_ladder
 
         return load_olmo_ladder()
     if isinstance(path, pd.DataFrame):

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .datasets import paper_targets
-from .schema import LadderDataError
+from .bundled import paper_targets
+from ..errors import LadderDataError
 
 __all__ = ["as_targets", "parse_target", "fill_flops", "flops_per_token_coef"]
 

@@ -15,12 +15,14 @@ from numpyro.infer import Predictive
 
 from .config import FitConfig
 from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
-from .model import SAMPLED_SITES, ModelData, model_for
-from .targets import as_targets
+from .inputs import ModelData
+from .joint import SAMPLED_SITES, model_for
+from .spec import as_spec
+from ..data.targets import as_targets
 
 __all__ = ["LadderFit", "load", "interval_columns", "MODEL_NAME"]
 
-MODEL_NAME = "ladderfit.joint_two_step.v2"
+MODEL_NAME = "ladderfit.joint_two_step.v3"
 _SCALARS = ("logN_c", "logD_c")
 
 
@@ -118,7 +120,7 @@ class LadderFit:
         draws = self.predictive_draws(tg, seed=seed)
         rows = []
         for quantity in ("task_loss", "accuracy"):
-            if quantity not in draws:  # the single-step variant predicts accuracy only
+            if quantity not in draws:  # the single-step structure predicts accuracy only
                 continue
             s = draws[quantity]  # (samples, target, task)
             if not np.isfinite(s).all():
@@ -143,12 +145,12 @@ class LadderFit:
         tg = as_targets(targets)
         x, z = self.model_data.target_xz(tg)
         sites = ["target_accuracy", "target_accuracy_mean"]
-        if self.model_data.variant != "single_step":
+        if self.model_data.structure != "single_step":
             sites += ["target_loss", "target_loss_mean"]
-        pred = Predictive(model_for(self.model_data.variant), posterior_samples=self._posterior_samples(),
+        pred = Predictive(model_for(self.model_data.structure), posterior_samples=self._posterior_samples(),
                           return_sites=sites)
         seed = self.config.seed + 1 if seed is None else seed
-        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z, run_effects=self.config.run_effects)
+        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z)
         names = {"target_loss": "task_loss", "target_accuracy": "accuracy",
                  "target_loss_mean": "task_loss_mean", "target_accuracy_mean": "accuracy_mean"}
         return {names[k]: np.asarray(v) for k, v in out.items() if k in names}
@@ -169,8 +171,8 @@ class LadderFit:
             "ladderfit_config": self.config.to_json(),
             "ladderfit_priors": json.dumps({k: [v[0], list(v[1])] for k, v in self.priors.items()}),
             "ladderfit_model_data": json.dumps(
-                {"tasks": md.tasks, "runs": md.runs, "feature": md.feature, "logN_c": md.logN_c, "logD_c": md.logD_c,
-                 "x_max": md.x_max, "z_max": md.z_max, "variant": md.variant, "logC_c": md.logC_c,
+                {"tasks": md.tasks, "runs": md.runs, "spec": md.spec.to_dict(), "logN_c": md.logN_c, "logD_c": md.logD_c,
+                 "x_max": md.x_max, "z_max": md.z_max, "logC_c": md.logC_c,
                  "flops_coef": list(md.flops_coef)}
             ),
             "ladderfit_sampling_seconds": float(self.sampling_seconds),
@@ -203,9 +205,8 @@ def load(path: str | Path) -> LadderFit:
     arrays = {name: const[f"md_{name}"].values for name in ModelData.ARRAYS}
     md = ModelData(
         tasks=meta["tasks"], runs=meta["runs"], logN_c=meta["logN_c"], logD_c=meta["logD_c"],
-        x_max=meta["x_max"], z_max=meta["z_max"], variant=meta["variant"], logC_c=meta["logC_c"],
-        flops_coef=tuple(meta["flops_coef"]),
-        feature=meta["feature"], **arrays,
+        x_max=meta["x_max"], z_max=meta["z_max"], logC_c=meta["logC_c"],
+        flops_coef=tuple(meta["flops_coef"]), spec=as_spec(meta["spec"]), **arrays,
     )  # fmt: skip
     report = check_convergence(idata, warn=False)
     return LadderFit(idata, config, md, priors, report, float(attrs.get("ladderfit_sampling_seconds", np.nan)))

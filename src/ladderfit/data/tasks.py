@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import LadderDataError
+
 __all__ = ["TaskInfo", "TASKS", "PAPER_TASKS", "ALL_OLMO_TASKS", "task_info", "known_tasks", "task_value"]
 
 
@@ -77,13 +79,26 @@ def task_info(name: str) -> TaskInfo:
         ) from None
 
 
-def task_value(data, task: str, column: str) -> float | None:
+_REQUIRED = object()
+
+
+def task_value(data, task: str, column: str, default=_REQUIRED) -> float:
     """A per-task constant (``chance`` or ``n_items``): the table's column if it has one, else
-    the registry's value, else ``None``."""
+    the registry's value, else ``default``; with no default, a :class:`LadderDataError` says
+    how to give it. An item count of 0 counts as unknown."""
+    value = None
     if column in data.columns:
         vals = data.loc[data["task"] == task, column].dropna().unique()
         if len(vals):
-            return float(vals[0])
-    info = TASKS.get(task)
-    value = getattr(info, column, None) if info is not None else None
-    return float(value) if value is not None else None
+            value = float(vals[0])
+    if value is None:
+        info = TASKS.get(task)
+        found = getattr(info, column, None) if info is not None else None
+        value = float(found) if found is not None else None
+    if value is None or (column == "n_items" and not value):
+        if default is _REQUIRED:
+            raise LadderDataError(
+                f"task {task!r}: no {column!r} in the data or the task registry (add a {column!r} column)"
+            )
+        return default
+    return value

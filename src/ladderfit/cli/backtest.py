@@ -1,54 +1,45 @@
 """``ladderfit backtest``: hold runs out of the ladder, fit on the rest, score the predictions.
 
     ladderfit backtest [--data PATH] [--holdout largest_size|largest_multiplier|RUN[,RUN...]]
-                       [--method bayes] [--method least_squares] [--variant two_step] ...
+                       [--method bayes] [--method least_squares] [--model two_step] ...
                        [--tasks hellaswag,piqa] [--chains 4] [--warmup 500] [--draws 1000]
                        [--seed 0] [--out backtest.csv]
 
-Prints, per (method, variant, task, held-out run), the actual final-checkpoint accuracy, the
+Prints, per (method, model, task, held-out run), the actual final-checkpoint accuracy, the
 predicted median, the 90% interval, whether it covers, and the absolute error in points;
-then one summary line per method and variant. See :mod:`ladderfit.backtest`.
+then one summary line per method and model. See :mod:`ladderfit.analysis.backtest`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from .cli import _EXTRA_COMMANDS
+from .common import add_data_arg, add_sampler_args, split_names
 
-__all__ = ["register"]
+__all__ = ["add_parser"]
 
 _METHODS = ("bayes", "least_squares")
-_VARIANTS = ("two_step", "c4_loss", "task_ce", "compute", "single_step")
-
-
-def _split_list(values):
-    if not values:
-        return None
-    out = []
-    for v in values:
-        out += [x.strip() for x in v.split(",") if x.strip()]
-    return list(dict.fromkeys(out)) or None
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from .backtest import backtest, format_backtest, format_summary, summarize_backtest
+    from ..analysis.backtest import backtest, format_backtest, format_summary, summarize_backtest
 
     methods = list(dict.fromkeys(args.method or _METHODS))
-    variants = list(dict.fromkeys(args.variant or ["two_step"]))
+    models = split_names(args.model) or ["two_step"]
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
+    seed = 0 if args.seed is None else args.seed
     holdout = args.holdout
     if holdout not in ("largest_size", "largest_multiplier"):
-        holdout = _split_list([holdout])
+        holdout = split_names([holdout])
     df = backtest(
         args.data,
         holdout=holdout,
         methods=methods,
-        variants=variants,
-        tasks=_split_list(args.tasks),
-        runs=_split_list(args.runs),
+        models=models,
+        tasks=split_names(args.tasks),
+        runs=split_names(args.runs),
         fit_options=fit_options,
-        seed=args.seed,
+        seed=seed,
         skip_unsupported=args.skip_unsupported,
     )
     held = list(dict.fromkeys(df["run"]))
@@ -62,8 +53,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub, add_data_arg) -> None:
-    """Add ``backtest`` to the ``ladderfit`` subcommands."""
+def add_parser(sub) -> None:
+    """Add ``backtest`` to the subcommands."""
     p = sub.add_parser(
         "backtest",
         help="hold runs out of the ladder, fit on the rest, and score the predictions",
@@ -78,22 +69,15 @@ def register(sub, add_data_arg) -> None:
     )
     p.add_argument("--method", action="append", choices=_METHODS,
                    help="bayes and/or least_squares (repeat the option; default: both)")
-    p.add_argument("--variant", action="append", choices=_VARIANTS,
-                   help="two_step (default), c4_loss, task_ce (both methods), compute, single_step "
-                        "(least squares only); repeat the option for several")
+    p.add_argument("--model", action="append",
+                   help="model names: two_step (default), single_step, compute, c4_loss (two_step/c4_loss), "
+                        "two_step+run_effects (bayes only); comma-separated or repeated")
     p.add_argument("--skip-unsupported", action="store_true",
-                   help="skip method/variant pairs that do not exist (bayes + compute/single_step) instead of failing")
+                   help="skip method/model pairs that do not exist (least squares + run effects) instead of failing")
     p.add_argument("--tasks", action="append", help="tasks, comma-separated or repeated (default: all)")
     p.add_argument("--runs", action="append",
                    help="the pool of runs, comma-separated or repeated (default: the paper's 16 for the bundled ladder)")
-    p.add_argument("--chains", type=int, default=None, help="NUTS chains of the Bayesian fit (default 4)")
-    p.add_argument("--warmup", type=int, default=None, help="NUTS warmup steps (default 500)")
-    p.add_argument("--draws", type=int, default=None, help="NUTS draws per chain (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of both methods (default 0)")
+    add_sampler_args(p, defaults=False)
     p.add_argument("--out", default=None, help="write the backtest table to this CSV (e.g. backtest.csv)")
     p.set_defaults(func=_cmd_backtest)
 
-
-# Register once, even if this module is reloaded.
-if not any(getattr(f, "__module__", None) == __name__ and f.__name__ == "register" for f in _EXTRA_COMMANDS):
-    _EXTRA_COMMANDS.append(register)

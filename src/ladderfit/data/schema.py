@@ -35,6 +35,7 @@ import difflib
 import numpy as np
 import pandas as pd
 
+from ..errors import LadderDataError
 from .tasks import TASKS, known_tasks
 
 __all__ = [
@@ -44,10 +45,6 @@ __all__ = [
     "LOSS_COLUMNS",
     "validate",
 ]
-
-
-class LadderDataError(ValueError):
-    """Bad input data: the message names the source, the column or value, and what was expected."""
 
 
 REQUIRED: tuple[str, ...] = ("run", "size", "N", "D", "step", "task", "accuracy")

@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .preprocess import Preprocessing
+from ..data.preprocess import Preprocessing
+from .spec import ModelSpec, as_spec
 
-__all__ = ["FitConfig", "DEFAULT_PREPROCESSING"]
-
-#: The joint model's default preprocessing: the paper's skip (10%), moving average (5) and
-#: step-1 point (mean of the last 5 evaluations), and step-2 checkpoints thinned to every 5th
-#: so that the moving-average windows do not overlap (overlapping windows would count each
-#: evaluation five times in the likelihood).
-DEFAULT_PREPROCESSING = Preprocessing(skip_fraction=0.1, smooth_window=5, step1_last_k=5, thin=5)
+__all__ = ["FitConfig"]
 
 
 @dataclass
@@ -21,24 +16,20 @@ class FitConfig:
     """Options of :func:`ladderfit.fit`.
 
     tasks, runs : which tasks and runs to fit (``None``: all in the data).
-    feature : the intermediate feature of step 2 (a loss column; default task bits-per-byte).
-    variant : ``"two_step"`` (step 1 in N and D), ``"compute"`` (step 1 in training FLOPs C,
-        ``L = E + A / C^alpha``; needs a ``flops`` column) or ``"single_step"`` (accuracy
-        straight from N and D, no intermediate feature).
-    preprocessing : :class:`~ladderfit.preprocess.Preprocessing` options.
+    model : the :class:`~ladderfit.model.spec.ModelSpec` (structure, intermediate feature, run
+        effects), or its name (``"two_step"``, ``"single_step"``, ``"two_step/c4_loss"`` ...).
+    preprocessing : :class:`~ladderfit.data.preprocess.Preprocessing` options.
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
         ``max_tree_depth`` its tree limit.
     chain_method : ``"parallel"``, ``"sequential"``, ``"vectorized"`` or ``"auto"``
         (parallel when JAX sees one device per chain, else sequential).
-    priors : overrides of :data:`ladderfit.priors.DEFAULT_PRIORS`.
-    run_effects : add run-level offsets to step 2 (a model variant; off by default).
+    priors : overrides of :data:`ladderfit.model.priors.DEFAULT_PRIORS`.
     """
 
     tasks: list[str] | None = None
     runs: list[str] | None = None
-    feature: str = "task_loss"
-    variant: str = "two_step"
-    preprocessing: Preprocessing = field(default_factory=lambda: DEFAULT_PREPROCESSING)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
     chains: int = 4
     warmup: int = 500
     draws: int = 1000
@@ -47,10 +38,10 @@ class FitConfig:
     target_accept: float = 0.9
     max_tree_depth: int = 10
     priors: dict = field(default_factory=dict)
-    run_effects: bool = False
     progress_bar: bool = False
 
     def __post_init__(self) -> None:
+        self.model = as_spec(self.model)
         if isinstance(self.preprocessing, dict):
             self.preprocessing = Preprocessing(**self.preprocessing)
         for name in ("chains", "warmup", "draws"):
@@ -59,8 +50,6 @@ class FitConfig:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.chain_method not in ("auto", "parallel", "sequential", "vectorized"):
             raise ValueError(f"chain_method must be auto, parallel, sequential or vectorized, got {self.chain_method!r}")
-        if self.variant not in ("two_step", "compute", "single_step"):
-            raise ValueError(f"variant must be 'two_step', 'compute' or 'single_step', got {self.variant!r}")
         if not 0 < self.target_accept < 1:
             raise ValueError(f"target_accept must be in (0, 1), got {self.target_accept!r}")
         if self.tasks is not None:
@@ -71,6 +60,7 @@ class FitConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["preprocessing"] = self.preprocessing.to_dict()
+        d["model"] = self.model.to_dict()
         d["priors"] = {k: [v[0], list(v[1])] for k, v in self.priors.items()}
         return d
 

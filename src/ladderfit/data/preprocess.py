@@ -17,19 +17,26 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .schema import LadderDataError
+from ..errors import LadderDataError
 
-__all__ = ["Preprocessing", "step1_points", "step2_points"]
+__all__ = ["Preprocessing", "PAPER_PREPROCESSING", "step1_points", "step2_points"]
 
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Named preprocessing options (defaults: the paper's)."""
+    """Named preprocessing options.
+
+    The defaults are the joint model's: the paper's skip (10%), moving average (5) and step-1
+    point (mean of the last 5 evaluations), with step-2 checkpoints thinned to every 5th so
+    that the moving-average windows do not overlap (overlapping windows would count each
+    evaluation five times in the likelihood). :data:`PAPER_PREPROCESSING` keeps every
+    checkpoint, as the paper's least squares does.
+    """
 
     skip_fraction: float = 0.1
     smooth_window: int = 5
     step1_last_k: int = 5
-    thin: int = 1
+    thin: int = 5
 
     def __post_init__(self) -> None:
         if not 0 <= self.skip_fraction < 1:
@@ -43,6 +50,10 @@ class Preprocessing:
         return asdict(self)
 
 
+#: The paper's preprocessing (every smoothed checkpoint kept), used by the least squares.
+PAPER_PREPROCESSING = Preprocessing(thin=1)
+
+
 def _check_feature(df: pd.DataFrame, feature: str) -> None:
     if feature not in df.columns:
         raise LadderDataError(
@@ -50,7 +61,7 @@ def _check_feature(df: pd.DataFrame, feature: str) -> None:
         )
 
 
-def step1_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing()) -> pd.DataFrame:
+def step1_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing | None = None) -> pd.DataFrame:
     """One row per (run, task): final D, N, and the feature averaged over the last k checkpoints.
 
     Columns: run, task, size, N, D, flops (if present), ``feature``, ``feature_sd`` (the
@@ -58,6 +69,7 @@ def step1_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessi
     accuracy_mean (mean over the same last k checkpoints).
     """
     _check_feature(df, feature)
+    prep = prep or Preprocessing()
     df = df.sort_values(["run", "task", "step"])
     last = df.groupby(["run", "task"], sort=True, group_keys=False).tail(prep.step1_last_k)
     g = last.groupby(["run", "task"], sort=True)
@@ -80,13 +92,14 @@ def step1_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessi
     return out.rename(columns={"value": feature, "value_sd": f"{feature}_sd"})
 
 
-def step2_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing()) -> pd.DataFrame:
+def step2_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing | None = None) -> pd.DataFrame:
     """Intermediate checkpoints for step 2: skip, smooth (trailing moving average), thin.
 
     Keeps all columns of the input; ``feature`` and ``accuracy`` are replaced by their
     moving averages, and ``n_smoothed`` says how many checkpoints each row averages.
     """
     _check_feature(df, feature)
+    prep = prep or Preprocessing()
     parts = []
     for _, g in df.sort_values(["run", "task", "step"]).groupby(["run", "task"], sort=True):
         n = len(g)

@@ -1,29 +1,13 @@
-"""CLI commands beyond ``data``: ``predict`` here; others register from their own modules."""
+"""``ladderfit predict``: fit the joint model and print target accuracy with intervals."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .cli import _EXTRA_COMMANDS
+from .common import add_data_arg, add_model_args, add_sampler_args, add_target_arg, split_names
 
-__all__ = ["format_predictions", "add_sampler_args"]
-
-
-def add_sampler_args(p: argparse.ArgumentParser) -> None:
-    """--tasks, --chains, --draws, --warmup, --seed: shared by commands that fit."""
-    from .config import FitConfig
-
-    d = FitConfig()
-    p.add_argument("--tasks", default=None, help="comma-separated task names (default: all in the data)")
-    p.add_argument("--chains", type=int, default=d.chains, help=f"NUTS chains (default {d.chains})")
-    p.add_argument("--draws", type=int, default=d.draws, help=f"draws per chain after warmup (default {d.draws})")
-    p.add_argument("--warmup", type=int, default=d.warmup, help=f"warmup iterations per chain (default {d.warmup})")
-    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
-
-
-def _split(text: str | None) -> list[str] | None:
-    return None if not text else [t.strip() for t in text.split(",") if t.strip()]
+__all__ = ["add_parser", "format_predictions"]
 
 
 def format_predictions(pred, quantity: str = "accuracy", level: int = 90) -> str:
@@ -46,24 +30,23 @@ def format_predictions(pred, quantity: str = "accuracy", level: int = 90) -> str
 def _cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
-    import ladderfit
-
-    from .diagnostics import ConvergenceWarning
-    from .targets import as_targets
+    from ..data.targets import as_targets
+    from ..model.bayes import fit as fit_model
+    from ..model.diagnostics import ConvergenceWarning
+    from ..model.spec import as_spec
 
     targets = as_targets(args.target or None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        fit = ladderfit.fit(
+        fit = fit_model(
             args.data,
-            tasks=_split(args.tasks),
+            tasks=split_names(args.tasks),
             chains=args.chains,
             draws=args.draws,
             warmup=args.warmup,
             seed=args.seed,
-            variant=args.variant,
-            feature=args.feature,
-            run_effects=args.run_effects,
+            model=as_spec(args.model, structure=args.structure, feature=args.feature,
+                          run_effects=True if args.run_effects else None),
             progress_bar=not args.quiet,
         )
     for w in caught:
@@ -93,32 +76,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0 if d["converged"] else 3
 
 
-def _register_predict(sub, add_data_arg) -> None:
+def add_parser(sub) -> None:
+    """Add ``predict`` to the subcommands."""
     p = sub.add_parser(
         "predict",
         help="fit the joint model and predict target accuracy with intervals",
         description="Fit the joint Bayesian two-step model (bundled OLMo ladder by default) and predict targets.",
     )
     add_data_arg(p)
-    p.add_argument(
-        "--target",
-        action="append",
-        metavar="NAME[=N,D]",
-        help="a paper target (7B-4T, 13B-5T) or NAME=N,D (repeatable; default: 7B-4T and 13B-5T)",
-    )
+    add_target_arg(p, "default: 7B-4T and 13B-5T")
+    p.add_argument("--tasks", default=None, help="comma-separated task names (default: all in the data)")
     add_sampler_args(p)
-    p.add_argument("--variant", choices=["two_step", "compute", "single_step"], default="two_step",
-                   help="step 1 in (N, D) (default), in training compute C, or accuracy straight from (N, D)")
-    p.add_argument("--feature", default="task_loss", help="intermediate feature column (default task_loss)")
-    p.add_argument("--run-effects", action="store_true", help="add run-level effects to step 2 (a model variant)")
+    add_model_args(p)
     p.add_argument("--out", help="write the tidy predictions to this CSV")
     p.add_argument("--save", help="save the fit (netCDF) to this path")
     p.add_argument("--loss", action="store_true", help="also print the predicted task loss")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
 
-
-_EXTRA_COMMANDS.append(_register_predict)
-
-# Commands in their own modules register on import.
-from . import cli_backtest, cli_plots  # noqa: E402,F401

@@ -67,23 +67,16 @@ extrapolations. Priors: :mod:`ladderfit.priors`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import jax.numpy as jnp
-import numpy as np
 import numpyro
 import numpyro.distributions as dist
-import pandas as pd
-from jax.nn import log_sigmoid, sigmoid
+from jax.nn import log_sigmoid
 
-from .preprocess import Preprocessing, step1_points, step2_points
+from .curves import accuracy_from_logit, scaling_law_centred
+from .inputs import ModelData
 from .priors import prior
-from .schema import LadderDataError
-from .tasks import task_value
 
-VARIANTS: tuple[str, ...] = ("two_step", "compute", "single_step")
-
-__all__ = ["VARIANTS", "SAMPLED_SITES", "single_step_model", "model_for", "ModelData", "build_model_data", "ladder_model", "loss_curve", "accuracy_curve"]
+__all__ = ["SAMPLED_SITES", "ladder_model", "single_step_model", "model_for"]
 
 
 #: The model's latent sample sites (everything else is deterministic or observed).
@@ -92,185 +85,6 @@ SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "sigma_acc", "run_tau", "run_raw",
     "floor_shift", "logit_slope_N", "logit_slope_D",
 })  # fmt: skip
-
-
-@dataclass
-class ModelData:
-    """Arrays the model needs, with the labels that become InferenceData coords."""
-
-    tasks: list[str]
-    runs: list[str]
-    # per task
-    chance: np.ndarray
-    n_items: np.ndarray
-    loss_scale: np.ndarray  # geometric mean of step-1 losses, m_t
-    loss_centre: np.ndarray  # mean step-2 loss, \bar L_t
-    # ladder centre, and the edge of the ladder (largest log N and log D, centred)
-    logN_c: float
-    logD_c: float
-    # step 1 points
-    s1_task: np.ndarray
-    s1_run: np.ndarray
-    s1_x: np.ndarray
-    s1_z: np.ndarray
-    s1_loss: np.ndarray
-    s1_acc: np.ndarray  # mean accuracy of the same last checkpoints (single-step variant)
-    s1_nlast: np.ndarray
-    # step 2 points
-    s2_task: np.ndarray
-    s2_run: np.ndarray
-    s2_step: np.ndarray
-    s2_loss: np.ndarray
-    s2_acc: np.ndarray
-    s2_nsmooth: np.ndarray
-    feature: str = "task_loss"
-    x_max: float = 0.0  # largest centred log N (log C for the compute variant) of the ladder
-    z_max: float = 0.0  # largest centred log D of the ladder
-    variant: str = "two_step"  # "compute": step 1 in training compute C; "single_step": acc(N, D)
-    logC_c: float = 0.0  # compute variant: centre of log C
-    flops_coef: tuple = (0.0, 1.0)  # log(flops / D) = c0 + c1 log N, for targets without flops
-    meta: dict = field(default_factory=dict)
-
-    ARRAYS = (
-        "chance", "n_items", "loss_scale", "loss_centre",
-        "s1_task", "s1_run", "s1_x", "s1_z", "s1_loss", "s1_acc", "s1_nlast",
-        "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth",
-    )  # fmt: skip
-
-    @property
-    def n_tasks(self) -> int:
-        return len(self.tasks)
-
-    @property
-    def n_runs(self) -> int:
-        return len(self.runs)
-
-    def centred(self, N: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x = log N - log N_c, z = log D - log D_c."""
-        return np.log(np.asarray(N, float)) - self.logN_c, np.log(np.asarray(D, float)) - self.logD_c
-
-    def target_xz(self, targets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Centred step-1 coordinates of targets: (log N, log D), or (log C, 0) for compute."""
-        N, D = targets["N"].to_numpy(float), targets["D"].to_numpy(float)
-        if self.variant != "compute":
-            return self.centred(N, D)
-        c0, c1 = self.flops_coef
-        flops = np.exp(c0 + c1 * np.log(N)) * D
-        if "flops" in targets.columns:
-            given = targets["flops"].to_numpy(float)
-            flops = np.where(np.isfinite(given), given, flops)
-        return np.log(flops) - self.logC_c, np.zeros_like(flops)
-
-    def distance_beyond(self, x, z):
-        """Euclidean distance in (log N, log D) beyond the ladder's largest N and D (0 inside)."""
-        return np.hypot(np.maximum(np.asarray(x) - self.x_max, 0.0), np.maximum(np.asarray(z) - self.z_max, 0.0))
-
-
-def _task_constant(df: pd.DataFrame, task: str, col: str, default: float | None = None) -> float:
-    value = task_value(df, task, col)
-    if value is None or (col == "n_items" and not value):
-        if default is None:
-            raise LadderDataError(f"task {task!r}: no {col!r} in the data or the task registry")
-        return default
-    return value
-
-
-def build_model_data(
-    df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessing = Preprocessing(thin=5), variant: str = "two_step"
-) -> ModelData:
-    """Turn a validated tidy table into :class:`ModelData` (step-1 and step-2 points).
-
-    ``variant="compute"`` puts step 1 in training compute: x = log C (centred), no D term.
-    """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if variant == "single_step" and feature not in df.columns:
-        feature = "accuracy"  # the single step needs no intermediate feature
-    if variant == "compute" and "flops" not in df.columns:
-        raise LadderDataError("the compute variant needs a 'flops' column (training FLOPs) in the data")
-    if feature not in df.columns:
-        raise LadderDataError(
-            f"intermediate feature {feature!r} is not a column of the data (columns: {', '.join(df.columns)})"
-        )
-    tasks = sorted(df["task"].unique())
-    runs = sorted(df["run"].unique(), key=lambda r: (df.loc[df["run"] == r, "N"].iloc[0], df.loc[df["run"] == r, "D"].max(), r))
-    missing = df.groupby("run")["task"].nunique()
-    if (missing < len(tasks)).any():
-        run = missing.index[missing < len(tasks)][0]
-        have = set(df.loc[df["run"] == run, "task"])
-        raise LadderDataError(f"run {run!r} lacks task(s) {sorted(set(tasks) - have)}; every run needs every task")
-    p1 = step1_points(df, feature, prep)
-    p2 = step2_points(df, feature, prep)
-    n_sizes = p1.groupby("task")["N"].nunique().min()
-    n_lengths = p1.groupby("task")["D"].nunique().min()
-    if n_sizes < 2 or len(p1) // len(tasks) < 4:
-        raise LadderDataError(
-            f"step 1 needs at least 2 model sizes and 4 runs per task; got {n_sizes} size(s), "
-            f"{len(p1) // len(tasks)} run(s)"
-        )
-    del n_lengths
-    t_idx = {t: i for i, t in enumerate(tasks)}
-    r_idx = {r: i for i, r in enumerate(runs)}
-    per_run = df.groupby("run").agg(N=("N", "first"), D=("D", "max"))
-    logN_c = float(np.mean(np.log(per_run["N"])))
-    logD_c = float(np.mean(np.log(per_run["D"])))
-    chance = np.array([_task_constant(df, t, "chance") for t in tasks])
-    n_items = np.array([_task_constant(df, t, "n_items", default=1000.0) for t in tasks])
-    loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks).to_numpy())
-    loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
-    s1_x = np.log(p1["N"].to_numpy(float)) - logN_c
-    s1_z = np.log(p1["D"].to_numpy(float)) - logD_c
-    x_max = float(np.log(per_run["N"]).max() - logN_c)
-    z_max = float(np.log(per_run["D"]).max() - logD_c)
-    logC_c, coef = 0.0, (0.0, 1.0)
-    if variant == "compute":
-        from .targets import flops_per_token_coef
-
-        flops = df.groupby("run")["flops"].max()
-        logC_c = float(np.mean(np.log(flops)))
-        s1_x = np.log(p1["flops"].to_numpy(float)) - logC_c
-        s1_z = np.zeros_like(s1_x)
-        x_max, z_max = float(np.log(flops).max() - logC_c), 0.0
-        coef = flops_per_token_coef(df)
-    return ModelData(
-        tasks=tasks,
-        runs=list(runs),
-        chance=chance,
-        n_items=n_items,
-        loss_scale=loss_scale,
-        loss_centre=loss_centre,
-        logN_c=logN_c,
-        logD_c=logD_c,
-        x_max=x_max,
-        z_max=z_max,
-        variant=variant,
-        logC_c=logC_c,
-        flops_coef=coef,
-        s1_task=p1["task"].map(t_idx).to_numpy(np.int32),
-        s1_run=p1["run"].map(r_idx).to_numpy(np.int32),
-        s1_x=s1_x,
-        s1_z=s1_z,
-        s1_loss=p1[feature].to_numpy(float),
-        s1_acc=p1["accuracy_mean"].to_numpy(float),
-        s1_nlast=p1["n_last"].to_numpy(float),
-        s2_task=p2["task"].map(t_idx).to_numpy(np.int32),
-        s2_run=p2["run"].map(r_idx).to_numpy(np.int32),
-        s2_step=p2["step"].to_numpy(np.int64),
-        s2_loss=p2[feature].to_numpy(float),
-        s2_acc=p2["accuracy"].to_numpy(float),
-        s2_nsmooth=p2["n_smoothed"].to_numpy(float),
-        feature=feature,
-    )
-
-
-def loss_curve(E, a, b, alpha, beta, x, z):
-    """L = E + a exp(-alpha x) + b exp(-beta z) (centred form of E + A/N^alpha + B/D^beta)."""
-    return E + a * jnp.exp(-alpha * x) + b * jnp.exp(-beta * z)
-
-
-def accuracy_curve(chance, u):
-    """acc = chance + (1 - chance) sigmoid(u)."""
-    return chance + (1.0 - chance) * sigmoid(u)
 
 
 def _population(name: str, priors: dict) -> tuple:
@@ -287,16 +101,14 @@ def _target_accuracy(p_t, sigma_acc, data: ModelData, priors: dict, target_x, ta
     numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
 
 
-def ladder_model(
-    data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True, run_effects: bool = False
-):
+def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True):
     """The joint two-step model; with ``target_x``/``target_z`` it also draws target predictions.
 
     Sites: per-task parameters (dim ``task``), run effects (``task``, ``run``), observations
     ``loss_obs`` (step-1 points) and ``acc_obs`` (step-2 checkpoints), and for targets
     ``target_loss`` and ``target_accuracy`` (``target``, ``task``). ``observe=False`` leaves the
-    observations unconditioned (prior and posterior predictive checks). ``run_effects=True``
-    adds the run-level offsets of step 2 (a variant; see :class:`~ladderfit.config.FitConfig`).
+    observations unconditioned (prior and posterior predictive checks). The specification's
+    ``run_effects`` adds the run-level offsets of step 2 (:class:`~ladderfit.model.spec.ModelSpec`).
     """
     T, R = data.n_tasks, data.n_runs
     level_sd = priors["level_sd"][1][0]
@@ -304,7 +116,8 @@ def ladder_model(
     m = jnp.asarray(data.loss_scale)
     chance_level = jnp.asarray(data.chance)
 
-    with_D = data.variant == "two_step"  # the compute variant has one term, A / C^alpha
+    run_effects = data.spec.run_effects
+    with_D = data.structure == "two_step"  # the compute structure has one term, A / C^alpha
     alpha_mu, alpha_tau = _population("alpha", priors)
     if with_D:
         beta_mu, beta_tau = _population("beta", priors)
@@ -343,7 +156,7 @@ def ladder_model(
     # E > 0, softly: a smooth barrier a few percent of the level wide.
     numpyro.factor("E_positive", log_sigmoid(E / (e_floor * L_c)).sum())
     k = numpyro.deterministic("k", jnp.exp(log_k))
-    chance = numpyro.deterministic("floor", chance_level + floor_shift)
+    floor = numpyro.deterministic("floor", chance_level + floor_shift)
     L0 = numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + u_c / k)
 
     if run_effects:
@@ -356,14 +169,14 @@ def ladder_model(
 
     # ---- step 1 likelihood
     t1 = data.s1_task
-    mu1 = loss_curve(E[t1], a[t1], b[t1], alpha[t1], beta[t1], data.s1_x, data.s1_z)
+    mu1 = scaling_law_centred(data.s1_x, data.s1_z, E[t1], a[t1], alpha[t1], b[t1], beta[t1])
     mu1 = jnp.maximum(mu1, 1e-12)
     with numpyro.plate("step1_point", len(t1)):
         numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sigma_loss[t1]), obs=jnp.log(data.s1_loss) if observe else None)
 
     # ---- step 2 likelihood
     t2 = data.s2_task
-    p = accuracy_curve(chance[t2], u_c[t2] - k[t2] * (data.s2_loss - data.loss_centre[t2]))
+    p = accuracy_from_logit(u_c[t2] - k[t2] * (data.s2_loss - data.loss_centre[t2]), floor[t2])
     binom = p * (1 - p) / (data.n_items[t2] * data.s2_nsmooth)
     if run_effects:
         p = p + run_effect[t2, data.s2_run]
@@ -377,20 +190,20 @@ def ladder_model(
         tz = jnp.asarray(target_z)[:, None]
         with numpyro.plate("target", tx.shape[0], dim=-2):
             with numpyro.plate("task_t", T, dim=-1):
-                mean_loss = numpyro.deterministic("target_loss_mean", loss_curve(E, a, b, alpha, beta, tx, tz))
+                mean_loss = numpyro.deterministic("target_loss_mean", scaling_law_centred(tx, tz, E, a, alpha, b, beta))
                 log_loss = numpyro.sample(
                     "target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), sigma_loss)
                 )
                 loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
                 nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau)) if run_effects else 0.0
                 p_t = numpyro.deterministic(
-                    "target_accuracy_mean", accuracy_curve(chance, u_c - k * (loss - data.loss_centre))
+                    "target_accuracy_mean", accuracy_from_logit(u_c - k * (loss - data.loss_centre), floor)
                 )
                 _target_accuracy(p_t, sigma_acc, data, priors, target_x, target_z, nu)
 
 
-def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True, run_effects: bool = False):
-    r"""The single-step variant: accuracy straight from (N, D), no intermediate feature.
+def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True):
+    r"""The single-step structure: accuracy straight from (N, D), no intermediate feature.
 
     .. math::
 
@@ -402,9 +215,8 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     ladder's centre; the ceiling ``u_c + a + b`` plays the role of the irreducible loss E).
     Observed once per run: the mean accuracy of the last evaluations at the final D
     (``final_acc_obs``), with noise ``sqrt(sigma_acc^2 + p(1-p)/(n_items k))``. Exponents are
-    pooled as in :func:`ladder_model`. ``run_effects`` is accepted and ignored (one point per run).
+    pooled as in :func:`ladder_model`. Run effects do not apply (one point per run).
     """
-    del run_effects
     T = data.n_tasks
     chance_level = jnp.asarray(data.chance)
     alpha_mu, alpha_tau = _population("alpha", priors)
@@ -426,7 +238,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         return u_c[t] + a[t] * (1 - jnp.exp(-alpha[t] * x)) + b[t] * (1 - jnp.exp(-beta[t] * z))
 
     t1 = data.s1_task
-    p = accuracy_curve(floor[t1], u(data.s1_x, data.s1_z, t1))
+    p = accuracy_from_logit(u(data.s1_x, data.s1_z, t1), floor[t1])
     sd = jnp.sqrt(sigma_acc[t1] ** 2 + p * (1 - p) / (data.n_items[t1] * data.s1_nlast))
     with numpyro.plate("step1_point", len(t1)):
         numpyro.sample("final_acc_obs", dist.Normal(p, sd), obs=data.s1_acc if observe else None)
@@ -436,10 +248,10 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         tz = jnp.asarray(target_z)[:, None]
         with numpyro.plate("target", tx.shape[0], dim=-2):
             with numpyro.plate("task_t", T, dim=-1):
-                p_t = numpyro.deterministic("target_accuracy_mean", accuracy_curve(floor, u(tx, tz)))
+                p_t = numpyro.deterministic("target_accuracy_mean", accuracy_from_logit(u(tx, tz), floor))
                 _target_accuracy(p_t, sigma_acc, data, priors, target_x, target_z)
 
 
-def model_for(variant: str):
-    """The model function of a variant."""
-    return single_step_model if variant == "single_step" else ladder_model
+def model_for(structure: str):
+    """The NumPyro model function of a structure (:data:`~ladderfit.model.spec.STRUCTURES`)."""
+    return single_step_model if structure == "single_step" else ladder_model

@@ -17,7 +17,7 @@ ladder it reports the ladder's compute (the sum of its runs' final training FLOP
 compute as a fraction of a reference target's (default the paper's 7B-4T; the paper's
 ladder costs about 1% of its targets), and the backtest's MAE (accuracy points), 90%
 coverage and mean 90% interval width on the held-out runs
-(:func:`ladderfit.backtest.backtest` semantics: truth = final-checkpoint accuracy).
+(:func:`ladderfit.analysis.backtest.backtest` semantics: truth = final-checkpoint accuracy).
 
 A ladder that cannot be fitted is kept as a row with empty metrics and a ``note``: one
 model size cannot identify step 1's N exponent, and each method has its own minimum
@@ -33,23 +33,23 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ..errors import LadderDataError
 from .backtest import (
-    _check_combos,
-    _fit_predict,
-    _prepare,
-    _run_table,
     final_accuracy,
+    fit_and_score,
+    method_model_pairs,
+    prepare_ladder,
     resolve_holdout,
+    run_table,
     summarize_backtest,
 )
-from .schema import LadderDataError
 
 __all__ = ["compute_vs_error", "ladder_sequence", "COMPUTE_CURVE_COLUMNS", "SCHEMES"]
 
 SCHEMES: tuple[str, ...] = ("sizes", "multipliers", "flops")
 COMPUTE_CURVE_COLUMNS: tuple[str, ...] = (
     "scheme", "step", "ladder", "n_runs", "n_sizes", "runs", "compute", "compute_fraction",
-    "method", "variant", "n", "mae", "coverage_90", "mean_width_90", "fit_seconds", "note",
+    "method", "model", "n", "mae", "coverage_90", "mean_width_90", "fit_seconds", "note",
 )  # fmt: skip
 
 
@@ -88,7 +88,7 @@ def ladder_sequence(runs: pd.DataFrame, scheme: str) -> list[tuple[str, list[str
 
 
 def _reference_flops(reference, df: pd.DataFrame) -> tuple[str, float]:
-    from .targets import as_targets, fill_flops
+    from ..data.targets import as_targets, fill_flops
 
     tg = as_targets(reference)
     if len(tg) != 1:
@@ -105,7 +105,7 @@ def compute_vs_error(
     target_runs=None,
     runs=None,
     methods: Iterable[str] = ("bayes", "least_squares"),
-    variant: str = "two_step",
+    model="two_step",
     tasks=None,
     fit_options: dict | None = None,
     ls_options: dict | None = None,
@@ -120,12 +120,12 @@ def compute_vs_error(
     data : tidy DataFrame, a path, or ``None`` for the bundled OLMo ladder.
     schemes : which ladder sequences: ``"sizes"``, ``"multipliers"``, ``"flops"``.
     target_runs : the held-out runs to predict (names, or a rule of
-        :func:`~ladderfit.backtest.resolve_holdout`). Default: the largest size of the pool
+        :func:`~ladderfit.analysis.backtest.resolve_holdout`). Default: the largest size of the pool
         (for the bundled ladder the four 1B paper runs).
     runs : the pool (training candidates plus rule-chosen targets); default as in
-        :func:`~ladderfit.backtest.backtest` (the 16 paper runs for the bundled ladder).
-    methods, variant, tasks, fit_options, ls_options, seed, actual : as in
-        :func:`~ladderfit.backtest.backtest` (one variant).
+        :func:`~ladderfit.analysis.backtest.backtest` (the 16 paper runs for the bundled ladder).
+    methods, model, tasks, fit_options, ls_options, seed, actual : as in
+        :func:`~ladderfit.analysis.backtest.backtest` (one model).
     reference : the target whose compute ``compute_fraction`` divides by (default 7B-4T).
 
     Returns
@@ -135,14 +135,14 @@ def compute_vs_error(
     ``coverage_90`` a fraction; ``note`` is empty for a successful fit, else why the ladder
     was skipped (or that the Bayesian fit did not converge).
     """
-    combos = _check_combos(methods, [variant], skip_unsupported=False)
+    pairs = method_model_pairs(methods, [model])
     schemes = list(dict.fromkeys([schemes] if isinstance(schemes, str) else list(schemes)))
     for s in schemes:
         if s not in SCHEMES:
             raise LadderDataError(f"unknown scheme {s!r}; choose from {', '.join(SCHEMES)}")
-    df, pool, tasks = _prepare(data, tasks, runs)
+    df, pool, tasks = prepare_ladder(data, tasks, runs)
     held = resolve_holdout(df, "largest_size" if target_runs is None else target_runs, pool)
-    candidates = _run_table(df[df["run"].isin([r for r in pool if r not in set(held)])])
+    candidates = run_table(df[df["run"].isin([r for r in pool if r not in set(held)])])
     if candidates.empty:
         raise LadderDataError("no training runs left after holding out the targets")
     truth = final_accuracy(df[df["run"].isin(held)], actual=actual)
@@ -160,8 +160,8 @@ def compute_vs_error(
                 "compute_fraction": compute / ref_flops,
             }  # fmt: skip
             train = df[df["run"].isin(ladder)].reset_index(drop=True)
-            for method, var in combos:
-                row = {**base, "method": method, "variant": var, "n": 0, "mae": np.nan, "coverage_90": np.nan,
+            for method, spec in pairs:
+                row = {**base, "method": method, "model": spec.name, "n": 0, "mae": np.nan, "coverage_90": np.nan,
                        "mean_width_90": np.nan, "fit_seconds": np.nan, "note": ""}  # fmt: skip
                 if base["n_sizes"] < 2:
                     row["note"] = "skipped: 1 model size cannot identify the N exponent of step 1"
@@ -170,7 +170,7 @@ def compute_vs_error(
                 try:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
-                        bt, info = _fit_predict(train, truth, method, var, tasks, fit_options, ls_options, seed)
+                        bt, info = fit_and_score(train, truth, method, spec, tasks, fit_options, ls_options, seed)
                 except LadderDataError as err:
                     row["note"] = f"skipped: {err}"
                     rows.append(row)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .curves import accuracy_from_loss, scaling_law
+
 __all__ = ["TaskTruth", "SimulatedLadder", "simulate_ladder", "default_truths"]
 
 
@@ -33,12 +35,12 @@ class TaskTruth:
     n_items: int = 2000
 
     def loss(self, N, D):
-        """L(N, D) = E + A / N^alpha + B / D^beta."""
-        return self.E + self.A / np.power(N, self.alpha) + self.B / np.power(D, self.beta)
+        """L(N, D) = E + A / N^alpha + B / D^beta (:func:`~ladderfit.model.curves.scaling_law`)."""
+        return scaling_law(np.asarray(N, float), np.asarray(D, float), self.E, self.A, self.alpha, self.B, self.beta)
 
     def accuracy(self, L):
-        """acc(L) = chance + (1 - chance) / (1 + exp(k (L - L0)))."""
-        return self.chance + (1 - self.chance) / (1 + np.exp(self.k * (np.asarray(L) - self.L0)))
+        """acc(L) = chance + (1 - chance) sigmoid(-k (L - L0)) (:func:`~ladderfit.model.curves.accuracy_from_loss`)."""
+        return accuracy_from_loss(np.asarray(L, float), self.chance, self.k, self.L0)
 
 
 def default_truths(n_tasks: int = 3, seed: int = 0) -> list[TaskTruth]:

@@ -1,8 +1,8 @@
-"""Compare Bayesian variants by PSIS-LOO (ArviZ), where the comparison means something.
+"""Compare Bayesian models by PSIS-LOO (ArviZ), where the comparison means something.
 
 Only the step-2 observations (``acc_obs``: the accuracies of the intermediate checkpoints)
-are comparable across variants that share the data and preprocessing: the run-effects
-variant against the default, or one intermediate feature against another (the accuracies are
+are comparable across models that share the data and preprocessing: the run-effects
+model against the default, or one intermediate feature against another (the accuracies are
 the same; the step-1 observations are not). Checkpoints of one run are correlated, so LOO
 over checkpoints is optimistic about predicting a *new run*: treat it as a secondary measure
 and the held-out-run backtest (:func:`ladderfit.backtest.backtest`) as the primary one.
@@ -16,7 +16,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from .schema import LadderDataError
+from ..errors import LadderDataError
 
 __all__ = ["compare"]
 

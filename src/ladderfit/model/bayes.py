@@ -15,12 +15,13 @@ import pandas as pd
 from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 
 from .config import FitConfig
-from .preprocess import Preprocessing
+from ..data.readers import read_data
+from ..errors import LadderDataError
 from .diagnostics import check_convergence
-from .model import SAMPLED_SITES, ModelData, build_model_data, model_for
+from .inputs import ModelData, build_model_data
+from .joint import SAMPLED_SITES, model_for
 from .priors import resolve_priors
-from .readers import read_data
-from .schema import LadderDataError
+from .spec import as_spec
 
 __all__ = ["fit", "select", "initial_values", "to_inference_data", "DIMS"]
 
@@ -59,7 +60,7 @@ def select(df: pd.DataFrame, tasks=None, runs=None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def initial_values(md: ModelData, priors: dict, run_effects: bool = False) -> dict[str, np.ndarray]:
+def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
     """Start NUTS near the data: per-task log-linear regressions for step 1, logit-linear for step 2."""
     T = md.n_tasks
     g_N, g_D, s_loss = np.full(T, 0.05), np.full(T, 0.05), np.full(T, 0.02)
@@ -72,6 +73,8 @@ def initial_values(md: ModelData, priors: dict, run_effects: bool = False) -> di
         g_N[t], g_D[t] = np.clip(-coef[1], 0.005, 0.5), np.clip(-coef[2], 0.005, 0.5)
         s_loss[t] = np.clip(np.std(y - X @ coef), 0.003, 0.1)
         j = md.s2_task == t
+        if not j.any():  # the single step has no checkpoints: its start is set below
+            continue
         c = md.chance[t]
         r = np.clip((md.s2_acc[j] - c) / (1 - c), 0.01, 0.99)
         u = np.log(r / (1 - r))
@@ -96,7 +99,7 @@ def initial_values(md: ModelData, priors: dict, run_effects: bool = False) -> di
         "sigma_loss": s_loss, "logit_centre": u_c, "floor_shift": np.zeros(T), "log_k": log_k,
         "sigma_acc": s_acc,
     }  # fmt: skip
-    if md.variant == "single_step":  # logit-scale law: start from a log-linear logit fit
+    if md.structure == "single_step":  # logit-scale law: start from a log-linear logit fit
         u1 = np.zeros(T)
         sl_N, sl_D = np.full(T, 0.5), np.full(T, 0.5)
         for t in range(T):
@@ -107,17 +110,19 @@ def initial_values(md: ModelData, priors: dict, run_effects: bool = False) -> di
             coef, *_ = np.linalg.lstsq(X, np.log(r / (1 - r)), rcond=None)
             u1[t] = np.clip(coef[0], -6, 6)
             sl_N[t], sl_D[t] = np.clip(coef[1], 0.02, 5.0), np.clip(coef[2], 0.02, 5.0)
+
         return {
             "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
             "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
             "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,
-            "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T), "sigma_acc": s_acc,
+            "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T),
+            "sigma_acc": np.full(T, np.exp(priors["sigma_acc"][1][0])),  # the prior's median: one point per run
         }  # fmt: skip
-    if md.variant == "compute":  # one term in C: no D slope or exponent
+    if md.structure == "compute":  # one term in C: no D slope or exponent
         for name in ("slope_D", "beta_z", "beta_mu", "beta_tau"):
             init.pop(name)
         init["alpha_z"] = (np.log(np.maximum(0.3, 2.5 * g_N)) - a_mu) / tau
-    if run_effects:
+    if md.spec.run_effects:
         init.update(run_tau=np.full(T, 0.01), run_raw=np.zeros((T, md.n_runs)))
     return init
 
@@ -130,7 +135,7 @@ def _chain_method(config: FitConfig) -> str:
     return "sequential"
 
 
-def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0, run_effects: bool = False) -> az.InferenceData:
+def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0) -> az.InferenceData:
     """ArviZ InferenceData with task/run/checkpoint coords and the model's observations.
 
     Groups: posterior, posterior_predictive (``loss_obs``, ``acc_obs``), log_likelihood,
@@ -145,12 +150,13 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0, ru
     def by_chain(d):
         return {k: np.asarray(v).reshape((chains, -1) + np.shape(v)[1:]) for k, v in d.items()}
 
-    model = model_for(md.variant)
-    obs_sites = ["final_acc_obs"] if md.variant == "single_step" else ["loss_obs", "acc_obs"]
+    model = model_for(md.structure)
+    single = md.structure == "single_step"
+    obs_sites = ["final_acc_obs"] if single else ["loss_obs", "acc_obs"]
     pp = Predictive(model, posterior_samples=latent, return_sites=obs_sites)(
-        jax.random.PRNGKey(seed + 7), md, priors, observe=False, run_effects=run_effects
+        jax.random.PRNGKey(seed + 7), md, priors, observe=False
     )
-    ll = log_likelihood(model, latent, md, priors, run_effects=run_effects)
+    ll = log_likelihood(model, latent, md, priors)
     extra = mcmc.get_extra_fields(group_by_chain=True)
     stats = {
         "diverging": np.asarray(extra["diverging"]),
@@ -169,7 +175,7 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0, ru
         log_likelihood=by_chain(ll),
         observed_data=(
             {"final_acc_obs": md.s1_acc}
-            if md.variant == "single_step"
+            if single
             else {"loss_obs": np.log(md.s1_loss), "acc_obs": md.s2_acc}
         ),
         sample_stats=stats,
@@ -193,22 +199,25 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0, ru
     return idata
 
 
-def fit(data=None, config: FitConfig | None = None, method: str = "bayes", **options) -> "LadderFit":  # noqa: F821
+def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model=None, **options) -> "LadderFit":  # noqa: F821
     """Fit the joint two-step model to a ladder with NUTS (or the paper's least squares).
 
     Parameters
     ----------
     data : tidy DataFrame, a path (tidy CSV or OLMo logs), or ``None`` for the bundled OLMo
-        ladder, of which the paper's 16 runs (1, 2, 5, 10 x Chinchilla) are fitted unless
-        ``runs`` says otherwise: adding the 0.5xC runs and the seed reruns made the held-out-rung
-        backtest worse (MAE 1.57 vs 1.24 accuracy points, ``benchmarks/ablations.py``).
-    config : a :class:`~ladderfit.config.FitConfig`; keyword ``options`` override its fields
-        (``tasks``, ``runs``, ``feature``, ``variant``, ``chains``, ``warmup``, ``draws``, ``seed``, ...).
+        ladder. Of the bundled ladder (``None`` or the table of ``load_olmo_ladder()``) the
+        paper's 16 runs (1, 2, 5, 10 x Chinchilla) are fitted unless ``runs`` says otherwise:
+        adding the 0.5xC runs and the seed reruns made the held-out-rung backtest worse (MAE
+        1.57 vs 1.24 accuracy points, ``benchmarks/ablations.py``).
+    config : a :class:`~ladderfit.model.config.FitConfig`; keyword ``options`` override its
+        fields (``tasks``, ``runs``, ``chains``, ``warmup``, ``draws``, ``seed``, ...).
     method : ``"bayes"`` (this model) or ``"least_squares"``: the paper's two-step least squares
-        (:func:`ladderfit.least_squares.fit_least_squares`) on the same data path; it takes
-        ``tasks``, ``runs``, ``feature``, ``variant``, ``seed`` and least-squares options
-        (``n_starts``, ``n_boot``, ``ideal_point``) and returns a ``LeastSquaresFit`` whose
-        ``predict`` gives the same table.
+        (:func:`ladderfit.model.least_squares.fit_least_squares`), another estimator of the
+        same specification on the same data path; it takes ``tasks``, ``runs``, ``model``,
+        ``seed`` and least-squares options (``n_starts``, ``n_boot``, ``ideal_point``) and
+        returns a ``LeastSquaresFit`` whose ``predict`` gives the same table.
+    model : the :class:`~ladderfit.model.spec.ModelSpec` or its name (default ``"two_step"``);
+        ``structure=``, ``feature=`` and ``run_effects=`` keywords change single parts of it.
 
     Returns
     -------
@@ -218,18 +227,23 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", **opt
     """
     from .results import LadderFit
 
-    if method == "least_squares":
-        return _fit_least_squares(data, config, options)
-    if method != "bayes":
+    if "variant" in options:
+        raise TypeError("fit(variant=...) is now fit(model=...) (or structure=...): e.g. model='single_step'")
+    if method not in ("bayes", "least_squares"):
         raise ValueError(f"method must be 'bayes' or 'least_squares', got {method!r}")
+    parts = {k: options.pop(k) for k in ("structure", "feature", "run_effects") if k in options}
+    base = config.__dict__ if config else {}
+    spec = as_spec(model if model is not None else base.get("model"), **parts)
+    if method == "least_squares":
+        return _fit_least_squares(data, base, spec, options)
     enable_x64()
-    config = FitConfig(**{**(config.__dict__ if config else {}), **options})
-    df = _ladder_data(data, config)
-    md = build_model_data(df, config.feature, config.preprocessing, config.variant)
+    config = FitConfig(**{**base, **options, "model": spec})
+    df = _ladder_data(data, config.tasks, config.runs)
+    md = build_model_data(df, config.model, config.preprocessing)
     priors = resolve_priors(config.priors)
     kernel = NUTS(
-        model_for(config.variant),
-        init_strategy=init_to_value(values=initial_values(md, priors, config.run_effects)),
+        model_for(md.structure),
+        init_strategy=init_to_value(values=initial_values(md, priors)),
         target_accept_prob=config.target_accept,
         max_tree_depth=config.max_tree_depth,
     )
@@ -243,31 +257,35 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", **opt
     )
     start = time.perf_counter()
     mcmc.run(
-        jax.random.PRNGKey(config.seed), md, priors, run_effects=config.run_effects,
-        extra_fields=("diverging", "num_steps"),
+        jax.random.PRNGKey(config.seed), md, priors, extra_fields=("diverging", "num_steps"),
     )  # fmt: skip
     jax.block_until_ready(mcmc.get_samples())
     seconds = time.perf_counter() - start
-    idata = to_inference_data(mcmc, md, priors, config.seed, config.run_effects)
+    idata = to_inference_data(mcmc, md, priors, config.seed)
     report = check_convergence(idata)
     return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report, sampling_seconds=seconds)
 
 
-def _ladder_data(data, config: FitConfig) -> pd.DataFrame:
-    """Read the data and keep the config's tasks and runs (the paper's 16 of the bundled ladder)."""
-    if data is None and config.runs is None:
-        from .datasets import PAPER_LADDER_RUNS
+def _ladder_data(data, tasks=None, runs=None) -> pd.DataFrame:
+    """Read the data and keep the given tasks and runs.
 
-        config.runs = list(PAPER_LADDER_RUNS)
-    return select(read_data(data), config.tasks, config.runs)
+    The bundled OLMo ladder gives the paper's 16 runs unless ``runs`` says otherwise, whether
+    it is passed as ``None`` or as the table :func:`~ladderfit.data.bundled.load_olmo_ladder`
+    returned: the same data are fitted the same way from Python and from the CLI.
+    """
+    from ..data.bundled import default_runs
+
+    df = read_data(data)
+    return select(df, tasks, runs if runs is not None else default_runs(df))
 
 
-def _fit_least_squares(data, config: FitConfig | None, options: dict):
+def _fit_least_squares(data, base: dict, spec, options: dict):
+    from ..data.preprocess import PAPER_PREPROCESSING
     from .least_squares import fit_least_squares
 
     ls_keys = {"n_starts", "n_boot", "ideal_point", "reference_targets"}
     ls_opts = {k: options.pop(k) for k in list(options) if k in ls_keys}
-    config = FitConfig(**{**(config.__dict__ if config else {}), **options})
-    df = _ladder_data(data, config)
-    prep = config.preprocessing if "preprocessing" in options else Preprocessing()
-    return fit_least_squares(df, feature=config.feature, variant=config.variant, prep=prep, seed=config.seed, **ls_opts)
+    config = FitConfig(**{**base, **options, "model": spec})
+    df = _ladder_data(data, config.tasks, config.runs)
+    prep = config.preprocessing if "preprocessing" in options else PAPER_PREPROCESSING
+    return fit_least_squares(df, model=spec, prep=prep, seed=config.seed, **ls_opts)

@@ -97,10 +97,12 @@ from scipy.optimize import least_squares, minimize
 from scipy.special import expit
 from scipy.stats import norm
 
-from .preprocess import Preprocessing, step1_points, step2_points
-from .schema import LadderDataError, validate
-from .targets import as_targets, fill_flops
-from .tasks import task_info
+from ..data.preprocess import PAPER_PREPROCESSING, Preprocessing, step1_points, step2_points
+from ..errors import LadderDataError
+from ..data.schema import validate
+from ..data.targets import as_targets, fill_flops
+from ..data.tasks import task_info
+from .spec import as_spec
 
 __all__ = ["fit_least_squares", "LeastSquaresFit", "VARIANTS", "HUBER_DELTA"]
 
@@ -540,9 +542,10 @@ def fit_least_squares(
     data: pd.DataFrame,
     *,
     tasks=None,
-    feature: str = "task_loss",
-    variant: str = "two_step",
-    prep: Preprocessing = Preprocessing(),
+    model=None,
+    structure: str | None = None,
+    feature: str | None = None,
+    prep: Preprocessing = PAPER_PREPROCESSING,
     n_starts: int = 20,
     seed: int = 0,
     ideal_point: bool = True,
@@ -555,17 +558,23 @@ def fit_least_squares(
     ----------
     data : tidy ladder table (:mod:`ladderfit.schema`).
     tasks : task names, or None for every task in the data.
-    feature : the intermediate loss column (``task_loss``, ``c4_loss``, ``task_ce``, ...).
-    variant : ``"two_step"``, ``"single_step"`` or ``"compute"``.
-    prep : which checkpoints feed each step (:class:`~ladderfit.preprocess.Preprocessing`).
+    model : the :class:`~ladderfit.model.spec.ModelSpec` or its name: structure ``"two_step"``,
+        ``"single_step"`` or ``"compute"``, and the intermediate loss column (``task_loss``,
+        ``c4_loss``, ``task_ce``, ...); run effects have no least-squares form. ``structure``
+        and ``feature`` change those parts of it.
+    prep : which checkpoints feed each step (:class:`~ladderfit.data.preprocess.Preprocessing`;
+        default the paper's, every smoothed checkpoint).
     n_starts : starts per fit (start 0 data-driven, the rest random).
     seed : seed of the random starts and the bootstrap.
     ideal_point : add (loss 0, accuracy 1) to the accuracy fit.
     n_boot : residual-bootstrap refits of step 1 for the task-loss interval (0: none).
     reference_targets : targets at which start agreement is judged (default: the paper's).
     """
+    spec = as_spec(model, structure=structure, feature=feature)
+    if spec.run_effects:
+        raise LadderDataError(f"model {spec.name!r}: least squares has no run effects")
     with _single_threaded_blas():
-        return _fit(data, tasks=tasks, feature=feature, variant=variant, prep=prep, n_starts=n_starts,
+        return _fit(data, tasks=tasks, feature=spec.feature, variant=spec.structure, prep=prep, n_starts=n_starts,
                     seed=seed, ideal_point=ideal_point, n_boot=n_boot, reference_targets=reference_targets)
 
 

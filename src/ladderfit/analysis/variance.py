@@ -36,7 +36,7 @@ With a fit (``fit=``, a :class:`~ladderfit.results.LadderFit`), for its tasks:
 =================== =========================================================================
 sigma_loss          posterior median of the step-1 scatter (log task loss, i.e. relative)
 sigma_acc           posterior median of the step-2 scatter beyond binomial (accuracy)
-run_tau             posterior median of the sd of run effects (accuracy; run-effects variant only)
+run_tau             posterior median of the sd of run effects (accuracy; run-effects models only)
 pred_acc_width90    width of the 90% predictive interval of accuracy at ``target``
 pred_loss_width90   the same for task loss
 target              the target of the two widths (default 7B-4T)
@@ -64,8 +64,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .schema import LadderDataError
-from .tasks import task_value
+from ..errors import LadderDataError
+from ..data.tasks import task_value
 
 __all__ = ["variance", "rank_correlation", "DEFAULT_RUN", "MEASURES", "PAPER_MEASURES", "FIT_MEASURES"]
 
@@ -157,7 +157,7 @@ def _fit_measures(fit, target) -> pd.DataFrame:
     post = fit.idata.posterior
     out = pd.DataFrame(index=pd.Index(fit.tasks, name="task"))
     for name in ("sigma_loss", "sigma_acc", "run_tau"):
-        if name not in post:  # run_tau exists only in the run-effects variant
+        if name not in post:  # run_tau exists only with run effects
             continue
         out[name] = post[name].median(("chain", "draw")).sel(task=fit.tasks).to_numpy()
     target = "7B-4T" if target is None else target
@@ -209,7 +209,7 @@ def variance(
     DataFrame, one row per task, columns as in the module docstring; ``attrs`` records
     ``run``, ``last_n``, ``feature`` and ``sort_by``.
     """
-    from .readers import read_data
+    from ..data.readers import read_data
 
     if not isinstance(last_n, (int, np.integer)) or last_n < 2:
         raise ValueError(f"last_n must be an integer >= 2 (an sd needs two checkpoints), got {last_n!r}")
@@ -271,12 +271,12 @@ def rank_correlation(variance_df: pd.DataFrame, backtest_df: pd.DataFrame, measu
     variance_df : a table from :func:`variance` (or any table with ``task`` and measure columns).
     backtest_df : ``task, abs_error`` rows (e.g. :func:`ladderfit.backtest.backtest`); errors are
         averaged over the rows (held-out runs) of each task. When it holds several
-        ``method``/``variant`` combinations, each gets its own correlations.
+        ``method``/``model`` pairs, each gets its own correlations.
     measures : columns to correlate (default: those of :data:`MEASURES` present).
 
     Returns
     -------
-    DataFrame ``[method, variant,] measure, spearman, p_value, n_tasks``: one row per measure
+    DataFrame ``[method, model,] measure, spearman, p_value, n_tasks``: one row per measure
     (sorted by ``spearman``, highest first within each combination). A positive rho means the
     measure ranks noisy tasks as the ones with large errors. NaN where fewer than 3 tasks have
     both numbers or a column is constant.
@@ -294,7 +294,7 @@ def rank_correlation(variance_df: pd.DataFrame, backtest_df: pd.DataFrame, measu
         missing = [m for m in measures if m not in variance_df.columns]
         if missing:
             raise LadderDataError(f"variance_df has no column(s) {missing}")
-    keys = [c for c in ("method", "variant") if c in backtest_df.columns]
+    keys = [c for c in ("method", "model") if c in backtest_df.columns]
     groups = backtest_df.groupby(keys, sort=False) if keys else [((), backtest_df)]
     v = variance_df.set_index("task")
     rows = []

@@ -23,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from .schema import LadderDataError, validate
+from ..errors import LadderDataError
+from .schema import validate
 from .tasks import TASKS
 
 __all__ = ["read_lm_eval", "MMLU_SUBJECTS"]

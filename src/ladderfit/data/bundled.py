@@ -10,9 +10,9 @@ from importlib import resources
 
 import pandas as pd
 
-from ..schema import validate
+from .schema import validate
 
-__all__ = ["load_olmo_ladder", "paper_targets", "PAPER_LADDER_RUNS", "BUNDLED_FILE"]
+__all__ = ["load_olmo_ladder", "paper_targets", "default_runs", "is_bundled", "PAPER_LADDER_RUNS", "BUNDLED_FILE"]
 
 BUNDLED_FILE = "olmo_ladder.csv.gz"
 
@@ -27,7 +27,7 @@ def load_olmo_ladder(runs: str | list[str] = "all") -> pd.DataFrame:
 
     ``runs="paper"`` keeps the paper's 16-run ladder; a list keeps those runs.
     """
-    with resources.files(__name__).joinpath("data", BUNDLED_FILE).open("rb") as fh:
+    with resources.files(__package__).joinpath("bundled_data", BUNDLED_FILE).open("rb") as fh:
         df = pd.read_csv(fh, compression="gzip")
     df = validate(df, source=f"bundled {BUNDLED_FILE}")
     if runs == "paper":
@@ -38,6 +38,17 @@ def load_olmo_ladder(runs: str | list[str] = "all") -> pd.DataFrame:
             raise KeyError(f"runs {missing} are not in the bundled ladder; it has {sorted(df['run'].unique())}")
         df = df[df["run"].isin(runs)].reset_index(drop=True)
     return df
+
+
+def is_bundled(df: pd.DataFrame) -> bool:
+    """True when ``df`` looks like the bundled OLMo ladder: it holds all the paper's runs."""
+    return set(PAPER_LADDER_RUNS) <= set(df["run"].unique())
+
+
+def default_runs(df: pd.DataFrame) -> list[str] | None:
+    """The runs fitted and backtested by default: the paper's 16 of the bundled ladder (whether
+    it came as ``None`` or as :func:`load_olmo_ladder`'s table), else all runs (``None``)."""
+    return list(PAPER_LADDER_RUNS) if is_bundled(df) else None
 
 
 def paper_targets() -> pd.DataFrame:

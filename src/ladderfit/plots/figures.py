@@ -58,16 +58,17 @@ _ACTUAL_COLOR = "black"
 
 
 def _as_fit(fit, variants: tuple[str, ...] | None = None, figure: str = "this figure"):
-    """A LadderFit, or a path to one saved with :meth:`LadderFit.save`; ``variants`` it must be."""
+    """A LadderFit, or a path to one saved with :meth:`LadderFit.save`; ``variants``: the
+    model structures the figure can draw."""
     if isinstance(fit, (str, Path)):
-        from .results import load
+        from ..model.results import load
 
         fit = load(fit)
     if not hasattr(fit, "idata") or not hasattr(fit, "model_data"):
         raise TypeError(f"expected a LadderFit (from ladderfit.fit or ladderfit.load), got {type(fit).__name__}")
-    variant = getattr(fit.model_data, "variant", "two_step")
-    if variants is not None and variant not in variants:
-        raise ValueError(f"{figure} draws the {' or '.join(variants)} model; this fit is the {variant!r} variant")
+    structure = fit.model_data.structure
+    if variants is not None and structure not in variants:
+        raise ValueError(f"{figure} draws the {' or '.join(variants)} model; this fit is the {structure!r} structure")
     return fit
 
 
@@ -212,7 +213,7 @@ def _band(ax, x, draws, color, levels=(90,), alpha=0.18, label=None):
 
 def _predictions(fit, targets) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Predictions (50% and 90% intervals) and the normalised targets table."""
-    from .targets import as_targets
+    from ..data.targets import as_targets
 
     tg = as_targets(targets)
     return fit.predict(tg, levels=(50, 90)), tg
@@ -259,7 +260,7 @@ def plot_step1(fit, data=None, tasks=None, target="7B-4T", ax=None, x: str = "D"
         colors = {g: cmap(p) for g, p in zip(groups, np.linspace(0.05, 0.85, len(groups)) if len(groups) > 1 else [0.2])}
     raw = None
     if data is not None and x == "D":
-        from .readers import read_data
+        from ..data.readers import read_data
 
         raw = read_data(data) if not isinstance(data, pd.DataFrame) else data
         raw = raw[raw["run"].isin(md.runs) & raw["task"].isin(tasks)]

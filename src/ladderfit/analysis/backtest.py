@@ -4,11 +4,11 @@
 paper does when it checks its method on the 1B models), fits the scaling law on the
 remaining runs with each method, predicts each held-out run, and compares the prediction
 with what the run actually scored. :func:`summarize_backtest` condenses the result to one
-row per method and variant.
+row per method and model.
 
 What is predicted and what it is compared with
     Each held-out run is predicted at its own N and its **final D** (the tokens at its last
-    checkpoint; for the ``compute`` variant also at its final training FLOPs). The truth,
+    checkpoint; for the ``compute`` structure also at its final training FLOPs). The truth,
     ``actual``, is the held-out run's accuracy **at its final checkpoint**, unsmoothed: the
     number one would report for that model. It carries the evaluation noise of a single
     checkpoint (about ``sqrt(p (1 - p) / n_items)``), which a predictive interval should
@@ -16,34 +16,22 @@ What is predicted and what it is compared with
     :mod:`ladderfit.least_squares`). ``actual="last_k"`` compares with the mean accuracy of
     the last ``last_k`` checkpoints instead (less noisy, but no longer one model).
 
-Methods and variants
+Methods and models
     ``method``: ``"bayes"`` (:func:`ladderfit.fit`, the joint hierarchical model, all tasks
-    in one fit) or ``"least_squares"`` (:func:`ladderfit.least_squares.fit_least_squares`,
+    in one fit) or ``"least_squares"`` (:func:`ladderfit.model.least_squares.fit_least_squares`,
     the paper's method, per task).
 
-    ``variant``:
-
-    ============== ==================================================== ==================
-    variant        meaning                                              methods
-    ============== ==================================================== ==================
-    ``two_step``   task loss (bits per byte) from (N, D), then accuracy both
-    ``c4_loss``    two steps through C4 language-modelling loss         both
-    ``task_ce``    two steps through the task's cross-entropy           both
-    ``compute``    task loss from training FLOPs C, then accuracy       least squares only
-    ``single_step`` accuracy directly from (N, D)                       least squares only
-    ============== ==================================================== ==================
-
-    The Bayesian model has no ``compute`` or ``single_step`` form; asking for one raises
-    :class:`UnsupportedVariantError` (or, with ``skip_unsupported=True``, skips it with a
-    warning).
+    ``models``: model specifications (:class:`~ladderfit.model.spec.ModelSpec`) or their
+    names, e.g. ``"two_step"``, ``"two_step/c4_loss"`` (or just ``"c4_loss"``),
+    ``"two_step+run_effects"`` (Bayesian only), ``"compute"``, ``"single_step"``.
 
 Columns of :func:`backtest`
-    ``method, variant, task, run, N, D, actual, median, lower_90, upper_90, covered,
-    abs_error, width_90, fit_seconds``, one row per (method, variant, task, held-out run).
+    ``method, model, task, run, N, D, actual, median, lower_90, upper_90, covered,
+    abs_error, width_90, fit_seconds``, one row per (method, model, task, held-out run).
     ``actual``, ``median`` and the 90% bounds are accuracy fractions; ``abs_error`` =
     100 |median - actual| and ``width_90`` = 100 (upper_90 - lower_90) are in accuracy
     **points**; ``covered`` is ``lower_90 <= actual <= upper_90``. ``fit_seconds`` is the
-    wall time of the fit that made the row's prediction (one fit per method and variant
+    wall time of the fit that made the row's prediction (one fit per method and model
     covers all tasks; for ``bayes`` it includes JAX compilation).
 """
 
@@ -55,52 +43,28 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from .datasets import PAPER_LADDER_RUNS
-from .schema import LadderDataError
+from ..data.bundled import default_runs
+from ..errors import LadderDataError
+from ..model.spec import ModelSpec, as_spec
 
 __all__ = [
-    "backtest",
-    "summarize_backtest",
-    "resolve_holdout",
-    "default_pool",
-    "final_accuracy",
-    "BACKTEST_COLUMNS",
-    "SUMMARY_COLUMNS",
-    "METHODS",
-    "VARIANTS",
-    "HOLDOUT_RULES",
-    "SUPPORTED",
-    "UnsupportedVariantError",
-    "format_backtest",
-    "format_summary",
-]
+    "backtest", "summarize_backtest", "resolve_holdout", "default_pool", "final_accuracy", "run_table",
+    "method_model_pairs", "fit_and_score", "prepare_ladder", "BACKTEST_COLUMNS", "SUMMARY_COLUMNS",
+    "METHODS", "HOLDOUT_RULES", "UnsupportedModelError", "format_backtest", "format_summary",
+]  # fmt: skip
 
 BACKTEST_COLUMNS: tuple[str, ...] = (
-    "method", "variant", "task", "run", "N", "D", "actual", "median", "lower_90", "upper_90",
+    "method", "model", "task", "run", "N", "D", "actual", "median", "lower_90", "upper_90",
     "covered", "abs_error", "width_90", "fit_seconds",
 )  # fmt: skip
-SUMMARY_COLUMNS: tuple[str, ...] = ("method", "variant", "n", "mae", "coverage_90", "mean_width_90", "fit_seconds")
+SUMMARY_COLUMNS: tuple[str, ...] = ("method", "model", "n", "mae", "coverage_90", "mean_width_90", "fit_seconds")
 METHODS: tuple[str, ...] = ("bayes", "least_squares")
 HOLDOUT_RULES: tuple[str, ...] = ("largest_size", "largest_multiplier")
 
-#: variant -> (intermediate feature, least-squares variant)
-_VARIANT_SPEC: dict[str, tuple[str, str]] = {
-    "two_step": ("task_loss", "two_step"),
-    "c4_loss": ("c4_loss", "two_step"),
-    "task_ce": ("task_ce", "two_step"),
-    "compute": ("task_loss", "compute"),
-    "single_step": ("task_loss", "single_step"),
-}
-VARIANTS: tuple[str, ...] = tuple(_VARIANT_SPEC)
-#: Which variants each method supports.
-SUPPORTED: dict[str, tuple[str, ...]] = {
-    "bayes": VARIANTS,
-    "least_squares": VARIANTS,
-}
 
 
-class UnsupportedVariantError(LadderDataError):
-    """A method was asked for a variant it does not have (e.g. ``bayes`` + ``compute``)."""
+class UnsupportedModelError(LadderDataError):
+    """A method was asked for a model it does not have (least squares with run effects)."""
 
 
 def _as_list(x) -> list:
@@ -111,7 +75,7 @@ def _as_list(x) -> list:
     return list(x)
 
 
-def _run_table(df: pd.DataFrame) -> pd.DataFrame:
+def run_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: N, final D, final flops (if any), multiplier (if any); sorted by N, D, name."""
     agg = {"N": ("N", "first"), "D": ("D", "max")}
     for col in ("flops", "multiplier"):
@@ -123,22 +87,10 @@ def _run_table(df: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(["N", "D", "run"], kind="stable").reset_index(drop=True)
 
 
-def _is_bundled(df: pd.DataFrame) -> bool:
-    """True when ``df`` looks like the bundled OLMo ladder (it holds all the paper's runs)."""
-    runs = set(df["run"].unique())
-    return set(PAPER_LADDER_RUNS) <= runs
-
-
-def default_pool(df: pd.DataFrame, data_was_none: bool = False) -> list[str]:
-    """The runs a backtest draws on by default.
-
-    The bundled OLMo ladder (``data=None``, or a table holding all of
-    :data:`~ladderfit.datasets.PAPER_LADDER_RUNS`) gives the paper's 16-run ladder; any
-    other data gives all its runs.
-    """
-    if data_was_none or _is_bundled(df):
-        return [r for r in PAPER_LADDER_RUNS if r in set(df["run"])]
-    return list(_run_table(df)["run"])
+def default_pool(df: pd.DataFrame) -> list[str]:
+    """The runs a backtest draws on by default: those :func:`ladderfit.fit` fits by default
+    (:func:`~ladderfit.data.bundled.default_runs`: the paper's 16 of the bundled ladder, else all)."""
+    return default_runs(df) or list(run_table(df)["run"])
 
 
 def resolve_holdout(df: pd.DataFrame, holdout="largest_size", pool: Sequence[str] | None = None) -> list[str]:
@@ -149,8 +101,8 @@ def resolve_holdout(df: pd.DataFrame, holdout="largest_size", pool: Sequence[str
     the pool. A list of run names: those runs (they must be in the data; they need not be in
     the pool, so a ladder can be scored on runs outside it).
     """
-    pool = list(pool) if pool is not None else list(_run_table(df)["run"])
-    table = _run_table(df[df["run"].isin(pool)])
+    pool = list(pool) if pool is not None else list(run_table(df)["run"])
+    table = run_table(df[df["run"].isin(pool)])
     if isinstance(holdout, str) and holdout in HOLDOUT_RULES:
         if table.empty:
             raise LadderDataError("the pool of runs is empty")
@@ -166,7 +118,7 @@ def resolve_holdout(df: pd.DataFrame, holdout="largest_size", pool: Sequence[str
         if "," not in holdout and holdout not in set(df["run"]):
             raise LadderDataError(
                 f"holdout {holdout!r}: not a rule ({', '.join(HOLDOUT_RULES)}) nor a run in the data "
-                f"(runs: {', '.join(_run_table(df)['run'])})"
+                f"(runs: {', '.join(run_table(df)['run'])})"
             )
         holdout = [h.strip() for h in holdout.split(",") if h.strip()]
     names = list(dict.fromkeys(_as_list(holdout)))
@@ -175,10 +127,10 @@ def resolve_holdout(df: pd.DataFrame, holdout="largest_size", pool: Sequence[str
     unknown = [n for n in names if n not in set(df["run"])]
     if unknown:
         raise LadderDataError(
-            f"holdout run(s) {unknown} not in the data; it has {', '.join(_run_table(df)['run'])} "
+            f"holdout run(s) {unknown} not in the data; it has {', '.join(run_table(df)['run'])} "
             f"(or use a rule: {', '.join(HOLDOUT_RULES)})"
         )
-    order = list(_run_table(df)["run"])
+    order = list(run_table(df)["run"])
     return sorted(names, key=order.index)
 
 
@@ -194,76 +146,77 @@ def final_accuracy(df: pd.DataFrame, actual: str = "final", last_k: int = 5) -> 
     df = df.sort_values(["run", "task", "step"])
     g = df.groupby(["run", "task"], sort=False)
     out = g.tail(k).groupby(["run", "task"], sort=False).agg(actual=("accuracy", "mean")).reset_index()
-    runs = _run_table(df).drop(columns=["multiplier", "size"], errors="ignore")
+    runs = run_table(df).drop(columns=["multiplier", "size"], errors="ignore")
     return out.merge(runs, on="run", how="left")
 
 
-def _check_combos(methods, variants, skip_unsupported: bool) -> list[tuple[str, str]]:
-    methods, variants = list(dict.fromkeys(_as_list(methods))), list(dict.fromkeys(_as_list(variants)))
+def method_model_pairs(methods, models, skip_unsupported: bool = False) -> list[tuple[str, ModelSpec]]:
+    """Every (method, model) pair asked for, checked; unsupported pairs raise
+    :class:`UnsupportedModelError` or, with ``skip_unsupported``, are skipped with a warning."""
+    methods = list(dict.fromkeys(_as_list(methods)))
     if not methods:
         raise LadderDataError(f"methods: none given (choose from {', '.join(METHODS)})")
-    if not variants:
-        raise LadderDataError(f"variants: none given (choose from {', '.join(VARIANTS)})")
     for m in methods:
         if m not in METHODS:
             raise LadderDataError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
-    for v in variants:
-        if v not in VARIANTS:
-            raise LadderDataError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
-    combos = []
+    specs = []
+    for model in _as_list(models):
+        try:
+            specs.append(as_spec(model))
+        except (TypeError, ValueError) as err:
+            raise LadderDataError(f"model {model!r}: {err}") from None
+    specs = list(dict.fromkeys(specs))
+    if not specs:
+        raise LadderDataError("models: none given (e.g. 'two_step', 'single_step', 'c4_loss')")
+    pairs = []
     for m in methods:
-        for v in variants:
-            if v in SUPPORTED[m]:
-                combos.append((m, v))
+        for spec in specs:
+            if m == "least_squares" and spec.run_effects:
+                msg = f"method 'least_squares' has no run effects (model {spec.name!r})"
+                if not skip_unsupported:
+                    raise UnsupportedModelError(msg)
+                warnings.warn(msg + "; skipped", stacklevel=3)
                 continue
-            msg = (
-                f"method {m!r} does not support variant {v!r} (it supports {', '.join(SUPPORTED[m])}); "
-                "the compute and single_step variants exist only for least_squares"
-            )
-            if not skip_unsupported:
-                raise UnsupportedVariantError(msg)
-            warnings.warn(msg + "; skipped", stacklevel=3)
-    if not combos:
-        raise UnsupportedVariantError("no supported (method, variant) combination was asked for")
-    return combos
+            pairs.append((m, spec))
+    if not pairs:
+        raise UnsupportedModelError("no supported (method, model) pair was asked for")
+    return pairs
 
 
-def _fit_predict(train, truth, method, variant, tasks, fit_options, ls_options, seed):
-    """Fit one method/variant on ``train``; predict the (run, task) rows of ``truth``.
+def fit_and_score(train, truth, method, spec: ModelSpec, tasks, fit_options=None, ls_options=None, seed=0):
+    """Fit one method and model on ``train``; predict and score the (run, task) rows of ``truth``.
 
     Returns (DataFrame of backtest rows, info dict). Raises LadderDataError when the data are
     too few for the method.
     """
-    feature, ls_variant = _VARIANT_SPEC[variant]
-    if ls_variant != "single_step" and feature not in train.columns:
-        raise LadderDataError(f"variant {variant!r} needs a {feature!r} column in the data")
+    if spec.uses_feature and spec.feature not in train.columns:
+        raise LadderDataError(f"model {spec.name!r} needs a {spec.feature!r} column in the data")
     runs = truth.drop_duplicates("run")
     tg = pd.DataFrame({"target": runs["run"].to_numpy(), "N": runs["N"].to_numpy(), "D": runs["D"].to_numpy()})
     if "flops" in runs.columns and runs["flops"].notna().all():
         tg["flops"] = runs["flops"].to_numpy()
     info: dict = {}
     if method == "bayes":
-        from .fitting import fit
+        from ..model.bayes import fit
 
         opts = {"seed": seed, **(fit_options or {})}
         t0 = time.perf_counter()
-        opts.setdefault("variant", ls_variant)
-        res = fit(train, tasks=tasks, feature=feature, **opts)
+        res = fit(train, tasks=tasks, model=spec, **opts)
         seconds = time.perf_counter() - t0
         info["converged"] = bool(res.converged)
         pred = res.predict(tg, levels=(90,))
     else:
-        from .least_squares import fit_least_squares
+        from ..model.least_squares import fit_least_squares
 
         opts = {"seed": seed, "n_boot": 0, **(ls_options or {})}
         t0 = time.perf_counter()
-        res = fit_least_squares(train, tasks=tasks, feature=feature, variant=ls_variant, **opts)
+        res = fit_least_squares(train, tasks=tasks, model=spec, **opts)
         seconds = time.perf_counter() - t0
         pred = res.predict(tg, levels=(90,))
     pred = pred[pred["quantity"] == "accuracy"][["target", "task", "median", "lower_90", "upper_90"]]
     out = truth.merge(pred.rename(columns={"target": "run"}), on=["run", "task"], how="inner")
     out.insert(0, "method", method)
-    out.insert(1, "variant", variant)
+    out.insert(1, "model", spec.name)
     out["covered"] = (out["lower_90"] <= out["actual"]) & (out["actual"] <= out["upper_90"])
     out["abs_error"] = 100.0 * (out["median"] - out["actual"]).abs()
     out["width_90"] = 100.0 * (out["upper_90"] - out["lower_90"])
@@ -272,9 +225,9 @@ def _fit_predict(train, truth, method, variant, tasks, fit_options, ls_options, 
     return out[list(BACKTEST_COLUMNS)], info
 
 
-def _prepare(data, tasks, runs):
+def prepare_ladder(data, tasks, runs):
     """Read the data, keep the tasks, and pick the pool. Returns (df, pool, tasks)."""
-    from .readers import read_data
+    from ..data.readers import read_data
 
     df = read_data(data)
     if tasks is not None:
@@ -285,10 +238,10 @@ def _prepare(data, tasks, runs):
         if unknown:
             raise LadderDataError(f"task(s) {unknown} not in the data; it has {', '.join(sorted(df['task'].unique()))}")
         df = df[df["task"].isin(names)].reset_index(drop=True)
-    pool = default_pool(df, data_was_none=data is None) if runs is None else list(dict.fromkeys(_as_list(runs)))
+    pool = default_pool(df) if runs is None else list(dict.fromkeys(_as_list(runs)))
     unknown = [r for r in pool if r not in set(df["run"])]
     if unknown:
-        raise LadderDataError(f"run(s) {unknown} not in the data; it has {', '.join(_run_table(df)['run'])}")
+        raise LadderDataError(f"run(s) {unknown} not in the data; it has {', '.join(run_table(df)['run'])}")
     tasks = sorted(df["task"].unique()) if tasks is None else list(dict.fromkeys(_as_list(tasks)))
     return df, pool, tasks
 
@@ -310,7 +263,7 @@ def backtest(
     *,
     holdout="largest_size",
     methods: Iterable[str] = ("bayes", "least_squares"),
-    variants: Iterable[str] = ("two_step",),
+    models: Iterable = ("two_step",),
     tasks=None,
     runs=None,
     fit_options: dict | None = None,
@@ -319,7 +272,7 @@ def backtest(
     actual: str = "final",
     skip_unsupported: bool = False,
 ) -> pd.DataFrame:
-    """Hold runs out, fit each method and variant on the rest, score the held-out predictions.
+    """Hold runs out, fit each method and model on the rest, score the held-out predictions.
 
     Parameters
     ----------
@@ -327,52 +280,51 @@ def backtest(
     holdout : ``"largest_size"`` (all runs of the pool's largest N), ``"largest_multiplier"``
         (all runs with its largest multiplier), or run names (a list, or a comma-separated string).
     methods : ``"bayes"`` and/or ``"least_squares"``.
-    variants : ``"two_step"``, ``"c4_loss"``, ``"task_ce"`` (both methods), ``"compute"``,
-        ``"single_step"`` (least squares only); see the module docstring.
+    models : model specifications or their names (see the module docstring).
     tasks : tasks to score (default: all in the data).
     runs : the pool of runs to use (training runs plus rule-selected held-out runs). Default:
         the paper's 16 runs for the bundled ladder, else all runs.
     fit_options : keyword options for :func:`ladderfit.fit` (``chains``, ``warmup``, ``draws``, ...).
-    ls_options : keyword options for :func:`~ladderfit.least_squares.fit_least_squares`
+    ls_options : keyword options for :func:`~ladderfit.model.least_squares.fit_least_squares`
         (default ``n_boot=0``: the bootstrap only serves the task-loss interval, not scored here).
     seed : seed of both methods (``fit_options``/``ls_options`` may override it).
     actual : ``"final"`` (final-checkpoint accuracy, default) or ``"last_k"`` (mean of the last 5).
-    skip_unsupported : skip (with a warning) instead of raising for a method/variant pair
-        that does not exist (bayes + compute/single_step).
+    skip_unsupported : skip (with a warning) instead of raising for a method/model pair
+        that does not exist (least squares with run effects).
 
     Returns
     -------
-    DataFrame with columns :data:`BACKTEST_COLUMNS`, one row per (method, variant, task,
+    DataFrame with columns :data:`BACKTEST_COLUMNS`, one row per (method, model, task,
     held-out run).
 
     Raises
     ------
-    LadderDataError : unknown rule, run, task, method or variant, or a hold-out that leaves
-        fewer than 2 model sizes to train on. :class:`UnsupportedVariantError` (a
-        LadderDataError) for bayes + compute/single_step.
+    LadderDataError : unknown rule, run, task, method or model, or a hold-out that leaves
+        fewer than 2 model sizes to train on. :class:`UnsupportedModelError` (a
+        LadderDataError) for least squares with run effects.
     """
-    combos = _check_combos(methods, variants, skip_unsupported)
-    df, pool, tasks = _prepare(data, tasks, runs)
+    pairs = method_model_pairs(methods, models, skip_unsupported)
+    df, pool, tasks = prepare_ladder(data, tasks, runs)
     held = resolve_holdout(df, holdout, pool)
     train, _ = _split(df, pool, held)
     truth = final_accuracy(df[df["run"].isin(held)], actual=actual)
     order = {r: i for i, r in enumerate(held)}
     parts = []
-    for method, variant in combos:
-        rows, _ = _fit_predict(train, truth, method, variant, tasks, fit_options, ls_options, seed)
+    for method, spec in pairs:
+        rows, _ = fit_and_score(train, truth, method, spec, tasks, fit_options, ls_options, seed)
         rows = rows.assign(_r=rows["run"].map(order)).sort_values(["task", "_r"], kind="stable").drop(columns="_r")
         parts.append(rows)
     return pd.concat(parts, ignore_index=True)[list(BACKTEST_COLUMNS)]
 
 
 def summarize_backtest(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, variant): ``n, mae`` (points), ``coverage_90`` (fraction of rows
+    """One row per (method, model): ``n, mae`` (points), ``coverage_90`` (fraction of rows
     whose 90% interval covers the truth), ``mean_width_90`` (points) and ``fit_seconds`` (the
     fit's wall time; the largest if ``df`` holds several fits)."""
     missing = [c for c in BACKTEST_COLUMNS if c not in df.columns]
     if missing:
         raise LadderDataError(f"not a backtest table: missing column(s) {missing}")
-    g = df.groupby(["method", "variant"], sort=False)
+    g = df.groupby(["method", "model"], sort=False)
     out = g.agg(
         n=("abs_error", "size"),
         mae=("abs_error", "mean"),
@@ -387,23 +339,23 @@ def summarize_backtest(df: pd.DataFrame) -> pd.DataFrame:
 def format_backtest(df: pd.DataFrame) -> str:
     """A readable table: per row actual, median, 90% interval, covered, abs error (points)."""
     lines = [
-        f"{'method':<13} {'variant':<11} {'task':<14} {'run':<14} {'actual':>7} {'median':>7} "
+        f"{'method':<13} {'model':<11} {'task':<14} {'run':<14} {'actual':>7} {'median':>7} "
         f"{'90% interval':>17} {'covered':>7} {'|err| pts':>9}"
     ]
     for r in df.itertuples(index=False):
         lines.append(
-            f"{r.method:<13} {r.variant:<11} {r.task:<14} {r.run:<14} {r.actual:7.4f} {r.median:7.4f} "
+            f"{r.method:<13} {r.model:<11} {r.task:<14} {r.run:<14} {r.actual:7.4f} {r.median:7.4f} "
             f"[{r.lower_90:.4f}, {r.upper_90:.4f}] {'yes' if r.covered else 'no':>7} {r.abs_error:9.2f}"
         )
     return "\n".join(lines)
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """One line per method/variant: MAE, coverage, mean width, fit time, n."""
+    """One line per method and model: MAE, coverage, mean width, fit time, n."""
     lines = []
     for r in summary.itertuples(index=False):
         lines.append(
-            f"{r.method} {r.variant}: MAE {r.mae:.2f} pts, 90% coverage {r.coverage_90:.0%} "
+            f"{r.method} {r.model}: MAE {r.mae:.2f} pts, 90% coverage {r.coverage_90:.0%} "
             f"({int(round(r.coverage_90 * r.n))}/{r.n}), mean 90% width {r.mean_width_90:.2f} pts, "
             f"fit {r.fit_seconds:.1f} s"
         )

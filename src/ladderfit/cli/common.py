@@ -1,0 +1,81 @@
+"""What the commands share: the JAX platform set-up and the options several commands take."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["setup_platform", "add_data_arg", "add_sampler_args", "add_model_args", "add_target_arg", "split_names"]
+
+
+def setup_platform(args: argparse.Namespace) -> None:
+    """Pick the JAX platform and host devices before JAX is imported anywhere."""
+    devices = getattr(args, "host_devices", None)
+    if devices is None and getattr(args, "chains", None):
+        # one XLA host device per chain, so chains run in parallel even with fewer cores:
+        # 4 chains on 2 cores took 46 s instead of 104 s sequentially (benchmarks/speed.py)
+        devices = args.chains
+    if devices and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+    if getattr(args, "platform", None):
+        os.environ["JAX_PLATFORMS"] = {"gpu": "cuda"}.get(args.platform, args.platform)
+    os.environ.setdefault("JAX_ENABLE_X64", "1")
+    # JAX's persistent compilation cache: re-runs skip most of the compile time.
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", cache)
+
+
+def add_data_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        default=None,
+        help="tidy CSV, an OLMo log CSV, or a folder of OLMo logs (default: the bundled OLMo ladder)",
+    )
+
+
+def add_sampler_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """--chains, --draws, --warmup, --seed: shared by the commands that fit.
+
+    With ``defaults=False`` an option not given stays ``None`` (the fit's own default applies).
+    """
+    from ..model.config import FitConfig
+
+    d = FitConfig()
+    for name, help_ in (("chains", "NUTS chains"), ("draws", "draws per chain after warmup"),
+                        ("warmup", "warmup iterations per chain"), ("seed", "random seed")):
+        value = getattr(d, name)
+        p.add_argument(f"--{name}", type=int, default=value if defaults else None, help=f"{help_} (default {value})")
+
+
+def add_target_arg(p: argparse.ArgumentParser, help_default: str) -> None:
+    """--target NAME or NAME=N,D, repeatable."""
+    p.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        metavar="NAME[=N,D]",
+        help=f"target model: a paper name (7B-4T, 13B-5T) or NAME=N,D; repeatable ({help_default})",
+    )
+
+
+def split_names(values) -> list[str] | None:
+    """Names from ``a,b``, repeated options or ``nargs``; ``None`` when none are given."""
+    if not values:
+        return None
+    values = [values] if isinstance(values, str) else values
+    out = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+    return list(dict.fromkeys(out)) or None
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """--model NAME, or its parts --structure, --feature, --run-effects (see ModelSpec)."""
+    from ..model.spec import STRUCTURES
+
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="model specification: two_step (default), compute, single_step, two_step/c4_loss, "
+                        "two_step+run_effects, ...")
+    p.add_argument("--structure", choices=STRUCTURES, default=None,
+                   help="step 1 in (N, D), in training compute C, or accuracy straight from (N, D)")
+    p.add_argument("--feature", default=None, help="intermediate feature column (default task_loss)")
+    p.add_argument("--run-effects", action="store_true", help="add run-level effects to step 2")

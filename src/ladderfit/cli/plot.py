@@ -1,0 +1,106 @@
+"""``ladderfit plot KIND``: draw a figure of a fit and save it.
+
+    ladderfit plot KIND [--out FILE.png|pdf] [--data PATH] [--tasks T ...] [--target T ...]
+                        [--fit FIT.nc] [--chains N --warmup N --draws N --seed N]
+
+KIND is one of step1, step2, chained, forest, variance, trace, rank, parameters
+(:data:`ladderfit.plots.PLOTS`). ``--fit`` loads a fit saved with ``LadderFit.save`` instead
+of fitting; without it the model is fitted first (the sampler options apply). matplotlib and
+JAX are imported only inside the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import add_data_arg, add_sampler_args, add_target_arg, split_names
+
+__all__ = ["add_parser", "PLOT_KINDS", "get_fit"]
+
+PLOT_KINDS: tuple[str, ...] = ("step1", "step2", "chained", "forest", "variance", "trace", "rank", "parameters")
+
+
+def get_fit(args: argparse.Namespace):
+    """Load ``--fit`` or fit the model on ``--data`` with the sampler options."""
+    tasks = split_names(args.tasks)
+    if args.fit:
+        from ..model.results import load
+
+        return load(args.fit)
+    from ..model.bayes import fit
+
+    options = {k: getattr(args, k) for k in ("chains", "warmup", "draws", "seed") if getattr(args, k) is not None}
+    if tasks:
+        options["tasks"] = tasks
+    print("ladderfit: fitting the model (use --fit FILE to reuse a saved fit) ...", file=sys.stderr)
+    return fit(args.data, **options)
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from .. import plots
+
+    kind = args.kind
+    out = Path(args.out or f"{kind}.png")
+    tasks = split_names(args.tasks)
+    targets = args.target or None  # NAME=N,D holds a comma: never split targets
+    if kind == "variance":
+        from ..analysis.variance import variance
+
+        fit = get_fit(args) if args.fit else None
+        fig = plots.plot_variance(
+            variance(args.data, run=args.run, last_n=args.last_n, fit=fit, target=targets[0] if targets else None)
+        )
+    else:
+        fit = get_fit(args)
+        if kind == "step1":
+            fig = plots.plot_step1(fit, data=args.data, tasks=tasks, target=targets[0] if targets else "7B-4T", x=args.x)
+        elif kind == "step2":
+            fig = plots.plot_step2(fit, tasks=tasks, target=targets[0] if targets else None)
+        elif kind == "chained":
+            actual = pd.read_csv(args.actual) if args.actual else None
+            fig = plots.plot_chained(fit, tasks=tasks, targets=targets, actual=actual)
+        elif kind == "forest":
+            preds = fit.predict(targets, levels=(50, 90))
+            if tasks:
+                preds = preds[preds["task"].isin(tasks)]
+            fig = plots.plot_forest(preds)
+        elif kind == "trace":
+            fig = plots.plot_trace(fit, var_names=args.var_names, tasks=tasks)
+        elif kind == "rank":
+            fig = plots.plot_rank(fit, var_names=args.var_names, tasks=tasks)
+        else:  # parameters
+            fig = plots.plot_parameter_forest(fit, var_names=args.var_names, tasks=tasks)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=args.dpi, bbox_inches="tight")
+    print(f"wrote {out}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Add ``plot`` to the subcommands."""
+    p = sub.add_parser(
+        "plot",
+        help="draw a figure of a fit (step1, step2, chained, forest, variance, trace, rank, parameters)",
+        description="Draw a figure of a fitted ladder and save it (PNG, PDF, SVG: by the --out suffix).",
+    )
+    p.add_argument("kind", choices=PLOT_KINDS, metavar="KIND", help="one of: " + ", ".join(PLOT_KINDS))
+    p.add_argument("--out", default=None, help="output file (default KIND.png); the suffix picks the format")
+    add_data_arg(p)
+    p.add_argument("--tasks", nargs="+", default=None, help="tasks to fit and draw (default: all)")
+    add_target_arg(p, "default: 7B-4T for step1, none for step2, the paper's two for chained and forest")
+    p.add_argument("--fit", default=None, metavar="FIT.nc", help="a fit saved with LadderFit.save; skips fitting")
+    add_sampler_args(p, defaults=False)
+    p.add_argument("--actual", default=None, metavar="CSV", help="chained: actual scores, a CSV with target, task, accuracy")
+    p.add_argument("--x", choices=["D", "N"], default="D", help="step1: loss vs tokens D per size (default) or vs parameters N per length")
+    p.add_argument("--var-names", nargs="+", default=["alpha", "beta", "k"], help="trace/rank/parameters: parameters to show")
+    p.add_argument("--run", default=None, help="variance: run whose last checkpoints are used (default 1B-10xC)")
+    p.add_argument("--last-n", type=int, default=10, help="variance: number of last checkpoints (default 10)")
+    p.add_argument("--dpi", type=int, default=150, help="resolution of raster output (default 150)")
+    p.set_defaults(func=_cmd_plot)

@@ -1,0 +1,189 @@
+"""The model's inputs: the tidy table turned into the arrays of :class:`ModelData`.
+
+Step 1 sees one point per (run, task) and step 2 the intermediate checkpoints, as
+:mod:`ladderfit.data.preprocess` selects them; per-task constants (chance, item count) come
+from :func:`ladderfit.data.tasks.task_value`. Sizes are centred on the ladder (``x = log N -
+log N_c``, ``z = log D - log D_c``), which is where the law's parameters are identified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..data.preprocess import Preprocessing, step1_points, step2_points
+from ..data.targets import flops_per_token_coef
+from ..data.tasks import task_value
+from ..errors import LadderDataError
+from .spec import ModelSpec
+
+__all__ = ["ModelData", "build_model_data"]
+
+
+@dataclass
+class ModelData:
+    """Arrays the model needs, with the labels that become InferenceData coords."""
+
+    tasks: list[str]
+    runs: list[str]
+    # per task
+    chance: np.ndarray
+    n_items: np.ndarray
+    loss_scale: np.ndarray  # geometric mean of step-1 losses, m_t
+    loss_centre: np.ndarray  # mean step-2 loss, \bar L_t
+    # ladder centre, and the edge of the ladder (largest log N and log D, centred)
+    logN_c: float
+    logD_c: float
+    # step 1 points
+    s1_task: np.ndarray
+    s1_run: np.ndarray
+    s1_x: np.ndarray
+    s1_z: np.ndarray
+    s1_loss: np.ndarray
+    s1_acc: np.ndarray  # mean accuracy of the same last checkpoints (single-step variant)
+    s1_nlast: np.ndarray
+    # step 2 points
+    s2_task: np.ndarray
+    s2_run: np.ndarray
+    s2_step: np.ndarray
+    s2_loss: np.ndarray
+    s2_acc: np.ndarray
+    s2_nsmooth: np.ndarray
+    spec: ModelSpec = field(default_factory=ModelSpec)
+    x_max: float = 0.0  # largest centred log N (log C for the compute structure) of the ladder
+    z_max: float = 0.0  # largest centred log D of the ladder
+    logC_c: float = 0.0  # compute structure: centre of log C
+    flops_coef: tuple = (0.0, 1.0)  # log(flops / D) = c0 + c1 log N, for targets without flops
+
+    ARRAYS = (
+        "chance", "n_items", "loss_scale", "loss_centre",
+        "s1_task", "s1_run", "s1_x", "s1_z", "s1_loss", "s1_acc", "s1_nlast",
+        "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth",
+    )  # fmt: skip
+
+    @property
+    def structure(self) -> str:
+        return self.spec.structure
+
+    @property
+    def feature(self) -> str:
+        """The intermediate feature column (the single step reads none)."""
+        return self.spec.feature
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    def centred(self, N: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x = log N - log N_c, z = log D - log D_c."""
+        return np.log(np.asarray(N, float)) - self.logN_c, np.log(np.asarray(D, float)) - self.logD_c
+
+    def target_xz(self, targets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Centred step-1 coordinates of targets: (log N, log D), or (log C, 0) for compute."""
+        N, D = targets["N"].to_numpy(float), targets["D"].to_numpy(float)
+        if self.structure != "compute":
+            return self.centred(N, D)
+        c0, c1 = self.flops_coef
+        flops = np.exp(c0 + c1 * np.log(N)) * D
+        if "flops" in targets.columns:
+            given = targets["flops"].to_numpy(float)
+            flops = np.where(np.isfinite(given), given, flops)
+        return np.log(flops) - self.logC_c, np.zeros_like(flops)
+
+    def distance_beyond(self, x, z):
+        """Euclidean distance in (log N, log D) beyond the ladder's largest N and D (0 inside)."""
+        return np.hypot(np.maximum(np.asarray(x) - self.x_max, 0.0), np.maximum(np.asarray(z) - self.z_max, 0.0))
+
+
+def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Preprocessing | None = None) -> ModelData:
+    """Turn a validated tidy table into :class:`ModelData` (step-1 and step-2 points).
+
+    The ``compute`` structure puts step 1 in training compute: x = log C (centred), no D term;
+    the ``single_step`` structure reads no intermediate feature.
+    """
+    spec = spec or ModelSpec()
+    prep = prep or Preprocessing()
+    variant = spec.structure
+    feature = spec.feature
+    if not spec.uses_feature:  # the single step reads the runs' final accuracy, no feature
+        feature, df = "_final_accuracy", df.assign(_final_accuracy=df["accuracy"])
+    if variant == "compute" and "flops" not in df.columns:
+        raise LadderDataError("the compute structure needs a 'flops' column (training FLOPs) in the data")
+    if feature not in df.columns:
+        raise LadderDataError(
+            f"intermediate feature {feature!r} is not a column of the data (columns: {', '.join(df.columns)})"
+        )
+    tasks = sorted(df["task"].unique())
+    runs = sorted(df["run"].unique(), key=lambda r: (df.loc[df["run"] == r, "N"].iloc[0], df.loc[df["run"] == r, "D"].max(), r))
+    missing = df.groupby("run")["task"].nunique()
+    if (missing < len(tasks)).any():
+        run = missing.index[missing < len(tasks)][0]
+        have = set(df.loc[df["run"] == run, "task"])
+        raise LadderDataError(f"run {run!r} lacks task(s) {sorted(set(tasks) - have)}; every run needs every task")
+    p1 = step1_points(df, feature, prep)
+    p2 = step2_points(df, feature, prep) if spec.uses_feature else p1.iloc[0:0].assign(step=0, n_smoothed=0.0)
+    n_sizes = p1.groupby("task")["N"].nunique().min()
+    n_lengths = p1.groupby("task")["D"].nunique().min()
+    if n_sizes < 2 or len(p1) // len(tasks) < 4:
+        raise LadderDataError(
+            f"step 1 needs at least 2 model sizes and 4 runs per task; got {n_sizes} size(s), "
+            f"{len(p1) // len(tasks)} run(s)"
+        )
+    del n_lengths
+    t_idx = {t: i for i, t in enumerate(tasks)}
+    r_idx = {r: i for i, r in enumerate(runs)}
+    per_run = df.groupby("run").agg(N=("N", "first"), D=("D", "max"))
+    logN_c = float(np.mean(np.log(per_run["N"])))
+    logD_c = float(np.mean(np.log(per_run["D"])))
+    chance = np.array([task_value(df, t, "chance") for t in tasks])
+    n_items = np.array([task_value(df, t, "n_items", default=1000.0) for t in tasks])
+    loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks).to_numpy())
+    loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
+    s1_x = np.log(p1["N"].to_numpy(float)) - logN_c
+    s1_z = np.log(p1["D"].to_numpy(float)) - logD_c
+    x_max = float(np.log(per_run["N"]).max() - logN_c)
+    z_max = float(np.log(per_run["D"]).max() - logD_c)
+    logC_c, coef = 0.0, (0.0, 1.0)
+    if variant == "compute":
+        from ..data.targets import flops_per_token_coef
+
+        flops = df.groupby("run")["flops"].max()
+        logC_c = float(np.mean(np.log(flops)))
+        s1_x = np.log(p1["flops"].to_numpy(float)) - logC_c
+        s1_z = np.zeros_like(s1_x)
+        x_max, z_max = float(np.log(flops).max() - logC_c), 0.0
+        coef = flops_per_token_coef(df)
+    return ModelData(
+        tasks=tasks,
+        runs=list(runs),
+        chance=chance,
+        n_items=n_items,
+        loss_scale=loss_scale,
+        loss_centre=loss_centre,
+        logN_c=logN_c,
+        logD_c=logD_c,
+        x_max=x_max,
+        z_max=z_max,
+        spec=spec,
+        logC_c=logC_c,
+        flops_coef=coef,
+        s1_task=p1["task"].map(t_idx).to_numpy(np.int32),
+        s1_run=p1["run"].map(r_idx).to_numpy(np.int32),
+        s1_x=s1_x,
+        s1_z=s1_z,
+        s1_loss=p1[feature].to_numpy(float),
+        s1_acc=p1["accuracy_mean"].to_numpy(float),
+        s1_nlast=p1["n_last"].to_numpy(float),
+        s2_task=p2["task"].map(t_idx).to_numpy(np.int32),
+        s2_run=p2["run"].map(r_idx).to_numpy(np.int32),
+        s2_step=p2["step"].to_numpy(np.int64),
+        s2_loss=p2[feature].to_numpy(float),
+        s2_acc=p2["accuracy"].to_numpy(float),
+        s2_nsmooth=p2["n_smoothed"].to_numpy(float),
+    )
