@@ -26,7 +26,6 @@ def main() -> None:
 
     from ladderfit import load_olmo_ladder
     from ladderfit.analysis.backtest import backtest, summarize_backtest
-    from ladderfit.data.preprocess import Preprocessing
     from ladderfit.data.bundled import PAPER_LADDER_RUNS
     from ladderfit.data.preprocess import Preprocessing
 
