@@ -85,9 +85,6 @@ Minimum data
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import glob
-import os
 import zlib
 from dataclasses import dataclass, field
 
@@ -96,6 +93,7 @@ import pandas as pd
 from scipy.optimize import least_squares, minimize
 from scipy.special import expit
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from ..data.preprocess import PAPER_PREPROCESSING, Preprocessing, step1_points, step2_points
 from ..errors import LadderDataError
@@ -115,54 +113,12 @@ _OBJ_RTOL, _OBJ_ATOL, _PRED_RTOL = 1e-6, 1e-12, 0.01
 _EXP_MAX = 700.0
 
 
-def _openblas_handles():
-    """(get, set) thread-count functions of the OpenBLAS bundled with the numpy/scipy wheels."""
-    found = []
-    for mod, suffix in (("scipy", ""), ("numpy", "64_")):
-        try:
-            pkg = __import__(mod)
-            libdir = os.path.join(os.path.dirname(os.path.dirname(pkg.__file__)), f"{mod}.libs")
-            for path in glob.glob(os.path.join(libdir, "libscipy_openblas*.so*")):
-                lib = ctypes.CDLL(path)
-                get = getattr(lib, f"scipy_openblas_get_num_threads{suffix}")
-                set_ = getattr(lib, f"scipy_openblas_set_num_threads{suffix}")
-                set_.argtypes = [ctypes.c_int]
-                found.append((get, set_))
-        except Exception:  # noqa: BLE001 - best effort; other BLAS builds are left alone
-            continue
-    return found
-
-
 @contextlib.contextmanager
 def _single_threaded_blas():
-    """Run tiny-matrix optimizers with one BLAS thread.
-
-    SciPy's L-BFGS-B and trust-region solvers call BLAS on 5 x 5 matrices; a multi-threaded
-    OpenBLAS makes them an order of magnitude slower on a busy machine. Uses threadpoolctl
-    when installed, else the OpenBLAS of the numpy/scipy wheels; otherwise does nothing.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-        return
-    handles = _openblas_handles()
-    previous = []
-    try:
-        for get, set_ in handles:
-            previous.append((set_, int(get())))
-            set_(1)
-    except Exception:  # noqa: BLE001
-        pass
-    try:
+    """Run tiny-matrix optimizers with one BLAS thread (SciPy's solvers call BLAS on 5 x 5
+    matrices; a multi-threaded BLAS makes them an order of magnitude slower on a busy machine)."""
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-    finally:
-        for set_, n in previous:
-            with contextlib.suppress(Exception):
-                set_(n)
 
 
 def _exp(z):
