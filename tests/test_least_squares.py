@@ -111,7 +111,7 @@ def test_single_step_and_compute_recover_synthetic_accuracy(synth):
 def test_start_agreement_table(synth_fit, olmo_fits):
     for fit, n in ((synth_fit, 6), (olmo_fits["two_step"], 5), (olmo_fits["single_step"], 5)):
         ag = fit.start_agreement
-        steps = ["single_step"] if fit.config["variant"] == "single_step" else ["step1", "step2"]
+        steps = ["single_step"] if fit.config["structure"] == "single_step" else ["step1", "step2"]
         assert len(ag) == len(fit.tasks) * len(steps)
         assert set(zip(ag.task, ag.step)) == {(t, s) for t in fit.tasks for s in steps}
         for col in ("n_starts", "n_converged", "frac_best_objective", "agreement", "pred_spread", "best_objective"):

@@ -27,11 +27,11 @@ Bounds: k * L_ref in [-100, 0], L0 / L_ref in [-2, 10], L_ref the median loss fi
 
 The prediction chains the two: ``acc(L(N_target, D_target))`` with step 1's point prediction.
 
-Variants (``variant=``)
+Structures (``model=`` / ``structure=``; :class:`~ladderfit.model.spec.ModelSpec`)
     ``"two_step"``    the above (default).
     ``"compute"``     step 1 from training compute C (the ``flops`` column):
                       ``L(C) = E + A / C**alpha``; targets without FLOPs get
-                      :func:`~ladderfit.targets.fill_flops`.
+                      :func:`~ladderfit.data.targets.fill_flops`.
     ``"single_step"`` accuracy directly from (N, D), composing the two laws:
                       ``acc = a / (1 + exp(-k (L(N, D) - L0))) + b``. Because k, L0 and E
                       trade off exactly with A and B (only k (L - L0) is identified), we fix
@@ -43,6 +43,13 @@ Variants (``variant=``)
                       checkpoint is not a fully-trained model of that D (its learning rate
                       has not decayed), which is why the paper's step 1 uses final points
                       too. With ``ideal_point`` the point (L = 0, accuracy 1) is added.
+
+Curves
+    The values of the curves come from :mod:`ladderfit.model.curves` (``scaling_law_centred``
+    for step 1, ``sigmoid`` for the logistic); the analytic Jacobians here are their
+    derivatives. The paper's sigmoid ``a s + b`` has a free upper asymptote ``a + b <= 1``, so
+    it is written here as ``a * sigmoid(.) + b`` rather than with ``accuracy_from_loss``
+    (which fixes ``a + b = 1``).
 
 Multi-start
     The paper's fits are sensitive to the starting point. Every fit (per task and step) is run
@@ -79,72 +86,61 @@ Minimum data
     6 distinct final (N, D) for ``two_step`` (5 parameters), 8 for ``single_step``
     (7 parameters; the ideal point not counted), each with at least 2 distinct N and 2
     distinct D; 4 distinct C for ``compute`` (3 parameters). Step 2 needs at least 5
-    checkpoints. Fewer raise :class:`~ladderfit.schema.LadderDataError`.
+    checkpoints. Fewer raise :class:`~ladderfit.errors.LadderDataError`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, minimize
-from scipy.special import expit
 from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from ..data.preprocess import PAPER_PREPROCESSING, Preprocessing, step1_points, step2_points
-from ..errors import LadderDataError
 from ..data.schema import validate
 from ..data.targets import as_targets, fill_flops
 from ..data.tasks import task_info
-from .spec import as_spec
+from ..errors import LadderDataError
+from . import curves
+from .spec import STRUCTURES, as_spec
 
-__all__ = ["fit_least_squares", "LeastSquaresFit", "VARIANTS", "HUBER_DELTA"]
+__all__ = ["fit_least_squares", "LeastSquaresFit", "HUBER_DELTA"]
 
-VARIANTS: tuple[str, ...] = ("two_step", "single_step", "compute")
 HUBER_DELTA = 1e-3
 #: Columns that cannot serve as the intermediate feature.
 _NOT_FEATURES = ("run", "size", "N", "D", "step", "task", "accuracy", "multiplier", "replicate",
                  "flops", "n_items", "chance")
 _OBJ_RTOL, _OBJ_ATOL, _PRED_RTOL = 1e-6, 1e-12, 0.01
-_EXP_MAX = 700.0
-
-
-@contextlib.contextmanager
-def _single_threaded_blas():
-    """Run tiny-matrix optimizers with one BLAS thread (SciPy's solvers call BLAS on 5 x 5
-    matrices; a multi-threaded BLAS makes them an order of magnitude slower on a busy machine)."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _exp(z):
-    return np.exp(np.minimum(z, _EXP_MAX))
 
 
 # --------------------------------------------------------------------------------------------
-# Step 1: L = E + exp(la - alpha x) [+ exp(lb - beta y)], x = log(N / N_ref), y = log(D / D_ref)
-# (normalized units; A = exp(la) * N_ref**alpha in raw units). Huber on log residuals.
+# Step 1: L = E + exp(la) e^{-alpha x} [+ exp(lb) e^{-beta z}], x = log(N / N_ref),
+# z = log(D / D_ref) (compute: x = log(C / C_ref), one term); A = exp(la) N_ref**alpha in raw
+# units. theta = (E, la, alpha[, lb, beta]). Huber loss on log residuals.
 # --------------------------------------------------------------------------------------------
 
 
-def _s1_terms(theta, X):
-    """Predicted loss and its Jacobian (n x p) in the normalized parameters."""
-    E = theta[0]
-    n_terms = (len(theta) - 1) // 2
-    pred = np.full(X.shape[0], E, dtype=float)
+def _step1_loss(theta, X):
+    """Step 1's loss at the normalized log inputs X (n x 1 for compute, n x 2 for (N, D))."""
+    if X.shape[1] == 1:  # compute: L = E + a e^{-alpha x}, the second term absent
+        return curves.scaling_law_centred(X[:, 0], 0.0, theta[0], np.exp(theta[1]), theta[2], 0.0, 0.0)
+    return curves.scaling_law_centred(X[:, 0], X[:, 1], theta[0], np.exp(theta[1]), theta[2],
+                                      np.exp(theta[3]), theta[4])
+
+
+def _step1_jacobian(theta, X):
+    """d L / d theta (n x p): 1 for E; t and -x t for (la, alpha), t = exp(la) e^{-alpha x}."""
     jac = np.zeros((X.shape[0], len(theta)))
     jac[:, 0] = 1.0
-    for j in range(n_terms):
-        la, al = theta[1 + 2 * j], theta[2 + 2 * j]
-        t = _exp(la - al * X[:, j])
-        pred += t
+    for j in range(X.shape[1]):
+        t = np.exp(theta[1 + 2 * j]) * np.exp(-theta[2 + 2 * j] * X[:, j])
         jac[:, 1 + 2 * j] = t
         jac[:, 2 + 2 * j] = -X[:, j] * t
-    return pred, jac
+    return jac
 
 
 def _huber(r, delta):
@@ -152,21 +148,21 @@ def _huber(r, delta):
     return np.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta))
 
 
-def _s1_objective(theta, X, logy, delta):
-    """Huber loss of log residuals, divided by delta**2 (same minimizer, better scaled)."""
-    pred, jac = _s1_terms(theta, X)
-    pred = np.maximum(pred, 1e-300)
+def _step1_objective(theta, X, logy, delta):
+    """Huber loss of the log residuals ``log L - log y`` and its gradient, both divided by
+    delta**2 (same minimizer, better scaled)."""
+    pred = np.maximum(_step1_loss(theta, X), 1e-300)
     r = np.log(pred) - logy
     f = _huber(r, delta).sum() / delta**2
-    g = (np.clip(r, -delta, delta) / pred) @ jac / delta**2
+    g = (np.clip(r, -delta, delta) / pred) @ _step1_jacobian(theta, X) / delta**2
     return f, g
 
 
-def _s1_bounds(n_terms):
+def _step1_bounds(n_terms):
     return [(0.0, None)] + [(-50.0, 50.0), (0.0, 10.0)] * n_terms
 
 
-def _s1_starts(y, n_terms, n_starts, rng):
+def _step1_starts(y, n_terms, n_starts, rng):
     ymin, ymean = float(np.min(y)), float(np.mean(y))
     E0 = 0.5 * ymin
     starts = [np.array([E0] + [np.log(max(ymean - E0, 1e-6) / n_terms), 0.3] * n_terms)]
@@ -178,11 +174,12 @@ def _s1_starts(y, n_terms, n_starts, rng):
     return starts
 
 
-def _s1_fit_one(theta0, X, logy, delta):
+def _step1_fit_from(theta0, X, logy, delta):
+    """One L-BFGS-B run from theta0: (theta, Huber objective, converged)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         res = minimize(
-            _s1_objective, theta0, args=(X, logy, delta), jac=True, method="L-BFGS-B",
-            bounds=_s1_bounds((len(theta0) - 1) // 2),
+            _step1_objective, theta0, args=(X, logy, delta), jac=True, method="L-BFGS-B",
+            bounds=_step1_bounds((len(theta0) - 1) // 2),
             options={"maxiter": 3000, "ftol": 1e-14, "gtol": 1e-9},
         )
     obj = float(res.fun) * delta**2
@@ -190,29 +187,34 @@ def _s1_fit_one(theta0, X, logy, delta):
 
 
 # --------------------------------------------------------------------------------------------
-# Step 2: acc = a * expit(kn (xn - L0n)) + b, xn = L / L_ref; k = kn / L_ref, L0 = L0n * L_ref,
-# fitted with a = (1 - b) f, f in [0, 1], so that the upper asymptote a + b is at most 1.
+# Step 2: acc = a sigmoid(kn (xn - L0n)) + b, xn = L / L_ref; k = kn / L_ref, L0 = L0n L_ref,
+# fitted as theta = (f, b, kn, L0n) with a = (1 - b) f, f in [0, 1], so a + b <= 1.
 # --------------------------------------------------------------------------------------------
 
 
-def _sig_eval(theta, xn):
+def _sigmoid_eval(theta, xn):
+    """Step 2's accuracy at normalized losses xn and its Jacobian (n x 4) in theta.
+
+    The paper's ``a / (1 + e^{-k (L - L0)}) + b`` has a free upper asymptote a + b, so it is
+    ``a * curves.sigmoid(.) + b``, not ``curves.accuracy_from_loss`` (which has a + b = 1).
+    """
     f, b, kn, L0n = theta
     a = (1.0 - b) * f
-    s = expit(kn * (xn - L0n))  # = 1 / (1 + exp(-k (L - L0)))
+    s = curves.sigmoid(kn * (xn - L0n))
     val = a * s + b
     ds = s * (1.0 - s)
     jac = np.column_stack([(1.0 - b) * s, 1.0 - f * s, a * ds * (xn - L0n), -a * ds * kn])
     return val, jac
 
 
-def _sig_bounds(chance):
+def _sigmoid_bounds(chance):
     lo = [0.0, max(0.0, chance - 0.2), -100.0, -2.0]  # f = a / (1 - b), b, k L_ref, L0 / L_ref
     hi = [1.0, min(0.99, chance + 0.2), 0.0, 10.0]
     return lo, hi
 
 
-def _sig_starts(xn, acc, chance, ideal, n_starts, rng):
-    lo, hi = _sig_bounds(chance)
+def _sigmoid_starts(xn, acc, chance, ideal, n_starts, rng):
+    lo, hi = _sigmoid_bounds(chance)
     b0 = float(np.clip(chance, lo[1], hi[1]))
     a0 = (1.0 - b0) if ideal else float(np.clip(np.max(acc) - b0 + 0.05, 0.05, 1.0 - b0))
     # Default start: with a, b fixed, logit((acc - b) / a) = k (x - L0) is linear in x.
@@ -229,7 +231,9 @@ def _sig_starts(xn, acc, chance, ideal, n_starts, rng):
     return [np.clip(s, np.array(lo) + 1e-9, np.array(hi) - 1e-9) for s in starts]
 
 
-def _ls_fit_one(fun, theta0, lo, hi):
+def _least_squares_from(fun, theta0, lo, hi):
+    """One trust-region-reflective run of ``fun(theta) -> (residuals, Jacobian)`` from theta0:
+    (theta, sum of squared residuals, converged)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         res = least_squares(
             lambda t: fun(t)[0], theta0, jac=lambda t: fun(t)[1], bounds=(lo, hi),
@@ -251,39 +255,43 @@ def _delta_cov(jac, resid, n_params):
 
 
 def _delta_sd(grad, cov):
+    """Delta-method sd ``sqrt(g' C g)`` per row of grad; 0 where not finite."""
     var = np.einsum("ij,jk,ik->i", grad, cov, grad)
     sd = np.sqrt(np.clip(var, 0.0, None))
     return np.where(np.isfinite(sd), sd, 0.0)
 
 
 # --------------------------------------------------------------------------------------------
-# Single step: acc = a * expit(u - exp(la - alpha x) - exp(lb - beta y)) + b
-# (E = 0, k = -1: u = L0, A = exp(la) N_ref**alpha, B = exp(lb) D_ref**beta).
+# Single step: acc = a sigmoid(L0 - L(N, D)) + b, L = exp(la) e^{-alpha x} + exp(lb) e^{-beta z}
+# (E = 0, k = -1); theta = (L0, la, alpha, lb, beta, f, b), a = (1 - b) f.
 # --------------------------------------------------------------------------------------------
 
 
-def _single_eval(theta, X):
-    """X: n x 2 normalized log N, log D; rows with inf are the ideal point (L = 0)."""
-    u, la, al, lb, be, f, b = theta
+def _single_step_eval(theta, X):
+    """Accuracy and its Jacobian (n x 7). X: n x 2 normalized log N, log D; rows with inf are
+    the ideal point (L = 0)."""
+    L0, la, al, lb, be, f, b = theta
     a = (1.0 - b) * f
     ideal = ~np.isfinite(X[:, 0])
     Xf = np.where(ideal[:, None], 0.0, X)
-    tA = np.where(ideal, 0.0, _exp(la - al * Xf[:, 0]))
-    tB = np.where(ideal, 0.0, _exp(lb - be * Xf[:, 1]))
-    s = expit(u - tA - tB)
-    ds = a * s * (1.0 - s)
+    L = np.where(ideal, 0.0, curves.scaling_law_centred(Xf[:, 0], Xf[:, 1], 0.0, np.exp(la), al, np.exp(lb), be))
+    s = curves.sigmoid(L0 - L)  # -k (L - L0) with k = -1
     val = a * s + b
+    # Jacobian: the two terms of L, dL/d(la, alpha, lb, beta) = (tA, -x tA, tB, -z tB).
+    tA = np.where(ideal, 0.0, np.exp(la) * np.exp(-al * Xf[:, 0]))
+    tB = np.where(ideal, 0.0, np.exp(lb) * np.exp(-be * Xf[:, 1]))
+    ds = a * s * (1.0 - s)
     jac = np.column_stack([ds, -ds * tA, ds * tA * Xf[:, 0], -ds * tB, ds * tB * Xf[:, 1], (1.0 - b) * s, 1.0 - f * s])
     return val, jac
 
 
-def _single_bounds(chance):
-    lo_s, hi_s = _sig_bounds(chance)
+def _single_step_bounds(chance):
+    lo_s, hi_s = _sigmoid_bounds(chance)
     return [-50.0, -50.0, 0.0, -50.0, 0.0, lo_s[0], lo_s[1]], [50.0, 50.0, 10.0, 50.0, 10.0, hi_s[0], hi_s[1]]
 
 
-def _single_starts(acc, chance, ideal, n_starts, rng):
-    lo, hi = _single_bounds(chance)
+def _single_step_starts(acc, chance, ideal, n_starts, rng):
+    lo, hi = _single_step_bounds(chance)
     b0 = float(np.clip(chance, lo[6], hi[6]))
     f0 = 1.0 if ideal else float(np.clip((np.max(acc) - b0 + 0.05) / (1.0 - b0), 0.05, 1.0))
     starts = [np.array([0.0, 0.0, 0.3, 0.0, 0.3, f0, b0])]
@@ -300,9 +308,9 @@ def _single_starts(acc, chance, ideal, n_starts, rng):
 # --------------------------------------------------------------------------------------------
 
 
-def _multistart(fit_one, starts, predict_ref):
-    """Run every start; return best theta and the agreement record."""
-    results = [fit_one(s) for s in starts]
+def _multistart(fit_from, starts, predict_ref):
+    """Run every start; return the best theta and the agreement record."""
+    results = [fit_from(s) for s in starts]
     conv = [(th, obj) for th, obj, ok in results if ok]
     pool = conv if conv else [(th, obj) for th, obj, _ in results if np.isfinite(obj)]
     if not pool:
@@ -331,9 +339,20 @@ def _multistart(fit_one, starts, predict_ref):
     return best_th, record
 
 
+def _log_inputs(frame: pd.DataFrame, structure: str, refs: dict) -> np.ndarray:
+    """Step 1's normalized inputs: ``log(C / C_ref)`` (n x 1) for compute, else
+    ``log(N / N_ref), log(D / D_ref)`` (n x 2)."""
+    if structure == "compute":
+        return np.log(frame["flops"].to_numpy(float) / refs["C_ref"])[:, None]
+    return np.column_stack([
+        np.log(frame["N"].to_numpy(float) / refs["N_ref"]),
+        np.log(frame["D"].to_numpy(float) / refs["D_ref"]),
+    ])
+
+
 @dataclass
 class _TaskModel:
-    variant: str
+    structure: str
     chance: float
     # step 1 (two_step / compute)
     s1_theta: np.ndarray | None = None
@@ -348,18 +367,13 @@ class _TaskModel:
     refs: dict = field(default_factory=dict)  # normalizers: N_ref, D_ref, C_ref
 
     def s1_X(self, targets: pd.DataFrame) -> np.ndarray:
-        if self.variant == "compute":
-            return np.log(targets["flops"].to_numpy(float) / self.refs["C_ref"])[:, None]
-        return np.column_stack([
-            np.log(targets["N"].to_numpy(float) / self.refs["N_ref"]),
-            np.log(targets["D"].to_numpy(float) / self.refs["D_ref"]),
-        ])
+        return _log_inputs(targets, self.structure, self.refs)
 
     def loss(self, X, theta=None):
-        return _s1_terms(self.s1_theta if theta is None else theta, X)[0]
+        return _step1_loss(self.s1_theta if theta is None else theta, X)
 
     def acc_two_step(self, L, theta=None):
-        return _sig_eval(self.s2_theta if theta is None else theta, np.asarray(L, float) / self.L_ref)
+        return _sigmoid_eval(self.s2_theta if theta is None else theta, np.asarray(L, float) / self.L_ref)
 
 
 def _chance(df: pd.DataFrame, task: str) -> float:
@@ -372,8 +386,8 @@ def _task_rng(seed: int, task: str, stage: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(task.encode()), stage])
 
 
-def _check_points(p1: pd.DataFrame, task: str, variant: str) -> None:
-    if variant == "compute":
+def _check_points(p1: pd.DataFrame, task: str, structure: str) -> None:
+    if structure == "compute":
         n = p1["flops"].nunique()
         if n < 4:
             raise LadderDataError(
@@ -382,14 +396,12 @@ def _check_points(p1: pd.DataFrame, task: str, variant: str) -> None:
         return
     n = len(p1[["N", "D"]].drop_duplicates())
     nN, nD = p1["N"].nunique(), p1["D"].nunique()
-    need = 8 if variant == "single_step" else 6
+    need = 8 if structure == "single_step" else 6
     if n < need or nN < 2 or nD < 2:
         raise LadderDataError(
-            f"task {task!r}: too few runs for the {variant} fit: need at least {need} distinct final (N, D) "
+            f"task {task!r}: too few runs for the {structure} fit: need at least {need} distinct final (N, D) "
             f"points with at least 2 distinct N and 2 distinct D; got {n} points, {nN} N, {nD} D"
         )
-
-
 # --------------------------------------------------------------------------------------------
 # The fit object.
 # --------------------------------------------------------------------------------------------
@@ -433,36 +445,20 @@ class LeastSquaresFit:
             if not 0 < lv < 100:
                 raise ValueError(f"levels are percentages in (0, 100), got {lv!r}")
         tg = as_targets(targets)
-        if self.config["variant"] == "compute":
+        if self.config["structure"] == "compute":
             tg = fill_flops(tg, self._ladder)
         names = [f"{lv:g}" for lv in levels]
         rows = []
         for task in self.tasks:
             m = self._models[task]
             base = pd.DataFrame({"target": tg["target"], "task": task, "N": tg["N"], "D": tg["D"]})
-            if m.variant == "single_step":
-                X = np.column_stack([np.log(tg["N"].to_numpy(float) / m.refs["N_ref"]),
-                                     np.log(tg["D"].to_numpy(float) / m.refs["D_ref"])])
-                val, grad = _single_eval(m.ss_theta, X)
+            X = m.s1_X(tg)
+            if m.structure == "single_step":
+                val, grad = _single_step_eval(m.ss_theta, X)
                 rows.append(_acc_rows(base, val, _delta_sd(grad, m.ss_cov), levels, names))
                 continue
-            X = m.s1_X(tg)
             L = m.loss(X)
-            if m.s1_boot is not None and len(m.s1_boot):
-                boot = np.vstack([m.loss(X, th) for th in m.s1_boot])  # n_boot x n_targets
-                sd = boot.std(axis=0, ddof=1) if len(boot) > 1 else np.zeros_like(L)
-            else:
-                boot, sd = None, np.zeros_like(L)
-            r = base.assign(quantity="task_loss", mean=L, median=L, sd=sd)
-            for lv, nm in zip(levels, names):
-                if boot is None:
-                    lo, hi = L.copy(), L.copy()
-                else:
-                    lo = np.percentile(boot, 50 - lv / 2, axis=0)
-                    hi = np.percentile(boot, 50 + lv / 2, axis=0)
-                r[f"lower_{nm}"] = np.minimum(lo, L)
-                r[f"upper_{nm}"] = np.maximum(hi, L)
-            rows.append(r)
+            rows.append(_loss_rows(base, L, _bootstrap_losses(m, X), levels, names))
             val, grad = m.acc_two_step(L)
             rows.append(_acc_rows(base, val, _delta_sd(grad, m.s2_cov), levels, names))
         out = pd.concat(rows, ignore_index=True)
@@ -479,7 +475,30 @@ class LeastSquaresFit:
         return out.reset_index(drop=True)
 
 
+def _bootstrap_losses(m: _TaskModel, X) -> np.ndarray | None:
+    """Step 1's loss at X under each bootstrap refit (n_boot x n_targets), or None."""
+    if m.s1_boot is None or not len(m.s1_boot):
+        return None
+    return np.vstack([m.loss(X, th) for th in m.s1_boot])
+
+
+def _loss_rows(base, L, boot, levels, names):
+    """Task-loss rows: the point L, the bootstrap sd and percentile bounds widened to hold L."""
+    sd = boot.std(axis=0, ddof=1) if boot is not None and len(boot) > 1 else np.zeros_like(L)
+    r = base.assign(quantity="task_loss", mean=L, median=L, sd=sd)
+    for lv, nm in zip(levels, names):
+        if boot is None:
+            lo, hi = L.copy(), L.copy()
+        else:
+            lo = np.percentile(boot, 50 - lv / 2, axis=0)
+            hi = np.percentile(boot, 50 + lv / 2, axis=0)
+        r[f"lower_{nm}"] = np.minimum(lo, L)
+        r[f"upper_{nm}"] = np.maximum(hi, L)
+    return r
+
+
 def _acc_rows(base, val, sd, levels, names):
+    """Accuracy rows: the point clipped to [0, 1] and normal bounds ``point +- z sd``."""
     point = np.clip(val, 0.0, 1.0)
     r = base.assign(quantity="accuracy", mean=point, median=point, sd=sd)
     for lv, nm in zip(levels, names):
@@ -512,7 +531,7 @@ def fit_least_squares(
 
     Parameters
     ----------
-    data : tidy ladder table (:mod:`ladderfit.schema`).
+    data : tidy ladder table (:mod:`ladderfit.data.schema`).
     tasks : task names, or None for every task in the data.
     model : the :class:`~ladderfit.model.spec.ModelSpec` or its name: structure ``"two_step"``,
         ``"single_step"`` or ``"compute"``, and the intermediate loss column (``task_loss``,
@@ -529,21 +548,84 @@ def fit_least_squares(
     spec = as_spec(model, structure=structure, feature=feature)
     if spec.run_effects:
         raise LadderDataError(f"model {spec.name!r}: least squares has no run effects")
-    with _single_threaded_blas():
-        return _fit(data, tasks=tasks, feature=spec.feature, variant=spec.structure, prep=prep, n_starts=n_starts,
-                    seed=seed, ideal_point=ideal_point, n_boot=n_boot, reference_targets=reference_targets)
+    structure, feature = spec.structure, spec.feature
+    _check_options(structure, n_starts, n_boot)
+    df, tasks = _select_data(data, tasks, structure, feature)
+    ref = as_targets(reference_targets)
+    if structure == "compute":
+        ref = fill_flops(ref, df)
+    p1, p2 = _fit_points(df, structure, feature, prep)
+    refs = _normalizers(p1, structure)
+    models, param_rows, agree_rows = _fit_tasks(df, tasks, p1, p2, structure, feature, ref, refs,
+                                                n_starts=int(n_starts), seed=seed, ideal_point=ideal_point,
+                                                n_boot=int(n_boot))
+    return _assemble_fit(df, tasks, p1, p2, ref, refs, models, param_rows, agree_rows, structure=structure,
+                         feature=feature, prep=prep, n_starts=n_starts, seed=seed, ideal_point=ideal_point,
+                         n_boot=n_boot)
 
 
-def _fit(data, *, tasks, feature, variant, prep, n_starts, seed, ideal_point, n_boot, reference_targets):
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+def _fit_tasks(df, tasks, p1, p2, structure, feature, ref, refs, *, n_starts, seed, ideal_point, n_boot):
+    """Fit every task: ({task: _TaskModel}, parameter rows, agreement rows)."""
+    models, param_rows, agree_rows = {}, [], []
+    with threadpool_limits(limits=1, user_api="blas"):  # the solvers' BLAS calls are on tiny matrices
+        for task in tasks:
+            q1 = p1[p1["task"] == task]
+            _check_points(q1, task, structure)
+            m = _TaskModel(structure=structure, chance=_chance(df, task), refs=refs)
+            if structure == "single_step":
+                params, agree = _fit_single_step(m, task, q1, ref, n_starts=n_starts, seed=seed,
+                                                 ideal_point=ideal_point)
+            else:
+                params, agree = _fit_two_steps(m, task, q1, p2[p2["task"] == task], feature, ref, n_starts=n_starts,
+                                               seed=seed, ideal_point=ideal_point, n_boot=n_boot)
+            models[task] = m
+            param_rows += params
+            agree_rows += agree
+    return models, param_rows, agree_rows
+
+
+def _assemble_fit(df, tasks, p1, p2, ref, refs, models, param_rows, agree_rows, *, structure, feature, prep,
+                  n_starts, seed, ideal_point, n_boot) -> LeastSquaresFit:
+    """The :class:`LeastSquaresFit` of the fitted tasks, with its config and tables."""
+    config = {
+        "method": "least_squares",
+        "structure": structure,
+        "feature": feature if structure != "single_step" else None,
+        "tasks": list(tasks),
+        "prep": prep.to_dict(),
+        "n_starts": int(n_starts),
+        "seed": int(seed),
+        "ideal_point": bool(ideal_point),
+        "n_boot": int(n_boot),
+        "huber_delta": HUBER_DELTA,
+        "reference_targets": list(ref["target"]),
+        "normalizers": refs,
+    }
+    agreement = pd.DataFrame(agree_rows)
+    agreement.insert(2, "reference", ", ".join(ref["target"]))
+    return LeastSquaresFit(
+        params=pd.DataFrame(param_rows, columns=["task", "step", "parameter", "value"]), config=config,
+        start_agreement=agreement, tasks=list(tasks),
+        step1_data=p1.reset_index(drop=True), step2_data=p2.reset_index(drop=True),
+        _models=models, _ladder=df,
+    )
+
+
+def _check_options(structure, n_starts, n_boot) -> None:
+    if structure not in STRUCTURES:
+        raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
     if int(n_starts) < 1:
         raise ValueError(f"n_starts must be >= 1, got {n_starts!r}")
     if int(n_boot) < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot!r}")
+
+
+def _select_data(data, tasks, structure: str, feature: str) -> tuple[pd.DataFrame, list[str]]:
+    """Validate the ladder table for the structure and keep the tasks: (rows of the tasks, tasks)."""
     if not isinstance(data, pd.DataFrame):
         raise LadderDataError(f"data: expected a pandas DataFrame, got {type(data).__name__}")
-    if variant != "single_step":
+    uses_feature = structure != "single_step"
+    if uses_feature:
         if feature not in data.columns:
             raise LadderDataError(
                 f"intermediate feature column {feature!r} is not in the data "
@@ -551,10 +633,9 @@ def _fit(data, *, tasks, feature, variant, prep, n_starts, seed, ideal_point, n_
             )
         if feature in _NOT_FEATURES:
             raise LadderDataError(f"{feature!r} cannot be the intermediate feature; use a loss column such as task_loss")
-    if variant == "compute" and "flops" not in data.columns:
-        raise LadderDataError("the compute variant needs a 'flops' column (training FLOPs) in the data")
-    require = (feature,) if variant != "single_step" else ()
-    df = validate(data, require=require)
+    if structure == "compute" and "flops" not in data.columns:
+        raise LadderDataError("the compute structure needs a 'flops' column (training FLOPs) in the data")
+    df = validate(data, require=(feature,) if uses_feature else ())
     available = sorted(df["task"].unique())
     if tasks is None:
         tasks = available
@@ -567,148 +648,137 @@ def _fit(data, *, tasks, feature, variant, prep, n_starts, seed, ideal_point, n_
     if missing:
         raise LadderDataError(f"task(s) {missing} not in the data; it has {', '.join(available)}")
     df = df[df["task"].isin(tasks)].reset_index(drop=True)
-    if variant != "single_step" and df[feature].isna().any():
+    if uses_feature and df[feature].isna().any():
         raise LadderDataError(f"column {feature!r} has missing values")
+    return df, tasks
 
-    ref = as_targets(reference_targets)
-    if variant == "compute":
-        ref = fill_flops(ref, df)
 
-    # The points.
-    if variant == "single_step":
+def _fit_points(df, structure: str, feature: str, prep: Preprocessing) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The points of step 1 (final per run) and step 2 (checkpoints; empty for the single
+    step, whose step-1 points carry the accuracy instead of the feature)."""
+    if structure == "single_step":
         p1 = step1_points(df.assign(_acc=df["accuracy"]), "_acc", prep)
         p1 = p1.drop(columns=["accuracy", "_acc_sd"]).rename(columns={"_acc": "accuracy"})
-        p2 = p1.iloc[0:0]
-    else:
-        p1 = step1_points(df, feature, prep)
-        p2 = step2_points(df, feature, prep)
+        return p1, p1.iloc[0:0]
+    return step1_points(df, feature, prep), step2_points(df, feature, prep)
 
-    N_ref = float(np.exp(np.log(p1["N"]).mean()))
-    D_ref = float(np.exp(np.log(p1["D"]).mean()))
-    C_ref = float(np.exp(np.log(p1["flops"]).mean())) if variant == "compute" else 1.0
-    refs = {"N_ref": N_ref, "D_ref": D_ref, "C_ref": C_ref}
 
-    models, param_rows, agree_rows = {}, [], []
-    for task in tasks:
-        q1 = p1[p1["task"] == task]
-        _check_points(q1, task, variant)
-        chance = _chance(df, task)
-        m = _TaskModel(variant=variant, chance=chance, refs=refs)
-
-        if variant == "single_step":
-            X = np.column_stack([np.log(q1["N"].to_numpy(float) / N_ref), np.log(q1["D"].to_numpy(float) / D_ref)])
-            y = q1["accuracy"].to_numpy(float)
-            if ideal_point:
-                X = np.vstack([X, [np.inf, np.inf]])
-                y = np.append(y, 1.0)
-            lo, hi = _single_bounds(chance)
-            Xr = np.column_stack([np.log(ref["N"].to_numpy(float) / N_ref), np.log(ref["D"].to_numpy(float) / D_ref)])
-
-            def fun(t, X=X, y=y):
-                v, j = _single_eval(t, X)
-                return v - y, j
-
-            th, rec = _multistart(
-                lambda s: _ls_fit_one(fun, s, lo, hi),
-                _single_starts(y, chance, ideal_point, int(n_starts), _task_rng(seed, task, 3)),
-                lambda t: _single_eval(t, Xr)[0],
-            )
-            r, j = fun(th)
-            m.ss_theta, m.ss_cov = th, _delta_cov(j, r, len(th))
-            agree_rows.append({"task": task, "step": "single_step", **rec})
-            u, la, al, lb, be, f, b = th
-            a = (1.0 - b) * f
-            for name, val in (("E", 0.0), ("A", np.exp(la) * N_ref**al), ("alpha", al), ("B", np.exp(lb) * D_ref**be),
-                              ("beta", be), ("k", -1.0), ("L0", u), ("a", a), ("b", b)):
-                param_rows.append((task, "single_step", name, float(val)))
-            models[task] = m
-            continue
-
-        # Step 1.
-        X = m.s1_X(q1)
-        y = q1[feature].to_numpy(float)
-        logy = np.log(y)
-        Xr = m.s1_X(ref)
-        n_terms = X.shape[1]
-        rng1 = _task_rng(seed, task, 1)
-        th1, rec1 = _multistart(
-            lambda s: _s1_fit_one(s, X, logy, HUBER_DELTA),
-            _s1_starts(y, n_terms, int(n_starts), rng1),
-            lambda t: _s1_terms(t, Xr)[0],
-        )
-        m.s1_theta = th1
-        agree_rows.append({"task": task, "step": "step1", **rec1})
-        if n_boot:
-            pred = _s1_terms(th1, X)[0]
-            res = logy - np.log(pred)
-            boots = []
-            rngb = _task_rng(seed, task, 4)
-            for _ in range(int(n_boot)):
-                ly = np.log(pred) + res[rngb.integers(0, len(res), len(res))]
-                tb, ob, okb = _s1_fit_one(th1, X, ly, HUBER_DELTA)
-                if np.isfinite(ob) and np.all(np.isfinite(tb)):
-                    boots.append(tb)
-            m.s1_boot = np.array(boots) if boots else None
-        E = th1[0]
-        if variant == "compute":
-            names = (("E", E), ("A", np.exp(th1[1]) * C_ref ** th1[2]), ("alpha", th1[2]))
-        else:
-            names = (("E", E), ("A", np.exp(th1[1]) * N_ref ** th1[2]), ("alpha", th1[2]),
-                     ("B", np.exp(th1[3]) * D_ref ** th1[4]), ("beta", th1[4]))
-        for name, val in names:
-            param_rows.append((task, "step1", name, float(val)))
-
-        # Step 2.
-        q2 = p2[p2["task"] == task]
-        if len(q2) < 5:
-            raise LadderDataError(f"task {task!r}: step 2 needs at least 5 checkpoints after preprocessing; got {len(q2)}")
-        L = q2[feature].to_numpy(float)
-        acc = q2["accuracy"].to_numpy(float)
-        m.L_ref = L_ref = float(np.median(L))
-        xn = L / L_ref
-        if ideal_point:
-            xn = np.append(xn, 0.0)
-            acc = np.append(acc, 1.0)
-        lo, hi = _sig_bounds(chance)
-        xr = _s1_terms(th1, Xr)[0] / L_ref
-
-        def fun2(t, xn=xn, acc=acc):
-            v, j = _sig_eval(t, xn)
-            return v - acc, j
-
-        th2, rec2 = _multistart(
-            lambda s: _ls_fit_one(fun2, s, lo, hi),
-            _sig_starts(xn, acc, chance, ideal_point, int(n_starts), _task_rng(seed, task, 2)),
-            lambda t: _sig_eval(t, xr)[0],
-        )
-        r2, j2 = fun2(th2)
-        m.s2_theta, m.s2_cov = th2, _delta_cov(j2, r2, 4)
-        agree_rows.append({"task": task, "step": "step2", **rec2})
-        f, b, kn, L0n = th2
-        a = (1.0 - b) * f
-        for name, val in (("a", a), ("b", b), ("k", kn / L_ref), ("L0", L0n * L_ref)):
-            param_rows.append((task, "step2", name, float(val)))
-        models[task] = m
-
-    params = pd.DataFrame(param_rows, columns=["task", "step", "parameter", "value"])
-    agreement = pd.DataFrame(agree_rows)
-    agreement.insert(2, "reference", ", ".join(ref["target"]))
-    config = {
-        "method": "least_squares",
-        "variant": variant,
-        "feature": feature if variant != "single_step" else None,
-        "tasks": list(tasks),
-        "prep": prep.to_dict(),
-        "n_starts": int(n_starts),
-        "seed": int(seed),
-        "ideal_point": bool(ideal_point),
-        "n_boot": int(n_boot),
-        "huber_delta": HUBER_DELTA,
-        "reference_targets": list(ref["target"]),
-        "normalizers": refs,
+def _normalizers(p1: pd.DataFrame, structure: str) -> dict:
+    """Geometric means of N, D (and C for compute) over the step-1 points."""
+    return {
+        "N_ref": float(np.exp(np.log(p1["N"]).mean())),
+        "D_ref": float(np.exp(np.log(p1["D"]).mean())),
+        "C_ref": float(np.exp(np.log(p1["flops"]).mean())) if structure == "compute" else 1.0,
     }
-    return LeastSquaresFit(
-        params=params, config=config, start_agreement=agreement, tasks=list(tasks),
-        step1_data=p1.reset_index(drop=True), step2_data=p2.reset_index(drop=True),
-        _models=models, _ladder=df,
+
+
+def _fit_single_step(m: _TaskModel, task, q1, ref, *, n_starts, seed, ideal_point):
+    """Fit the single step of a task into m: (parameter rows, agreement rows)."""
+    X = m.s1_X(q1)
+    y = q1["accuracy"].to_numpy(float)
+    if ideal_point:
+        X = np.vstack([X, [np.inf, np.inf]])
+        y = np.append(y, 1.0)
+    lo, hi = _single_step_bounds(m.chance)
+    Xr = m.s1_X(ref)
+
+    def fun(t):
+        v, j = _single_step_eval(t, X)
+        return v - y, j
+
+    th, rec = _multistart(
+        lambda s: _least_squares_from(fun, s, lo, hi),
+        _single_step_starts(y, m.chance, ideal_point, n_starts, _task_rng(seed, task, 3)),
+        lambda t: _single_step_eval(t, Xr)[0],
     )
+    r, j = fun(th)
+    m.ss_theta, m.ss_cov = th, _delta_cov(j, r, len(th))
+    L0, la, al, lb, be, f, b = th
+    N_ref, D_ref = m.refs["N_ref"], m.refs["D_ref"]
+    values = (("E", 0.0), ("A", np.exp(la) * N_ref**al), ("alpha", al), ("B", np.exp(lb) * D_ref**be),
+              ("beta", be), ("k", -1.0), ("L0", L0), ("a", (1.0 - b) * f), ("b", b))
+    return [(task, "single_step", name, float(v)) for name, v in values], [{"task": task, "step": "single_step", **rec}]
+
+
+def _fit_two_steps(m: _TaskModel, task, q1, q2, feature, ref, *, n_starts, seed, ideal_point, n_boot):
+    """Fit step 1 then step 2 of a task (two_step or compute) into m: (parameter rows, agreement rows)."""
+    Xr = m.s1_X(ref)
+    rec1 = _fit_step1(m, task, q1, feature, Xr, n_starts=n_starts, seed=seed, n_boot=n_boot)
+    rec2 = _fit_step2(m, task, q2, feature, _step1_loss(m.s1_theta, Xr), n_starts=n_starts, seed=seed,
+                      ideal_point=ideal_point)
+    params = _step1_params(task, m.s1_theta, m.structure, m.refs)
+    f, b, kn, L0n = m.s2_theta
+    for name, v in (("a", (1.0 - b) * f), ("b", b), ("k", kn / m.L_ref), ("L0", L0n * m.L_ref)):
+        params.append((task, "step2", name, float(v)))
+    agree = [{"task": task, "step": "step1", **rec1}, {"task": task, "step": "step2", **rec2}]
+    return params, agree
+
+
+def _fit_step1(m: _TaskModel, task, q1, feature, Xr, *, n_starts, seed, n_boot) -> dict:
+    """Fit step 1 of a task (multi-start Huber fit, then the residual bootstrap) into m;
+    returns the agreement record."""
+    X = m.s1_X(q1)
+    y = q1[feature].to_numpy(float)
+    logy = np.log(y)
+    th, rec = _multistart(
+        lambda s: _step1_fit_from(s, X, logy, HUBER_DELTA),
+        _step1_starts(y, X.shape[1], n_starts, _task_rng(seed, task, 1)),
+        lambda t: _step1_loss(t, Xr),
+    )
+    m.s1_theta = th
+    if n_boot:
+        m.s1_boot = _bootstrap_step1(th, X, logy, n_boot, _task_rng(seed, task, 4))
+    return rec
+
+
+def _bootstrap_step1(theta, X, logy, n_boot, rng) -> np.ndarray | None:
+    """Residual bootstrap: ``n_boot`` refits from theta on ``log L + resampled log residuals``;
+    the finite refits (n x p), or None if none."""
+    pred = _step1_loss(theta, X)
+    res = logy - np.log(pred)
+    boots = []
+    for _ in range(n_boot):
+        ly = np.log(pred) + res[rng.integers(0, len(res), len(res))]
+        tb, ob, _ = _step1_fit_from(theta, X, ly, HUBER_DELTA)
+        if np.isfinite(ob) and np.all(np.isfinite(tb)):
+            boots.append(tb)
+    return np.array(boots) if boots else None
+
+
+def _step1_params(task, theta, structure, refs) -> list[tuple]:
+    """Step 1's parameter rows in raw units (A = exp(la) N_ref**alpha, ...)."""
+    if structure == "compute":
+        values = (("E", theta[0]), ("A", np.exp(theta[1]) * refs["C_ref"] ** theta[2]), ("alpha", theta[2]))
+    else:
+        values = (("E", theta[0]), ("A", np.exp(theta[1]) * refs["N_ref"] ** theta[2]), ("alpha", theta[2]),
+                  ("B", np.exp(theta[3]) * refs["D_ref"] ** theta[4]), ("beta", theta[4]))
+    return [(task, "step1", name, float(v)) for name, v in values]
+
+
+def _fit_step2(m: _TaskModel, task, q2, feature, L_at_ref, *, n_starts, seed, ideal_point) -> dict:
+    """Fit step 2 of a task (accuracy from the feature, plus the ideal point) into m; returns
+    the agreement record, judged at step 1's losses L_at_ref for the reference targets."""
+    if len(q2) < 5:
+        raise LadderDataError(f"task {task!r}: step 2 needs at least 5 checkpoints after preprocessing; got {len(q2)}")
+    L = q2[feature].to_numpy(float)
+    acc = q2["accuracy"].to_numpy(float)
+    m.L_ref = L_ref = float(np.median(L))
+    xn = L / L_ref
+    if ideal_point:
+        xn = np.append(xn, 0.0)
+        acc = np.append(acc, 1.0)
+    lo, hi = _sigmoid_bounds(m.chance)
+    xr = L_at_ref / L_ref
+
+    def fun(t):
+        v, j = _sigmoid_eval(t, xn)
+        return v - acc, j
+
+    th, rec = _multistart(
+        lambda s: _least_squares_from(fun, s, lo, hi),
+        _sigmoid_starts(xn, acc, m.chance, ideal_point, n_starts, _task_rng(seed, task, 2)),
+        lambda t: _sigmoid_eval(t, xr)[0],
+    )
+    r, j = fun(th)
+    m.s2_theta, m.s2_cov = th, _delta_cov(j, r, 4)
+    return rec
