@@ -13,7 +13,7 @@
 With ``ax=None`` each makes a grid; pass a single Axes for a single task, or a sequence of
 Axes (one per task) to place them yourself. Curves and bands are of the mean law
 (:mod:`.posterior`); target markers show the full predictive interval of
-:meth:`~ladderfit.results.LadderFit.predict`.
+:meth:`~ladderfit.model.results.LadderFit.predict`.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def plot_step1(fit, data=None, tasks=None, target="7B-4T", ax=None, x: str = "D"
 
     Parameters
     ----------
-    fit : a :class:`~ladderfit.results.LadderFit` (or the path of a saved one).
+    fit : a :class:`~ladderfit.model.results.LadderFit` (or the path of a saved one).
     data : optional ladder table (DataFrame or path): its intermediate checkpoints of the
         fit's runs are drawn as faint dots behind the step-1 points (``x="D"`` only).
     tasks : tasks to draw (default: all of the fit's), one panel each.

@@ -10,7 +10,7 @@ The curves come from :mod:`ladderfit.model.curves`, evaluated on every posterior
 
 with :math:`\bar L` the fit's ``loss_centre`` and :math:`f` its fitted ``floor``. They are
 mean curves (parameter uncertainty only); predictive intervals come from
-:meth:`~ladderfit.results.LadderFit.predict`.
+:meth:`~ladderfit.model.results.LadderFit.predict`.
 """
 
 from __future__ import annotations

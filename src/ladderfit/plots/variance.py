@@ -56,7 +56,7 @@ def plot_variance(variance_df: pd.DataFrame, ax=None) -> Figure:
     draws the accuracy panel only; two Axes draw both; ``None`` makes the two-panel figure.
     """
     if not isinstance(variance_df, pd.DataFrame) or "task" not in variance_df.columns:
-        raise TypeError("plot_variance: expected the DataFrame of ladderfit.variance.variance")
+        raise TypeError("plot_variance: expected the DataFrame of ladderfit.analysis.variance.variance")
     df = variance_df.reset_index(drop=True)
     acc_scale = {m: 100.0 for m in _ACC_MEASURES} | {"backtest_abs_error": 1.0}
     if ax is None:
