@@ -2,7 +2,45 @@
 
 The plotting layer sits at the end of the flow: it reads fits (:mod:`ladderfit.model`) and
 tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CLI.
+
+==============================  ==================================================================
+:mod:`.fitted`                  :func:`plot_step1`, :func:`plot_step2`, :func:`plot_chained`: the
+                                fitted ladder, one panel per task
+:mod:`.predictions`             :func:`plot_forest`: predictions of every task at the targets
+:mod:`.variance`                :func:`plot_variance`: the noise measures per task
+:mod:`.diagnostics`             :func:`plot_trace`, :func:`plot_rank`,
+                                :func:`plot_parameter_forest`: ArviZ sampler diagnostics
+:mod:`.common`                  shared plumbing: reading the fit, panel grid, bands, colours
+:mod:`.posterior`               posterior draws of the parameters and the mean curves
+:mod:`.tables`                  the fit's ladder points, predictions at targets, actual scores
+==============================  ==================================================================
 """
 
-from .figures import *  # noqa: F401,F403
-from .figures import PLOTS, __all__  # noqa: F401
+from .diagnostics import plot_parameter_forest, plot_rank, plot_trace
+from .fitted import plot_chained, plot_step1, plot_step2
+from .predictions import plot_forest
+from .variance import plot_variance
+
+__all__ = [
+    "plot_step1",
+    "plot_step2",
+    "plot_chained",
+    "plot_forest",
+    "plot_variance",
+    "plot_trace",
+    "plot_rank",
+    "plot_parameter_forest",
+    "PLOTS",
+]
+
+#: Plot kinds of the ``ladderfit plot`` command.
+PLOTS: dict[str, str] = {
+    "step1": "plot_step1",
+    "step2": "plot_step2",
+    "chained": "plot_chained",
+    "forest": "plot_forest",
+    "variance": "plot_variance",
+    "trace": "plot_trace",
+    "rank": "plot_rank",
+    "parameters": "plot_parameter_forest",
+}
