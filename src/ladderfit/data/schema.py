@@ -14,7 +14,7 @@ task_loss    no*      task loss, bits per byte of the correct answer (> 0). *Nee
                       default two-step fit; other intermediate features can stand in.
 multiplier   no       Chinchilla multiplier (tokens / (20 N)) of the run
 replicate    no       seed-rerun index (0 = first training of a configuration)
-flops        no       training FLOPs so far (> 0), for the compute variant
+flops        no       training FLOPs so far (> 0), for the compute structure
 n_items      no       number of items of the task (binomial noise)
 chance       no       chance accuracy of the task (overrides the registry)
 c4_loss      no       C4 language-modeling loss, nats per token (> 0)

@@ -42,7 +42,7 @@ class ModelData:
     s1_x: np.ndarray
     s1_z: np.ndarray
     s1_loss: np.ndarray
-    s1_acc: np.ndarray  # mean accuracy of the same last checkpoints (single-step variant)
+    s1_acc: np.ndarray  # mean accuracy of the same last checkpoints (single-step structure)
     s1_nlast: np.ndarray
     # step 2 points
     s2_task: np.ndarray
@@ -109,11 +109,10 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     """
     spec = spec or ModelSpec()
     prep = prep or Preprocessing()
-    variant = spec.structure
     feature = spec.feature
     if not spec.uses_feature:  # the single step reads the runs' final accuracy, no feature
         feature, df = "_final_accuracy", df.assign(_final_accuracy=df["accuracy"])
-    if variant == "compute" and "flops" not in df.columns:
+    if spec.structure == "compute" and "flops" not in df.columns:
         raise LadderDataError("the compute structure needs a 'flops' column (training FLOPs) in the data")
     if feature not in df.columns:
         raise LadderDataError(
@@ -150,7 +149,7 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     x_max = float(np.log(per_run["N"]).max() - logN_c)
     z_max = float(np.log(per_run["D"]).max() - logD_c)
     logC_c, coef = 0.0, (0.0, 1.0)
-    if variant == "compute":
+    if spec.structure == "compute":
         from ..data.targets import flops_per_token_coef
 
         flops = df.groupby("run")["flops"].max()

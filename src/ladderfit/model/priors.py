@@ -40,7 +40,7 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "k_tau": ("LogNormal", (math.log(0.5), 0.5), "population sd of log k (zero-avoiding)"),
     "sigma_acc": ("LogNormal", (math.log(0.01), 0.75), "per-task checkpoint scatter of accuracy beyond binomial"),
     "run_tau": ("LogNormal", (math.log(0.01), 0.75), "per-task sd of run effects (accuracy scale)"),
-    # ---- single-step variant: acc(N, D) = floor + (1 - floor) sigmoid(u(N, D)) -------------
+    # ---- single-step structure: acc(N, D) = floor + (1 - floor) sigmoid(u(N, D)) -------------
     "logit_slope_N": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log N at the centre"),
     "logit_slope_D": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log D at the centre"),
     # ---- extrapolation -----------------------------------------------------------------

@@ -34,8 +34,8 @@ TARGET_COLOR = "crimson"
 ACTUAL_COLOR = "black"
 
 
-def as_fit(fit, variants: tuple[str, ...] | None = None, figure: str = "this figure"):
-    """A LadderFit, or a path to one saved with :meth:`LadderFit.save`; ``variants``: the
+def as_fit(fit, structures: tuple[str, ...] | None = None, figure: str = "this figure"):
+    """A LadderFit, or a path to one saved with :meth:`LadderFit.save`; ``structures``: the
     model structures the figure can draw."""
     if isinstance(fit, (str, Path)):
         from ..model.results import load
@@ -44,8 +44,8 @@ def as_fit(fit, variants: tuple[str, ...] | None = None, figure: str = "this fig
     if not hasattr(fit, "idata") or not hasattr(fit, "model_data"):
         raise TypeError(f"expected a LadderFit (from ladderfit.fit or ladderfit.load), got {type(fit).__name__}")
     structure = fit.model_data.structure
-    if variants is not None and structure not in variants:
-        raise ValueError(f"{figure} draws the {' or '.join(variants)} model; this fit is the {structure!r} structure")
+    if structures is not None and structure not in structures:
+        raise ValueError(f"{figure} draws the {' or '.join(structures)} model; this fit is the {structure!r} structure")
     return fit
 
 
