@@ -31,6 +31,7 @@ input; the caller's DataFrame is never modified.
 from __future__ import annotations
 
 import difflib
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,9 @@ def validate(
         _fail(source, "the table is empty; expected one row per (run, checkpoint, task)")
     df = data.copy()
     df.columns = [str(c) for c in df.columns]
+    dup_cols = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup_cols:
+        _fail(source, f"duplicated column name(s) {dup_cols}; expected each column once")
 
     for col in REQUIRED + tuple(require):
         if col not in df.columns:
@@ -132,6 +136,12 @@ def validate(
 
     numeric = [c for c in ("N", "D", "step", "accuracy") + OPTIONAL_NUMERIC if c in df.columns]
     for col in numeric:
+        is_bool = pd.api.types.is_bool_dtype(df[col]) or (
+            df[col].dtype == object and df[col].map(lambda v: isinstance(v, (bool, np.bool_))).any()
+        )
+        if is_bool:
+            _fail(source, f"column {col!r} holds True/False values; expected numbers "
+                          f"({'a fraction in [0, 1]' if col == 'accuracy' else 'not booleans'})")
         converted = pd.to_numeric(df[col], errors="coerce")
         bad = converted.isna().to_numpy() & df[col].notna().to_numpy()
         if bad.any():
@@ -186,6 +196,10 @@ def validate(
                 vals = sorted(df.loc[df["run"] == run, col].unique().tolist())
                 _fail(source, f"column {col!r} must take one value per run; run {run!r} has {vals[:5]}")
 
+    _check_tokens(df, source)
+    _check_sizes(df, source)
+    _check_accuracy_varies(df, source)
+
     counts = df.groupby(["run", "task"])["step"].nunique()
     few = counts[counts < min_checkpoints]
     if len(few):
@@ -196,3 +210,66 @@ def validate(
         )
 
     return df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
+
+
+def _check_tokens(df: pd.DataFrame, source: str) -> None:
+    """D is one value per checkpoint and rises with the step within each run."""
+    per_ckpt = df.groupby(["run", "step"])["D"].nunique()
+    if (per_ckpt > 1).any():
+        run, step = per_ckpt.index[per_ckpt > 1][0]
+        vals = sorted(df.loc[(df["run"] == run) & (df["step"] == step), "D"].unique().tolist())
+        _fail(source, f"column 'D' must take one value per checkpoint; run {run!r} step {int(step)} has {vals[:4]}")
+    ck = df.drop_duplicates(["run", "step"]).sort_values(["run", "step"], kind="stable")
+    rises = ck.groupby("run", sort=True)["D"].apply(lambda d: bool((np.diff(d.to_numpy()) > 0).all()))
+    if not rises.all():
+        run = rises.index[~rises][0]
+        r = ck[ck["run"] == run]
+        d, st = r["D"].to_numpy(), r["step"].to_numpy()
+        i = int(np.flatnonzero(np.diff(d) <= 0)[0])
+        _fail(
+            source,
+            f"column 'D' must rise with the step within a run; run {run!r} has D={_plain(d[i]):.6g} at step "
+            f"{int(st[i])} but D={_plain(d[i + 1]):.6g} at step {int(st[i + 1])} (tokens seen so far, not the run's total)",
+        )
+
+
+def _check_sizes(df: pd.DataFrame, source: str) -> None:
+    """Different size labels need different N; a ladder of one length per size is flagged."""
+    per_size = df.groupby("size")["N"].first()
+    if len(per_size) >= 2 and per_size.nunique() == 1:
+        _fail(
+            source,
+            f"the {len(per_size)} size labels {sorted(per_size.index)[:6]} all have the same N = "
+            f"{_plain(per_size.iloc[0]):.6g}; expected each size's own parameter count in column 'N' "
+            "(a fit needs at least 2 distinct N)",
+        )
+    shared = per_size[per_size.duplicated(keep=False)]
+    if len(shared):
+        warnings.warn(
+            f"{source}: size labels {sorted(shared.index)} share N = {_plain(shared.iloc[0]):.6g}; "
+            "the fit uses N, not the labels",
+            UserWarning,
+            stacklevel=3,
+        )
+    lengths = df.groupby(["size", "run"])["D"].max().groupby("size").nunique()
+    if len(lengths) >= 2 and (lengths == 1).all():
+        warnings.warn(
+            f"{source}: each model size has a single training length (one final D per size), so a fit "
+            "cannot separate the D term from N: its D exponent and coefficient are then prior-only; "
+            "add runs of several lengths per size to identify them",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _check_accuracy_varies(df: pd.DataFrame, source: str) -> None:
+    """A task stuck at 0 or 1 everywhere has nothing to fit (its logit is infinite)."""
+    acc = df.groupby("task")["accuracy"].agg(["min", "max"])
+    stuck = acc[(acc["min"] == acc["max"]) & acc["min"].isin([0.0, 1.0])]
+    if len(stuck):
+        task, value = stuck.index[0], _plain(stuck["min"].iloc[0])
+        _fail(
+            source,
+            f"task {task!r} has accuracy {value:g} in every row; expected accuracies that vary "
+            "(a task at 0 or 1 everywhere cannot be fitted): drop the task or fix its column",
+        )
