@@ -72,19 +72,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path``, on failure it is removed."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=folder)
+    existed = path.exists()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=folder)
+    except OSError as err:
+        raise OSError(err.errno, f"{path}: cannot write in {str(folder)!r} ({err.strerror})") from None
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
         mode = 0o666 & ~_umask()
-        if path.exists():
+        if existed:
             mode = path.stat().st_mode & 0o7777
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(err, OSError):
+            left = "the previous file is unchanged" if existed else "no file was written"
+            raise OSError(err.errno, f"{path}: writing failed ({err.strerror or err}); {left}") from None
         raise
 
 

@@ -26,8 +26,17 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS = (data, predict, backtest, plot, variance)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``ladderfit: error: ...`` and exit status 2 (subcommand
+    parsers are of the same class)."""
+
+    def error(self, message: str):  # noqa: D102
+        message = " ".join(message.split())
+        self.exit(2, f"ladderfit: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ladderfit",
         description="Predict LLM task accuracy from a ladder of small models (joint Bayesian scaling law).",
     )
@@ -51,8 +60,8 @@ def _one_line(err: BaseException) -> str:
     text = str(err)
     if isinstance(err, KeyError) and len(err.args) == 1:
         text = f"not found: {err.args[0]!r}"
-    if isinstance(err, OSError) and err.filename and err.strerror:
-        text = f"{err.filename}: {err.strerror}"
+    if isinstance(err, OSError) and err.strerror:
+        text = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
     text = " ".join(text.split()) or type(err).__name__
     return text
 

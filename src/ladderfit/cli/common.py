@@ -67,8 +67,13 @@ def check_platform(args: argparse.Namespace) -> None:
             f"--platform {platform}: JAX finds no {platform.upper()} device ({detail[:200]}); "
             "expected a machine with one and a JAX built for it, or use --platform cpu"
         ) from None
-    if not devices:
-        raise LadderDataError(f"--platform {platform}: JAX finds no {platform.upper()} device; use --platform cpu")
+    want = {"gpu": "gpu", "cuda": "gpu", "tpu": "tpu"}[platform]
+    if not devices or devices[0].platform != want:
+        found = ", ".join(sorted({d.platform for d in devices})) or "none"
+        raise LadderDataError(
+            f"--platform {platform}: JAX finds no {platform.upper()} device (found: {found}); "
+            "expected a machine with one and a JAX built for it, or use --platform cpu"
+        )
 
 
 def check_outputs(args: argparse.Namespace, **kinds: str) -> None:

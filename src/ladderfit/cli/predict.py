@@ -33,18 +33,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..data.targets import as_targets
     from ..model.bayes import fit as fit_model
     from ..model.diagnostics import ConvergenceWarning
+    from ..data.readers import read_data
+    from ..data.schema import check_model_columns
     from ..io import atomic_write
     from ..model.spec import as_spec
 
-    # checked before sampling: outputs and targets here, the data and model inside fit
+    # checked before sampling: outputs, targets, the data and the model's columns
     check_outputs(args, out="table", save="fit")
     targets = as_targets(args.target or None)
     spec = as_spec(args.model, structure=args.structure, feature=args.feature,
                    run_effects=True if args.run_effects else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
+        data = read_data(args.data) if args.data is not None else None
+        if data is not None:  # the model's columns, before sampling
+            check_model_columns(data, spec.structure, spec.feature, source=args.data)
         fit = fit_model(
-            args.data,
+            data,
             tasks=split_names(args.tasks),
             chains=args.chains,
             draws=args.draws,
@@ -53,7 +58,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             model=spec,
             progress_bar=not args.quiet,
         )
+    shown = set()
     for w in caught:
+        if (w.category, str(w.message)) in shown:  # the data are validated twice
+            continue
+        shown.add((w.category, str(w.message)))
         if issubclass(w.category, ConvergenceWarning):
             print(f"\nWARNING: {w.message}\n", file=sys.stderr)
         else:

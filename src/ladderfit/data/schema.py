@@ -45,6 +45,7 @@ __all__ = [
     "OPTIONAL_NUMERIC",
     "LOSS_COLUMNS",
     "validate",
+    "check_model_columns",
 ]
 
 
@@ -272,4 +273,20 @@ def _check_accuracy_varies(df: pd.DataFrame, source: str) -> None:
             source,
             f"task {task!r} has accuracy {value:g} in every row; expected accuracies that vary "
             "(a task at 0 or 1 everywhere cannot be fitted): drop the task or fix its column",
+        )
+
+
+def check_model_columns(df: pd.DataFrame, structure: str, feature: str, source: str = "data") -> None:
+    """Say, before any fit, whether the table has the columns a model structure reads."""
+    features = [c for c in LOSS_COLUMNS if c in df.columns]
+    if structure == "compute" and "flops" not in df.columns:
+        _fail(source, "the compute structure needs a 'flops' column (training FLOPs so far); "
+                      "the data has none: use --model two_step or single_step")
+    if structure != "single_step" and feature not in df.columns:
+        have = f"the feature column(s) it has: {', '.join(features)}" if features else "it has no loss column"
+        alt = f" (e.g. --model {structure}/{features[0]})" if features else ""
+        _fail(
+            source,
+            f"model {structure!r} needs the intermediate feature column {feature!r}, which the data lacks; "
+            f"{have}: pick one with --feature{alt}, or fit accuracy straight from (N, D) with --model single_step",
         )

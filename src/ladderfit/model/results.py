@@ -183,10 +183,33 @@ class LadderFit:
         # a temporary file in the same folder, then os.replace: a failed write (disk full,
         # an interrupt) leaves the previous file, or none, never a broken one
         with atomic_path(path) as tmp:
-            idata.to_netcdf(str(tmp))
+            data = _netcdf_bytes(idata)
+            if data is None:
+                idata.to_netcdf(str(tmp))
+            else:
+                Path(tmp).write_bytes(data)
         return path
 
 
+
+
+def _netcdf_bytes(idata: az.InferenceData) -> bytes | None:
+    """The netCDF file in memory (h5netcdf), or ``None`` where that engine is missing.
+
+    HDF5 crashes the process (a segmentation fault) when the disk fills during a direct
+    write; built in memory first, the file is written by plain Python I/O, which fails with
+    an ``OSError`` instead.
+    """
+    import io
+
+    try:
+        import h5netcdf  # noqa: F401
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    for i, group in enumerate(idata.groups()):
+        getattr(idata, group).to_netcdf(buf, mode="w" if i == 0 else "a", group=group, engine="h5netcdf")
+    return buf.getvalue()
 
 
 def load(path: str | Path) -> LadderFit:
@@ -217,7 +240,10 @@ def load(path: str | Path) -> LadderFit:
     if attrs.get("ladderfit_model") != MODEL_NAME:
         found = attrs.get("ladderfit_model")
         hint = " (saved by another version of ladderfit: refit it)" if str(found).startswith("ladderfit.") else ""
-        raise LadderDataError(f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}")
+        raise LadderDataError(
+            f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}; "
+            "expected a fit saved with LadderFit.save"
+        )
     try:
         config = FitConfig.from_json(attrs["ladderfit_config"])
         priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
