@@ -481,10 +481,19 @@ def test_duplicated_accuracy_header(tmp_path, capsys):
 def test_d_must_rise_with_the_step(tmp_path, capsys):
     df = tidy_ladder()
     run_name = df["run"].iloc[0]
-    df.loc[df["run"] == run_name, "D"] = df.loc[df["run"] == run_name, "D"].max()  # the run's total at every step
+    mask = df["run"] == run_name
+    df.loc[mask, "D"] = df.loc[mask, "D"].max() * 2 - df.loc[mask, "D"]  # falls as the step rises
     path = tmp_path / "d.csv"
     df.to_csv(path, index=False)
     assert_failed(run(capsys, "data", "summary", "--data", path), run_name, "rise with the step")
+
+
+def test_constant_d_within_a_run_warns():
+    df = tidy_ladder()
+    run_name = df["run"].iloc[0]
+    df.loc[df["run"] == run_name, "D"] = df.loc[df["run"] == run_name, "D"].max()  # the run's total at every step
+    with pytest.warns(UserWarning, match=f"does not rise with the step.*{run_name}"):
+        ladderfit.validate(df)
 
 
 def test_d_one_value_per_checkpoint():
