@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_arg, add_sampler_args, split_names
+from .common import add_data_arg, add_sampler_args, check_outputs, split_names
 
 __all__ = ["add_parser"]
 
@@ -23,7 +23,9 @@ _METHODS = ("bayes", "least_squares")
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from ..analysis.backtest import backtest, format_backtest, format_summary, summarize_backtest
+    from ..io import atomic_write
 
+    check_outputs(args, out="table")
     methods = list(dict.fromkeys(args.method or _METHODS))
     models = split_names(args.model) or ["two_step"]
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
@@ -48,7 +50,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     print()
     print(format_summary(summarize_backtest(df)))
     if args.out:
-        df.to_csv(args.out, index=False)
+        atomic_write(args.out, lambda tmp: df.to_csv(tmp, index=False))
         print(f"wrote {args.out}")
     return 0
 

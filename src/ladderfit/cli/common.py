@@ -5,7 +5,100 @@ from __future__ import annotations
 import argparse
 import os
 
-__all__ = ["setup_platform", "add_data_arg", "add_sampler_args", "add_model_args", "add_target_arg", "split_names"]
+__all__ = [
+    "setup_platform", "add_data_arg", "add_sampler_args", "add_model_args", "add_target_arg", "split_names",
+    "positive_int", "nonnegative_int", "int_at_least", "check_platform", "check_outputs",
+]  # fmt: skip
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def int_at_least(low: int, why: str = ""):
+    """argparse ``type=``: an integer >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{why}, got {text!r}")
+        return value
+
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse ``type=``: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def check_platform(args: argparse.Namespace) -> None:
+    """With ``--platform``, make sure JAX has such a device before any work (JAX's own failure is
+    a bare AssertionError or RuntimeError deep in the first computation)."""
+    platform = getattr(args, "platform", None)
+    if not platform or platform == "cpu":
+        return
+    from ..errors import LadderDataError
+
+    try:
+        import jax
+
+        devices = jax.devices()
+    except Exception as err:  # noqa: BLE001 (JAX raises RuntimeError or AssertionError)
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise LadderDataError(
+            f"--platform {platform}: JAX finds no {platform.upper()} device ({detail[:200]}); "
+            "expected a machine with one and a JAX built for it, or use --platform cpu"
+        ) from None
+    want = {"gpu": "gpu", "cuda": "gpu", "tpu": "tpu"}[platform]
+    if not devices or devices[0].platform != want:
+        found = ", ".join(sorted({d.platform for d in devices})) or "none"
+        raise LadderDataError(
+            f"--platform {platform}: JAX finds no {platform.upper()} device (found: {found}); "
+            "expected a machine with one and a JAX built for it, or use --platform cpu"
+        )
+
+
+def check_outputs(args: argparse.Namespace, **kinds: str) -> None:
+    """Check the output options named in ``kinds`` (option attribute -> kind) before any work.
+
+    No output may be the input ``--data`` (or ``--fit``), nor two outputs the same file.
+    """
+    from pathlib import Path
+
+    from ..errors import LadderDataError
+    from ..io import check_output
+
+    inputs = [getattr(args, name, None) for name in ("data", "fit", "backtest", "actual")]
+    inputs = [i for i in inputs if i is not None and Path(i).is_file()]
+    seen: dict = {}
+    for attr, kind in kinds.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        option = "--" + attr.replace("_", "-")
+        check_output(value, kind, option=option, inputs=inputs)
+        key = Path(value).resolve()
+        if key in seen:
+            raise LadderDataError(f"{option} and {seen[key]} name the same file {value!r}; expected two different files")
+        seen[key] = option
 
 
 def setup_platform(args: argparse.Namespace) -> None:
@@ -15,6 +108,8 @@ def setup_platform(args: argparse.Namespace) -> None:
         # one XLA host device per chain, so chains run in parallel even with fewer cores:
         # 4 chains on 2 cores took 46 s instead of 104 s sequentially (benchmarks/speed.py)
         devices = args.chains
+    if devices and devices < 1:
+        devices = None
     if devices and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
         flags = os.environ.get("XLA_FLAGS", "")
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
@@ -45,7 +140,8 @@ def add_sampler_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     for name, help_ in (("chains", "NUTS chains"), ("draws", "draws per chain after warmup"),
                         ("warmup", "warmup iterations per chain"), ("seed", "random seed")):
         value = getattr(d, name)
-        p.add_argument(f"--{name}", type=int, default=value if defaults else None, help=f"{help_} (default {value})")
+        kind = nonnegative_int if name == "seed" else positive_int
+        p.add_argument(f"--{name}", type=kind, default=value if defaults else None, help=f"{help_} (default {value})")
 
 
 def add_target_arg(p: argparse.ArgumentParser, help_default: str) -> None:

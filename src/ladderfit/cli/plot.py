@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_data_arg, add_sampler_args, add_target_arg, split_names
+from .common import add_data_arg, add_sampler_args, add_target_arg, check_outputs, int_at_least, positive_int, split_names
 
 __all__ = ["add_parser", "PLOT_KINDS", "get_fit"]
 
@@ -46,8 +46,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     from .. import plots
 
+    from ..errors import LadderDataError
+    from ..io import atomic_path
+
     kind = args.kind
     out = Path(args.out or f"{kind}.png")
+    args.out = str(out)
+    check_outputs(args, out="figure")
     tasks = split_names(args.tasks)
     targets = args.target or None  # NAME=N,D holds a comma: never split targets
     if kind == "variance":
@@ -59,6 +64,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         )
     else:
         fit = get_fit(args)
+        unknown = [t for t in tasks or () if t not in fit.tasks]
+        if unknown:
+            source = f"the fit {args.fit}" if args.fit else "the fit"
+            raise LadderDataError(
+                f"--tasks: {', '.join(map(repr, unknown))} not in {source}; it has {', '.join(fit.tasks)}"
+            )
         if kind == "step1":
             fig = plots.plot_step1(fit, data=args.data, tasks=tasks, target=targets[0] if targets else "7B-4T", x=args.x)
         elif kind == "step2":
@@ -77,8 +88,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             fig = plots.plot_rank(fit, var_names=args.var_names, tasks=tasks)
         else:  # parameters
             fig = plots.plot_parameter_forest(fit, var_names=args.var_names, tasks=tasks)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=args.dpi, bbox_inches="tight")
+    with atomic_path(out) as tmp:  # a failed or interrupted write leaves the previous figure
+        fig.savefig(tmp, dpi=args.dpi, bbox_inches="tight", format=out.suffix.lstrip(".").lower())
     print(f"wrote {out}")
     return 0
 
@@ -101,6 +112,6 @@ def add_parser(sub) -> None:
     p.add_argument("--x", choices=["D", "N"], default="D", help="step1: loss vs tokens D per size (default) or vs parameters N per length")
     p.add_argument("--var-names", nargs="+", default=["alpha", "beta", "k"], help="trace/rank/parameters: parameters to show")
     p.add_argument("--run", default=None, help="variance: run whose last checkpoints are used (default 1B-10xC)")
-    p.add_argument("--last-n", type=int, default=10, help="variance: number of last checkpoints (default 10)")
-    p.add_argument("--dpi", type=int, default=150, help="resolution of raster output (default 150)")
+    p.add_argument("--last-n", type=int_at_least(2, " (an sd needs two checkpoints)"), default=10, help="variance: number of last checkpoints (default 10)")
+    p.add_argument("--dpi", type=positive_int, default=150, help="resolution of raster output (default 150)")
     p.set_defaults(func=_cmd_plot)

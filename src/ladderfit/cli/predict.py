@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_data_arg, add_model_args, add_sampler_args, add_target_arg, split_names
+from .common import add_data_arg, add_model_args, add_sampler_args, add_target_arg, check_outputs, split_names
 
 __all__ = ["add_parser", "format_predictions"]
 
@@ -33,32 +33,50 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..data.targets import as_targets
     from ..model.bayes import fit as fit_model
     from ..model.diagnostics import ConvergenceWarning
+    from ..data.readers import read_data
+    from ..data.schema import check_model_columns
+    from ..io import atomic_write
     from ..model.spec import as_spec
 
+    # checked before sampling: outputs, targets, the data and the model's columns
+    check_outputs(args, out="table", save="fit")
     targets = as_targets(args.target or None)
+    spec = as_spec(args.model, structure=args.structure, feature=args.feature,
+                   run_effects=True if args.run_effects else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
+        data = read_data(args.data) if args.data is not None else None
+        if data is not None:  # the model's columns, before sampling
+            check_model_columns(data, spec.structure, spec.feature, source=args.data)
         fit = fit_model(
-            args.data,
+            data,
             tasks=split_names(args.tasks),
             chains=args.chains,
             draws=args.draws,
             warmup=args.warmup,
             seed=args.seed,
-            model=as_spec(args.model, structure=args.structure, feature=args.feature,
-                          run_effects=True if args.run_effects else None),
+            model=spec,
             progress_bar=not args.quiet,
         )
+    shown = set()
     for w in caught:
+        if (w.category, str(w.message)) in shown:  # the data are validated twice
+            continue
+        shown.add((w.category, str(w.message)))
         if issubclass(w.category, ConvergenceWarning):
             print(f"\nWARNING: {w.message}\n", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if args.save:  # the fit first: it is the costly part, kept even if a later step fails
+        fit.save(args.save)
+        print(f"saved the fit to {args.save}")
     pred = fit.predict(targets)
     d = fit.diagnostics.as_dict()
+    chains = fit.idata.posterior.sizes["chain"]
+    rhat = "R-hat n/a (1 chain)" if chains < 2 else f"max R-hat {d['max_r_hat']:.3f}"
     print(
         f"fitted {len(fit.tasks)} tasks on {fit.model_data.n_runs} runs in {fit.sampling_seconds:.0f} s: "
-        f"max R-hat {d['max_r_hat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
+        f"{rhat}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
         + ("" if d["converged"] else "  — NOT CONVERGED")
     )
     print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
@@ -68,11 +86,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print()
         print(format_predictions(pred, "task_loss"))
     if args.out:
-        pred.to_csv(args.out, index=False)
+        atomic_write(args.out, lambda tmp: pred.to_csv(tmp, index=False))
         print(f"\nwrote {args.out}")
-    if args.save:
-        fit.save(args.save)
-        print(f"saved the fit to {args.save}")
     return 0 if d["converged"] else 3
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_data_arg, add_target_arg, split_names
+from .common import add_data_arg, add_target_arg, check_outputs, int_at_least, split_names
 
 __all__ = ["add_parser", "format_variance"]
 
@@ -45,7 +45,9 @@ def _cmd_variance(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..analysis.variance import variance
+    from ..io import atomic_write
 
+    check_outputs(args, out="table")
     fit = None
     if args.fit:
         from ..model.results import load
@@ -60,8 +62,7 @@ def _cmd_variance(args: argparse.Namespace) -> int:
     print(format_variance(df))
     if args.out:
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
+        atomic_write(out, lambda tmp: df.to_csv(tmp, index=False))
         print(f"wrote {out}")
     return 0
 
@@ -75,7 +76,7 @@ def add_parser(sub) -> None:
     )
     add_data_arg(v)
     v.add_argument("--run", default=None, help="run whose last checkpoints are used (default 1B-10xC, else the largest run)")
-    v.add_argument("--last-n", type=int, default=10, help="number of last checkpoints (default 10)")
+    v.add_argument("--last-n", type=int_at_least(2, " (an sd needs two checkpoints)"), default=10, help="number of last checkpoints (default 10)")
     v.add_argument("--fit", default=None, metavar="FIT.nc", help="a saved fit: adds fitted noise scales and 90%% widths")
     add_target_arg(v, "default 7B-4T; the target of the predictive widths, with --fit")
     v.add_argument("--backtest", default=None, metavar="CSV", help="a backtest table (task, abs_error) to add")

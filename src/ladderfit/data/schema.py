@@ -31,6 +31,7 @@ input; the caller's DataFrame is never modified.
 from __future__ import annotations
 
 import difflib
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ __all__ = [
     "OPTIONAL_NUMERIC",
     "LOSS_COLUMNS",
     "validate",
+    "check_model_columns",
 ]
 
 
@@ -115,6 +117,9 @@ def validate(
         _fail(source, "the table is empty; expected one row per (run, checkpoint, task)")
     df = data.copy()
     df.columns = [str(c) for c in df.columns]
+    dup_cols = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup_cols:
+        _fail(source, f"duplicated column name(s) {dup_cols}; expected each column once")
 
     for col in REQUIRED + tuple(require):
         if col not in df.columns:
@@ -132,6 +137,12 @@ def validate(
 
     numeric = [c for c in ("N", "D", "step", "accuracy") + OPTIONAL_NUMERIC if c in df.columns]
     for col in numeric:
+        is_bool = pd.api.types.is_bool_dtype(df[col]) or (
+            df[col].dtype == object and df[col].map(lambda v: isinstance(v, (bool, np.bool_))).any()
+        )
+        if is_bool:
+            _fail(source, f"column {col!r} holds True/False values; expected numbers "
+                          f"({'a fraction in [0, 1]' if col == 'accuracy' else 'not booleans'})")
         converted = pd.to_numeric(df[col], errors="coerce")
         bad = converted.isna().to_numpy() & df[col].notna().to_numpy()
         if bad.any():
@@ -186,6 +197,10 @@ def validate(
                 vals = sorted(df.loc[df["run"] == run, col].unique().tolist())
                 _fail(source, f"column {col!r} must take one value per run; run {run!r} has {vals[:5]}")
 
+    _check_tokens(df, source)
+    _check_sizes(df, source)
+    _check_accuracy_varies(df, source)
+
     counts = df.groupby(["run", "task"])["step"].nunique()
     few = counts[counts < min_checkpoints]
     if len(few):
@@ -196,3 +211,91 @@ def validate(
         )
 
     return df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
+
+
+def _check_tokens(df: pd.DataFrame, source: str) -> None:
+    """D is one value per checkpoint and rises with the step within each run."""
+    per_ckpt = df.groupby(["run", "step"])["D"].nunique()
+    if (per_ckpt > 1).any():
+        run, step = per_ckpt.index[per_ckpt > 1][0]
+        vals = sorted(df.loc[(df["run"] == run) & (df["step"] == step), "D"].unique().tolist())
+        _fail(source, f"column 'D' must take one value per checkpoint; run {run!r} step {int(step)} has {vals[:4]}")
+    ck = df.drop_duplicates(["run", "step"]).sort_values(["run", "step"], kind="stable")
+    for kind, bad_step in (("fall", lambda d: d < 0), ("stay", lambda d: d == 0)):
+        bad = ck.groupby("run", sort=True)["D"].apply(lambda d: bool(bad_step(np.diff(d.to_numpy())).any()))
+        if not bad.any():
+            continue
+        run = bad.index[bad][0]
+        r = ck[ck["run"] == run]
+        d, st = r["D"].to_numpy(), r["step"].to_numpy()
+        i = int(np.flatnonzero(bad_step(np.diff(d)))[0])
+        where = (f"run {run!r} has D={_plain(d[i]):.6g} at step {int(st[i])} but D={_plain(d[i + 1]):.6g} "
+                 f"at step {int(st[i + 1])}")
+        if kind == "fall":
+            _fail(source, f"column 'D' must rise with the step within a run (tokens seen so far); {where}")
+        warnings.warn(
+            f"{source}: column 'D' does not rise with the step in {int(bad.sum())} run(s): {where}; "
+            "D should be the tokens seen so far, not the run's total (constant D makes the checkpoints "
+            "of a run look equally trained)",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _check_sizes(df: pd.DataFrame, source: str) -> None:
+    """Different size labels need different N; a ladder of one length per size is flagged."""
+    per_size = df.groupby("size")["N"].first()
+    if len(per_size) >= 2 and per_size.nunique() == 1:
+        _fail(
+            source,
+            f"the {len(per_size)} size labels {sorted(per_size.index)[:6]} all have the same N = "
+            f"{_plain(per_size.iloc[0]):.6g}; expected each size's own parameter count in column 'N' "
+            "(a fit needs at least 2 distinct N)",
+        )
+    shared = per_size[per_size.duplicated(keep=False)]
+    if len(shared):
+        warnings.warn(
+            f"{source}: size labels {sorted(shared.index)} share N = {_plain(shared.iloc[0]):.6g}; "
+            "the fit uses N, not the labels",
+            UserWarning,
+            stacklevel=3,
+        )
+    lengths = df.groupby(["size", "run"])["D"].max().groupby("size").nunique()
+    if len(lengths) >= 2 and (lengths == 1).all():
+        warnings.warn(
+            f"{source}: each model size has a single training length (one final D per size), so a fit "
+            "cannot separate the D term from N: its D exponent and coefficient are then prior-only; "
+            "add runs of several lengths per size to identify them",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _check_accuracy_varies(df: pd.DataFrame, source: str) -> None:
+    """A task stuck at 0 or 1 everywhere has nothing to fit (its logit is infinite)."""
+    acc = df.groupby("task").agg(min=("accuracy", "min"), max=("accuracy", "max"), runs=("run", "nunique"))
+    # a single run is no ladder (a fit needs several): such a table is only read, not fitted
+    stuck = acc[(acc["min"] == acc["max"]) & acc["min"].isin([0.0, 1.0]) & (acc["runs"] >= 2)]
+    if len(stuck):
+        task, value = stuck.index[0], _plain(stuck["min"].iloc[0])
+        _fail(
+            source,
+            f"task {task!r} has accuracy {value:g} in every row; expected accuracies that vary "
+            "(a task at 0 or 1 everywhere cannot be fitted): drop the task or fix its column",
+        )
+
+
+def check_model_columns(df: pd.DataFrame, structure: str, feature: str, source: str = "data") -> None:
+    """Say, before any fit, whether the table has the columns a model structure reads."""
+    features = [c for c in LOSS_COLUMNS if c in df.columns]
+    if structure == "compute" and "flops" not in df.columns:
+        _fail(source, "the compute structure needs a 'flops' column (training FLOPs so far); "
+                      "the data has none: use --model two_step or single_step")
+    if structure != "single_step" and feature not in df.columns:
+        have = f"the feature column(s) it has: {', '.join(features)}" if features else "it has no loss column"
+        alt = f" (e.g. --model {structure}/{features[0]})" if features else ""
+        _fail(
+            source,
+            f"model {structure!r} needs the intermediate feature column {feature!r}, which the data lacks; "
+            f"{have}: pick one with --feature{alt}, or fit accuracy straight from (N, D) with --model single_step",
+        )

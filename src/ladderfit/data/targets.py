@@ -17,7 +17,21 @@ import pandas as pd
 from .bundled import paper_targets
 from ..errors import LadderDataError
 
-__all__ = ["as_targets", "parse_target", "fill_flops", "flops_per_token_coef"]
+__all__ = ["as_targets", "parse_target", "fill_flops", "flops_per_token_coef", "TARGET_RANGE"]
+
+#: Sane ranges of a target's N (parameters) and D (tokens): outside them a prediction is
+#: meaningless (and 1e-300 or 1e400 overflow the law to sd = inf).
+TARGET_RANGE: dict[str, tuple[float, float]] = {"N": (1e3, 1e15), "D": (1e3, 1e18)}
+
+
+def _check_range(name: str, col: str, value: float) -> None:
+    lo, hi = TARGET_RANGE[col]
+    if not lo <= value <= hi:
+        what = "parameters" if col == "N" else "training tokens"
+        raise LadderDataError(
+            f"target {name!r}: {col} = {value:.4g} is outside the sane range [{lo:g}, {hi:g}] of {what}; "
+            f"expected a count such as {'7e9' if col == 'N' else '4e12'}"
+        )
 
 _SPEC = re.compile(r"^\s*(?P<name>[^=]+?)\s*=\s*(?P<N>[^,]+?)\s*,\s*(?P<D>[^,]+?)\s*$")
 
@@ -43,7 +57,10 @@ def parse_target(spec: str) -> dict:
         raise LadderDataError(
             f"target {spec!r}: expected a known name ({', '.join(known.index)}) or NAME=N,D (e.g. 3B-1T=3e9,1e12)"
         )
-    return {"target": m["name"], "N": _number(m["N"], "N", spec), "D": _number(m["D"], "D", spec)}
+    out = {"target": m["name"], "N": _number(m["N"], "N", spec), "D": _number(m["D"], "D", spec)}
+    for col in ("N", "D"):
+        _check_range(spec, col, out[col])
+    return out
 
 
 def as_targets(targets: object = None) -> pd.DataFrame:
@@ -86,6 +103,9 @@ def as_targets(targets: object = None) -> pd.DataFrame:
             value = out[col].iloc[i]
             value = value.item() if isinstance(value, np.generic) else value
             raise LadderDataError(f"target {out['target'].iloc[i]!r}: {col} must be a number > 0, got {value!r}")
+        if col in TARGET_RANGE:
+            for name, v in zip(out["target"], vals):
+                _check_range(name, col, float(v))
         out[col] = vals
     if out["target"].duplicated().any():
         raise LadderDataError(f"targets: duplicate name {out['target'][out['target'].duplicated()].iloc[0]!r}")

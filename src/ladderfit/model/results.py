@@ -178,36 +178,114 @@ class LadderFit:
             "ladderfit_sampling_seconds": float(self.sampling_seconds),
         }
         idata.posterior.attrs.update(attrs)
-        idata.to_netcdf(str(path))
+        from ..io import atomic_path
+
+        # a temporary file in the same folder, then os.replace: a failed write (disk full,
+        # an interrupt) leaves the previous file, or none, never a broken one
+        with atomic_path(path) as tmp:
+            data = _netcdf_bytes(idata)
+            if data is None:
+                idata.to_netcdf(str(tmp))
+            else:
+                Path(tmp).write_bytes(data)
         return path
 
 
 
 
+def _netcdf_bytes(idata: az.InferenceData) -> bytes | None:
+    """The netCDF file in memory (h5netcdf), or ``None`` where that engine is missing.
+
+    HDF5 crashes the process (a segmentation fault) when the disk fills during a direct
+    write; built in memory first, the file is written by plain Python I/O, which fails with
+    an ``OSError`` instead.
+    """
+    import io
+
+    try:
+        import h5netcdf  # noqa: F401
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    for i, group in enumerate(idata.groups()):
+        getattr(idata, group).to_netcdf(buf, mode="w" if i == 0 else "a", group=group, engine="h5netcdf")
+    return buf.getvalue()
+
+
 def load(path: str | Path) -> LadderFit:
-    """Read a fit written by :meth:`LadderFit.save`; a file from another model is an error."""
+    """Read a fit written by :meth:`LadderFit.save`; a file from another model is an error.
+
+    Like :func:`~ladderfit.model.bayes.fit`, turns on JAX's float64 mode, so predictions of a
+    loaded fit equal those of the fit; a fit that had not converged warns again
+    (:class:`~ladderfit.model.diagnostics.ConvergenceWarning`).
+    """
+    from ..errors import LadderDataError
+    from .bayes import enable_x64
+
+    enable_x64()
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{path}: no such file; expected a fit saved with LadderFit.save (FIT.nc)")
+    if path.is_dir():
+        raise LadderDataError(f"{path}: is a folder; expected a fit saved with LadderFit.save (FIT.nc)")
     try:
         idata = az.from_netcdf(str(path))
     except Exception as err:  # noqa: BLE001
-        raise ValueError(f"{path}: not a netCDF InferenceData file ({err})") from None
+        detail = " ".join(str(err).split())[:200]
+        raise LadderDataError(
+            f"{path}: not a readable netCDF fit, truncated or another kind of file ({type(err).__name__}: {detail}); "
+            "expected a fit saved with LadderFit.save"
+        ) from None
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     if attrs.get("ladderfit_model") != MODEL_NAME:
         found = attrs.get("ladderfit_model")
         hint = " (saved by another version of ladderfit: refit it)" if str(found).startswith("ladderfit.") else ""
-        raise ValueError(f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}")
-    config = FitConfig.from_json(attrs["ladderfit_config"])
-    priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
-    meta = json.loads(attrs["ladderfit_model_data"])
-    const = idata.constant_data
-    arrays = {name: const[f"md_{name}"].values for name in ModelData.ARRAYS}
-    md = ModelData(
-        tasks=meta["tasks"], runs=meta["runs"], logN_c=meta["logN_c"], logD_c=meta["logD_c"],
-        x_max=meta["x_max"], z_max=meta["z_max"], logC_c=meta["logC_c"],
-        flops_coef=tuple(meta["flops_coef"]), spec=as_spec(meta["spec"]), **arrays,
-    )  # fmt: skip
-    report = check_convergence(idata, warn=False)
-    return LadderFit(idata, config, md, priors, report, float(attrs.get("ladderfit_sampling_seconds", np.nan)))
+        raise LadderDataError(
+            f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}; "
+            "expected a fit saved with LadderFit.save"
+        )
+    try:
+        config = FitConfig.from_json(attrs["ladderfit_config"])
+        priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
+        meta = json.loads(attrs["ladderfit_model_data"])
+        const = idata.constant_data
+        arrays = {name: const[f"md_{name}"].values for name in ModelData.ARRAYS}
+        md = ModelData(
+            tasks=list(meta["tasks"]), runs=list(meta["runs"]), logN_c=float(meta["logN_c"]),
+            logD_c=float(meta["logD_c"]), x_max=float(meta["x_max"]), z_max=float(meta["z_max"]),
+            logC_c=float(meta["logC_c"]), flops_coef=tuple(float(c) for c in meta["flops_coef"]),
+            spec=as_spec(meta["spec"]), **arrays,
+        )  # fmt: skip
+        _check_consistent(idata, md, config)
+        seconds = float(attrs.get("ladderfit_sampling_seconds", np.nan))
+    except LadderDataError:
+        raise
+    except Exception as err:  # noqa: BLE001 (edited or damaged attributes, missing groups)
+        what = f"missing {err}" if isinstance(err, (KeyError, AttributeError)) else f"{type(err).__name__}: {err}"
+        raise LadderDataError(
+            f"{path}: the saved fit is damaged or was edited ({' '.join(what.split())[:200]}); "
+            "expected the attributes and constant data LadderFit.save writes: refit and save again"
+        ) from None
+    report = check_convergence(idata, warn=True)
+    return LadderFit(idata, config, md, priors, report, seconds)
 
+
+def _check_consistent(idata: az.InferenceData, md: ModelData, config: FitConfig) -> None:
+    """The saved labels and arrays must agree with the posterior's shapes."""
+    post = idata.posterior
+    if "task" in post.dims and post.sizes["task"] != md.n_tasks:
+        raise ValueError(f"{md.n_tasks} task names for a posterior of {post.sizes['task']} tasks")
+    if len(md.chance) != md.n_tasks or len(md.n_items) != md.n_tasks:
+        raise ValueError("per-task arrays do not match the task names")
+    if "run" in post.dims and post.sizes["run"] != md.n_runs:
+        raise ValueError(f"{md.n_runs} run names for a posterior of {post.sizes['run']} runs")
+    for name in ("logN_c", "logD_c", "x_max", "z_max", "logC_c"):
+        if not np.isfinite(getattr(md, name)):
+            raise ValueError(f"{name} is not finite")
+    for name in ModelData.ARRAYS:
+        if np.issubdtype(np.asarray(getattr(md, name)).dtype, np.floating) and not np.isfinite(getattr(md, name)).all():
+            raise ValueError(f"saved array {name} holds non-finite values")
+    if len(md.s1_task) and (md.s1_task.max() >= md.n_tasks or md.s1_task.min() < 0):
+        raise ValueError("step-1 task indices out of range")
+    if md.spec != config.model:
+        raise ValueError(f"model {md.spec.name!r} of the data differs from the config's {config.model.name!r}")

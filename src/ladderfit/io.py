@@ -1,0 +1,108 @@
+"""Output files: checked before any work, written atomically.
+
+:func:`check_output` says, before a command fits anything, whether a path can be written
+(its folder exists and is writable, its extension is one the writer knows, it is not one of
+the command's inputs). :func:`atomic_write` writes to a temporary file in the same folder and
+moves it into place with :func:`os.replace`, so a write that fails partway (disk full, an
+interrupt) leaves the previous file, or none, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .errors import LadderDataError
+
+__all__ = ["OUTPUT_KINDS", "check_output", "atomic_write", "atomic_path"]
+
+#: What each kind of output may be called.
+OUTPUT_KINDS: dict[str, tuple[str, ...]] = {
+    "table": (".csv",),
+    "fit": (".nc",),
+    "figure": (".png", ".pdf", ".svg", ".jpg", ".jpeg"),
+}
+_WHAT = {"table": "a CSV table", "fit": "a saved fit (netCDF)", "figure": "a figure"}
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output(path: str | Path, kind: str, *, option: str = "--out", inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Check that ``path`` can be written as ``kind`` (``table``, ``fit``, ``figure``); return it.
+
+    Raises :class:`~ladderfit.errors.LadderDataError` naming the option and what was expected.
+    """
+    path = Path(path)
+    suffixes = OUTPUT_KINDS[kind]
+    if path.suffix.lower() not in suffixes:
+        got = f"{path.suffix!r}" if path.suffix else "no extension"
+        raise LadderDataError(
+            f"{option} {str(path)!r}: {got} is not a file type for {_WHAT[kind]}; expected {', '.join(suffixes)}"
+        )
+    if path.is_dir():
+        raise LadderDataError(f"{option} {str(path)!r}: is a folder; expected a file name ending in {suffixes[0]}")
+    for source in inputs:
+        if source is not None and _same_file(path, Path(source)):
+            raise LadderDataError(
+                f"{option} {str(path)!r} is the input file {str(source)!r}; writing it would destroy the input: "
+                "choose another output name"
+            )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise LadderDataError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LadderDataError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise LadderDataError(f"{option} {str(path)!r}: the file exists and is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path``, on failure it is removed."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    existed = path.exists()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=folder)
+    except OSError as err:
+        raise OSError(err.errno, f"{path}: cannot write in {str(folder)!r} ({err.strerror})") from None
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        mode = 0o666 & ~_umask()
+        if existed:
+            mode = path.stat().st_mode & 0o7777
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(err, OSError):
+            left = "the previous file is unchanged" if existed else "no file was written"
+            raise OSError(err.errno, f"{path}: writing failed ({err.strerror or err}); {left}") from None
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | Path, write) -> Path:
+    """Call ``write(tmp_path)`` and move the result to ``path`` atomically; return ``path``."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)

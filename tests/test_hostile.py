@@ -1,0 +1,835 @@
+"""Hostile input: every command fails clearly, before the work, and never leaves a broken file.
+
+Each failing case asserts the exit status, that the message names the culprit, that no
+traceback is printed, and that no input or previous output changed. One tiny fit (piqa,
+1 chain) is shared by the module; the expensive model-structure matrix is marked slow except
+for the single-step fit on an lm-evaluation-harness ladder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ladderfit
+from ladderfit.cli import main
+from ladderfit.errors import LadderDataError
+
+SRC = str(Path(ladderfit.__file__).resolve().parents[1])
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def env_for(**extra) -> dict:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def cli(*args, timeout=120, **env):
+    """The command in a fresh process: (exit status, stdout, stderr)."""
+    p = subprocess.run([sys.executable, "-m", "ladderfit.cli", *map(str, args)], env=env_for(**env),
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def run(capsys, *args):
+    """The command in this process: (exit status, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:  # argparse
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(*paths) -> dict:
+    return {str(p): (Path(p).read_bytes(), Path(p).stat().st_mtime_ns) if Path(p).exists() else None for p in paths}
+
+
+def assert_failed(result, *culprits, status=2):
+    code, _out, err = result
+    assert code == status, f"exit {code}, stderr: {err}"
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ladderfit: error:")]
+    assert len(errors) == 1, err
+    for word in culprits:
+        assert word in errors[0], f"{word!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+def tidy_ladder(sizes=(1e8, 2e8, 4e8, 8e8), mults=(1, 2, 4), tasks=("piqa", "arc_easy"), n_ckpt=6, seed=0):
+    """A small synthetic tidy ladder that validates."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for N in sizes:
+        label = f"{N / 1e6:g}M"
+        for m in mults:
+            run = f"{label}-{m}xC"
+            total = 20 * N * m
+            for k in range(1, n_ckpt + 1):
+                D = total * k / n_ckpt
+                for task in tasks:
+                    loss = 0.8 + 30 / N**0.2 + 40 / D**0.15 + rng.normal(0, 0.005)
+                    acc = float(np.clip(0.5 + 0.4 / (1 + np.exp(4 * (loss - 1.2))) + rng.normal(0, 0.01), 0.01, 0.99))
+                    rows.append({"run": run, "size": label, "N": N, "D": D, "step": 100 * k, "task": task,
+                                 "accuracy": acc, "task_loss": loss, "flops": 6 * N * D})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def tiny_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny fits do not converge, by design
+        return ladderfit.fit(tasks=["piqa"], chains=1, warmup=20, draws=20, max_tree_depth=4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fit_path(tiny_fit, tmp_path_factory):
+    return tiny_fit.save(tmp_path_factory.mktemp("fit") / "tiny.nc")
+
+
+@pytest.fixture
+def tidy_csv(tmp_path):
+    path = tmp_path / "ladder.csv"
+    tidy_ladder().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def fake_fit(monkeypatch, tiny_fit):
+    """predict without sampling: ladderfit.model.bayes.fit returns the shared tiny fit."""
+    import ladderfit.model.bayes as bayes
+
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(kwargs)
+        return tiny_fit
+
+    monkeypatch.setattr(bayes, "fit", fake)
+    return calls
+
+
+# ----------------------------------------------------------------------------- the issue's cases: lost work
+
+
+def test_predict_checks_output_folder_before_sampling(tmp_path, capsys, fake_fit):
+    save = tmp_path / "fit.nc"
+    r = run(capsys, "predict", "--tasks", "piqa", "--out", tmp_path / "missing_dir" / "p.csv", "--save", save)
+    assert_failed(r, "missing_dir", "does not exist")
+    assert not fake_fit, "sampled before checking the outputs"
+    assert not save.exists()
+
+
+def test_predict_saves_the_fit_before_a_failing_table_write(tmp_path, capsys, fake_fit, monkeypatch):
+    save, out = tmp_path / "fit.nc", tmp_path / "p.csv"
+    out.write_text("previous table\n")
+    before = snapshot(out)
+
+    def disk_full(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", "--out", out, "--save", save), "p.csv", "No space left")
+    assert save.exists() and ladderfit.load(save).tasks == ["piqa"]  # the fit is kept
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc", "p.csv"]  # no temporary files left
+
+
+def test_variance_refuses_to_overwrite_its_input(tmp_path, capsys):
+    data = tmp_path / "v.csv"
+    tidy_ladder().to_csv(data, index=False)
+    before = snapshot(data)
+    assert_failed(run(capsys, "variance", "--data", data, "--out", data), "v.csv", "input")
+    assert snapshot(data) == before
+
+
+@pytest.mark.parametrize("command", [["predict", "--tasks", "piqa"], ["backtest", "--method", "least_squares"]])
+def test_fitting_commands_refuse_to_overwrite_their_input(tmp_path, capsys, fake_fit, command):
+    data = tmp_path / "v.csv"
+    tidy_ladder().to_csv(data, index=False)
+    before = snapshot(data)
+    assert_failed(run(capsys, *command, "--data", data, "--out", data), "input")
+    assert snapshot(data) == before
+
+
+def test_output_through_a_symlink_to_the_input_is_refused(tmp_path, capsys):
+    data = tmp_path / "v.csv"
+    tidy_ladder().to_csv(data, index=False)
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    before = snapshot(data)
+    assert_failed(run(capsys, "variance", "--data", data, "--out", link), "input")
+    assert snapshot(data) == before
+
+
+_FAILED_WRITES = r"""
+import contextlib, io, json, os, resource, signal, sys, warnings
+from pathlib import Path
+
+fit_path, work = sys.argv[1], Path(sys.argv[2])
+res = {"env_x64": os.environ.get("JAX_ENABLE_X64")}
+import ladderfit
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    fit = ladderfit.load(fit_path)
+res["warned"] = any(issubclass(w.category, ladderfit.ConvergenceWarning) for w in caught)
+res["dtype"] = str(fit.predictive_draws(["7B-4T"])["accuracy"].dtype)
+
+from ladderfit.cli import main
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+for name in ("prev.nc", "prev.csv", "prev.png"):
+    (work / name).write_bytes(b"previous " + name.encode())
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))
+try:
+    fit.save(work / "prev.nc")
+    res["save"] = "ok"
+except OSError as err:
+    res["save"] = str(err)
+try:
+    fit.save(work / "new.nc")
+    res["save_new"] = "ok"
+except OSError as err:
+    res["save_new"] = str(err)
+for name, argv in (("csv", ["variance", "--out", str(work / "prev.csv")]),
+                   ("png", ["plot", "step2", "--fit", fit_path, "--out", str(work / "prev.png"), "--dpi", "30"])):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        rc = main(argv)
+    res[name] = [rc, err.getvalue()]
+res["left"] = sorted(p.name for p in work.iterdir())
+print("RESULT" + json.dumps(res))
+"""
+
+
+@pytest.fixture(scope="module")
+def failed_writes(fit_path, tmp_path_factory):
+    """One fresh process (no JAX_ENABLE_X64): load the fit, then fill the 'disk' while writing."""
+    work = tmp_path_factory.mktemp("disk_full")
+    script = work.parent / "failed_writes.py"
+    script.write_text(_FAILED_WRITES)
+    p = subprocess.run([sys.executable, str(script), str(fit_path), str(work)], env=env_for(JAX_ENABLE_X64=None),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0]
+    return json.loads(line[len("RESULT"):]), work
+
+
+def test_failed_save_leaves_the_previous_fit(failed_writes):
+    res, work = failed_writes
+    assert "writing failed" in res["save"] and "previous file is unchanged" in res["save"]
+    assert (work / "prev.nc").read_bytes() == b"previous prev.nc"
+    assert "no file was written" in res["save_new"] and not (work / "new.nc").exists()
+
+
+@pytest.mark.parametrize("name", ["csv", "png"])
+def test_failed_write_leaves_the_previous_output(failed_writes, name):
+    res, work = failed_writes
+    rc, err = res[name]
+    assert rc == 2 and "Traceback" not in err
+    assert f"prev.{name}" in err and "writing failed" in err and "previous file is unchanged" in err
+    assert (work / f"prev.{name}").read_bytes() == f"previous prev.{name}".encode()
+
+
+def test_failed_writes_leave_no_temporary_files(failed_writes):
+    res, _ = failed_writes
+    assert res["left"] == ["prev.csv", "prev.nc", "prev.png"]
+
+
+def test_load_in_a_fresh_process_uses_float64_and_warns_again(failed_writes):
+    res, _ = failed_writes
+    assert res["env_x64"] is None
+    assert res["dtype"] == "float64"
+    assert res["warned"], "a loaded fit that had not converged must warn again"
+
+
+# ----------------------------------------------------------------------------- the issue's cases: tracebacks
+
+
+@pytest.mark.parametrize(
+    "args, culprit",
+    [
+        (["predict", "--chains", "0"], "--chains"),
+        (["predict", "--draws", "-1"], "--draws"),
+        (["--host-devices", "-3", "data", "summary"], "--host-devices"),
+        (["variance", "--last-n", "0"], "--last-n"),
+        (["variance", "--last-n", "1"], "--last-n"),
+        (["predict", "--warmup", "0"], "--warmup"),
+        (["predict", "--warmup", "many"], "--warmup"),
+        (["predict", "--seed", "-1"], "--seed"),
+        (["predict", "--chains", "1.5"], "--chains"),
+        (["plot", "step2", "--dpi", "0"], "--dpi"),
+        (["plot", "variance", "--last-n", "-2"], "--last-n"),
+        (["backtest", "--draws", "0"], "--draws"),
+        (["plot", "bogus"], "bogus"),
+        (["backtest", "--method", "magic"], "magic"),
+        (["predict", "--structure", "three_step"], "three_step"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_options_are_one_line(capsys, args, culprit):
+    line = assert_failed(run(capsys, *args), culprit)
+    assert "expected" in line or "invalid choice" in line
+
+
+def test_bad_option_in_a_fresh_process_prints_one_line():
+    code, out, err = cli("predict", "--chains", "0")
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == "ladderfit: error: argument --chains: expected a whole number >= 1, got '0' (see 'ladderfit predict --help')"
+
+
+def test_platform_gpu_without_a_gpu():
+    code, _, err = cli("--platform", "gpu", "data", "summary", JAX_PLATFORMS=None)
+    try:
+        import jax
+
+        has_gpu = any(d.platform == "gpu" for d in jax.devices("gpu"))
+    except Exception:  # noqa: BLE001
+        has_gpu = False
+    if has_gpu:
+        pytest.skip("this machine has a GPU")
+    assert_failed((code, "", err), "--platform gpu", "GPU")
+
+
+def test_variance_sort_by_unknown_column(capsys, tmp_path):
+    out = tmp_path / "v.csv"
+    assert_failed(run(capsys, "variance", "--sort-by", "bogus", "--out", out), "bogus", "choose from")
+    assert not out.exists()
+
+
+def test_plot_task_not_in_the_fit(capsys, fit_path, tmp_path):
+    out = tmp_path / "s2.png"
+    assert_failed(run(capsys, "plot", "step2", "--fit", fit_path, "--tasks", "mmlu", "--out", out), "mmlu", "piqa")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["plot", "step2", "--out", "x.png"], ["variance"]])
+def test_missing_fit_file(capsys, tmp_path, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_failed(run(capsys, *command, "--fit", tmp_path / "missing.nc"), "missing.nc", "no such file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _broken_fits(fit_path: Path, folder: Path) -> dict[str, Path]:
+    import arviz as az
+    import xarray as xr
+
+    raw = fit_path.read_bytes()
+    files = {
+        "truncated": raw[: len(raw) // 2],
+        "empty": b"",
+        "text": b"run,size\n1,2\n",
+    }
+    out = {}
+    for name, content in files.items():
+        (folder / f"{name}.nc").write_bytes(content)
+        out[name] = folder / f"{name}.nc"
+    xr.Dataset({"x": ("d", np.arange(3.0))}).to_netcdf(folder / "foreign.nc")
+    out["foreign"] = folder / "foreign.nc"
+    idata = az.from_netcdf(str(fit_path))
+    idata.posterior.load()
+    idata.constant_data.load()
+    edits = {
+        "bad_json": {"ladderfit_model_data": "{not json"},
+        "wrong_tasks": {"ladderfit_model_data": json.dumps(
+            {**json.loads(idata.posterior.attrs["ladderfit_model_data"]), "tasks": ["piqa", "mmlu", "boolq"]})},
+        "no_config": {"ladderfit_config": None},
+        "other_model": {"ladderfit_model": "ladderfit.joint_two_step.v1"},
+        "bad_config": {"ladderfit_config": json.dumps({"chains": 0})},
+    }
+    for name, change in edits.items():
+        edited = idata.copy()
+        attrs = dict(idata.posterior.attrs)
+        for k, v in change.items():
+            if v is None:
+                attrs.pop(k)
+            else:
+                attrs[k] = v
+        edited.posterior.attrs = attrs
+        edited.to_netcdf(str(folder / f"{name}.nc"))
+        out[name] = folder / f"{name}.nc"
+    return out
+
+
+@pytest.fixture(scope="module")
+def broken_fits(fit_path, tmp_path_factory):
+    return _broken_fits(Path(fit_path), tmp_path_factory.mktemp("broken"))
+
+
+BROKEN = ["truncated", "empty", "text", "foreign", "bad_json", "wrong_tasks", "no_config", "other_model", "bad_config"]
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_saved_fit_is_one_line(capsys, broken_fits, tmp_path, name):
+    path = broken_fits[name]
+    before = snapshot(path)
+    out = tmp_path / "x.png"
+    line = assert_failed(run(capsys, "plot", "step2", "--fit", path, "--out", out), f"{name}.nc")
+    assert "expected" in line or "refit" in line
+    assert not out.exists() and snapshot(path) == before
+
+
+@pytest.mark.parametrize("name", ["truncated", "bad_json", "wrong_tasks"])
+def test_broken_saved_fit_from_python_raises_ladder_data_error(broken_fits, name):
+    with pytest.raises(LadderDataError, match=f"{name}.nc"):
+        ladderfit.load(broken_fits[name])
+
+
+def test_fit_folder_is_not_a_fit(capsys, tmp_path):
+    assert_failed(run(capsys, "variance", "--fit", tmp_path), "folder")
+
+
+def test_out_into_a_read_only_folder(capsys, tmp_path, fit_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: make the check see what a user would
+        import ladderfit.io as lio
+
+        real = lio.os.access
+        monkeypatch.setattr(lio.os, "access", lambda p, mode: False if Path(p) == folder else real(p, mode))
+    try:
+        assert_failed(run(capsys, "plot", "step2", "--fit", fit_path, "--out", folder / "s.png"), "ro", "not writable")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("name", ["fig.bmp", "fig.txt", "fig", "fig.csv", "fig.nc"])
+def test_plot_unknown_image_extension(capsys, tmp_path, fit_path, name):
+    line = assert_failed(run(capsys, "plot", "step2", "--fit", fit_path, "--out", tmp_path / name), name)
+    assert ".png" in line and ".pdf" in line and ".svg" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "option, name, expected",
+    [("--out", "p.txt", ".csv"), ("--out", "p.nc", ".csv"), ("--save", "fit.csv", ".nc"), ("--save", "fit.pkl", ".nc")],
+)
+def test_predict_output_extensions(capsys, tmp_path, fake_fit, option, name, expected):
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", option, tmp_path / name), name, expected)
+    assert not fake_fit and list(tmp_path.iterdir()) == []
+
+
+def test_output_that_is_a_folder(capsys, tmp_path, fake_fit):
+    (tmp_path / "p.csv").mkdir()
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", "--out", tmp_path / "p.csv"), "p.csv", "folder")
+    assert not fake_fit
+
+
+def test_backtest_out_missing_folder_fails_before_fitting(capsys, tmp_path):
+    out = tmp_path / "nope" / "bt.csv"
+    assert_failed(run(capsys, "backtest", "--method", "least_squares", "--tasks", "piqa", "--out", out), "nope")
+
+
+def test_unexpected_error_writes_the_traceback_to_a_file(capsys, monkeypatch):
+    import ladderfit.data.summary as summary
+
+    def boom(*a, **k):
+        raise RuntimeError("planted bug")
+
+    monkeypatch.setattr(summary, "data_summary", boom)
+    code, _, err = run(capsys, "data", "summary")
+    assert code == 1 and "Traceback" not in err
+    assert "internal error: RuntimeError: planted bug" in err
+    path = err.split("the full traceback is in ")[1].split(";")[0]
+    text = Path(path).read_text()
+    assert "Traceback" in text and "planted bug" in text
+    Path(path).unlink()
+    with pytest.raises(RuntimeError, match="planted bug"):
+        main(["--debug", "data", "summary"])
+
+
+def test_debug_reraises_expected_errors(tmp_path):
+    with pytest.raises(LadderDataError, match="nope.csv"):
+        main(["--debug", "data", "summary", "--data", str(tmp_path / "nope.csv")])
+
+
+# ----------------------------------------------------------------------------- the issue's cases: silently wrong
+
+
+def test_duplicated_accuracy_header(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    df = tidy_ladder()
+    df.insert(len(df.columns), "accuracy_again", df["accuracy"])
+    df.to_csv(path, index=False)
+    path.write_text(path.read_text().replace("accuracy_again", "accuracy", 1))
+    before = snapshot(path)
+    assert_failed(run(capsys, "data", "summary", "--data", path), "accuracy", "more than once")
+    assert snapshot(path) == before
+    with pytest.raises(LadderDataError, match="accuracy"):
+        ladderfit.validate(pd.DataFrame([[1, 2]], columns=["accuracy", "accuracy"]))
+
+
+def test_d_must_rise_with_the_step(tmp_path, capsys):
+    df = tidy_ladder()
+    run_name = df["run"].iloc[0]
+    mask = df["run"] == run_name
+    df.loc[mask, "D"] = df.loc[mask, "D"].max() * 2 - df.loc[mask, "D"]  # falls as the step rises
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    assert_failed(run(capsys, "data", "summary", "--data", path), run_name, "rise with the step")
+
+
+def test_constant_d_within_a_run_warns():
+    df = tidy_ladder()
+    run_name = df["run"].iloc[0]
+    df.loc[df["run"] == run_name, "D"] = df.loc[df["run"] == run_name, "D"].max()  # the run's total at every step
+    with pytest.warns(UserWarning, match=f"does not rise with the step.*{run_name}"):
+        ladderfit.validate(df)
+
+
+def test_d_one_value_per_checkpoint():
+    df = tidy_ladder()
+    df.loc[0, "D"] *= 1.5
+    with pytest.raises(LadderDataError, match="one value per checkpoint"):
+        ladderfit.validate(df)
+
+
+def test_boolean_accuracy_rejected(tmp_path, capsys):
+    df = tidy_ladder()
+    df["accuracy"] = df["accuracy"] > 0.6
+    path = tmp_path / "b.csv"
+    df.to_csv(path, index=False)
+    assert_failed(run(capsys, "data", "summary", "--data", path), "accuracy", "True/False")
+    with pytest.raises(LadderDataError, match="True/False"):
+        ladderfit.validate(df)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.0])
+def test_task_with_constant_accuracy_fails_before_sampling(tmp_path, capsys, fake_fit, value):
+    df = tidy_ladder()
+    df.loc[df["task"] == "arc_easy", "accuracy"] = value
+    path = tmp_path / "c.csv"
+    df.to_csv(path, index=False)
+    assert_failed(run(capsys, "predict", "--data", path), "arc_easy", "every row")
+    assert not fake_fit
+
+
+@pytest.mark.parametrize(
+    "target, culprit",
+    [
+        ("tiny=1e-300,1e-300", "sane range"),
+        ("zero=0,1e12", "> 0"),
+        ("neg=7e9,-1", "> 0"),
+        ("inf=inf,1e12", "finite"),
+        ("nan=nan,1e12", "finite"),
+        ("small=100,1e12", "sane range"),
+        ("huge=7e9,1e30", "sane range"),
+        ("words=seven,1e12", "not a number"),
+        ("halfspec=7e9", "NAME=N,D"),
+        ("8B-2T", "NAME=N,D"),
+    ],
+)
+def test_bad_targets_fail_before_sampling(capsys, fake_fit, target, culprit):
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", "--target", target), target.split("=")[0], culprit)
+    assert not fake_fit
+
+
+def test_target_range_from_python():
+    with pytest.raises(LadderDataError, match="sane range"):
+        ladderfit.as_targets([("t", 1e-300, 1e-300)])
+    with pytest.raises(LadderDataError, match="sane range"):
+        ladderfit.as_targets(pd.DataFrame({"target": ["t"], "N": [7e9], "D": [1e2]}))
+
+
+def test_one_chain_says_rhat_is_undefined(capsys, fake_fit):
+    code, out, err = run(capsys, "predict", "--tasks", "piqa", "--quiet")
+    assert code in (0, 3) and "Traceback" not in err
+    assert "R-hat n/a (1 chain)" in out and "max R-hat" not in out
+
+
+def test_variance_with_a_name_n_d_target(capsys, fit_path, tmp_path):
+    out = tmp_path / "v.csv"
+    code, stdout, err = run(capsys, "variance", "--fit", fit_path, "--target", "my-3B=3e9,1.2e12", "--out", out)
+    assert code == 0, err
+    assert "pred_acc_width90" in pd.read_csv(out).columns
+
+
+def test_plot_with_a_name_n_d_target(capsys, fit_path, tmp_path):
+    out = tmp_path / "f.svg"
+    code, _, err = run(capsys, "plot", "forest", "--fit", fit_path, "--target", "my-3B=3e9,1.2e12", "--out", out)
+    assert code == 0, err
+    assert out.read_bytes().lstrip().startswith(b"<?xml")
+
+
+def test_semicolon_separated_csv(tmp_path, capsys):
+    path = tmp_path / "semi.csv"
+    tidy_ladder().to_csv(path, index=False, sep=";")
+    assert_failed(run(capsys, "data", "summary", "--data", path), "semi.csv", "';'")
+
+
+def test_tab_separated_csv(tmp_path, capsys):
+    path = tmp_path / "tab.csv"
+    tidy_ladder().to_csv(path, index=False, sep="\t")
+    assert_failed(run(capsys, "data", "summary", "--data", path), "tabs")
+
+
+def test_one_n_for_all_size_labels(tmp_path, capsys):
+    df = tidy_ladder()
+    df["N"] = 1e8
+    path = tmp_path / "oneN.csv"
+    df.to_csv(path, index=False)
+    assert_failed(run(capsys, "data", "summary", "--data", path), "same N", "parameter count")
+
+
+def test_one_training_length_per_size_warns():
+    df = tidy_ladder(mults=(1,))
+    with pytest.warns(UserWarning, match="single training length.*prior-only"):
+        ladderfit.validate(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ladderfit.validate(tidy_ladder())  # several lengths: no warning
+
+
+# ----------------------------------------------------------------------------- model structures x ladders
+
+PYTHIA_N = {"pythia-70m": 18_915_328, "pythia-160m": 85_056_000, "pythia-410m": 302_311_424,
+            "pythia-1b-deduped": 805_736_448, "pythia-1.4b": 1_208_602_624}
+
+
+@pytest.fixture(scope="module")
+def pythia(shared_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ladderfit.read_lm_eval(shared_dir / "pythia-evals", PYTHIA_N, lambda r, s: s * 2_097_152.0,
+                                      run=lambda path, js: path.parent.name, tasks=["piqa"])
+
+
+def _ladder(kind, pythia_df=None):
+    if kind == "olmo":
+        return ladderfit.load_olmo_ladder()
+    if kind == "tidy":
+        return tidy_ladder()
+    return pythia_df
+
+
+def _tiny(data, model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ladderfit.fit(data, tasks=["piqa"], model=model, chains=1, warmup=10, draws=10, max_tree_depth=3)
+    pred = fit.predict(["my-3B=3e9,1.2e12"])
+    acc = pred[pred["quantity"] == "accuracy"]
+    assert len(acc) == 1 and np.isfinite(acc[["median", "lower_90", "upper_90"]].to_numpy()).all()
+    return fit
+
+
+def test_single_step_fits_an_lm_eval_ladder(pythia):
+    assert "task_loss" not in pythia.columns
+    fit = _tiny(pythia, "single_step")
+    assert fit.model_data.structure == "single_step"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind, model",
+    [("olmo", "two_step"), ("olmo", "compute"), ("olmo", "single_step"),
+     ("tidy", "two_step"), ("tidy", "compute"), ("tidy", "single_step"),
+     ("lm_eval", "two_step/lambada_loss")],
+)
+def test_every_structure_fits_every_ladder(pythia, kind, model):
+    _tiny(_ladder(kind, pythia), model)
+
+
+@pytest.mark.parametrize("model, culprit", [("two_step", "task_loss"), ("compute", "flops")])
+def test_structures_that_cannot_fit_an_lm_eval_ladder(pythia, tmp_path, capsys, fake_fit, model, culprit):
+    path = tmp_path / "pythia.csv"
+    pythia.drop(columns=[c for c in ("lambada_loss",) if c in pythia.columns]).to_csv(path, index=False)
+    line = assert_failed(run(capsys, "predict", "--data", path, "--model", model), culprit)
+    assert "single_step" in line
+    assert not fake_fit
+
+
+def test_two_step_names_the_feature_columns_there_are(tmp_path, capsys, fake_fit):
+    path = tmp_path / "t.csv"
+    tidy_ladder().drop(columns=["task_loss"]).assign(c4_loss=3.0).to_csv(path, index=False)
+    assert_failed(run(capsys, "predict", "--data", path), "task_loss", "c4_loss")
+    assert not fake_fit
+
+
+def test_structure_errors_from_python(pythia):
+    with pytest.raises(LadderDataError, match="task_loss"):
+        ladderfit.fit(pythia.drop(columns=["lambada_loss"], errors="ignore"), model="two_step", chains=1)
+    with pytest.raises(LadderDataError, match="flops"):
+        ladderfit.fit(pythia, model="compute", chains=1)
+
+
+# ----------------------------------------------------------------------------- more bad data files
+
+
+@pytest.mark.parametrize(
+    "content, culprit",
+    [
+        (b"", "empty"),
+        (b"run,size,N,D,step,task,accuracy\n", "empty"),
+        (b"\x00\x01\x02\xff\xfe garbage", "bad.csv"),
+        (b"a,b\n1,2\n", "missing required column"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,piqa,55\n", "fraction"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,piqa,nan\n", "finite"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,-1e9,1e9,1,piqa,0.5\n", "> 0"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1.5,piqa,0.5\n", "step"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,chess,0.5\n", "chess"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,piqa,0.5\n", "checkpoint"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,piqa,0.5\nr,1B,1e9,1e9,1,piqa,0.6\n", "duplicate"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,piqa,0.5\nr,1B,2e9,2e9,2,piqa,0.6\n", "one value per run"),
+        (b"run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,piqa,high\n", "numeric"),
+        (b'run,size,N,D,step,task,accuracy\nr,1B,1e9,1e9,1,piqa,"0.5\n', "bad.csv"),
+    ],
+)
+def test_bad_tidy_files(tmp_path, capsys, content, culprit):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    before = snapshot(path)
+    assert_failed(run(capsys, "data", "summary", "--data", path), culprit)
+    assert snapshot(path) == before
+
+
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_lm_eval_json_needs_the_reader(tmp_path, capsys, where):
+    (tmp_path / "r.json").write_text(json.dumps({"results": {"piqa": {"acc": 0.6}}}))
+    path = tmp_path / "r.json" if where == "file" else tmp_path
+    assert_failed(run(capsys, "data", "summary", "--data", path), "read_lm_eval")
+
+
+@pytest.mark.parametrize(
+    "content, culprit",
+    [("{\"results\": {", "malformed JSON"), ("[1, 2]", "results"), ("{\"results\": 3}", "results")],
+)
+def test_bad_lm_eval_json(tmp_path, content, culprit):
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    with pytest.raises(LadderDataError, match=culprit):
+        ladderfit.read_lm_eval(path, {"m": 1e8}, lambda r, s: s * 1e6, run="m")
+
+
+def test_missing_data_path(tmp_path, capsys, fake_fit):
+    assert_failed(run(capsys, "predict", "--data", tmp_path / "nope.csv"), "nope.csv", "no such file")
+    assert not fake_fit
+
+
+def test_unknown_task_fails_before_sampling(capsys, monkeypatch):
+    import ladderfit.model.bayes as bayes
+
+    monkeypatch.setattr(bayes, "MCMC", lambda *a, **k: pytest.fail("sampled"))  # the real fit: select() fails first
+    assert_failed(run(capsys, "predict", "--tasks", "chess", "--quiet"), "chess")
+
+
+def test_unknown_model_name(capsys, fake_fit):
+    assert_failed(run(capsys, "predict", "--model", "three_step"), "three_step")
+    assert not fake_fit
+
+
+def test_backtest_unknown_holdout_run(capsys):
+    assert_failed(run(capsys, "backtest", "--method", "least_squares", "--holdout", "nope", "--tasks", "piqa"), "nope")
+
+
+def test_variance_unknown_run(capsys):
+    assert_failed(run(capsys, "variance", "--run", "9B-1xC"), "9B-1xC")
+
+
+# ----------------------------------------------------------------------------- atomic writes
+
+
+def test_atomic_write_keeps_the_previous_file_when_the_writer_fails(tmp_path):
+    from ladderfit.io import atomic_write
+
+    path = tmp_path / "t.csv"
+    path.write_text("old\n")
+
+    def half(tmp):
+        Path(tmp).write_text("half a ta")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="previous file is unchanged"):
+        atomic_write(path, half)
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_atomic_write_survives_an_interrupt(tmp_path):
+    from ladderfit.io import atomic_write
+
+    path = tmp_path / "t.csv"
+    path.write_text("old\n")
+
+    def interrupted(tmp):
+        Path(tmp).write_text("new")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, interrupted)
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_atomic_write_keeps_the_mode_of_an_existing_file(tmp_path):
+    from ladderfit.io import atomic_write
+
+    path = tmp_path / "t.csv"
+    path.write_text("old\n")
+    path.chmod(0o640)
+    atomic_write(path, lambda tmp: Path(tmp).write_text("new\n"))
+    assert path.read_text() == "new\n" and (path.stat().st_mode & 0o777) == 0o640
+    fresh = tmp_path / "n.csv"
+    atomic_write(fresh, lambda tmp: Path(tmp).write_text("x"))
+    assert fresh.stat().st_mode & 0o044  # readable as a normal file, not mkstemp's 0600
+
+
+def test_save_replaces_an_existing_fit(tiny_fit, tmp_path):
+    path = tmp_path / "f.nc"
+    path.write_bytes(b"old")
+    tiny_fit.save(path)
+    assert ladderfit.load(path).tasks == ["piqa"]
+    assert [p.name for p in tmp_path.iterdir()] == ["f.nc"]
+
+
+def test_interrupted_save_leaves_the_previous_fit(tiny_fit, tmp_path, monkeypatch):
+    import xarray as xr
+
+    path = tmp_path / "f.nc"
+    path.write_bytes(b"previous")
+    real = xr.Dataset.to_netcdf
+    calls = []
+
+    def interrupted(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 3:  # the third group
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_fit.save(path)
+    assert path.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["f.nc"]
+
+
+def test_variance_output_written_and_rewritten(capsys, tmp_path):
+    out = tmp_path / "v.csv"
+    out.write_text("old\n")
+    code, _, err = run(capsys, "variance", "--out", out)
+    assert code == 0, err
+    assert "acc_sd" in pd.read_csv(out).columns and [p.name for p in tmp_path.iterdir()] == ["v.csv"]
+
+
+def test_module_entry_point_runs():
+    code, out, err = cli("data", "summary", "--data", "/nonexistent/x.csv")
+    assert code == 2 and "Traceback" not in err and "x.csv" in err
+
+
+def test_source_tree_is_the_one_under_test():
+    assert Path(SRC, "ladderfit", "io.py").exists()
