@@ -833,3 +833,17 @@ def test_module_entry_point_runs():
 
 def test_source_tree_is_the_one_under_test():
     assert Path(SRC, "ladderfit", "io.py").exists()
+
+
+def test_output_cut_by_the_reader_is_not_an_error():
+    """``ladderfit data summary | head -2``: the closed pipe ends the command quietly."""
+    import subprocess
+    import sys
+
+    src = str(Path(ladderfit.__file__).parents[1])
+    cmd = f"{sys.executable} -m ladderfit.cli data summary | head -2"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": src}, timeout=120)
+    assert out.stdout.count("\n") == 2
+    assert "error" not in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 0

@@ -89,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ladderfit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (``ladderfit data summary | head``): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except EXPECTED as err:
         if args.debug:
             raise

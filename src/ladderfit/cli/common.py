@@ -11,19 +11,8 @@ __all__ = [
 ]  # fmt: skip
 
 
-def positive_int(text: str) -> int:
-    """argparse ``type=``: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
 def int_at_least(low: int, why: str = ""):
-    """argparse ``type=``: an integer >= ``low``."""
+    """argparse ``type=``: an integer >= ``low`` (``why`` is added to the message)."""
 
     def parse(text: str) -> int:
         try:
@@ -38,15 +27,9 @@ def int_at_least(low: int, why: str = ""):
     return parse
 
 
-def nonnegative_int(text: str) -> int:
-    """argparse ``type=``: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
+#: argparse ``type=`` for counts (>= 1) and for seeds (>= 0).
+positive_int = int_at_least(1)
+nonnegative_int = int_at_least(0)
 
 
 def check_platform(args: argparse.Namespace) -> None:
