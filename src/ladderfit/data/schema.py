@@ -286,16 +286,17 @@ def _check_accuracy_varies(df: pd.DataFrame, source: str) -> None:
 
 
 def check_model_columns(df: pd.DataFrame, structure: str, feature: str, source: str = "data") -> None:
-    """Say, before any fit, whether the table has the columns a model structure reads."""
+    """Say, before any fit, whether the table has the columns a model structure reads (model
+    names are the same in Python, ``model=...``, and on the command line, ``--model ...``)."""
     features = [c for c in LOSS_COLUMNS if c in df.columns]
     if structure == "compute" and "flops" not in df.columns:
-        _fail(source, "the compute structure needs a 'flops' column (training FLOPs so far); "
-                      "the data has none: use --model two_step or single_step")
+        _fail(source, "the compute structure needs a 'flops' column (training FLOPs so far), which the data "
+                      "lacks: use model 'two_step' or 'single_step'")
     if structure != "single_step" and feature not in df.columns:
         have = f"the feature column(s) it has: {', '.join(features)}" if features else "it has no loss column"
-        alt = f" (e.g. --model {structure}/{features[0]})" if features else ""
+        alt = f" (e.g. model '{structure}/{features[0]}')" if features else ""
         _fail(
             source,
             f"model {structure!r} needs the intermediate feature column {feature!r}, which the data lacks; "
-            f"{have}: pick one with --feature{alt}, or fit accuracy straight from (N, D) with --model single_step",
+            f"{have}: name another feature{alt}, or fit accuracy straight from (N, D) with model 'single_step'",
         )

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.preprocess import Preprocessing, step1_points, step2_points
+from ..data.schema import check_model_columns
 from ..data.targets import flops_per_token_coef
 from ..data.tasks import task_value
 from ..errors import LadderDataError
@@ -109,15 +110,10 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     """
     spec = spec or ModelSpec()
     prep = prep or Preprocessing()
+    check_model_columns(df, spec.structure, spec.feature)
     feature = spec.feature
     if not spec.uses_feature:  # the single step reads the runs' final accuracy, no feature
         feature, df = "_final_accuracy", df.assign(_final_accuracy=df["accuracy"])
-    if spec.structure == "compute" and "flops" not in df.columns:
-        raise LadderDataError("the compute structure needs a 'flops' column (training FLOPs) in the data")
-    if feature not in df.columns:
-        raise LadderDataError(
-            f"intermediate feature {feature!r} is not a column of the data (columns: {', '.join(df.columns)})"
-        )
     tasks = sorted(df["task"].unique())
     runs = sorted(df["run"].unique(), key=lambda r: (df.loc[df["run"] == r, "N"].iloc[0], df.loc[df["run"] == r, "D"].max(), r))
     missing = df.groupby("run")["task"].nunique()
