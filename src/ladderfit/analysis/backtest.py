@@ -13,7 +13,7 @@ What is predicted and what it is compared with
     number one would report for that model. It carries the evaluation noise of a single
     checkpoint (about ``sqrt(p (1 - p) / n_items)``), which a predictive interval should
     cover but a confidence band of the mean curve need not (see
-    :mod:`ladderfit.least_squares`). ``actual="last_k"`` compares with the mean accuracy of
+    :mod:`ladderfit.model.least_squares`). ``actual="last_k"`` compares with the mean accuracy of
     the last ``last_k`` checkpoints instead (less noisy, but no longer one model).
 
 Methods and models

@@ -5,7 +5,7 @@ are comparable across models that share the data and preprocessing: the run-effe
 model against the default, or one intermediate feature against another (the accuracies are
 the same; the step-1 observations are not). Checkpoints of one run are correlated, so LOO
 over checkpoints is optimistic about predicting a *new run*: treat it as a secondary measure
-and the held-out-run backtest (:func:`ladderfit.backtest.backtest`) as the primary one.
+and the held-out-run backtest (:func:`ladderfit.analysis.backtest.backtest`) as the primary one.
 """
 
 from __future__ import annotations

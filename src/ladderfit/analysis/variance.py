@@ -31,7 +31,7 @@ binom_se            binomial standard error of that accuracy, ``sqrt(p (1 - p) /
                     the evaluation noise of one checkpoint from the finite test set alone
 =================== =========================================================================
 
-With a fit (``fit=``, a :class:`~ladderfit.results.LadderFit`), for its tasks:
+With a fit (``fit=``, a :class:`~ladderfit.model.results.LadderFit`), for its tasks:
 
 =================== =========================================================================
 sigma_loss          posterior median of the step-1 scatter (log task loss, i.e. relative)
@@ -43,7 +43,7 @@ target              the target of the two widths (default 7B-4T)
 =================== =========================================================================
 
 With a backtest table (``backtest=``, columns ``task, abs_error``, e.g. from
-:func:`ladderfit.backtest.backtest`): ``backtest_abs_error``, the mean absolute error per task
+:func:`ladderfit.analysis.backtest.backtest`): ``backtest_abs_error``, the mean absolute error per task
 over the table's rows, in accuracy **points** (x 100) as the backtest reports it.
 
 Sort key
@@ -173,7 +173,7 @@ def _fit_measures(fit, target) -> pd.DataFrame:
 
 def _backtest_errors(backtest: pd.DataFrame) -> pd.Series:
     if not isinstance(backtest, pd.DataFrame) or not {"task", "abs_error"} <= set(backtest.columns):
-        raise LadderDataError("backtest: expected a DataFrame with columns task, abs_error (e.g. from ladderfit.backtest)")
+        raise LadderDataError("backtest: expected a DataFrame with columns task, abs_error (e.g. from ladderfit.analysis.backtest)")
     return backtest.groupby("task")["abs_error"].mean().rename("backtest_abs_error")
 
 
@@ -196,10 +196,10 @@ def variance(
     run : the run whose last checkpoints give the paper's measures. Default: ``"1B-10xC"``
         (the paper's choice) when the data has it, else the largest run (largest N, then D).
     last_n : how many of its last checkpoints (the paper: 10).
-    fit : a :class:`~ladderfit.results.LadderFit`; adds the fitted noise scales and the 90%
+    fit : a :class:`~ladderfit.model.results.LadderFit`; adds the fitted noise scales and the 90%
         predictive widths at ``target`` for the fit's tasks (NaN for other tasks).
     target : the target of the predictive widths (default ``"7B-4T"``; any form
-        :func:`ladderfit.targets.as_targets` takes, one target).
+        :func:`ladderfit.data.targets.as_targets` takes, one target).
     backtest : a backtest table (``task, abs_error``); adds ``backtest_abs_error``.
     feature : the task-loss column (default: the fit's feature, else ``"task_loss"``).
     sort_by : the column to sort by, ascending (default ``"acc_sd"``; see the module docstring).
@@ -269,7 +269,7 @@ def rank_correlation(variance_df: pd.DataFrame, backtest_df: pd.DataFrame, measu
     Parameters
     ----------
     variance_df : a table from :func:`variance` (or any table with ``task`` and measure columns).
-    backtest_df : ``task, abs_error`` rows (e.g. :func:`ladderfit.backtest.backtest`); errors are
+    backtest_df : ``task, abs_error`` rows (e.g. :func:`ladderfit.analysis.backtest.backtest`); errors are
         averaged over the rows (held-out runs) of each task. When it holds several
         ``method``/``model`` pairs, each gets its own correlations.
     measures : columns to correlate (default: those of :data:`MEASURES` present).
@@ -286,7 +286,7 @@ def rank_correlation(variance_df: pd.DataFrame, backtest_df: pd.DataFrame, measu
     if not {"task", "abs_error"} <= set(backtest_df.columns):
         raise LadderDataError("backtest_df: expected columns task, abs_error")
     if "task" not in variance_df.columns:
-        raise LadderDataError("variance_df: expected a 'task' column (a table from ladderfit.variance.variance)")
+        raise LadderDataError("variance_df: expected a 'task' column (a table from ladderfit.analysis.variance.variance)")
     if measures is None:
         measures = [m for m in MEASURES if m in variance_df.columns]
     else:

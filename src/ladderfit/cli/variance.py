@@ -22,7 +22,7 @@ _SHOW = [
 
 
 def format_variance(df) -> str:
-    """A readable text table of :func:`ladderfit.variance.variance` (the CSV has every column)."""
+    """A readable text table of :func:`ladderfit.analysis.variance.variance` (the CSV has every column)."""
     cols = [(c, f) for c, f in _SHOW if c in df.columns and df[c].notna().any()]
     head = f"{'task':<14}" + "".join(f"{c:>{max(len(c), 7) + 2}}" for c, _ in cols)
     lines = [head]

@@ -1,4 +1,4 @@
-"""Read lm-evaluation-harness results JSON into the tidy table of :mod:`ladderfit.schema`.
+"""Read lm-evaluation-harness results JSON into the tidy table of :mod:`ladderfit.data.schema`.
 
 Both the old (v0.3-era) format, ``results[task]["acc"]`` / ``["acc_stderr"]``, and the v0.4+
 format, ``results[task]["acc,none"]`` plus ``n-samples`` / ``configs`` / ``groups``, are read.
@@ -371,9 +371,9 @@ def read_lm_eval(
     run : run name: a string for all files, or a callable ``f(path, json) -> str``. Default:
         ``NAME`` from ``pretrained=ORG/NAME`` in ``config.model_args``, else the parent folder.
     tasks : tasks to keep (``"mmlu"`` combines the MMLU subjects). Default: every task found
-        that is in :data:`ladderfit.tasks.TASKS`; others (``crows_pairs_*``, ...) are skipped.
+        that is in :data:`ladderfit.data.tasks.TASKS`; others (``crows_pairs_*``, ...) are skipped.
     metric : ``"acc"`` or ``"acc_norm"`` (``acc`` where a task has no ``acc_norm``).
-    validate_output : check the table with :func:`ladderfit.schema.validate`.
+    validate_output : check the table with :func:`ladderfit.data.schema.validate`.
 
     Returns
     -------

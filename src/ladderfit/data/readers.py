@@ -1,8 +1,8 @@
-"""Readers that turn ladder logs into the tidy table of :mod:`ladderfit.schema`.
+"""Readers that turn ladder logs into the tidy table of :mod:`ladderfit.data.schema`.
 
 * :func:`read_olmo_csv` — OLMo / W&B wide CSV logs, one file per run (``{SIZE}-{LENGTH}.csv``).
 * :func:`read_tidy` — a tidy CSV file or DataFrame a user already has.
-* :func:`read_lm_eval` — lm-evaluation-harness results JSON (see :mod:`ladderfit.lm_eval`).
+* :func:`read_lm_eval` — lm-evaluation-harness results JSON (see :mod:`ladderfit.data.lm_eval`).
 * :func:`read_data` — picks one of the above from a path.
 """
 
@@ -70,7 +70,7 @@ def _olmo_columns(task: str, split: str, metric: str) -> dict[str, str]:
 def _need(frame: pd.DataFrame, cols: Iterable[str], source: str) -> None:
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise LadderDataError(f"{source}: missing column(s) {missing}; expected an OLMo ladder log (see ladderfit.readers)")
+        raise LadderDataError(f"{source}: missing column(s) {missing}; expected an OLMo ladder log (see ladderfit.data.readers)")
 
 
 def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:

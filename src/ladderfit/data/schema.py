@@ -8,7 +8,7 @@ size         yes      model-size label, e.g. ``"760M"`` (one per run)
 N            yes      parameter count (> 0; one per run)
 D            yes      training tokens seen at this checkpoint (> 0)
 step         yes      training step of the checkpoint (integer)
-task         yes      task name; known to :mod:`ladderfit.tasks` or given a ``chance`` column
+task         yes      task name; known to :mod:`ladderfit.data.tasks` or given a ``chance`` column
 accuracy     yes      accuracy in [0, 1]
 task_loss    no*      task loss, bits per byte of the correct answer (> 0). *Needed by the
                       default two-step fit; other intermediate features can stand in.

@@ -1,4 +1,4 @@
-"""Fit the joint model with NUTS: :func:`fit` returns a :class:`~ladderfit.results.LadderFit`.
+"""Fit the joint model with NUTS: :func:`fit` returns a :class:`~ladderfit.model.results.LadderFit`.
 
 ``fit`` turns on JAX's float64 mode (``jax_enable_x64``) if it is off: the scaling law's
 exponentials need it. The same code runs on CPU or GPU, whichever JAX uses.
@@ -223,7 +223,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     -------
     LadderFit holding the InferenceData (posterior, posterior_predictive, observed_data,
     log_likelihood, sample_stats, constant_data) and the config. Warns with
-    :class:`~ladderfit.diagnostics.ConvergenceWarning` if the sampler did not converge.
+    :class:`~ladderfit.model.diagnostics.ConvergenceWarning` if the sampler did not converge.
     """
     from .results import LadderFit
 

@@ -10,7 +10,7 @@ predict a task's accuracy in two steps. ladderfit writes both as one model over 
     L_t(N, D) = E_t + A_t N^{-\alpha_t} + B_t D^{-\beta_t}, \qquad
     \log \bar L_{tr} \sim \mathcal N(\log L_t(N_r, D_r),\ \sigma^{loss}_t),
 
-observed once per run (:func:`ladderfit.preprocess.step1_points`: the mean of the last
+observed once per run (:func:`ladderfit.data.preprocess.step1_points`: the mean of the last
 evaluations at the final D). With x = log N - log N_c and z = log D - log D_c centred on the
 ladder, the law is parameterized by its level ``L_c`` and relative slopes
 ``g_N = -dlog L/dlog N``, ``g_D`` at the centre, which the data pin down, and the exponents,
@@ -62,7 +62,7 @@ and D (Euclidean, in log N and log D). gamma is calibrated by maximum likelihood
 errors when the ladder's largest rung is held out (``benchmarks/calibrate_discrepancy.py``):
 on the bundled ladder that gives gamma = 0 (the other terms already cover the held-out rung),
 so the default is 0; set ``priors={"discrepancy": ("Fixed", (gamma,))}`` to widen far
-extrapolations. Priors: :mod:`ladderfit.priors`.
+extrapolations. Priors: :mod:`ladderfit.model.priors`.
 """
 
 from __future__ import annotations

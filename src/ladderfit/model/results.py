@@ -23,7 +23,6 @@ from ..data.targets import as_targets
 __all__ = ["LadderFit", "load", "interval_columns", "MODEL_NAME"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v3"
-_SCALARS = ("logN_c", "logD_c")
 
 
 def interval_columns(samples: np.ndarray, levels=(50, 90, 95), axis: int = 0) -> dict[str, np.ndarray]:
@@ -48,7 +47,7 @@ class LadderFit:
     Attributes
     ----------
     idata : arviz.InferenceData with dims ``task``, ``run``, ``step1_point``, ``checkpoint``.
-    config : the :class:`~ladderfit.config.FitConfig` used.
+    config : the :class:`~ladderfit.model.config.FitConfig` used.
     model_data : the arrays the model saw.
     diagnostics : R-hat, ESS and divergences (:class:`ConvergenceReport`).
     """
@@ -108,7 +107,7 @@ class LadderFit:
         Parameters
         ----------
         targets : names (``"7B-4T"``), ``"NAME=N,D"`` strings, a DataFrame ``target, N, D`` ...
-            (see :func:`ladderfit.targets.as_targets`); ``None``: the paper's 7B-4T and 13B-5T.
+            (see :func:`ladderfit.data.targets.as_targets`); ``None``: the paper's 7B-4T and 13B-5T.
         levels : central interval levels in percent.
 
         Returns
