@@ -21,7 +21,7 @@ coverage and mean 90% interval width on the held-out runs
 
 A ladder that cannot be fitted is kept as a row with empty metrics and a ``note``: one
 model size cannot identify step 1's N exponent, and each method has its own minimum
-(least squares ``two_step``: 6 distinct (N, D); the Bayesian model: 2 sizes and 4 runs).
+(least squares ``two_step``: 6 distinct (N, D); the Bayesian model: 2 sizes and 3 runs).
 """
 
 from __future__ import annotations

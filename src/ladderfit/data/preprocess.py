@@ -8,6 +8,9 @@ Step 2 (accuracy from task loss) takes the intermediate checkpoints of each run:
 ``skip_fraction`` of them dropped, both the feature and the accuracy smoothed by a trailing
 moving average of ``smooth_window`` checkpoints, then every ``thin``-th kept (counting back
 from the last, so the final checkpoint is always in).
+
+:func:`checkpoint_jitter` measures how much a column moves between neighbouring checkpoints
+beyond its trend: the measurement noise of one evaluation.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pandas as pd
 
 from ..errors import LadderDataError
 
-__all__ = ["Preprocessing", "PAPER_PREPROCESSING", "step1_points", "step2_points"]
+__all__ = ["Preprocessing", "PAPER_PREPROCESSING", "step1_points", "step2_points", "checkpoint_jitter"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Preprocessing:
         return asdict(self)
 
 
-#: The paper's preprocessing (every smoothed checkpoint kept), used by the least squares.
+#: The paper's preprocessing (moving average of 5, every checkpoint kept), used by the least squares.
 PAPER_PREPROCESSING = Preprocessing(thin=1)
 
 
@@ -114,3 +117,28 @@ def step2_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessi
     if not parts:
         raise LadderDataError("no checkpoints left for step 2")
     return pd.concat(parts, ignore_index=True)
+
+
+def checkpoint_jitter(df: pd.DataFrame, column: str, skip_fraction: float = 0.1, log: bool = False) -> pd.Series:
+    r"""Per task: the sd of one checkpoint's ``column`` around its run's local trend.
+
+    For consecutive checkpoints of a run, ``r_i = y_i - (y_{i-1} + y_{i+1}) / 2`` removes a
+    locally linear trend; with independent noise of sd s, ``E r_i^2 = 1.5 s^2``, so
+    ``s^2 = mean(r^2) / 1.5``, pooled over a task's runs (the first ``skip_fraction`` of
+    each run dropped, as in step 2). ``log=True`` works on ``log(column)`` (relative noise).
+    Runs with fewer than three checkpoints add nothing; a task with none gets NaN.
+    """
+    _check_feature(df, column)
+    sums: dict = {}
+    for (task, _), g in df.sort_values(["run", "task", "step"]).groupby(["task", "run"], sort=True):
+        y = g[column].to_numpy(float)
+        y = y[int(np.floor(skip_fraction * len(y))) :]
+        if log:
+            y = np.log(y)
+        if len(y) < 3:
+            continue
+        r = y[1:-1] - 0.5 * (y[:-2] + y[2:])
+        ss, n = sums.get(task, (0.0, 0))
+        sums[task] = (ss + float(np.sum(r**2)), n + len(r))
+    tasks = sorted(df["task"].unique())
+    return pd.Series({t: np.sqrt(sums[t][0] / sums[t][1] / 1.5) if t in sums else np.nan for t in tasks}, name=column)

@@ -23,14 +23,14 @@ from .joint import SAMPLED_SITES, model_for
 from .priors import resolve_priors
 from .spec import as_spec
 
-__all__ = ["fit", "select", "initial_values", "to_inference_data", "DIMS"]
+__all__ = ["fit", "select", "initial_values", "to_inference_data", "DIMS", "LAW_SITES"]
 
 DIMS: dict[str, list[str]] = {
     **{
         name: ["task"]
         for name in (
             "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k",
-            "sigma_acc", "run_tau", "floor_shift", "floor", "logit_slope_N", "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
+            "sigma_acc", "noise_ratio", "run_tau", "floor_shift", "floor", "logit_slope_N", "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
         )
     },
         "run_raw": ["task", "run"],
@@ -39,6 +39,10 @@ DIMS: dict[str, list[str]] = {
     "acc_obs": ["checkpoint"],
     "final_acc_obs": ["step1_point"],
 }  # fmt: skip
+
+
+#: Step-1 sites sampled per law: per task, or once (dim ``law``) when the feature is shared.
+LAW_SITES: tuple[str, ...] = ("level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss")
 
 
 def enable_x64() -> None:
@@ -62,16 +66,17 @@ def select(df: pd.DataFrame, tasks=None, runs=None) -> pd.DataFrame:
 
 def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
     """Start NUTS near the data: per-task log-linear regressions for step 1, logit-linear for step 2."""
-    T = md.n_tasks
-    g_N, g_D, s_loss = np.full(T, 0.05), np.full(T, 0.05), np.full(T, 0.02)
+    T, G = md.n_tasks, md.n_laws
+    g_N, g_D, s_loss = np.full(G, 0.05), np.full(G, 0.05), np.full(G, 0.02)
     u_c, log_k, s_acc = np.zeros(T), np.full(T, np.log(5.0)), np.full(T, 0.01)
-    for t in range(T):
+    for t in range(G):  # step 1: one law per task, or one shared (md.s1_task is then all 0)
         i = md.s1_task == t
         X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
         y = np.log(md.s1_loss[i])
         coef, *_ = np.linalg.lstsq(X, y, rcond=None)
         g_N[t], g_D[t] = np.clip(-coef[1], 0.005, 0.5), np.clip(-coef[2], 0.005, 0.5)
         s_loss[t] = np.clip(np.std(y - X @ coef), 0.003, 0.1)
+    for t in range(T):
         j = md.s2_task == t
         if not j.any():  # the single step has no checkpoints: its start is set below
             continue
@@ -94,10 +99,10 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
         "alpha_mu": np.array(a_mu), "alpha_tau": np.array(tau),
         "beta_mu": np.array(b_mu), "beta_tau": np.array(tau),
         "k_mu": np.array(k_mu), "k_tau": np.array(0.5),
-        "level": np.zeros(T), "slope_N": g_N, "slope_D": g_D,
+        "level": np.zeros(G), "slope_N": g_N, "slope_D": g_D,
         "alpha_z": (np.log(alpha) - a_mu) / tau, "beta_z": (np.log(beta) - b_mu) / tau,
         "sigma_loss": s_loss, "logit_centre": u_c, "floor_shift": np.zeros(T), "log_k": log_k,
-        "sigma_acc": s_acc,
+        "noise_ratio": np.clip(s_acc / md.acc_binomial_sd, 0.1, 10.0),
     }  # fmt: skip
     if md.structure == "single_step":  # logit-scale law: start from a log-linear logit fit
         u1 = np.zeros(T)
@@ -116,7 +121,7 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
             "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
             "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,
             "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T),
-            "sigma_acc": np.full(T, np.exp(priors["sigma_acc"][1][0])),  # the prior's median: one point per run
+            "noise_ratio": np.full(T, np.exp(priors["noise_ratio"][1][0])),  # the prior's median: one point per run
         }  # fmt: skip
     if md.structure == "compute":  # one term in C: no D slope or exponent
         for name in ("slope_D", "beta_z", "beta_mu", "beta_tau"):
@@ -163,7 +168,11 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0) ->
         "n_steps": np.asarray(extra["num_steps"]),
         "tree_depth": np.log2(np.asarray(extra["num_steps"]) + 1).astype(int),
     }
-    coords = {
+    dims, coords = dict(DIMS), {}
+    if md.shared_feature:  # one step-1 law for all tasks
+        dims.update({name: ["law"] for name in LAW_SITES})
+        coords["law"] = [md.feature]
+    coords |= {
         "task": md.tasks,
         "run": md.runs,
         "step1_point": np.arange(len(md.s1_task)),
@@ -180,7 +189,7 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0) ->
         ),
         sample_stats=stats,
         coords=coords,
-        dims=DIMS,
+        dims=dims,
     )
     tasks, runs = np.array(md.tasks), np.array(md.runs)
     point_coords = {

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..data.preprocess import Preprocessing, step1_points, step2_points
+from ..data.preprocess import Preprocessing, checkpoint_jitter, step1_points, step2_points
 from ..data.schema import check_model_columns
 from ..data.targets import flops_per_token_coef
 from ..data.tasks import task_value
 from ..errors import LadderDataError
 from .spec import ModelSpec
 
-__all__ = ["ModelData", "build_model_data"]
+__all__ = ["ModelData", "build_model_data", "is_shared_feature"]
 
 
 @dataclass
@@ -32,8 +32,11 @@ class ModelData:
     # per task
     chance: np.ndarray
     n_items: np.ndarray
-    loss_scale: np.ndarray  # geometric mean of step-1 losses, m_t
+    loss_scale: np.ndarray  # geometric mean of step-1 losses, m, per step-1 law
     loss_centre: np.ndarray  # mean step-2 loss, \bar L_t
+    acc_binomial_sd: np.ndarray  # sqrt(pbar (1 - pbar) / n_items): the scale of one evaluation's noise
+    loss_noise: np.ndarray  # sd of one checkpoint's feature around its run's trend (feature units)
+    acc_jitter: np.ndarray  # sd of one checkpoint's accuracy around its run's trend
     # ladder centre, and the edge of the ladder (largest log N and log D, centred)
     logN_c: float
     logD_c: float
@@ -57,11 +60,17 @@ class ModelData:
     z_max: float = 0.0  # largest centred log D of the ladder
     logC_c: float = 0.0  # compute structure: centre of log C
     flops_coef: tuple = (0.0, 1.0)  # log(flops / D) = c0 + c1 log N, for targets without flops
+    law_of_task: np.ndarray = None  # index of each task's step-1 law (all 0 when the feature is shared)
+
+    def __post_init__(self) -> None:
+        if self.law_of_task is None:
+            self.law_of_task = np.arange(len(self.tasks))
+        self.law_of_task = np.asarray(self.law_of_task, dtype=np.int32)
 
     ARRAYS = (
-        "chance", "n_items", "loss_scale", "loss_centre",
+        "chance", "n_items", "loss_scale", "loss_centre", "acc_binomial_sd", "loss_noise", "acc_jitter",
         "s1_task", "s1_run", "s1_x", "s1_z", "s1_loss", "s1_acc", "s1_nlast",
-        "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth",
+        "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth", "law_of_task",
     )  # fmt: skip
 
     @property
@@ -76,6 +85,15 @@ class ModelData:
     @property
     def n_tasks(self) -> int:
         return len(self.tasks)
+
+    @property
+    def n_laws(self) -> int:
+        """Step-1 laws: one per task, or one when every task reads the same feature values."""
+        return int(self.law_of_task.max()) + 1 if len(self.law_of_task) else 0
+
+    @property
+    def shared_feature(self) -> bool:
+        return self.n_laws == 1 and self.n_tasks > 1
 
     @property
     def n_runs(self) -> int:
@@ -122,12 +140,13 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
         have = set(df.loc[df["run"] == run, "task"])
         raise LadderDataError(f"run {run!r} lacks task(s) {sorted(set(tasks) - have)}; every run needs every task")
     p1 = step1_points(df, feature, prep)
+    shared = spec.uses_feature and len(tasks) > 1 and is_shared_feature(df, feature)
     p2 = step2_points(df, feature, prep) if spec.uses_feature else p1.iloc[0:0].assign(step=0, n_smoothed=0.0)
     n_sizes = p1.groupby("task")["N"].nunique().min()
     n_lengths = p1.groupby("task")["D"].nunique().min()
-    if n_sizes < 2 or len(p1) // len(tasks) < 4:
+    if n_sizes < 2 or len(p1) // len(tasks) < 3:
         raise LadderDataError(
-            f"step 1 needs at least 2 model sizes and 4 runs per task; got {n_sizes} size(s), "
+            f"step 1 needs at least 2 model sizes and 3 runs per task; got {n_sizes} size(s), "
             f"{len(p1) // len(tasks)} run(s)"
         )
     del n_lengths
@@ -138,8 +157,18 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     logD_c = float(np.mean(np.log(per_run["D"])))
     chance = np.array([task_value(df, t, "chance") for t in tasks])
     n_items = np.array([task_value(df, t, "n_items", default=1000.0) for t in tasks])
-    loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks).to_numpy())
+    if shared:  # one law for all tasks: step 1 sees each run once (the first task's copy)
+        p1 = p1[p1["task"] == tasks[0]].reset_index(drop=True)
+    loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks[:1] if shared else tasks).to_numpy())
     loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
+    p_bar = (p2 if spec.uses_feature else p1).groupby("task")["accuracy" if spec.uses_feature else "accuracy_mean"].mean()
+    p_bar = np.clip(p_bar.reindex(tasks).to_numpy(), 0.02, 0.98)
+    acc_binomial_sd = np.sqrt(p_bar * (1 - p_bar) / n_items)
+    loss_noise = np.zeros(len(tasks))
+    acc_jitter = np.nan_to_num(checkpoint_jitter(df, "accuracy", prep.skip_fraction).reindex(tasks).to_numpy(), nan=0.0)
+    if spec.uses_feature:  # relative jitter of the raw feature, in the feature's units at the centre
+        jitter = checkpoint_jitter(df, feature, prep.skip_fraction, log=True).reindex(tasks).to_numpy()
+        loss_noise = np.nan_to_num(jitter, nan=0.0) * loss_centre
     s1_x = np.log(p1["N"].to_numpy(float)) - logN_c
     s1_z = np.log(p1["D"].to_numpy(float)) - logD_c
     x_max = float(np.log(per_run["N"]).max() - logN_c)
@@ -161,6 +190,9 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
         n_items=n_items,
         loss_scale=loss_scale,
         loss_centre=loss_centre,
+        acc_binomial_sd=acc_binomial_sd,
+        loss_noise=loss_noise,
+        acc_jitter=acc_jitter,
         logN_c=logN_c,
         logD_c=logD_c,
         x_max=x_max,
@@ -181,4 +213,12 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
         s2_loss=p2[feature].to_numpy(float),
         s2_acc=p2["accuracy"].to_numpy(float),
         s2_nsmooth=p2["n_smoothed"].to_numpy(float),
+        law_of_task=np.zeros(len(tasks), np.int32) if shared else np.arange(len(tasks), dtype=np.int32),
     )
+
+
+def is_shared_feature(df: pd.DataFrame, feature: str) -> bool:
+    """True when every task reads the same ``feature`` value at each (run, step): a loss of the
+    model on a common corpus (C4, LAMBADA), not of the task's own answers. Its law is fitted once."""
+    spread = df.groupby(["run", "step"])[feature].agg(["min", "max"])
+    return bool(np.all(np.abs(spread["max"] - spread["min"]) <= 1e-9 * np.abs(spread["max"]).clip(1e-12)))

@@ -67,6 +67,7 @@ extrapolations. Priors: :mod:`ladderfit.model.priors`.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
@@ -82,7 +83,7 @@ __all__ = ["SAMPLED_SITES", "ladder_model", "single_step_model", "model_for"]
 #: The model's latent sample sites (everything else is deterministic or observed).
 SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
-    "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "sigma_acc", "run_tau", "run_raw",
+    "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "noise_ratio", "run_tau", "run_raw",
     "floor_shift", "logit_slope_N", "logit_slope_D",
 })  # fmt: skip
 
@@ -92,12 +93,22 @@ def _population(name: str, priors: dict) -> tuple:
     return numpyro.sample(f"{name}_mu", prior(priors, f"{name}_mu")), numpyro.sample(f"{name}_tau", prior(priors, f"{name}_tau"))
 
 
-def _target_accuracy(p_t, sigma_acc, data: ModelData, priors: dict, target_x, target_z, nu=0.0) -> None:
-    """Draw ``target_accuracy``: the curve ``p_t`` plus evaluation noise and the discrepancy term."""
+def _discrepancy_scale(priors: dict):
+    """gamma: a constant, or drawn from its prior (calibrated on nested hold-outs) at prediction
+    time only, since the ladder itself says nothing about it."""
+    family, params = priors["discrepancy"]
+    return params[0] if family == "Fixed" else numpyro.sample("discrepancy_scale", prior(priors, "discrepancy"))
+
+
+def _target_accuracy(u_t, floor, sigma_acc, gamma, data: ModelData, target_x, target_z, nu=0.0) -> None:
+    """Draw ``target_accuracy`` from the target's logit ``u_t``: the model discrepancy, then the
+    curve, then the evaluation noise of one measurement (and a run effect ``nu``)."""
     dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
-    disc = priors["discrepancy"][1][0] * dist_beyond  # grows with the distance beyond the ladder
-    sd_t = jnp.sqrt(sigma_acc**2 + p_t * (1 - p_t) / data.n_items + disc**2)
-    acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd_t))
+    eps = numpyro.sample("target_discrepancy", dist.Normal(0.0, 1.0))
+    u = numpyro.deterministic("target_logit", u_t + gamma * dist_beyond * eps)
+    p_t = numpyro.deterministic("target_accuracy_mean", accuracy_from_logit(u, floor))
+    sd = jnp.sqrt(sigma_acc**2 + jnp.asarray(data.acc_jitter) ** 2)
+    acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd))
     numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
 
 
@@ -123,8 +134,8 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
         beta_mu, beta_tau = _population("beta", priors)
     k_mu, k_tau = _population("k", priors)
 
-    with numpyro.plate("task", T, dim=-1):
-        # step 1
+    # step 1: one law per task, or one for all when the feature is shared by the tasks (C4 loss)
+    with numpyro.plate("law", data.n_laws, dim=-1):
         level = numpyro.sample("level", prior(priors, "level"))
         g_N = numpyro.sample("slope_N", prior(priors, "slope_N"))
         alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
@@ -132,31 +143,41 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
             g_D = numpyro.sample("slope_D", prior(priors, "slope_D"))
             beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         sigma_loss = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
-        # step 2
+    with numpyro.plate("task", T, dim=-1):  # step 2
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
         floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
         # centred: every task's slope is well identified by its checkpoints
         log_k = numpyro.sample("log_k", dist.Normal(k_mu, k_tau))
-        sigma_acc = numpyro.sample("sigma_acc", prior(priors, "sigma_acc"))
+        noise_ratio = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
         if run_effects:
             run_tau = numpyro.sample("run_tau", prior(priors, "run_tau"))
 
-    L_c = numpyro.deterministic("L_c", m * jnp.exp(level_sd * level))
-    alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
-    a = g_N * L_c / alpha
+    L_c_law = m * jnp.exp(level_sd * level)
+    alpha_law = jnp.exp(alpha_mu + alpha_tau * alpha_z)
+    a_law = g_N * L_c_law / alpha_law
     if with_D:
-        beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
-        b = g_D * L_c / beta
+        beta_law = jnp.exp(beta_mu + beta_tau * beta_z)
+        b_law = g_D * L_c_law / beta_law
+    else:
+        beta_law, b_law = jnp.ones_like(alpha_law), jnp.zeros_like(a_law)
+    E_law = L_c_law - a_law - b_law
+    # E > 0, softly: a smooth barrier a few percent of the level wide.
+    numpyro.factor("E_positive", log_sigmoid(E_law / (e_floor * L_c_law)).sum())
+    law = jnp.asarray(data.law_of_task)  # each task's law, so that the tables read per task
+    L_c = numpyro.deterministic("L_c", L_c_law[law])
+    alpha = numpyro.deterministic("alpha", alpha_law[law])
+    a, b, sigma_loss = a_law[law], b_law[law], jnp.asarray(sigma_loss)[law]
+    if with_D:
+        beta = numpyro.deterministic("beta", beta_law[law])
         numpyro.deterministic("A", a * jnp.exp(alpha * data.logN_c))
         numpyro.deterministic("B", b * jnp.exp(beta * data.logD_c))
     else:
-        beta, b = jnp.ones(T), jnp.zeros(T)
+        beta = beta_law[law]
         numpyro.deterministic("A", a * jnp.exp(alpha * data.logC_c))
-    E = numpyro.deterministic("E", L_c - a - b)
-    # E > 0, softly: a smooth barrier a few percent of the level wide.
-    numpyro.factor("E_positive", log_sigmoid(E / (e_floor * L_c)).sum())
+    E = numpyro.deterministic("E", E_law[law])
     k = numpyro.deterministic("k", jnp.exp(log_k))
     floor = numpyro.deterministic("floor", chance_level + floor_shift)
+    sigma_acc = numpyro.deterministic("sigma_acc", noise_ratio * jnp.asarray(data.acc_binomial_sd))
     L0 = numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + u_c / k)
 
     if run_effects:
@@ -176,11 +197,15 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
 
     # ---- step 2 likelihood
     t2 = data.s2_task
-    p = accuracy_from_logit(u_c[t2] - k[t2] * (data.s2_loss - data.loss_centre[t2]), floor[t2])
-    binom = p * (1 - p) / (data.n_items[t2] * data.s2_nsmooth)
+    u2 = u_c[t2] - k[t2] * (data.s2_loss - data.loss_centre[t2])
+    p = accuracy_from_logit(u2, floor[t2])
+    # errors in the observed loss: their effect on accuracy, to first order (the curve's slope)
+    s2 = jax.nn.sigmoid(u2)
+    slope = (1 - floor[t2]) * s2 * (1 - s2) * k[t2]
     if run_effects:
         p = p + run_effect[t2, data.s2_run]
-    sd2 = jnp.sqrt(sigma_acc[t2] ** 2 + binom)
+    jitter = data.acc_jitter[t2] ** 2 + (slope * data.loss_noise[t2]) ** 2  # one checkpoint's noise
+    sd2 = jnp.sqrt(sigma_acc[t2] ** 2 + jitter / data.s2_nsmooth)
     with numpyro.plate("checkpoint", len(t2)):
         numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
 
@@ -188,6 +213,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     if target_x is not None:
         tx = jnp.asarray(target_x)[:, None]
         tz = jnp.asarray(target_z)[:, None]
+        gamma = _discrepancy_scale(priors)
         with numpyro.plate("target", tx.shape[0], dim=-2):
             with numpyro.plate("task_t", T, dim=-1):
                 mean_loss = numpyro.deterministic("target_loss_mean", scaling_law_centred(tx, tz, E, a, alpha, b, beta))
@@ -196,10 +222,8 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
                 )
                 loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
                 nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau)) if run_effects else 0.0
-                p_t = numpyro.deterministic(
-                    "target_accuracy_mean", accuracy_from_logit(u_c - k * (loss - data.loss_centre), floor)
-                )
-                _target_accuracy(p_t, sigma_acc, data, priors, target_x, target_z, nu)
+                u_t = u_c - k * (loss - data.loss_centre)
+                _target_accuracy(u_t, floor, sigma_acc, gamma, data, target_x, target_z, nu)
 
 
 def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True):
@@ -228,10 +252,11 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
         beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
-        sigma_acc = numpyro.sample("sigma_acc", prior(priors, "sigma_acc"))
+        noise_ratio = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
     alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
     beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
     floor = numpyro.deterministic("floor", chance_level + floor_shift)
+    sigma_acc = numpyro.deterministic("sigma_acc", noise_ratio * jnp.asarray(data.acc_binomial_sd))
     a, b = g_N / alpha, g_D / beta
 
     def u(x, z, t=slice(None)):
@@ -239,17 +264,16 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
 
     t1 = data.s1_task
     p = accuracy_from_logit(u(data.s1_x, data.s1_z, t1), floor[t1])
-    sd = jnp.sqrt(sigma_acc[t1] ** 2 + p * (1 - p) / (data.n_items[t1] * data.s1_nlast))
-    with numpyro.plate("step1_point", len(t1)):
-        numpyro.sample("final_acc_obs", dist.Normal(p, sd), obs=data.s1_acc if observe else None)
+    with numpyro.plate("step1_point", len(t1)):  # a run's scatter around the law: sigma_acc
+        numpyro.sample("final_acc_obs", dist.Normal(p, sigma_acc[t1]), obs=data.s1_acc if observe else None)
 
     if target_x is not None:
         tx = jnp.asarray(target_x)[:, None]
         tz = jnp.asarray(target_z)[:, None]
+        gamma = _discrepancy_scale(priors)
         with numpyro.plate("target", tx.shape[0], dim=-2):
             with numpyro.plate("task_t", T, dim=-1):
-                p_t = numpyro.deterministic("target_accuracy_mean", accuracy_from_logit(u(tx, tz), floor))
-                _target_accuracy(p_t, sigma_acc, data, priors, target_x, target_z)
+                _target_accuracy(u(tx, tz), floor, sigma_acc, gamma, data, target_x, target_z)
 
 
 def model_for(structure: str):

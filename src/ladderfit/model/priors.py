@@ -38,14 +38,17 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "floor_shift": ("Normal", (0.0, 0.05), "lower asymptote minus the task's chance level"),
     "k_mu": ("Normal", (math.log(5.0), 1.0), "population mean of log k (sigmoid slope, logits per bit/byte)"),
     "k_tau": ("LogNormal", (math.log(0.5), 0.5), "population sd of log k (zero-avoiding)"),
-    "sigma_acc": ("LogNormal", (math.log(0.01), 0.75), "per-task checkpoint scatter of accuracy beyond binomial"),
+    "noise_ratio": ("LogNormal", (math.log(0.5), 1.0), "sd of one evaluation around the curve / binomial sd sqrt(p(1-p)/n)"),
     "run_tau": ("LogNormal", (math.log(0.01), 0.75), "per-task sd of run effects (accuracy scale)"),
     # ---- single-step structure: acc(N, D) = floor + (1 - floor) sigmoid(u(N, D)) -------------
     "logit_slope_N": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log N at the centre"),
     "logit_slope_D": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log D at the centre"),
     # ---- extrapolation -----------------------------------------------------------------
-    "discrepancy": ("Fixed", (0.0,), "accuracy sd per unit of log-distance beyond the ladder (ML on the held-out 1B rung: 0)"),
+    "discrepancy": ("Fixed", (0.0,), "logit-scale sd per unit of log-distance beyond the ladder (Fixed or LogNormal)"),
 }
+
+#: Priors that may take another family than their default's.
+OTHER_FAMILIES: dict[str, tuple[str, ...]] = {"discrepancy": ("Fixed", "LogNormal")}
 
 
 def resolve_priors(overrides: Mapping[str, tuple] | None = None) -> dict[str, tuple[str, tuple[float, ...]]]:
@@ -55,8 +58,9 @@ def resolve_priors(overrides: Mapping[str, tuple] | None = None) -> dict[str, tu
         if name not in DEFAULT_PRIORS:
             raise KeyError(f"unknown prior {name!r}; known priors: {', '.join(DEFAULT_PRIORS)}")
         family, params = spec[0], tuple(float(p) for p in spec[1])
-        if family != DEFAULT_PRIORS[name][0]:
-            raise ValueError(f"prior {name!r} must stay {DEFAULT_PRIORS[name][0]}, got {family}")
+        allowed = OTHER_FAMILIES.get(name, (DEFAULT_PRIORS[name][0],))
+        if family not in allowed:
+            raise ValueError(f"prior {name!r} must be {' or '.join(allowed)}, got {family}")
         out[name] = (family, params)
     return out
 

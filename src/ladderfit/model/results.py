@@ -17,12 +17,13 @@ from .config import FitConfig
 from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
 from .inputs import ModelData
 from .joint import SAMPLED_SITES, model_for
+from .priors import DEFAULT_PRIORS, resolve_priors
 from .spec import as_spec
 from ..data.targets import as_targets
 
 __all__ = ["LadderFit", "load", "interval_columns", "MODEL_NAME"]
 
-MODEL_NAME = "ladderfit.joint_two_step.v3"
+MODEL_NAME = "ladderfit.joint_two_step.v4"
 
 
 def interval_columns(samples: np.ndarray, levels=(50, 90, 95), axis: int = 0) -> dict[str, np.ndarray]:
@@ -89,7 +90,10 @@ class LadderFit:
                      "logit_centre", "logit_slope_N", "logit_slope_D"):
             if name not in self.idata.posterior:
                 continue
-            da = self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", "task")
+            da = self.idata.posterior[name]
+            if "law" in da.dims:  # a shared feature's law: the same for every task
+                da = da.isel(law=xr.DataArray(self.model_data.law_of_task, dims="task"))
+            da = da.stack(sample=("chain", "draw")).transpose("sample", "task")
             stats = interval_columns(da.values, levels=(90,))
             for i, task in enumerate(self.tasks):
                 rows.append({"task": task, "parameter": name, **{k: float(v[i]) for k, v in stats.items()}})
@@ -101,7 +105,7 @@ class LadderFit:
         sampled = [v for v in post.data_vars if v in SAMPLED_SITES]
         return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).values for v in sampled}
 
-    def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None) -> pd.DataFrame:
+    def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None, discrepancy=None) -> pd.DataFrame:
         """Posterior predictive of task loss and accuracy at target models.
 
         Parameters
@@ -109,6 +113,10 @@ class LadderFit:
         targets : names (``"7B-4T"``), ``"NAME=N,D"`` strings, a DataFrame ``target, N, D`` ...
             (see :func:`ladderfit.data.targets.as_targets`); ``None``: the paper's 7B-4T and 13B-5T.
         levels : central interval levels in percent.
+        discrepancy : the model-discrepancy scale gamma to predict with: ``None`` (the fit's
+            prior, :data:`~ladderfit.model.priors.DEFAULT_PRIORS` ``"discrepancy"`` unless
+            overridden), a number (fixed gamma) or a prior ``("LogNormal", (mu, sigma))``.
+            It changes predictions only, never the posterior.
 
         Returns
         -------
@@ -116,7 +124,7 @@ class LadderFit:
         ``mean, median, sd`` and ``lower_L``/``upper_L`` for each level L.
         """
         tg = as_targets(targets)
-        draws = self.predictive_draws(tg, seed=seed)
+        draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
         rows = []
         for quantity in ("task_loss", "accuracy"):
             if quantity not in draws:  # the single-step structure predicts accuracy only
@@ -139,8 +147,9 @@ class LadderFit:
                     )
         return pd.DataFrame(rows)
 
-    def predictive_draws(self, targets=None, seed: int | None = None) -> dict[str, np.ndarray]:
-        """Raw draws ``{"task_loss": (samples, target, task), "accuracy": ...}`` at targets."""
+    def predictive_draws(self, targets=None, seed: int | None = None, discrepancy=None) -> dict[str, np.ndarray]:
+        """Raw draws ``{"task_loss": (samples, target, task), "accuracy": ...}`` at targets
+        (``discrepancy`` as in :meth:`predict`)."""
         tg = as_targets(targets)
         x, z = self.model_data.target_xz(tg)
         sites = ["target_accuracy", "target_accuracy_mean"]
@@ -149,7 +158,12 @@ class LadderFit:
         pred = Predictive(model_for(self.model_data.structure), posterior_samples=self._posterior_samples(),
                           return_sites=sites)
         seed = self.config.seed + 1 if seed is None else seed
-        out = pred(jax.random.PRNGKey(seed), self.model_data, self.priors, target_x=x, target_z=z)
+        priors = self.priors
+        if discrepancy is not None:
+            family, params = ("Fixed", (float(discrepancy),)) if np.isscalar(discrepancy) else discrepancy
+            priors = resolve_priors({**{k: v for k, v in self.priors.items() if k in DEFAULT_PRIORS},
+                                     "discrepancy": (family, params)})
+        out = pred(jax.random.PRNGKey(seed), self.model_data, priors, target_x=x, target_z=z)
         names = {"target_loss": "task_loss", "target_accuracy": "accuracy",
                  "target_loss_mean": "task_loss_mean", "target_accuracy_mean": "accuracy_mean"}
         return {names[k]: np.asarray(v) for k, v in out.items() if k in names}

@@ -24,9 +24,10 @@ def run_table(fit) -> pd.DataFrame:
 
 
 def step1_points(fit) -> pd.DataFrame:
-    """The step-1 points the model saw: task, run, N, D, loss."""
+    """The step-1 points the model saw: task, run, N, D, loss (a shared feature's points, fitted
+    once, are listed under every task)."""
     md = fit.model_data
-    return pd.DataFrame(
+    pts = pd.DataFrame(
         {
             "task": np.asarray(md.tasks)[md.s1_task],
             "run": np.asarray(md.runs)[md.s1_run],
@@ -35,6 +36,9 @@ def step1_points(fit) -> pd.DataFrame:
             "loss": md.s1_loss,
         }
     )
+    if getattr(md, "shared_feature", False):
+        pts = pd.concat([pts.assign(task=t) for t in md.tasks], ignore_index=True)
+    return pts
 
 
 def step2_points(fit) -> pd.DataFrame:
