@@ -23,7 +23,9 @@ which they do not:
     E_t = L_{c,t} - a_t - b_t \;(> 0,\ \text{soft constraint}).
 
 Exponents are partially pooled (non-centred): ``log alpha_t ~ N(mu_alpha, tau_alpha)``,
-likewise beta.
+likewise beta. A feature that every task shares (``c4_loss``, ``lambada_loss``: the same
+numbers for all tasks) has one law, fitted once (``ModelData.law_of_task``), not T copies of
+one data set that would make the pooled exponents over-confident.
 
 **Step 2 — accuracy from task loss.** Bounded below by a floor f_t near the task's chance
 level c_t (``f_t = c_t + delta_t``, ``delta_t ~ N(0, 0.05)``) and above by 1 (the Bayesian
@@ -34,35 +36,47 @@ twin of the paper's ideal point (0, 1)):
     \mathrm{acc}_t(L) = f_t + (1 - f_t)\,\mathrm{sigmoid}(u_t(L)),\qquad
     u_t(L) = u_{c,t} - k_t (L - \bar L_t),
 
-observed at the intermediate checkpoints i (smoothed, and thinned so that the moving-average
-windows do not overlap):
+observed at the intermediate checkpoints i (smoothed over m_i evaluations, and thinned so
+that the moving-average windows do not overlap), slopes pooled, ``log k_t ~ N(mu_k, tau_k)``.
+
+**Evaluation noise.** Every model, ladder and target alike, answers the *same* items, so the
+sampling of those items is shared and absorbed by the fitted curve; it is not independent
+noise. What does vary is (a) which items one checkpoint happens to get right, measured from
+the data as the jitter ``j_t`` of accuracy between neighbouring checkpoints
+(:func:`ladderfit.data.preprocess.checkpoint_jitter`; it matches the spread between seed
+reruns of the bundled ladder, about half the binomial sd), and (b) a run's persistent
+deviation from the curve, ``sigma_acc_t = r_t sqrt(pbar(1-pbar)/n_t)`` with the ratio r_t
+fitted. Errors of the observed loss (its jitter ``e_t``) reach accuracy through the curve's
+slope:
 
 .. math::
 
-    \mathrm{acc}_{ti} \sim \mathcal N\big(\mathrm{acc}_t(L_{ti}),\
-        \sqrt{(\sigma^{acc}_t)^2 + p(1-p)/(n^{items}_t\, m_i)}\big),
-
-with the binomial variance of n_items items averaged over m_i checkpoints, and slopes pooled,
-``log k_t ~ N(mu_k, tau_k)`` (centred: each slope is well identified).
+    \mathrm{acc}_{ti} \sim \mathcal N\Big(\mathrm{acc}_t(L_{ti}),\
+        \sqrt{(\sigma^{acc}_t)^2 + \big(j_t^2 + (\mathrm{acc}_t'(L_{ti})\, e_t)^2\big)/m_i}\Big).
 
 *Variant* ``run_effects=True``: offsets ``nu_tr ~ N(0, tau^run_t)`` (accuracy points, summing
 to zero over runs) shared by the checkpoints of one run, and a new one for the target. It
 makes the curve learn from runs rather than checkpoints, but weighs every run equally; in
 the held-out-rung backtest it predicted worse (``benchmarks/paper_parity.py``), so it is off by
-default. The price, measured on simulated ladders whose runs do sit off the curve
-(``tests/test_model.py``, slow): without run effects the intervals of the step-2 parameters
-(k, L0, floor) are too narrow (20/48 true values inside 90% intervals; step 1: 47/48), while
-target intervals still cover (29/32); with them, 88/96 parameters and 30/32 targets.
+default.
 
-**Chained prediction.** For a target (N*, D*), ``log L* ~ N(log L_t(N*, D*), sigma^loss_t)``
-and ``acc* ~ N(acc_t(L*), sqrt(sigma_acc^2 + p(1-p)/n_items + (gamma d)^2))``: the
-uncertainty of both steps and the evaluation noise reach the interval. The last term is a
-model discrepancy that grows with the distance d of the target beyond the ladder's largest N
-and D (Euclidean, in log N and log D). gamma is calibrated by maximum likelihood on the
-errors when the ladder's largest rung is held out (``benchmarks/calibrate_discrepancy.py``):
-on the bundled ladder that gives gamma = 0 (the other terms already cover the held-out rung),
-so the default is 0; set ``priors={"discrepancy": ("Fixed", (gamma,))}`` to widen far
-extrapolations. Priors: :mod:`ladderfit.model.priors`.
+**Chained prediction.** For a target (N*, D*) at distance d beyond the ladder's largest N and
+D (Euclidean, in log N and log D),
+
+.. math::
+
+    \log L^* \sim \mathcal N(\log L_t(N^*, D^*), \sigma^{loss}_t),\quad
+    u^* = u_t(L^*) + \gamma d\,\varepsilon,\quad
+    \mathrm{acc}^* \sim \mathcal N\big(f_t + (1 - f_t)\,\mathrm{sigmoid}(u^*),\
+        \sqrt{(\sigma^{acc}_t)^2 + j_t^2}\big),
+
+so the uncertainty of both steps, the target run's own deviation, one evaluation's noise and a
+model discrepancy that grows with the distance reach the interval: a predictive interval of
+the target's *measured* accuracy. The discrepancy scale gamma (logit units per log-unit of
+distance) is not learnt from the ladder, which cannot show how wrong the law is beyond
+itself; it is drawn at prediction time from a prior calibrated on nested hold-outs inside a
+ladder (:mod:`ladderfit.analysis.discrepancy`, ``ladderfit calibrate``). Priors:
+:mod:`ladderfit.model.priors`.
 """
 
 from __future__ import annotations
@@ -238,7 +252,8 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     the power law of step 1 moved onto the logit scale (``g`` are the logit slopes at the
     ladder's centre; the ceiling ``u_c + a + b`` plays the role of the irreducible loss E).
     Observed once per run: the mean accuracy of the last evaluations at the final D
-    (``final_acc_obs``), with noise ``sqrt(sigma_acc^2 + p(1-p)/(n_items k))``. Exponents are
+    (``final_acc_obs``), with a run's scatter around the law ``sigma_acc`` (noise ratio x
+    binomial sd); the target adds one evaluation's jitter and the discrepancy. Exponents are
     pooled as in :func:`ladder_model`. Run effects do not apply (one point per run).
     """
     T = data.n_tasks

@@ -1,0 +1,90 @@
+"""The calibration pieces that need no sampling: CRPS, the gamma estimate, noise measurements."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ladderfit.analysis.discrepancy import GAMMA_GRID, crps, estimate_discrepancy
+from ladderfit.data.preprocess import checkpoint_jitter
+from ladderfit.errors import LadderDataError
+from ladderfit.model.spec import ModelSpec
+from ladderfit.model.inputs import build_model_data, is_shared_feature
+from ladderfit.model.simulate import default_truths, simulate_ladder
+
+
+def test_crps_matches_the_normal_closed_form():
+    rng = np.random.default_rng(0)
+    sd, y = 2.0, np.array([0.0, 1.0, -3.0])
+    draws = rng.normal(0.0, sd, size=(40000, 3))
+    z = y / sd
+    from scipy.stats import norm
+
+    exact = sd * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+    np.testing.assert_allclose(crps(draws, y), exact, rtol=0.02, atol=0.01)
+
+
+def test_crps_rewards_the_right_width():
+    rng = np.random.default_rng(1)
+    y = rng.normal(0, 1, size=2000)
+    base = rng.standard_normal((400, 1))
+    scores = [crps(base * s, y).mean() for s in (0.3, 1.0, 3.0)]
+    assert scores[1] < scores[0] and scores[1] < scores[2]
+
+
+def test_estimate_discrepancy_recovers_the_generating_gamma():
+    """Errors drawn with sd gamma * d on top of a known predictive sd: the CRPS-best gamma on
+    the grid lies near the truth and its bootstrap interval contains it."""
+    rng = np.random.default_rng(2)
+    true_gamma, n = 0.2, 600
+    d = rng.uniform(0.3, 3.0, size=n)
+    s = 0.02
+    y = rng.normal(0, np.sqrt(s**2 + (true_gamma * d) ** 2))
+    z = rng.standard_normal((2000, 1))
+    scores = np.stack([crps(z * np.sqrt(s**2 + (g * d) ** 2), y) for g in GAMMA_GRID], axis=1)
+    est = estimate_discrepancy(scores, clusters=np.arange(n) % 60, n_boot=200, seed=0)
+    assert 0.15 <= est.gamma <= 0.27, est
+    assert est.lower_90 <= true_gamma <= est.upper_90, est
+    family, (mu, sd) = est.prior
+    assert family == "LogNormal" and np.isclose(np.exp(mu), est.gamma) and sd >= 0.15
+    assert "gamma = " in str(est)
+
+
+def test_estimate_discrepancy_prefers_zero_when_errors_are_covered():
+    rng = np.random.default_rng(3)
+    y = rng.normal(0, 0.02, size=300)
+    z = rng.standard_normal((2000, 1))
+    d = np.full(300, 1.0)
+    scores = np.stack([crps(z * np.sqrt(0.02**2 + (g * d) ** 2), y) for g in GAMMA_GRID], axis=1)
+    assert estimate_discrepancy(scores, np.arange(300) % 30, n_boot=50).gamma <= 0.02
+
+
+def test_estimate_discrepancy_checks_shapes():
+    with pytest.raises(LadderDataError, match="scores must be"):
+        estimate_discrepancy(np.zeros((3, 2)), [0, 1, 2])
+
+
+def test_checkpoint_jitter_measures_white_noise_around_a_trend():
+    rng = np.random.default_rng(4)
+    steps = np.arange(200)
+    rows = []
+    for run in ("a", "b"):
+        for task, sd in (("quiet", 0.002), ("noisy", 0.02)):
+            acc = 0.3 + 0.001 * steps + 1e-6 * steps**2 + rng.normal(0, sd, len(steps))
+            rows.append(pd.DataFrame({"run": run, "task": task, "step": steps, "accuracy": acc}))
+    got = checkpoint_jitter(pd.concat(rows), "accuracy")
+    assert got["quiet"] == pytest.approx(0.002, rel=0.15)
+    assert got["noisy"] == pytest.approx(0.02, rel=0.15)
+
+
+def test_shared_feature_gets_one_law():
+    sim = simulate_ladder(default_truths(3, seed=1), seed=1)
+    df = sim.data.copy()
+    c4 = df.groupby(["run", "step"])["task_loss"].transform("mean")
+    df["c4_loss"] = c4
+    assert is_shared_feature(df, "c4_loss") and not is_shared_feature(df, "task_loss")
+    own = build_model_data(df, None)
+    shared = build_model_data(df, ModelSpec(feature="c4_loss"))
+    assert own.n_laws == 3 and not own.shared_feature
+    assert shared.n_laws == 1 and shared.shared_feature
+    assert len(shared.s1_task) == len(own.s1_task) // 3  # each run once, not once per task
+    assert len(shared.loss_scale) == 1
