@@ -55,6 +55,7 @@ def __getattr__(name: str):
 __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare",
     "backtest", "summarize_backtest", "compute_vs_error", "variance", "rank_correlation",
-    "load_olmo_ladder", "load_pythia_ladder", "paper_targets", "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
+    "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
+    "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
     "LadderDataError", "validate", "as_targets", "ModelSpec",
 ]  # fmt: skip
