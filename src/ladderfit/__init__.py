@@ -24,7 +24,7 @@ from importlib import import_module
 from .analysis.backtest import backtest, summarize_backtest
 from .analysis.compute_vs_error import compute_vs_error
 from .analysis.variance import rank_correlation, variance
-from .data.bundled import load_olmo_ladder, paper_targets
+from .data.bundled import load_olmo_ladder, load_pythia_ladder, paper_targets
 from .data.preprocess import Preprocessing
 from .data.readers import read_data, read_lm_eval, read_olmo_csv, read_tidy
 from .data.schema import validate
@@ -55,6 +55,7 @@ def __getattr__(name: str):
 __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare",
     "backtest", "summarize_backtest", "compute_vs_error", "variance", "rank_correlation",
-    "load_olmo_ladder", "paper_targets", "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
+    "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
+    "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
     "LadderDataError", "validate", "as_targets", "ModelSpec",
 ]  # fmt: skip

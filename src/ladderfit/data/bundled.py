@@ -1,20 +1,34 @@
-"""Bundled data: the OLMo ladder (Bhagia et al. 2024) as a tidy table, and the paper's targets.
+"""Bundled data: the OLMo ladder (Bhagia et al. 2024) and the Pythia suite as tidy tables, and
+the paper's targets.
 
-The table is derived from the authors' public training logs (allenai/OLMo-ladder,
-Apache-2.0) by ``scripts/make_bundled_data.py``; only the columns ladderfit needs are kept.
+The OLMo table is derived from the authors' public training logs (allenai/OLMo-ladder,
+Apache-2.0) by ``scripts/make_bundled_data.py``; the Pythia table from EleutherAI's
+lm-evaluation-harness outputs (EleutherAI/pythia, Apache-2.0) by
+``scripts/make_pythia_data.py``. Only the columns ladderfit needs are kept.
 """
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 
 import pandas as pd
 
 from .schema import validate
 
-__all__ = ["load_olmo_ladder", "paper_targets", "default_runs", "is_bundled", "PAPER_LADDER_RUNS", "BUNDLED_FILE"]
+__all__ = [
+    "load_olmo_ladder",
+    "load_pythia_ladder",
+    "paper_targets",
+    "default_runs",
+    "is_bundled",
+    "PAPER_LADDER_RUNS",
+    "BUNDLED_FILE",
+    "PYTHIA_FILE",
+]
 
 BUNDLED_FILE = "olmo_ladder.csv.gz"
+PYTHIA_FILE = "pythia_ladder.csv.gz"
 
 #: The paper's main ladder: 4 sizes x 1, 2, 5, 10 x Chinchilla.
 PAPER_LADDER_RUNS: tuple[str, ...] = tuple(
@@ -27,15 +41,51 @@ def load_olmo_ladder(runs: str | list[str] = "all") -> pd.DataFrame:
 
     ``runs="paper"`` keeps the paper's 16-run ladder; a list keeps those runs.
     """
-    with resources.files(__package__).joinpath("bundled_data", BUNDLED_FILE).open("rb") as fh:
-        df = pd.read_csv(fh, compression="gzip")
-    df = validate(df, source=f"bundled {BUNDLED_FILE}")
+    df = _read_bundled(BUNDLED_FILE)
     if runs == "paper":
         runs = list(PAPER_LADDER_RUNS)
+    return _keep_runs(df, runs, "bundled ladder", keywords="'all', 'paper'")
+
+
+def load_pythia_ladder(runs: str | list[str] = "all") -> pd.DataFrame:
+    """The Pythia suite (EleutherAI) as a ladder: 5 sizes at one training length, 9 tasks.
+
+    Runs ``pythia-70m``, ``pythia-160m``, ``pythia-410m``, ``pythia-1b-deduped`` and
+    ``pythia-1.4b`` (N: non-embedding parameters, 19M to 1.2B), each evaluated zero-shot with
+    lm-evaluation-harness at 26 checkpoints (steps 1 to 143,000; D = step x 2,097,152 tokens,
+    so every run ends at 300B tokens). Tasks: arc_easy, arc_challenge, piqa, sciq, winogrande,
+    lambada_openai, logiqa, wsc and mmlu; ``accuracy`` is the harness's ``acc``. There is no
+    per-task bits-per-byte: the intermediate feature is ``lambada_loss`` (log LAMBADA
+    perplexity, one value per checkpoint), so fit it with ``model="two_step/lambada_loss"``
+    or ``model="single_step"``; there is no ``flops`` column (no ``compute`` structure).
+
+    All sizes share one training length, so the D term of step 1 is not identified by these
+    data: its exponent and coefficient stay prior-only (loading warns with a UserWarning).
+
+    Derived from EleutherAI/pythia's evaluation files (Apache-2.0) by
+    ``scripts/make_pythia_data.py``. A list in ``runs`` keeps those runs.
+    """
+    return _keep_runs(_read_bundled(PYTHIA_FILE), runs, "bundled Pythia ladder", keywords="'all'")
+
+
+def _read_bundled(name: str) -> pd.DataFrame:
+    """Read and validate a bundled table; validation warnings point at the loader's caller."""
+    with resources.files(__package__).joinpath("bundled_data", name).open("rb") as fh:
+        df = pd.read_csv(fh, compression="gzip")
+    with warnings.catch_warnings(record=True) as caught:
+        df = validate(df, source=f"bundled {name}")
+    for w in caught:  # _read_bundled <- load_* <- the user's line
+        warnings.warn(w.message, w.category, stacklevel=3)
+    return df
+
+
+def _keep_runs(df: pd.DataFrame, runs: str | list[str], what: str, keywords: str) -> pd.DataFrame:
+    if isinstance(runs, str) and runs != "all":
+        raise ValueError(f"runs must be {keywords} or a list of run names, got {runs!r}")
     if runs != "all":
         missing = sorted(set(runs) - set(df["run"]))
         if missing:
-            raise KeyError(f"runs {missing} are not in the bundled ladder; it has {sorted(df['run'].unique())}")
+            raise KeyError(f"runs {missing} are not in the {what}; it has {sorted(df['run'].unique())}")
         df = df[df["run"].isin(runs)].reset_index(drop=True)
     return df
 
