@@ -62,14 +62,14 @@ def check_platform(args: argparse.Namespace) -> None:
 def check_outputs(args: argparse.Namespace, **kinds: str) -> None:
     """Check the output options named in ``kinds`` (option attribute -> kind) before any work.
 
-    No output may be the input ``--data`` (or ``--fit``), nor two outputs the same file.
+    No output may be an input (``--data``, ``--fit``, ``--calibration``, ...), nor two outputs the same file.
     """
     from pathlib import Path
 
     from ..errors import LadderDataError
     from ..io import check_output
 
-    inputs = [getattr(args, name, None) for name in ("data", "fit", "backtest", "actual")]
+    inputs = [getattr(args, name, None) for name in ("data", "fit", "backtest", "actual", "calibration")]
     inputs = [i for i in inputs if i is not None and Path(i).is_file()]
     seen: dict = {}
     for attr, kind in kinds.items():
