@@ -41,7 +41,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         verdict = "converged" if info.converged else (
             "NOT converged: max R-hat {max_r_hat:.3f}, min bulk ESS {min_ess_bulk:.0f}, {divergences} divergences"
         ).format(**info.diagnostics)
-        print(f"{rule}: trained on {len(info.train)} runs, predicted {len(info.held)}; fit {info.fit_seconds:.1f} s, {verdict}")
+        runs = f"trained on {len(info.train)} runs, predicted {len(info.held)}"
+        print(f"{rule}: {runs}; fit {info.fit_seconds:.1f} s, {verdict}")
     for rule, why in table.attrs["skipped"].items():
         print(f"{rule}: skipped ({why})")
     print()
@@ -69,7 +70,8 @@ def add_parser(sub) -> None:
                    help=f"hold-out rules, one or more of {', '.join(NESTED_HOLDOUTS)} (default: all)")
     p.add_argument("--tasks", action="append", help="tasks, comma-separated or repeated (default: all)")
     p.add_argument("--runs", action="append",
-                   help="the pool of runs, comma-separated or repeated (default: the paper's 16 for the bundled ladder)")
+                   help="the pool of runs, comma-separated or repeated "
+                        "(default: the paper's 16 for the bundled ladder)")
     add_sampler_args(p, defaults=False)
     p.add_argument("--out", default=None, help="write the calibration table to this CSV (e.g. calibration.csv)")
     p.set_defaults(func=_cmd_calibrate)

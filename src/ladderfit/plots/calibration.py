@@ -82,7 +82,8 @@ def plot_coverage_vs_distance(table, level=90, ax=None, bin_width: float = 0.5) 
     for edge in (b[1] for b in DISTANCE_BINS[1:]):
         ax.axvline(edge, color="0.6", lw=0.6, ls="--")
     for name, low, _ in DISTANCE_BINS:  # the bins of the summary, named at the top
-        ax.text(low + 0.05, 0.98, name, transform=ax.get_xaxis_transform(), fontsize=7, color=BIN_COLORS[name], va="top")
+        ax.text(low + 0.05, 0.98, name, transform=ax.get_xaxis_transform(), fontsize=7, va="top",
+                color=BIN_COLORS[name])
     colors = [BIN_COLORS[b] for b in distance_bin(x)]
     ax.errorbar(x, cov, yerr=_binomial_se(nominal, n), fmt="none", ecolor="0.4", capsize=2, lw=1)
     ax.scatter(x, cov, c=colors, s=30 + 4 * n, zorder=3, edgecolors="white", label="coverage (size ~ pairs)")
