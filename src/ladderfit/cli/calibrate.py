@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_arg, add_sampler_args, check_outputs, split_names
+from .common import add_data_arg, add_pool_args, add_sampler_args, check_outputs, split_names, write_csv
 
 __all__ = ["add_parser"]
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from ..analysis.calibration import NESTED_HOLDOUTS, calibration, format_calibration, summarize_calibration
-    from ..io import atomic_write
 
     check_outputs(args, out="table")
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
@@ -48,8 +47,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print()
     print(format_calibration(summarize_calibration(table)))
     if args.out:
-        atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
-        print(f"wrote {args.out}")
+        write_csv(args.out, table)
     return 0
 
 
@@ -68,10 +66,7 @@ def add_parser(sub) -> None:
                    help="model specification: two_step (default), compute, single_step, two_step/c4_loss, ...")
     p.add_argument("--holdout", nargs="+", action="extend", choices=NESTED_HOLDOUTS, metavar="RULE",
                    help=f"hold-out rules, one or more of {', '.join(NESTED_HOLDOUTS)} (default: all)")
-    p.add_argument("--tasks", action="append", help="tasks, comma-separated or repeated (default: all)")
-    p.add_argument("--runs", action="append",
-                   help="the pool of runs, comma-separated or repeated "
-                        "(default: the paper's 16 for the bundled ladder)")
+    add_pool_args(p)
     add_sampler_args(p, defaults=False)
     p.add_argument("--out", default=None, help="write the calibration table to this CSV (e.g. calibration.csv)")
     p.set_defaults(func=_cmd_calibrate)
