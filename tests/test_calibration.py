@@ -135,6 +135,13 @@ def test_distance_is_the_hand_computation(ladder):
     assert got["190M-5xC"] == pytest.approx(np.log(mid.loc["190M-5xC", "D"] / d_max))
     assert got["190M-1xC"] == 0.0
     assert list(distance_bin([0.0, 0.69, 0.7, 1.5, 1.51])) == ["near", "near", "mid", "mid", "far"]
+    # the README's figures: the 1B rung beyond 190M-760M, and the paper's targets beyond the 16 runs
+    from ladderfit.data.targets import as_targets
+
+    paper = runs[runs["run"].isin(default_pool(ladder))]
+    rung = distance_beyond(paper[paper["N"] == paper["N"].max()], paper[paper["N"] < paper["N"].max()])
+    assert rung.min() == pytest.approx(0.52, abs=0.01) and rung.max() == pytest.approx(0.74, abs=0.01)
+    assert distance_beyond(as_targets(["7B-4T", "13B-5T"]), paper) == pytest.approx([3.2, 3.8], abs=0.05)
 
 
 # ----------------------------------------------------------------------------- the table (one real calibration)

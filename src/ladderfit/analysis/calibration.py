@@ -23,7 +23,7 @@ Distance
     Euclidean in (log N, log D), natural logs, beyond the training runs' largest N and
     largest final D, per axis: ``hypot(max(0, log N - max log N_train), max(0, log D - max
     log D_train))`` (the definition of ``ModelData.distance_beyond``; 0 inside the ladder's
-    box). A 1B run beyond the 190M-760M ladder is 0.5-0.7; 7B-4T and 13B-5T beyond the
+    box). A 1B run beyond the 190M-760M ladder is 0.5-0.75; 7B-4T and 13B-5T beyond the
     bundled 16-run ladder are 3.2 and 3.8. Bins (:data:`DISTANCE_BINS`): ``near`` d < 0.7,
     ``mid`` 0.7 <= d <= 1.5, ``far`` d > 1.5.
 
