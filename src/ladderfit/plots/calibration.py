@@ -22,13 +22,6 @@ __all__ = ["plot_reliability", "plot_coverage_vs_distance", "plot_calibration", 
 BIN_COLORS: dict[str, str] = {"near": "#2a9d8f", "mid": "#e9a23b", "far": "#5e3c99", "all": "0.35"}
 
 
-def _axes(ax, size=(5.0, 4.0)):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=size)
-        return fig, ax, True
-    return ax.figure, ax, False
-
-
 def _binomial_se(level: float, n) -> np.ndarray:
     return np.sqrt(level * (1 - level) / np.maximum(np.asarray(n, dtype=float), 1.0))
 
@@ -40,14 +33,16 @@ def plot_reliability(table, ax=None) -> Figure:
     below: too narrow. The grey line pools every pair.
     """
     summary = summarize_calibration(table)
-    levels = [float(c[len("coverage_"):]) / 100 for c in summary.columns if c.startswith("coverage_")]
-    fig, ax, made = _axes(ax)
+    cover = [c for c in summary.columns if c.startswith("coverage_")]
+    levels = [float(c[len("coverage_"):]) / 100 for c in cover]
+    made = ax is None
+    fig, (ax,) = grid(1, ax, panel=(5.0, 4.0))
     ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":", label="calibrated")
     shift = dict(zip([b[0] for b in DISTANCE_BINS] + ["all"], (-0.012, 0.0, 0.012, 0.0)))
     for r in summary.to_dict("records"):
         if not r["n"]:
             continue
-        y = [r[f"coverage_{100 * lev:g}"] for lev in levels]
+        y = [r[c] for c in cover]
         x = np.asarray(levels) + shift[r["bin"]]
         all_ = r["bin"] == "all"
         ax.errorbar(x, y, yerr=_binomial_se(np.asarray(levels), r["n"]), color=BIN_COLORS[r["bin"]], marker="o",
@@ -76,7 +71,8 @@ def plot_coverage_vs_distance(table, level=90, ax=None, bin_width: float = 0.5) 
     x = np.array([d[which == g].mean() for g in groups])
     n = np.array([(which == g).sum() for g in groups])
     cov = np.array([covered[which == g].mean() for g in groups])
-    fig, ax, made = _axes(ax)
+    made = ax is None
+    fig, (ax,) = grid(1, ax, panel=(5.0, 4.0))
     nominal = level / 100
     ax.axhline(nominal, color="black", lw=0.8, ls=":", label=f"nominal {level:g}%")
     for edge in (b[1] for b in DISTANCE_BINS[1:]):
