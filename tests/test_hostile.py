@@ -159,7 +159,9 @@ def test_variance_refuses_to_overwrite_its_input(tmp_path, capsys):
     assert snapshot(data) == before
 
 
-@pytest.mark.parametrize("command", [["predict", "--tasks", "piqa"], ["backtest", "--method", "least_squares"]])
+@pytest.mark.parametrize(
+    "command", [["predict", "--tasks", "piqa"], ["backtest", "--method", "least_squares"], ["calibrate", "--tasks", "piqa"]]
+)
 def test_fitting_commands_refuse_to_overwrite_their_input(tmp_path, capsys, fake_fit, command):
     data = tmp_path / "v.csv"
     tidy_ladder().to_csv(data, index=False)
@@ -278,6 +280,8 @@ def test_load_in_a_fresh_process_uses_float64_and_warns_again(failed_writes):
         (["plot", "step2", "--dpi", "0"], "--dpi"),
         (["plot", "variance", "--last-n", "-2"], "--last-n"),
         (["backtest", "--draws", "0"], "--draws"),
+        (["calibrate", "--draws", "0"], "--draws"),
+        (["calibrate", "--holdout", "biggest"], "biggest"),
         (["plot", "bogus"], "bogus"),
         (["backtest", "--method", "magic"], "magic"),
         (["predict", "--structure", "three_step"], "three_step"),

@@ -9,7 +9,8 @@ The package's layers import downwards only::
 
 :mod:`ladderfit.data` (tidy table, readers, preprocessing), :mod:`ladderfit.model`
 (specification, curves, priors, the NumPyro model, both estimators, fits),
-:mod:`ladderfit.analysis` (backtests, compute vs error, task variance, LOO comparison),
+:mod:`ladderfit.analysis` (backtests, calibration at every distance, compute vs error, task
+variance, LOO comparison),
 :mod:`ladderfit.plots` (figures) and :mod:`ladderfit.cli` (the command line).
 
     >>> import ladderfit
@@ -22,6 +23,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from .analysis.backtest import backtest, summarize_backtest
+from .analysis.calibration import calibration, summarize_calibration
 from .analysis.compute_vs_error import compute_vs_error
 from .analysis.variance import rank_correlation, variance
 from .data.bundled import load_olmo_ladder, load_pythia_ladder, paper_targets
@@ -54,8 +56,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare",
-    "backtest", "summarize_backtest", "compute_vs_error", "variance", "rank_correlation",
-    "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
+    "backtest", "summarize_backtest", "calibration", "summarize_calibration", "compute_vs_error", "variance",
+    "rank_correlation", "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
     "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
     "LadderDataError", "validate", "as_targets", "ModelSpec",
 ]  # fmt: skip

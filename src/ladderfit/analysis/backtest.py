@@ -49,8 +49,9 @@ from ..model.spec import ModelSpec, as_spec
 
 __all__ = [
     "backtest", "summarize_backtest", "resolve_holdout", "default_pool", "final_accuracy", "run_table",
-    "method_model_pairs", "fit_and_score", "prepare_ladder", "BACKTEST_COLUMNS", "SUMMARY_COLUMNS",
-    "METHODS", "HOLDOUT_RULES", "UnsupportedModelError", "format_backtest", "format_summary",
+    "method_model_pairs", "fit_and_score", "fit_method", "predict_truth", "truth_targets", "prepare_ladder",
+    "split_pool", "BACKTEST_COLUMNS", "SUMMARY_COLUMNS", "METHODS", "HOLDOUT_RULES", "UnsupportedModelError",
+    "format_backtest", "format_summary",
 ]  # fmt: skip
 
 BACKTEST_COLUMNS: tuple[str, ...] = (
@@ -183,38 +184,58 @@ def method_model_pairs(methods, models, skip_unsupported: bool = False) -> list[
     return pairs
 
 
+def truth_targets(truth: pd.DataFrame) -> pd.DataFrame:
+    """The held-out runs of a truth table as targets: ``target, N, D`` (and ``flops`` if every run has it)."""
+    runs = truth.drop_duplicates("run")
+    tg = pd.DataFrame({"target": runs["run"].to_numpy(), "N": runs["N"].to_numpy(), "D": runs["D"].to_numpy()})
+    if "flops" in runs.columns and runs["flops"].notna().all():
+        tg["flops"] = runs["flops"].to_numpy()
+    return tg
+
+
+def fit_method(train, method, spec: ModelSpec, tasks, fit_options=None, ls_options=None, seed=0):
+    """Fit one method and model on ``train``; returns (the fit, its wall time in seconds).
+
+    ``method="bayes"``: :func:`ladderfit.fit` with ``fit_options``; ``"least_squares"``:
+    :func:`~ladderfit.model.least_squares.fit_least_squares` with ``ls_options`` (default
+    ``n_boot=0``). Raises LadderDataError when the data are too few for the method.
+    """
+    if spec.uses_feature and spec.feature not in train.columns:
+        raise LadderDataError(f"model {spec.name!r} needs a {spec.feature!r} column in the data")
+    if method == "bayes":
+        from ..model.bayes import fit as fitter
+
+        opts = {"seed": seed, **(fit_options or {})}
+    else:
+        from ..model.least_squares import fit_least_squares as fitter
+
+        opts = {"seed": seed, "n_boot": 0, **(ls_options or {})}
+    t0 = time.perf_counter()
+    res = fitter(train, tasks=tasks, model=spec, **opts)
+    return res, time.perf_counter() - t0
+
+
+def predict_truth(res, truth: pd.DataFrame, levels=(90,)) -> pd.DataFrame:
+    """Predict each held-out run of ``truth`` at its N and final D, and put the prediction beside the truth.
+
+    Returns the rows of ``truth`` (those the fit has a task for) with the accuracy columns
+    ``median`` and ``lower_L``/``upper_L`` for each level L of :meth:`LadderFit.predict`.
+    """
+    bounds = [f"{side}_{lev:g}" for lev in levels for side in ("lower", "upper")]
+    pred = res.predict(truth_targets(truth), levels=tuple(levels))
+    pred = pred[pred["quantity"] == "accuracy"][["target", "task", "median", *bounds]]
+    return truth.merge(pred.rename(columns={"target": "run"}), on=["run", "task"], how="inner")
+
+
 def fit_and_score(train, truth, method, spec: ModelSpec, tasks, fit_options=None, ls_options=None, seed=0):
     """Fit one method and model on ``train``; predict and score the (run, task) rows of ``truth``.
 
     Returns (DataFrame of backtest rows, info dict). Raises LadderDataError when the data are
     too few for the method.
     """
-    if spec.uses_feature and spec.feature not in train.columns:
-        raise LadderDataError(f"model {spec.name!r} needs a {spec.feature!r} column in the data")
-    runs = truth.drop_duplicates("run")
-    tg = pd.DataFrame({"target": runs["run"].to_numpy(), "N": runs["N"].to_numpy(), "D": runs["D"].to_numpy()})
-    if "flops" in runs.columns and runs["flops"].notna().all():
-        tg["flops"] = runs["flops"].to_numpy()
-    info: dict = {}
-    if method == "bayes":
-        from ..model.bayes import fit
-
-        opts = {"seed": seed, **(fit_options or {})}
-        t0 = time.perf_counter()
-        res = fit(train, tasks=tasks, model=spec, **opts)
-        seconds = time.perf_counter() - t0
-        info["converged"] = bool(res.converged)
-        pred = res.predict(tg, levels=(90,))
-    else:
-        from ..model.least_squares import fit_least_squares
-
-        opts = {"seed": seed, "n_boot": 0, **(ls_options or {})}
-        t0 = time.perf_counter()
-        res = fit_least_squares(train, tasks=tasks, model=spec, **opts)
-        seconds = time.perf_counter() - t0
-        pred = res.predict(tg, levels=(90,))
-    pred = pred[pred["quantity"] == "accuracy"][["target", "task", "median", "lower_90", "upper_90"]]
-    out = truth.merge(pred.rename(columns={"target": "run"}), on=["run", "task"], how="inner")
+    res, seconds = fit_method(train, method, spec, tasks, fit_options, ls_options, seed)
+    info: dict = {"converged": bool(res.converged)} if method == "bayes" else {}
+    out = predict_truth(res, truth, levels=(90,))
     out.insert(0, "method", method)
     out.insert(1, "model", spec.name)
     out["covered"] = (out["lower_90"] <= out["actual"]) & (out["actual"] <= out["upper_90"])
@@ -246,7 +267,8 @@ def prepare_ladder(data, tasks, runs):
     return df, pool, tasks
 
 
-def _split(df, pool, held):
+def split_pool(df: pd.DataFrame, pool, held) -> tuple[pd.DataFrame, list[str]]:
+    """The training rows and runs: the pool without the held-out runs; fewer than 2 model sizes is an error."""
     train_runs = [r for r in pool if r not in set(held)]
     train = df[df["run"].isin(train_runs)].reset_index(drop=True)
     n_sizes = train["N"].nunique()
@@ -306,7 +328,7 @@ def backtest(
     pairs = method_model_pairs(methods, models, skip_unsupported)
     df, pool, tasks = prepare_ladder(data, tasks, runs)
     held = resolve_holdout(df, holdout, pool)
-    train, _ = _split(df, pool, held)
+    train, _ = split_pool(df, pool, held)
     truth = final_accuracy(df[df["run"].isin(held)], actual=actual)
     order = {r: i for i, r in enumerate(held)}
     parts = []

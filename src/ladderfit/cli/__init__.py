@@ -3,9 +3,10 @@
     ladderfit [--platform cpu|gpu] [--host-devices N] COMMAND ...
 
 Commands: ``data summary`` (:mod:`.data`), ``predict`` (:mod:`.predict`), ``backtest``
-(:mod:`.backtest`), ``plot`` (:mod:`.plot`), ``variance`` (:mod:`.variance`). The JAX
-platform is set (:func:`~.common.setup_platform`) before any command imports JAX. To add a
-command, write a module with ``add_parser`` and list it in :data:`COMMANDS`.
+(:mod:`.backtest`), ``calibrate`` (:mod:`.calibrate`), ``plot`` (:mod:`.plot`), ``variance``
+(:mod:`.variance`). The JAX platform is set (:func:`~.common.setup_platform`) before any
+command imports JAX. To add a command, write a module with ``add_parser`` and list it in
+:data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import LadderDataError
-from . import backtest, data, plot, predict, variance
+from . import backtest, calibrate, data, plot, predict, variance
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
-COMMANDS = (data, predict, backtest, plot, variance)
+COMMANDS = (data, predict, backtest, calibrate, plot, variance)
 
 
 class _Parser(argparse.ArgumentParser):

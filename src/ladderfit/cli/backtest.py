@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_arg, add_sampler_args, check_outputs, split_names
+from .common import add_data_arg, add_pool_args, add_sampler_args, check_outputs, split_names, write_csv
 
 __all__ = ["add_parser"]
 
@@ -23,7 +23,6 @@ _METHODS = ("bayes", "least_squares")
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from ..analysis.backtest import backtest, format_backtest, format_summary, summarize_backtest
-    from ..io import atomic_write
 
     check_outputs(args, out="table")
     methods = list(dict.fromkeys(args.method or _METHODS))
@@ -50,8 +49,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     print()
     print(format_summary(summarize_backtest(df)))
     if args.out:
-        atomic_write(args.out, lambda tmp: df.to_csv(tmp, index=False))
-        print(f"wrote {args.out}")
+        write_csv(args.out, df)
     return 0
 
 
@@ -76,9 +74,7 @@ def add_parser(sub) -> None:
                         "two_step+run_effects (bayes only); comma-separated or repeated")
     p.add_argument("--skip-unsupported", action="store_true",
                    help="skip method/model pairs that do not exist (least squares + run effects) instead of failing")
-    p.add_argument("--tasks", action="append", help="tasks, comma-separated or repeated (default: all)")
-    p.add_argument("--runs", action="append",
-                   help="the pool of runs, comma-separated or repeated (default: the paper's 16 for the bundled ladder)")
+    add_pool_args(p)
     add_sampler_args(p, defaults=False)
     p.add_argument("--out", default=None, help="write the backtest table to this CSV (e.g. backtest.csv)")
     p.set_defaults(func=_cmd_backtest)

@@ -7,7 +7,8 @@ import os
 
 __all__ = [
     "setup_platform", "add_data_arg", "add_sampler_args", "add_model_args", "add_target_arg", "split_names",
-    "positive_int", "nonnegative_int", "int_at_least", "check_platform", "check_outputs",
+    "positive_int", "nonnegative_int", "int_at_least", "check_platform", "check_outputs", "add_pool_args",
+    "write_csv",
 ]  # fmt: skip
 
 
@@ -62,14 +63,14 @@ def check_platform(args: argparse.Namespace) -> None:
 def check_outputs(args: argparse.Namespace, **kinds: str) -> None:
     """Check the output options named in ``kinds`` (option attribute -> kind) before any work.
 
-    No output may be the input ``--data`` (or ``--fit``), nor two outputs the same file.
+    No output may be an input (``--data``, ``--fit``, ``--calibration``, ...), nor two outputs the same file.
     """
     from pathlib import Path
 
     from ..errors import LadderDataError
     from ..io import check_output
 
-    inputs = [getattr(args, name, None) for name in ("data", "fit", "backtest", "actual")]
+    inputs = [getattr(args, name, None) for name in ("data", "fit", "backtest", "actual", "calibration")]
     inputs = [i for i in inputs if i is not None and Path(i).is_file()]
     seen: dict = {}
     for attr, kind in kinds.items():
@@ -125,6 +126,22 @@ def add_sampler_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
         value = getattr(d, name)
         kind = nonnegative_int if name == "seed" else positive_int
         p.add_argument(f"--{name}", type=kind, default=value if defaults else None, help=f"{help_} (default {value})")
+
+
+def add_pool_args(p: argparse.ArgumentParser) -> None:
+    """--tasks and --runs (the pool of runs a hold-out draws on): shared by backtest and calibrate."""
+    p.add_argument("--tasks", action="append", help="tasks, comma-separated or repeated (default: all)")
+    p.add_argument("--runs", action="append",
+                   help="the pool of runs, comma-separated or repeated "
+                        "(default: the paper's 16 for the bundled ladder)")
+
+
+def write_csv(path, table) -> None:
+    """Write a table atomically (a failed write leaves the previous file) and say so."""
+    from ..io import atomic_write
+
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    print(f"wrote {path}")
 
 
 def add_target_arg(p: argparse.ArgumentParser, help_default: str) -> None:

@@ -2,10 +2,12 @@
 
     ladderfit plot KIND [--out FILE.png|pdf] [--data PATH] [--tasks T ...] [--target T ...]
                         [--fit FIT.nc] [--chains N --warmup N --draws N --seed N]
+    ladderfit plot calibration --calibration calibration.csv [--out FILE.png]
 
-KIND is one of step1, step2, chained, forest, variance, trace, rank, parameters
+KIND is one of step1, step2, chained, forest, variance, trace, rank, parameters, calibration
 (:data:`ladderfit.plots.PLOTS`). ``--fit`` loads a fit saved with ``LadderFit.save`` instead
-of fitting; without it the model is fitted first (the sampler options apply). matplotlib and
+of fitting; without it the model is fitted first (the sampler options apply). ``calibration``
+draws the table written by ``ladderfit calibrate --out`` and fits nothing. matplotlib and
 JAX are imported only inside the command.
 """
 
@@ -19,7 +21,9 @@ from .common import add_data_arg, add_sampler_args, add_target_arg, check_output
 
 __all__ = ["add_parser", "PLOT_KINDS", "get_fit"]
 
-PLOT_KINDS: tuple[str, ...] = ("step1", "step2", "chained", "forest", "variance", "trace", "rank", "parameters")
+PLOT_KINDS: tuple[str, ...] = (
+    "step1", "step2", "chained", "forest", "variance", "trace", "rank", "parameters", "calibration",
+)  # fmt: skip
 
 
 def get_fit(args: argparse.Namespace):
@@ -55,7 +59,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     check_outputs(args, out="figure")
     tasks = split_names(args.tasks)
     targets = args.target or None  # NAME=N,D holds a comma: never split targets
-    if kind == "variance":
+    if kind == "calibration":
+        from ..analysis.calibration import read_calibration
+
+        if not args.calibration:
+            raise LadderDataError(
+                "plot calibration: needs --calibration FILE.csv, the table written by "
+                "'ladderfit calibrate --out FILE.csv' (plot does not run the calibration's fits)"
+            )
+        fig = plots.plot_calibration(read_calibration(args.calibration))
+    elif kind == "variance":
         from ..analysis.variance import variance
 
         fit = get_fit(args) if args.fit else None
@@ -98,7 +111,8 @@ def add_parser(sub) -> None:
     """Add ``plot`` to the subcommands."""
     p = sub.add_parser(
         "plot",
-        help="draw a figure of a fit (step1, step2, chained, forest, variance, trace, rank, parameters)",
+        help="draw a figure of a fit (step1, step2, chained, forest, variance, trace, rank, parameters) "
+             "or of a calibration table (calibration)",
         description="Draw a figure of a fitted ladder and save it (PNG, PDF, SVG: by the --out suffix).",
     )
     p.add_argument("kind", choices=PLOT_KINDS, metavar="KIND", help="one of: " + ", ".join(PLOT_KINDS))
@@ -108,6 +122,8 @@ def add_parser(sub) -> None:
     add_target_arg(p, "default: 7B-4T for step1, none for step2, the paper's two for chained and forest")
     p.add_argument("--fit", default=None, metavar="FIT.nc", help="a fit saved with LadderFit.save; skips fitting")
     add_sampler_args(p, defaults=False)
+    p.add_argument("--calibration", default=None, metavar="CSV",
+                   help="calibration: the table written by 'ladderfit calibrate --out'")
     p.add_argument("--actual", default=None, metavar="CSV", help="chained: actual scores, a CSV with target, task, accuracy")
     p.add_argument("--x", choices=["D", "N"], default="D", help="step1: loss vs tokens D per size (default) or vs parameters N per length")
     p.add_argument("--var-names", nargs="+", default=["alpha", "beta", "k"], help="trace/rank/parameters: parameters to show")

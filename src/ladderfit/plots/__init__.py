@@ -8,6 +8,9 @@ tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CL
                                 fitted ladder, one panel per task
 :mod:`.predictions`             :func:`plot_forest`: predictions of every task at the targets
 :mod:`.variance`                :func:`plot_variance`: the noise measures per task
+:mod:`.calibration`             :func:`plot_reliability`, :func:`plot_coverage_vs_distance`,
+                                :func:`plot_calibration`: interval coverage by distance beyond
+                                the ladder (a :func:`ladderfit.calibration` table)
 :mod:`.diagnostics`             :func:`plot_trace`, :func:`plot_rank`,
                                 :func:`plot_parameter_forest`: ArviZ sampler diagnostics
 :mod:`.common`                  shared plumbing: reading the fit, panel grid, bands, colours
@@ -16,6 +19,7 @@ tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CL
 ==============================  ==================================================================
 """
 
+from .calibration import plot_calibration, plot_coverage_vs_distance, plot_reliability
 from .diagnostics import plot_parameter_forest, plot_rank, plot_trace
 from .fitted import plot_chained, plot_step1, plot_step2
 from .predictions import plot_forest
@@ -30,6 +34,9 @@ __all__ = [
     "plot_trace",
     "plot_rank",
     "plot_parameter_forest",
+    "plot_reliability",
+    "plot_coverage_vs_distance",
+    "plot_calibration",
     "PLOTS",
 ]
 
@@ -43,4 +50,5 @@ PLOTS: dict[str, str] = {
     "trace": "plot_trace",
     "rank": "plot_rank",
     "parameters": "plot_parameter_forest",
+    "calibration": "plot_calibration",
 }

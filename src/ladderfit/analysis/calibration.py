@@ -1,0 +1,382 @@
+"""Calibration at every distance: nested hold-outs inside the ladder, scored by how far each
+held-out run lies beyond the runs the model was fitted on.
+
+A backtest (:mod:`.backtest`) hides one rung; a prediction at 7B or 13B lies much farther
+beyond the ladder. :func:`calibration` hides several nested parts of a ladder in turn, fits
+the Bayesian model (:func:`ladderfit.fit`) once per hold-out, predicts every held-out run at
+its N and final D, and records each prediction's quantiles beside the truth and the run's
+**distance** beyond its training runs. :func:`summarize_calibration` then asks, per distance
+bin, whether the central intervals cover as often as they say.
+
+Hold-out rules (:data:`NESTED_HOLDOUTS`), resolved on the pool of runs of any ladder
+    ``largest_size``: hide every run of the largest N; ``two_largest_sizes``: of the two
+    largest; ``largest_multiplier``: every run with the largest ``multiplier`` (tokens per
+    parameter in Chinchilla units); ``two_largest_multipliers``: the two largest;
+    ``corner``: train on the runs below the largest N *and* below the largest multiplier,
+    predict all the others; ``small_corner``: train on the two smallest sizes at the two
+    smallest multipliers, predict the rest (the farthest pairs). A multiplier rule on a
+    ladder without a ``multiplier`` for every run, or with one value only (Pythia: one
+    length per size), is skipped with a note; so is a rule that leaves fewer than 2 model
+    sizes to train on, or holds out nothing.
+
+Distance
+    Euclidean in (log N, log D), natural logs, beyond the training runs' largest N and
+    largest final D, per axis: ``hypot(max(0, log N - max log N_train), max(0, log D - max
+    log D_train))`` (the definition of ``ModelData.distance_beyond``; 0 inside the ladder's
+    box). A 1B run beyond the 190M-760M ladder is 0.5-0.75; 7B-4T and 13B-5T beyond the
+    bundled 16-run ladder are 3.2 and 3.8. Bins (:data:`DISTANCE_BINS`): ``near`` d < 0.7,
+    ``mid`` 0.7 <= d <= 1.5, ``far`` d > 1.5.
+
+Columns of :func:`calibration` (one row per hold-out, held-out run and task)
+    ``holdout, run, task, N, D, distance, actual, median, lower_50, upper_50, lower_80,
+    upper_80, lower_90, upper_90, lower_95, upper_95, model, bin, converged, fit_seconds``.
+    ``actual`` is the run's final-checkpoint accuracy (as in :func:`.backtest.backtest`);
+    ``median`` and the central ``lower_L``/``upper_L`` bounds are quantiles of the posterior
+    predictive of accuracy; all accuracies are fractions. ``D`` is the run's final D.
+    ``converged`` and ``fit_seconds`` (wall time, JAX compilation included) describe the
+    hold-out's fit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LadderDataError
+from .backtest import (
+    final_accuracy,
+    fit_method,
+    method_model_pairs,
+    predict_truth,
+    prepare_ladder,
+    run_table,
+    split_pool,
+)
+
+__all__ = [
+    "calibration", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
+    "distance_beyond", "distance_bin", "calibration_columns", "interval_levels", "check_calibration_table",
+    "read_calibration", "pit_counts", "Holdout", "HoldoutFit", "NESTED_HOLDOUTS", "DISTANCE_BINS", "LEVELS",
+    "CALIBRATION_COLUMNS",
+]  # fmt: skip
+
+NESTED_HOLDOUTS: tuple[str, ...] = (
+    "largest_size", "two_largest_sizes", "largest_multiplier", "two_largest_multipliers", "corner", "small_corner",
+)  # fmt: skip
+_MULTIPLIER_RULES = {"largest_multiplier", "two_largest_multipliers", "corner", "small_corner"}
+
+#: (name, low, high) in log-units: near d < 0.7, mid 0.7 <= d <= 1.5, far d > 1.5.
+DISTANCE_BINS: tuple[tuple[str, float, float], ...] = (("near", 0.0, 0.7), ("mid", 0.7, 1.5), ("far", 1.5, np.inf))
+#: Central interval levels (percent) of the calibration table.
+LEVELS: tuple[int, ...] = (50, 80, 90, 95)
+
+
+def calibration_columns(levels=LEVELS) -> tuple[str, ...]:
+    """The columns of a calibration table with central intervals at ``levels`` (percent)."""
+    bounds = tuple(f"{side}_{lev:g}" for lev in levels for side in ("lower", "upper"))
+    return ("holdout", "run", "task", "N", "D", "distance", "actual", "median", *bounds,
+            "model", "bin", "converged", "fit_seconds")  # fmt: skip
+
+
+CALIBRATION_COLUMNS: tuple[str, ...] = calibration_columns()
+
+
+class Holdout(NamedTuple):
+    """One resolved rule: the runs to train on (pool order) and to predict (ladder order)."""
+
+    train: list[str]
+    held: list[str]
+
+
+@dataclass(frozen=True)
+class HoldoutFit:
+    """What is kept of a hold-out's fit (the fit itself is dropped): the runs, the convergence
+    report (``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``converged``),
+    the wall time, and the training ladder's largest log N and log D (the distance origin)."""
+
+    rule: str
+    train: tuple[str, ...]
+    held: tuple[str, ...]
+    model: str
+    diagnostics: dict
+    fit_seconds: float
+    max_logN: float
+    max_logD: float
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.diagnostics.get("converged", False))
+
+
+# ---------------------------------------------------------------------------- hold-outs
+def _check_rules(rules) -> list[str]:
+    rules = list(dict.fromkeys([rules] if isinstance(rules, str) else list(rules)))
+    if not rules:
+        raise LadderDataError(f"hold-outs: none given (choose from {', '.join(NESTED_HOLDOUTS)})")
+    unknown = [r for r in rules if r not in NESTED_HOLDOUTS]
+    if unknown:
+        raise LadderDataError(f"unknown hold-out rule(s) {unknown}; choose from {', '.join(NESTED_HOLDOUTS)}")
+    return rules
+
+
+def _trained(rule: str, runs: pd.DataFrame) -> pd.Series:
+    """Which runs of the per-run table a rule trains on."""
+    sizes = sorted(runs["N"].unique())
+    mults = sorted(runs["multiplier"].unique()) if rule in _MULTIPLIER_RULES else []
+    return {
+        "largest_size": lambda: runs["N"] < sizes[-1],
+        "two_largest_sizes": lambda: runs["N"] < sizes[max(len(sizes) - 2, 0)],
+        "largest_multiplier": lambda: runs["multiplier"] < mults[-1],
+        "two_largest_multipliers": lambda: runs["multiplier"] < mults[max(len(mults) - 2, 0)],
+        "corner": lambda: (runs["N"] < sizes[-1]) & (runs["multiplier"] < mults[-1]),
+        "small_corner": lambda: runs["N"].isin(sizes[:2]) & runs["multiplier"].isin(mults[:2]),
+    }[rule]()
+
+
+def nested_holdouts(df: pd.DataFrame, pool=None, rules=NESTED_HOLDOUTS) -> tuple[dict[str, Holdout], dict[str, str]]:
+    """Resolve hold-out rules on the pool of runs of a ladder.
+
+    Returns ``(splits, skipped)``: ``splits`` maps each rule that applies to a
+    :class:`Holdout` ``(train, held)``; ``skipped`` maps each rule that does not to a note
+    saying why. ``pool`` defaults to all runs of ``df``; an unknown rule is a LadderDataError.
+    """
+    rules = _check_rules(rules)
+    pool = list(pool) if pool is not None else list(run_table(df)["run"])
+    runs = run_table(df[df["run"].isin(pool)])
+    if runs.empty:
+        raise LadderDataError("the pool of runs is empty")
+    n_mults = runs["multiplier"].nunique() if "multiplier" in runs.columns and runs["multiplier"].notna().all() else 0
+    splits, skipped = {}, {}
+    for rule in rules:
+        if rule in _MULTIPLIER_RULES and n_mults < 2:
+            skipped[rule] = ("the ladder has one multiplier value only" if n_mults == 1 else
+                             "needs a 'multiplier' column (tokens per parameter) for every run in the pool")
+            continue
+        held = list(runs.loc[~_trained(rule, runs), "run"])
+        if not held:
+            skipped[rule] = "holds out no run"
+            continue
+        try:
+            _, train = split_pool(df, pool, held)
+        except LadderDataError as err:
+            skipped[rule] = str(err)
+            continue
+        splits[rule] = Holdout(train, held)
+    return splits, skipped
+
+
+# ---------------------------------------------------------------------------- distance
+def distance_beyond(runs: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
+    """Distance in (log N, log D) of each row of ``runs`` beyond the training runs ``train``
+    (both with ``N`` and final ``D``; see the module docstring)."""
+    dn = np.maximum(np.log(runs["N"].to_numpy(float)) - np.log(train["N"].to_numpy(float)).max(), 0.0)
+    dd = np.maximum(np.log(runs["D"].to_numpy(float)) - np.log(train["D"].to_numpy(float)).max(), 0.0)
+    return np.hypot(dn, dd)
+
+
+def distance_bin(distance) -> np.ndarray:
+    """The :data:`DISTANCE_BINS` name of each distance (``near``, ``mid``, ``far``)."""
+    d = np.asarray(distance, dtype=float)
+    return np.where(d < DISTANCE_BINS[1][1], "near", np.where(d > DISTANCE_BINS[2][1], "far", "mid")).astype(object)
+
+
+# ---------------------------------------------------------------------------- fitting and scoring
+def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS) -> pd.DataFrame:
+    """Predict each held-out run of ``truth`` with ``fit`` and return the scored rows.
+
+    ``truth``: ``run, task, N, D, actual`` (:func:`~.backtest.final_accuracy`); ``distance``:
+    the runs' distance beyond the training runs, a Series indexed by run. Returns ``truth``
+    with ``distance``, ``median`` and ``lower_L``/``upper_L`` for each level. This is the
+    place to post-process the predictive distribution (e.g. widen it by a model-discrepancy
+    scale times ``distance``): pass a replacement as ``calibration(score=...)``.
+    """
+    rows = predict_truth(fit, truth, levels)
+    return rows.assign(distance=rows["run"].map(distance).to_numpy(float))
+
+
+def _run_holdout(df, rule, split, spec, tasks, fit_options, seed, levels, score):
+    """Fit one hold-out and score it: (rows, :class:`HoldoutFit`)."""
+    train = df[df["run"].isin(split.train)].reset_index(drop=True)
+    res, seconds = fit_method(train, "bayes", spec, tasks, fit_options, seed=seed)
+    truth = final_accuracy(df[df["run"].isin(split.held)])
+    runs, ladder = run_table(df[df["run"].isin(split.held)]), run_table(train)
+    distance = pd.Series(distance_beyond(runs, ladder), index=runs["run"])
+    rows = score(res, truth, distance, levels).sort_values(["N", "D", "run", "task"], kind="stable")
+    info = HoldoutFit(rule, tuple(split.train), tuple(split.held), spec.name, res.diagnostics.as_dict(), seconds,
+                      float(np.log(ladder["N"]).max()), float(np.log(ladder["D"]).max()))  # fmt: skip
+    return rows.assign(holdout=rule, model=spec.name, converged=info.converged, fit_seconds=seconds), info
+
+
+def calibration(
+    data=None,
+    *,
+    holdouts=NESTED_HOLDOUTS,
+    model=None,
+    tasks=None,
+    runs=None,
+    fit_options: dict | None = None,
+    seed: int = 0,
+    levels=LEVELS,
+    score=score_holdout,
+) -> pd.DataFrame:
+    """Fit the Bayesian model once per nested hold-out and score every held-out prediction.
+
+    Parameters
+    ----------
+    data : tidy DataFrame, a path, or ``None`` for the bundled OLMo ladder.
+    holdouts : rule names of :data:`NESTED_HOLDOUTS` (default: all; those that do not apply
+        to the ladder are skipped, see ``attrs["skipped"]``).
+    model : a :class:`~ladderfit.model.spec.ModelSpec` or its name (default ``"two_step"``).
+    tasks, runs : tasks to score and the pool of runs, as in :func:`.backtest.backtest`.
+    fit_options : keyword options for :func:`ladderfit.fit` (``chains``, ``warmup``, ``draws``, ...).
+    levels : central interval levels (percent) to record.
+    score : ``score(fit, truth, distance, levels)`` -> rows; default :func:`score_holdout`.
+
+    Returns
+    -------
+    DataFrame with columns :func:`calibration_columns` (``levels``), one row per (hold-out,
+    held-out run, task). ``attrs["skipped"]``: rule -> why it was skipped (a rule whose fit
+    fails for too few data is skipped too); ``attrs["fits"]``: rule -> :class:`HoldoutFit`.
+    """
+    levels = interval_levels(levels)
+    ((_, spec),) = method_model_pairs(["bayes"], [model if model is not None else "two_step"])
+    df, pool, tasks = prepare_ladder(data, tasks, runs)
+    splits, skipped = nested_holdouts(df, pool, holdouts)
+    parts, fits = [], {}
+    for rule, split in splits.items():
+        try:
+            rows, fits[rule] = _run_holdout(df, rule, split, spec, tasks, fit_options, seed, levels, score)
+        except LadderDataError as err:  # too few data for the model: note it, go on with the others
+            skipped[rule] = f"the fit failed: {err}"
+            continue
+        parts.append(rows)
+    if not parts:
+        raise LadderDataError("no hold-out could be scored: " + "; ".join(f"{r}: {why}" for r, why in skipped.items()))
+    table = pd.concat(parts, ignore_index=True).assign(bin=lambda t: distance_bin(t["distance"]))
+    table = table[list(calibration_columns(levels))]
+    table.attrs.update(skipped=skipped, fits=fits)
+    return table
+
+
+# ---------------------------------------------------------------------------- summary
+def interval_levels(levels) -> tuple[float, ...]:
+    """Check central interval levels (percent, in (0, 100)); sorted, without repeats."""
+    try:
+        out = tuple(sorted({float(lev) for lev in ([levels] if np.isscalar(levels) else levels)}))
+    except (TypeError, ValueError):
+        raise LadderDataError(f"levels: expected numbers in (0, 100), got {levels!r}") from None
+    if not out or not all(0 < lev < 100 for lev in out):
+        raise LadderDataError(f"levels: expected numbers in (0, 100), got {levels!r}")
+    return tuple(int(lev) if lev == int(lev) else lev for lev in out)
+
+
+def _table_levels(table: pd.DataFrame) -> tuple[float, ...]:
+    """The levels L with both ``lower_L`` and ``upper_L`` columns in the table."""
+    found = [m.group(1) for c in table.columns if (m := re.fullmatch(r"lower_(\d+(?:\.\d+)?)", str(c)))]
+    return interval_levels([lev for lev in found if f"upper_{lev}" in table.columns] or [90])
+
+
+def check_calibration_table(table: pd.DataFrame, source: str = "") -> pd.DataFrame:
+    """The table if it can be summarized (``distance, actual, median``, ``lower_90``/``upper_90``,
+    numeric, at least one row), else a LadderDataError naming what is missing."""
+    where = f"{source}: " if source else ""
+    need = ["distance", "actual", "median", "lower_90", "upper_90"]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise LadderDataError(f"{where}not a calibration table: missing column(s) {missing}; "
+                              "expected the table of ladderfit.calibration (ladderfit calibrate --out)")  # fmt: skip
+    levels = _table_levels(table)
+    cols = need + [f"{side}_{lev:g}" for lev in levels for side in ("lower", "upper")]
+    bad = [c for c in dict.fromkeys(cols) if not pd.api.types.is_numeric_dtype(table[c]) or table[c].isna().any()]
+    if bad:
+        raise LadderDataError(f"{where}calibration column(s) {bad} hold empty or non-numeric values; expected numbers")
+    if table.empty:
+        raise LadderDataError(f"{where}the calibration table has no rows")
+    return table
+
+
+def read_calibration(path) -> pd.DataFrame:
+    """Read a calibration table written by ``ladderfit calibrate --out`` (checked)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise LadderDataError(f"{path}: no such file; expected a CSV written by 'ladderfit calibrate --out'")
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise LadderDataError(f"{path}: not a readable CSV ({' '.join(str(err).split())[:200]})") from None
+    return check_calibration_table(table, str(path))
+
+
+def pit_counts(table: pd.DataFrame, levels=None) -> dict[str, int]:
+    """How many truths fall in each bin between the interval ends (a PIT histogram from the quantiles).
+
+    The edges are ``lower_L`` (widest first), ``median``, ``upper_L`` (narrowest first); the
+    bins are named by their nominal quantiles in percent, ``pit_0_2.5`` (below ``lower_95``)
+    ... ``pit_97.5_100`` (above ``upper_95``). A truth on an edge goes to the inner bin, so the
+    bins inside ``[lower_L, upper_L]`` add up to the rows that interval covers. A calibrated
+    model puts a share ``(b - a) / 100`` of the truths in bin ``pit_a_b``.
+    """
+    levels = _table_levels(table) if levels is None else interval_levels(levels)
+    y = table["actual"].to_numpy(float)
+    index = (y >= table["median"].to_numpy(float)).astype(int)
+    for lev in levels:
+        index += (y >= table[f"lower_{lev:g}"].to_numpy(float)).astype(int)
+        index += (y > table[f"upper_{lev:g}"].to_numpy(float)).astype(int)
+    cuts = [0.0, *[(100 - lev) / 2 for lev in reversed(levels)], 50.0, *[(100 + lev) / 2 for lev in levels], 100.0]
+    counts = np.bincount(index, minlength=len(cuts) - 1)
+    return {f"pit_{a:g}_{b:g}": int(c) for a, b, c in zip(cuts[:-1], cuts[1:], counts)}
+
+
+def summarize_calibration(table: pd.DataFrame) -> pd.DataFrame:
+    """Per distance bin (``near``, ``mid``, ``far``) and ``all``: how well the intervals do.
+
+    Columns: ``bin, n`` (pairs), ``mean_distance``, ``coverage_L`` (share of truths inside
+    ``[lower_L, upper_L]``) for each level L of the table, ``mean_width_90`` and ``mae``
+    (|median - actual|) in accuracy points, ``interval_score_90`` (Gneiting & Raftery 2007,
+    in points: width + (2/alpha)(lower - y)+ + (2/alpha)(y - upper)+ with alpha = 0.1; lower
+    is better) and the PIT counts of :func:`pit_counts`. Bins come from ``distance`` (so the
+    CSV alone gives every figure); an empty bin has n = 0 and empty metrics.
+    """
+    check_calibration_table(table)
+    levels = _table_levels(table)
+    binned = distance_bin(table["distance"])
+    rows = []
+    for name, group in [(b[0], table[binned == b[0]]) for b in DISTANCE_BINS] + [("all", table)]:
+        y, lo, hi = group["actual"], group["lower_90"], group["upper_90"]
+        score = (hi - lo) + 20.0 * ((lo - y).clip(lower=0) + (y - hi).clip(lower=0))
+        rows.append({
+            "bin": name, "n": len(group), "mean_distance": group["distance"].mean(),
+            **{f"coverage_{lev:g}": ((group[f"lower_{lev:g}"] <= y) & (y <= group[f"upper_{lev:g}"])).mean()
+               for lev in levels},
+            "mean_width_90": 100.0 * (hi - lo).mean(), "mae": 100.0 * (group["median"] - y).abs().mean(),
+            "interval_score_90": 100.0 * score.mean(), **pit_counts(group, levels),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def format_calibration(summary: pd.DataFrame) -> str:
+    """A readable table of :func:`summarize_calibration`: coverage per level, width, MAE,
+    interval score (points), then the PIT counts per bin."""
+    cov = [c for c in summary.columns if c.startswith("coverage_")]
+    pit = [c for c in summary.columns if c.startswith("pit_")]
+    bounds = {b[0]: (f"d < {b[2]:g}" if i == 0 else f"d > {b[1]:g}" if np.isinf(b[2]) else f"{b[1]:g}-{b[2]:g}")
+              for i, b in enumerate(DISTANCE_BINS)}  # fmt: skip
+    head = f"{'distance':<16} {'pairs':>5} {'mean d':>6} " + " ".join(f"{'cov' + c[9:]:>6}" for c in cov)
+    lines = [head + f" {'width90':>7} {'MAE':>5} {'IS90':>6}   (coverage in %, the rest in accuracy points)"]
+    for r in summary.to_dict("records"):
+        label = f"{r['bin']} ({bounds[r['bin']]})" if r["bin"] in bounds else r["bin"]
+        if not r["n"]:
+            lines.append(f"{label:<16} {0:>5}  no pairs")
+            continue
+        lines.append(f"{label:<16} {r['n']:>5} {r['mean_distance']:6.2f} " + " ".join(f"{100 * r[c]:6.1f}" for c in cov)
+                     + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f}")  # fmt: skip
+    lines += ["", "PIT counts (truths between interval ends; bins in nominal percentiles):",
+              f"{'distance':<9} " + " ".join(f"{c[4:].replace('_', '-'):>8}" for c in pit)]  # fmt: skip
+    lines += [f"{r['bin']:<9} " + " ".join(f"{r[c]:>8}" for c in pit) for r in summary.to_dict("records")]
+    return "\n".join(lines)
