@@ -56,9 +56,9 @@ def real(ladder):
     """One tiny calibration of two hold-outs; the score hook records what it was given."""
     calls = []
 
-    def recording_score(fit, truth, distance, levels):
-        calls.append({"fit": fit, "distance": distance.copy(), "levels": levels})
-        return score_holdout(fit, truth, distance, levels)
+    def recording_score(fit, truth, distance, levels, discrepancy):
+        calls.append({"fit": fit, "distance": distance.copy(), "levels": levels, "discrepancy": discrepancy})
+        return score_holdout(fit, truth, distance, levels, discrepancy)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -215,14 +215,16 @@ def fit_method(train, method, spec: ModelSpec, tasks, fit_options=None, ls_optio
     return res, time.perf_counter() - t0
 
 
-def predict_truth(res, truth: pd.DataFrame, levels=(90,)) -> pd.DataFrame:
+def predict_truth(res, truth: pd.DataFrame, levels=(90,), discrepancy=None) -> pd.DataFrame:
     """Predict each held-out run of ``truth`` at its N and final D, and put the prediction beside the truth.
 
     Returns the rows of ``truth`` (those the fit has a task for) with the accuracy columns
-    ``median`` and ``lower_L``/``upper_L`` for each level L of :meth:`LadderFit.predict`.
+    ``median`` and ``lower_L``/``upper_L`` for each level L of :meth:`LadderFit.predict`
+    (``discrepancy``: the Bayesian fit's discrepancy scale to predict with, see there).
     """
     bounds = [f"{side}_{lev:g}" for lev in levels for side in ("lower", "upper")]
-    pred = res.predict(truth_targets(truth), levels=tuple(levels))
+    extra = {} if discrepancy is None else {"discrepancy": discrepancy}
+    pred = res.predict(truth_targets(truth), levels=tuple(levels), **extra)
     pred = pred[pred["quantity"] == "accuracy"][["target", "task", "median", *bounds]]
     return truth.merge(pred.rename(columns={"target": "run"}), on=["run", "task"], how="inner")
 

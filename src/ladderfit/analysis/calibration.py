@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
+from .discrepancy import DiscrepancyEstimate, crps_by_gamma, estimate_discrepancy
 from .backtest import (
     final_accuracy,
     fit_method,
@@ -185,30 +186,50 @@ def distance_bin(distance) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- fitting and scoring
-def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS) -> pd.DataFrame:
+def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS, discrepancy=None) -> pd.DataFrame:
     """Predict each held-out run of ``truth`` with ``fit`` and return the scored rows.
 
     ``truth``: ``run, task, N, D, actual`` (:func:`~.backtest.final_accuracy`); ``distance``:
-    the runs' distance beyond the training runs, a Series indexed by run. Returns ``truth``
-    with ``distance``, ``median`` and ``lower_L``/``upper_L`` for each level. This is the
-    place to post-process the predictive distribution (e.g. widen it by a model-discrepancy
-    scale times ``distance``): pass a replacement as ``calibration(score=...)``.
+    the runs' distance beyond the training runs, a Series indexed by run; ``discrepancy``: the
+    discrepancy scale to predict with (``None``: the fit's prior; a number; or a prior
+    ``("LogNormal", (mu, sigma))``). Returns ``truth`` with ``distance``, ``median`` and
+    ``lower_L``/``upper_L`` for each level.
     """
-    rows = predict_truth(fit, truth, levels)
+    rows = predict_truth(fit, truth, levels, discrepancy=discrepancy)
     return rows.assign(distance=rows["run"].map(distance).to_numpy(float))
 
 
-def _run_holdout(df, rule, split, spec, tasks, fit_options, seed, levels, score):
-    """Fit one hold-out and score it: (rows, :class:`HoldoutFit`)."""
+class _Fitted(NamedTuple):
+    fit: object
+    truth: pd.DataFrame
+    distance: pd.Series
+    info: HoldoutFit
+
+
+def _fit_holdout(df, rule, split, spec, tasks, fit_options, seed) -> _Fitted:
+    """Fit one hold-out; its truth, the held-out runs' distances and what is kept of the fit."""
     train = df[df["run"].isin(split.train)].reset_index(drop=True)
     res, seconds = fit_method(train, "bayes", spec, tasks, fit_options, seed=seed)
     truth = final_accuracy(df[df["run"].isin(split.held)])
+    truth = truth[truth["task"].isin(res.tasks)].reset_index(drop=True)
     runs, ladder = run_table(df[df["run"].isin(split.held)]), run_table(train)
     distance = pd.Series(distance_beyond(runs, ladder), index=runs["run"])
-    rows = score(res, truth, distance, levels).sort_values(["N", "D", "run", "task"], kind="stable")
     info = HoldoutFit(rule, tuple(split.train), tuple(split.held), spec.name, res.diagnostics.as_dict(), seconds,
                       float(np.log(ladder["N"]).max()), float(np.log(ladder["D"]).max()))  # fmt: skip
-    return rows.assign(holdout=rule, model=spec.name, converged=info.converged, fit_seconds=seconds), info
+    return _Fitted(res, truth, distance, info)
+
+
+def _discrepancies(fitted: dict[str, _Fitted], seed: int) -> tuple[dict, DiscrepancyEstimate]:
+    """gamma for each hold-out from the *other* hold-outs' CRPS, and from all of them."""
+    scores = {rule: crps_by_gamma(f.fit, f.truth, seed=seed) for rule, f in fitted.items()}
+    clusters = {rule: [f"{rule}/{t}" for t in f.truth["task"]] for rule, f in fitted.items()}
+
+    def estimate(rules):
+        return estimate_discrepancy(np.vstack([scores[r] for r in rules]),
+                                    np.concatenate([clusters[r] for r in rules]), seed=seed)  # fmt: skip
+
+    per = {rule: estimate([r for r in fitted if r != rule]) for rule in fitted}
+    return per, estimate(list(fitted))
 
 
 def calibration(
@@ -221,6 +242,7 @@ def calibration(
     fit_options: dict | None = None,
     seed: int = 0,
     levels=LEVELS,
+    discrepancy="cross_validated",
     score=score_holdout,
 ) -> pd.DataFrame:
     """Fit the Bayesian model once per nested hold-out and score every held-out prediction.
@@ -234,31 +256,55 @@ def calibration(
     tasks, runs : tasks to score and the pool of runs, as in :func:`.backtest.backtest`.
     fit_options : keyword options for :func:`ladderfit.fit` (``chains``, ``warmup``, ``draws``, ...).
     levels : central interval levels (percent) to record.
-    score : ``score(fit, truth, distance, levels)`` -> rows; default :func:`score_holdout`.
+    discrepancy : the model-discrepancy scale each hold-out is predicted with.
+        ``"cross_validated"`` (default, at least 2 hold-outs): each hold-out with the gamma
+        calibrated on the *other* hold-outs (:mod:`.discrepancy`), so no prediction is scored
+        with a scale fitted to it; ``"model"``: the model's own prior (the shipped default);
+        a number or a prior ``("LogNormal", (mu, sigma))``: that.
+    score : ``score(fit, truth, distance, levels, discrepancy)`` -> rows; default :func:`score_holdout`.
 
     Returns
     -------
     DataFrame with columns :func:`calibration_columns` (``levels``), one row per (hold-out,
     held-out run, task). ``attrs["skipped"]``: rule -> why it was skipped (a rule whose fit
-    fails for too few data is skipped too); ``attrs["fits"]``: rule -> :class:`HoldoutFit`.
+    fails for too few data is skipped too); ``attrs["fits"]``: rule -> :class:`HoldoutFit`;
+    with ``"cross_validated"``, ``attrs["discrepancy"]``: the
+    :class:`~.discrepancy.DiscrepancyEstimate` from all hold-outs (the prior to use on this
+    ladder) and ``attrs["discrepancy_by_holdout"]``: rule -> the estimate it was scored with.
     """
     levels = interval_levels(levels)
     ((_, spec),) = method_model_pairs(["bayes"], [model if model is not None else "two_step"])
     df, pool, tasks = prepare_ladder(data, tasks, runs)
     splits, skipped = nested_holdouts(df, pool, holdouts)
-    parts, fits = [], {}
+    fitted: dict[str, _Fitted] = {}
     for rule, split in splits.items():
         try:
-            rows, fits[rule] = _run_holdout(df, rule, split, spec, tasks, fit_options, seed, levels, score)
+            fitted[rule] = _fit_holdout(df, rule, split, spec, tasks, fit_options, seed)
         except LadderDataError as err:  # too few data for the model: note it, go on with the others
             skipped[rule] = f"the fit failed: {err}"
-            continue
-        parts.append(rows)
-    if not parts:
+    if not fitted:
         raise LadderDataError("no hold-out could be scored: " + "; ".join(f"{r}: {why}" for r, why in skipped.items()))
+    attrs: dict = {"skipped": skipped, "fits": {rule: f.info for rule, f in fitted.items()}}
+    if isinstance(discrepancy, str) and discrepancy == "cross_validated":
+        if len(fitted) < 2:
+            raise LadderDataError("discrepancy='cross_validated' needs at least 2 hold-outs that can be fitted; "
+                                  f"got {list(fitted)} (pass discrepancy='model' or a number)")  # fmt: skip
+        per, overall = _discrepancies(fitted, seed)
+        attrs.update(discrepancy=overall, discrepancy_by_holdout=per)
+        scale = {rule: per[rule].prior for rule in fitted}
+    elif isinstance(discrepancy, str) and discrepancy == "model":
+        scale = dict.fromkeys(fitted)
+    elif isinstance(discrepancy, str):
+        raise LadderDataError(f"discrepancy must be 'cross_validated', 'model', a number or a prior; got {discrepancy!r}")
+    else:
+        scale = dict.fromkeys(fitted, discrepancy)
+    parts = []
+    for rule, f in fitted.items():
+        rows = score(f.fit, f.truth, f.distance, levels, scale[rule]).sort_values(["N", "D", "run", "task"], kind="stable")
+        parts.append(rows.assign(holdout=rule, model=spec.name, converged=f.info.converged, fit_seconds=f.info.fit_seconds))
     table = pd.concat(parts, ignore_index=True).assign(bin=lambda t: distance_bin(t["distance"]))
     table = table[list(calibration_columns(levels))]
-    table.attrs.update(skipped=skipped, fits=fits)
+    table.attrs.update(attrs)
     return table
 
 

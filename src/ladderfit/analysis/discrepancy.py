@@ -18,7 +18,7 @@ bootstrap over (hold-out, task) — the predictions of one task in one hold-out 
 are not independent — and becomes the LogNormal prior the model draws gamma from.
 
 The posterior does not depend on gamma (it enters the prediction only), so each hold-out is
-fitted once and re-predicted for the whole grid.
+fitted once and its predictive draws re-used for the whole grid (:func:`crps_by_gamma`).
 """
 
 from __future__ import annotations
@@ -55,12 +55,16 @@ def crps(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def crps_by_gamma(fit, truth: pd.DataFrame, grid=GAMMA_GRID, seed: int = 0) -> np.ndarray:
     """CRPS of each (run, task) row of ``truth`` (columns ``run, task, N, D, actual``) for each
-    gamma of ``grid``: an array (rows, gammas). One fit, re-predicted per gamma with the same
-    random numbers, so differences between gammas are not Monte Carlo noise."""
-    runs = truth.drop_duplicates("run")
-    targets = pd.DataFrame({"target": runs["run"].to_numpy(), "N": runs["N"].to_numpy(), "D": runs["D"].to_numpy()})
-    if "flops" in runs.columns and runs["flops"].notna().all():
-        targets["flops"] = runs["flops"].to_numpy()
+    gamma of ``grid``: an array (rows, gammas).
+
+    One predictive pass (at gamma = 1) gives every gamma: with the same draws of the curve's
+    logit u, the discrepancy's epsilon and the evaluation noise, the accuracy at gamma is
+    ``clip(f + (1 - f) sigmoid(u + gamma d epsilon) + noise, 0, 1)``; so differences between
+    gammas are not Monte Carlo noise.
+    """
+    from .backtest import truth_targets
+
+    targets = truth_targets(truth)
     t_idx = {r: i for i, r in enumerate(targets["target"])}
     k_idx = {t: j for j, t in enumerate(fit.tasks)}
     missing = sorted(set(truth["task"]) - set(k_idx))
@@ -68,11 +72,18 @@ def crps_by_gamma(fit, truth: pd.DataFrame, grid=GAMMA_GRID, seed: int = 0) -> n
         raise LadderDataError(f"truth has task(s) {missing} the fit does not know")
     ti = truth["run"].map(t_idx).to_numpy()
     kj = truth["task"].map(k_idx).to_numpy()
+    draws = fit.predictive_draws(targets, seed=seed, discrepancy=1.0)
+    x, z = fit.model_data.target_xz(targets)
+    d = np.asarray(fit.model_data.distance_beyond(x, z))[ti]
+    eps = draws["discrepancy_draw"][:, ti, kj]
+    u_curve = draws["logit"][:, ti, kj] - d * eps
+    noise = draws["accuracy_raw"][:, ti, kj] - draws["accuracy_mean"][:, ti, kj]
+    floor = draws["floor"][:, kj]  # (samples, task)
     y = truth["actual"].to_numpy(float)
     out = np.empty((len(truth), len(grid)))
     for g, gamma in enumerate(grid):
-        acc = fit.predictive_draws(targets, seed=seed, discrepancy=float(gamma))["accuracy"]  # (S, target, task)
-        out[:, g] = crps(acc[:, ti, kj], y)
+        acc = np.clip(floor + (1 - floor) / (1 + np.exp(-(u_curve + gamma * d * eps))) + noise, 0.0, 1.0)
+        out[:, g] = crps(acc, y)
     return out
 
 

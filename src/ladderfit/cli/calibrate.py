@@ -35,6 +35,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         runs=split_names(args.runs),
         fit_options=fit_options,
         seed=0 if args.seed is None else args.seed,
+        discrepancy=args.discrepancy,
     )
     for rule, info in table.attrs["fits"].items():
         verdict = "converged" if info.converged else (
@@ -44,11 +45,29 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"{rule}: {runs}; fit {info.fit_seconds:.1f} s, {verdict}")
     for rule, why in table.attrs["skipped"].items():
         print(f"{rule}: skipped ({why})")
+    for rule, est in table.attrs.get("discrepancy_by_holdout", {}).items():
+        print(f"{rule}: scored with gamma = {est.gamma:.3f} (log-sd {est.log_sd:.2f}) from the other hold-outs")
+    if "discrepancy" in table.attrs:
+        est = table.attrs["discrepancy"]
+        print(f"discrepancy from all hold-outs: {est}")
+        print(f"  use it: priors={{'discrepancy': ('LogNormal', ({est.prior[1][0]:.3f}, {est.prior[1][1]:.3f}))}}")
     print()
     print(format_calibration(summarize_calibration(table)))
     if args.out:
         write_csv(args.out, table)
     return 0
+
+
+def _discrepancy(text: str):
+    if text in ("cross_validated", "model"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected cross_validated, model or a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
 
 
 def add_parser(sub) -> None:
@@ -66,6 +85,9 @@ def add_parser(sub) -> None:
                    help="model specification: two_step (default), compute, single_step, two_step/c4_loss, ...")
     p.add_argument("--holdout", nargs="+", action="extend", choices=NESTED_HOLDOUTS, metavar="RULE",
                    help=f"hold-out rules, one or more of {', '.join(NESTED_HOLDOUTS)} (default: all)")
+    p.add_argument("--discrepancy", type=_discrepancy, default="cross_validated", metavar="HOW",
+                   help="discrepancy scale to predict with: cross_validated (default: each hold-out with the scale "
+                        "calibrated on the others), model (the model's prior) or a number")
     add_pool_args(p)
     add_sampler_args(p, defaults=False)
     p.add_argument("--out", default=None, help="write the calibration table to this CSV (e.g. calibration.csv)")

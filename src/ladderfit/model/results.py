@@ -149,10 +149,16 @@ class LadderFit:
 
     def predictive_draws(self, targets=None, seed: int | None = None, discrepancy=None) -> dict[str, np.ndarray]:
         """Raw draws ``{"task_loss": (samples, target, task), "accuracy": ...}`` at targets
-        (``discrepancy`` as in :meth:`predict`)."""
+        (``discrepancy`` as in :meth:`predict`).
+
+        Also the pieces of the accuracy draw: ``logit`` (u*, discrepancy included),
+        ``discrepancy_draw`` (its standard normal epsilon), ``accuracy_mean`` (the curve at u*),
+        ``accuracy_raw`` (before clipping to [0, 1]) and ``floor`` (samples, task).
+        """
         tg = as_targets(targets)
         x, z = self.model_data.target_xz(tg)
-        sites = ["target_accuracy", "target_accuracy_mean"]
+        sites = ["target_accuracy", "target_accuracy_mean", "target_logit", "target_discrepancy",
+                 "target_accuracy_raw", "floor"]
         if self.model_data.structure != "single_step":
             sites += ["target_loss", "target_loss_mean"]
         pred = Predictive(model_for(self.model_data.structure), posterior_samples=self._posterior_samples(),
@@ -165,7 +171,9 @@ class LadderFit:
                                      "discrepancy": (family, params)})
         out = pred(jax.random.PRNGKey(seed), self.model_data, priors, target_x=x, target_z=z)
         names = {"target_loss": "task_loss", "target_accuracy": "accuracy",
-                 "target_loss_mean": "task_loss_mean", "target_accuracy_mean": "accuracy_mean"}
+                 "target_loss_mean": "task_loss_mean", "target_accuracy_mean": "accuracy_mean",
+                 "target_logit": "logit", "target_discrepancy": "discrepancy_draw",
+                 "target_accuracy_raw": "accuracy_raw", "floor": "floor"}
         return {names[k]: np.asarray(v) for k, v in out.items() if k in names}
 
     # ------------------------------------------------------------------ persistence
