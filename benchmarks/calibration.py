@@ -11,6 +11,9 @@ pythia-1.4b from the four smaller models and pythia-1b + 1.4b from the three sma
   Pythia), each hold-out predicted with the discrepancy scale gamma calibrated on the *other*
   hold-outs (never on the one scored); also gamma from all hold-outs, the shipped default's
   source.
+* **olmo-gam** (Pythia only): the discrepancy calibrated on all OLMo hold-outs (the shipped
+  default's source; the script says whether the shipped priors match it) applied to Pythia
+  without looking at it: an out-of-sample check of the default a user gets.
 * **v0.1**: the same hold-outs fitted and predicted by the package as of git ref
   ``--baseline-ref`` (the model before the calibration work: binomial noise counted at the
   target, discrepancy 0, a shared feature fitted once per task), run in a subprocess from a
@@ -110,11 +113,25 @@ def main() -> None:
         for rule, info in table.attrs["fits"].items():
             est = table.attrs["discrepancy_by_holdout"][rule]
             print(f"  {rule}: {len(info.train)} runs -> {len(info.held)}; converged {info.converged}; "
-                  f"scored with gamma {est.gamma:.3f} (log-sd {est.log_sd:.2f}, from the other hold-outs)")  # fmt: skip
+                  f"scored with gamma {est.gamma:.3f} x d^{est.power:g} (log-sd {est.log_sd:.2f}, from the other hold-outs)")  # fmt: skip
         for rule, why in table.attrs["skipped"].items():
             print(f"  {rule}: skipped ({why})")
         print(f"  gamma from all hold-outs: {table.attrs['discrepancy']}")
         results[(name, "default")] = table
+        if name == "olmo":
+            olmo_est = table.attrs["discrepancy"]
+            from ladderfit.model.priors import resolve_priors
+
+            shipped_priors = {k: resolve_priors()[k] for k in ("discrepancy", "discrepancy_power")}
+            same = all(np.allclose(shipped_priors[k][1], v[1], atol=5e-3) for k, v in olmo_est.priors.items())
+            print(f"  shipped default priors {shipped_priors}: {'match' if same else 'DO NOT match'} this estimate")
+        elif "olmo_est" in locals():  # OLMo's calibration on another ladder: out of sample
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                shipped = ladderfit.calibration(df, model=model, fit_options=fit_options, seed=args.seed,
+                                                discrepancy=olmo_est.priors)  # fmt: skip
+            shipped.to_csv(out / f"{name}_olmo_gamma.csv", index=False)
+            results[(name, "olmo-gam")] = shipped
 
         if args.no_baseline:
             continue

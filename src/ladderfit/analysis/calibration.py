@@ -291,7 +291,7 @@ def calibration(
                                   f"got {list(fitted)} (pass discrepancy='model' or a number)")  # fmt: skip
         per, overall = _discrepancies(fitted, seed)
         attrs.update(discrepancy=overall, discrepancy_by_holdout=per)
-        scale = {rule: per[rule].prior for rule in fitted}
+        scale = {rule: per[rule].priors for rule in fitted}
     elif isinstance(discrepancy, str) and discrepancy == "model":
         scale = dict.fromkeys(fitted)
     elif isinstance(discrepancy, str):

@@ -46,11 +46,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     for rule, why in table.attrs["skipped"].items():
         print(f"{rule}: skipped ({why})")
     for rule, est in table.attrs.get("discrepancy_by_holdout", {}).items():
-        print(f"{rule}: scored with gamma = {est.gamma:.3f} (log-sd {est.log_sd:.2f}) from the other hold-outs")
+        print(f"{rule}: scored with gamma = {est.gamma:.3f} x d^{est.power:g} (log-sd {est.log_sd:.2f}) "
+              "from the other hold-outs")
     if "discrepancy" in table.attrs:
         est = table.attrs["discrepancy"]
         print(f"discrepancy from all hold-outs: {est}")
-        print(f"  use it: priors={{'discrepancy': ('LogNormal', ({est.prior[1][0]:.3f}, {est.prior[1][1]:.3f}))}}")
+        print(f"  use it: priors={{'discrepancy': ('LogNormal', ({est.prior[1][0]:.3f}, {est.prior[1][1]:.3f})), "
+              f"'discrepancy_power': ('Fixed', ({est.power:g},))}}")
     print()
     print(format_calibration(summarize_calibration(table)))
     if args.out:

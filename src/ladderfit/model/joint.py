@@ -66,15 +66,15 @@ D (Euclidean, in log N and log D),
 .. math::
 
     \log L^* \sim \mathcal N(\log L_t(N^*, D^*), \sigma^{loss}_t),\quad
-    u^* = u_t(L^*) + \gamma d\,\varepsilon,\quad
+    u^* = u_t(L^*) + \gamma d^p\,\varepsilon,\quad
     \mathrm{acc}^* \sim \mathcal N\big(f_t + (1 - f_t)\,\mathrm{sigmoid}(u^*),\
         \sqrt{(\sigma^{acc}_t)^2 + j_t^2}\big),
 
 so the uncertainty of both steps, the target run's own deviation, one evaluation's noise and a
 model discrepancy that grows with the distance reach the interval: a predictive interval of
-the target's *measured* accuracy. The discrepancy scale gamma (logit units per log-unit of
-distance) is not learnt from the ladder, which cannot show how wrong the law is beyond
-itself; it is drawn at prediction time from a prior calibrated on nested hold-outs inside a
+the target's *measured* accuracy. The discrepancy's scale gamma and power p are not learnt
+from the ladder, which cannot show how wrong the law is beyond itself: gamma is drawn at
+prediction time from a prior, and p fixed, both calibrated on nested hold-outs inside a
 ladder (:mod:`ladderfit.analysis.discrepancy`, ``ladderfit calibrate``). Priors:
 :mod:`ladderfit.model.priors`.
 """
@@ -114,12 +114,12 @@ def _discrepancy_scale(priors: dict):
     return params[0] if family == "Fixed" else numpyro.sample("discrepancy_scale", prior(priors, "discrepancy"))
 
 
-def _target_accuracy(u_t, floor, sigma_acc, gamma, data: ModelData, target_x, target_z, nu=0.0) -> None:
+def _target_accuracy(u_t, floor, sigma_acc, gamma, power, data: ModelData, target_x, target_z, nu=0.0) -> None:
     """Draw ``target_accuracy`` from the target's logit ``u_t``: the model discrepancy, then the
     curve, then the evaluation noise of one measurement (and a run effect ``nu``)."""
     dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
     eps = numpyro.sample("target_discrepancy", dist.Normal(0.0, 1.0))
-    u = numpyro.deterministic("target_logit", u_t + gamma * dist_beyond * eps)
+    u = numpyro.deterministic("target_logit", u_t + gamma * dist_beyond**power * eps)
     p_t = numpyro.deterministic("target_accuracy_mean", accuracy_from_logit(u, floor))
     sd = jnp.sqrt(sigma_acc**2 + jnp.asarray(data.acc_jitter) ** 2)
     acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd))
@@ -237,7 +237,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
                 loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
                 nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau)) if run_effects else 0.0
                 u_t = u_c - k * (loss - data.loss_centre)
-                _target_accuracy(u_t, floor, sigma_acc, gamma, data, target_x, target_z, nu)
+                _target_accuracy(u_t, floor, sigma_acc, gamma, priors["discrepancy_power"][1][0], data, target_x, target_z, nu)
 
 
 def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True):
@@ -288,7 +288,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         gamma = _discrepancy_scale(priors)
         with numpyro.plate("target", tx.shape[0], dim=-2):
             with numpyro.plate("task_t", T, dim=-1):
-                _target_accuracy(u(tx, tz), floor, sigma_acc, gamma, data, target_x, target_z)
+                _target_accuracy(u(tx, tz), floor, sigma_acc, gamma, priors["discrepancy_power"][1][0], data, target_x, target_z)
 
 
 def model_for(structure: str):

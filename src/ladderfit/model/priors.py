@@ -44,11 +44,14 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "logit_slope_N": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log N at the centre"),
     "logit_slope_D": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log D at the centre"),
     # ---- extrapolation -----------------------------------------------------------------
-    "discrepancy": ("Fixed", (0.0,), "logit-scale sd per unit of log-distance beyond the ladder (Fixed or LogNormal)"),
+    # sd of the logit-scale discrepancy at distance d beyond the ladder: gamma d^power; both
+    # calibrated on the bundled OLMo ladder's six nested hold-outs (benchmarks/calibration.py)
+    "discrepancy": ("LogNormal", (math.log(0.121), 0.33), "gamma: discrepancy sd per unit of d^power (LogNormal, or Fixed)"),
+    "discrepancy_power": ("Fixed", (1.0,), "power of the distance d in the discrepancy sd gamma d^power"),
 }
 
 #: Priors that may take another family than their default's.
-OTHER_FAMILIES: dict[str, tuple[str, ...]] = {"discrepancy": ("Fixed", "LogNormal")}
+OTHER_FAMILIES: dict[str, tuple[str, ...]] = {"discrepancy": ("LogNormal", "Fixed")}
 
 
 def resolve_priors(overrides: Mapping[str, tuple] | None = None) -> dict[str, tuple[str, tuple[float, ...]]]:

@@ -21,7 +21,7 @@ from .priors import DEFAULT_PRIORS, resolve_priors
 from .spec import as_spec
 from ..data.targets import as_targets
 
-__all__ = ["LadderFit", "load", "interval_columns", "MODEL_NAME"]
+__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v4"
 
@@ -113,10 +113,12 @@ class LadderFit:
         targets : names (``"7B-4T"``), ``"NAME=N,D"`` strings, a DataFrame ``target, N, D`` ...
             (see :func:`ladderfit.data.targets.as_targets`); ``None``: the paper's 7B-4T and 13B-5T.
         levels : central interval levels in percent.
-        discrepancy : the model-discrepancy scale gamma to predict with: ``None`` (the fit's
-            prior, :data:`~ladderfit.model.priors.DEFAULT_PRIORS` ``"discrepancy"`` unless
-            overridden), a number (fixed gamma) or a prior ``("LogNormal", (mu, sigma))``.
-            It changes predictions only, never the posterior.
+        discrepancy : the model discrepancy to predict with: ``None`` (the fit's priors,
+            :data:`~ladderfit.model.priors.DEFAULT_PRIORS` ``"discrepancy"`` and
+            ``"discrepancy_power"`` unless overridden), a number (fixed gamma), a prior of gamma
+            ``("LogNormal", (mu, sigma))``, or a dict of both priors (what
+            :attr:`~ladderfit.analysis.discrepancy.DiscrepancyEstimate.priors` gives). It
+            changes predictions only, never the posterior.
 
         Returns
         -------
@@ -166,9 +168,8 @@ class LadderFit:
         seed = self.config.seed + 1 if seed is None else seed
         priors = self.priors
         if discrepancy is not None:
-            family, params = ("Fixed", (float(discrepancy),)) if np.isscalar(discrepancy) else discrepancy
             priors = resolve_priors({**{k: v for k, v in self.priors.items() if k in DEFAULT_PRIORS},
-                                     "discrepancy": (family, params)})
+                                     **discrepancy_priors(discrepancy)})
         out = pred(jax.random.PRNGKey(seed), self.model_data, priors, target_x=x, target_z=z)
         names = {"target_loss": "task_loss", "target_accuracy": "accuracy",
                  "target_loss_mean": "task_loss_mean", "target_accuracy_mean": "accuracy_mean",
@@ -231,6 +232,18 @@ def _netcdf_bytes(idata: az.InferenceData) -> bytes | None:
     for i, group in enumerate(idata.groups()):
         getattr(idata, group).to_netcdf(buf, mode="w" if i == 0 else "a", group=group, engine="h5netcdf")
     return buf.getvalue()
+
+
+def discrepancy_priors(discrepancy) -> dict:
+    """Prior overrides from :meth:`LadderFit.predict`'s ``discrepancy`` argument."""
+    if isinstance(discrepancy, dict):
+        unknown = set(discrepancy) - {"discrepancy", "discrepancy_power"}
+        if unknown:
+            raise ValueError(f"discrepancy: unknown prior(s) {sorted(unknown)}; expected discrepancy, discrepancy_power")
+        return dict(discrepancy)
+    if np.isscalar(discrepancy):
+        return {"discrepancy": ("Fixed", (float(discrepancy),))}
+    return {"discrepancy": tuple(discrepancy)}
 
 
 def load(path: str | Path) -> LadderFit:
