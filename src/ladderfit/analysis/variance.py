@@ -35,7 +35,8 @@ With a fit (``fit=``, a :class:`~ladderfit.model.results.LadderFit`), for its ta
 
 =================== =========================================================================
 sigma_loss          posterior median of the step-1 scatter (log task loss, i.e. relative)
-sigma_acc           posterior median of the step-2 scatter beyond binomial (accuracy)
+sigma_acc           posterior median of a run's persistent scatter around the sigmoid (accuracy; one
+                    checkpoint's jitter comes on top, see :mod:`ladderfit.model.joint`)
 run_tau             posterior median of the sd of run effects (accuracy; run-effects models only)
 pred_acc_width90    width of the 90% predictive interval of accuracy at ``target``
 pred_loss_width90   the same for task loss
