@@ -47,19 +47,12 @@ from pathlib import Path
 import numpy as np
 
 from ladderfit.data.lm_eval import read_lm_eval
+from ladderfit.data.bundled import PYTHIA_N, PYTHIA_TOKENS_PER_STEP
 from ladderfit.data.schema import validate
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "ladderfit" / "data" / "bundled_data" / "pythia_ladder.csv.gz"
 
-#: Non-embedding parameters, from shared/pythia-evals/README.md.
-PYTHIA_N: dict[str, int] = {
-    "pythia-70m": 18_915_328,
-    "pythia-160m": 85_056_000,
-    "pythia-410m": 302_311_424,
-    "pythia-1b-deduped": 805_736_448,
-    "pythia-1.4b": 1_208_602_624,
-}
-TOKENS_PER_STEP = 2_097_152
+TOKENS_PER_STEP = PYTHIA_TOKENS_PER_STEP
 FINAL_STEP = 143_000
 TASKS = ["arc_challenge", "arc_easy", "lambada_openai", "logiqa", "mmlu", "piqa", "sciq", "winogrande", "wsc"]
 COLUMNS = ["run", "size", "N", "D", "step", "task", "n_items", "accuracy", "lambada_loss"]

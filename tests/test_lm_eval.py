@@ -12,18 +12,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 from ladderfit.data.lm_eval import MMLU_SUBJECTS, read_lm_eval
+from ladderfit.data.bundled import PYTHIA_N, PYTHIA_TOKENS_PER_STEP
 from ladderfit.data.readers import read_lm_eval as reexported
 from ladderfit.data.schema import LOSS_COLUMNS, LadderDataError, validate
 
-# From shared/pythia-evals/README.md.
-PYTHIA_N = {
-    "pythia-70m": 18_915_328,
-    "pythia-160m": 85_056_000,
-    "pythia-410m": 302_311_424,
-    "pythia-1b-deduped": 805_736_448,
-    "pythia-1.4b": 1_208_602_624,
-}
-TOKENS_PER_STEP = 2_097_152
+TOKENS_PER_STEP = PYTHIA_TOKENS_PER_STEP
 PYTHIA_TASKS = {"arc_easy", "arc_challenge", "piqa", "sciq", "winogrande", "lambada_openai", "logiqa", "wsc", "mmlu"}
 
 

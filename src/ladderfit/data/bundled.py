@@ -24,11 +24,22 @@ __all__ = [
     "is_bundled",
     "PAPER_LADDER_RUNS",
     "BUNDLED_FILE",
-    "PYTHIA_FILE",
+    "PYTHIA_FILE", "PYTHIA_N", "PYTHIA_TOKENS_PER_STEP",
 ]
 
 BUNDLED_FILE = "olmo_ladder.csv.gz"
 PYTHIA_FILE = "pythia_ladder.csv.gz"
+
+#: Non-embedding parameters of the Pythia models of the bundled ladder (shared/pythia-evals/README.md).
+PYTHIA_N: dict[str, int] = {
+    "pythia-70m": 18_915_328,
+    "pythia-160m": 85_056_000,
+    "pythia-410m": 302_311_424,
+    "pythia-1b-deduped": 805_736_448,
+    "pythia-1.4b": 1_208_602_624,
+}
+#: Tokens per Pythia training step (1024 sequences x 2048): D = step x this.
+PYTHIA_TOKENS_PER_STEP = 2_097_152
 
 #: The paper's main ladder: 4 sizes x 1, 2, 5, 10 x Chinchilla.
 PAPER_LADDER_RUNS: tuple[str, ...] = tuple(
