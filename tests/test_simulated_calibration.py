@@ -232,8 +232,10 @@ def over_seeds():
     for s in SEEDS:
         sim = simulate_ladder(default_truths(4, seed=30 + s), seed=30 + s, items=True)
         fit = ladderfit.fit(sim.data, seed=s, **FAST)
-        pred = fit.predict(targets, levels=(50, 90)).query("quantity == 'accuracy'")
-        pairs.append(pred.merge(sim.truth_at(targets, seed=300 + s), on=["target", "task"]).assign(ladder=s))
+        truth = sim.truth_at(targets, seed=300 + s)
+        for name, disc in (("none", 0.0), ("default", None)):  # the simulated law is exact: no discrepancy
+            pred = fit.predict(targets, levels=(50, 90), discrepancy=disc).query("quantity == 'accuracy'")
+            pairs.append(pred.merge(truth, on=["target", "task"]).assign(ladder=s, discrepancy=name))
         post = fit.parameters().set_index(["task", "parameter"])
         items = sim.item_curve_parameters().set_index("task")
         for tr in sim.truths:
@@ -250,7 +252,7 @@ def over_seeds():
     params = pd.DataFrame(params)
     params["inside"] = (params["lower_90"] <= params["truth"]) & (params["truth"] <= params["upper_90"])
     params["inside_items"] = (params["lower_90"] <= params["item_truth"]) & (params["item_truth"] <= params["upper_90"])
-    by_distance = pairs.groupby("target", sort=False)[["in_90", "in_50"]].agg(["sum", "size"])
+    by_distance = pairs.groupby(["discrepancy", "target"], sort=False)[["in_90", "in_50"]].agg(["sum", "size"])
     print("\ntarget coverage by distance:\n", by_distance)
     print("parameters inside 90% intervals (population truth, item-set truth):\n",
           params.groupby("parameter")[["inside", "inside_items"]].sum(), "of", len(SEEDS) * 4, "each")  # fmt: skip
@@ -268,7 +270,8 @@ def test_fits_over_seeds_converge(over_seeds):
 # Step 1 is calibrated (target loss: rms z 0.90-0.96); the missing part is step 2's: the item
 # set's own accuracy-vs-loss curve is not a sigmoid, and beyond the ladder it leaves the best
 # sigmoid by rms ~1.07 x sqrt(delta (1 - c) / n) (delta: population accuracy gained beyond the
-# ladder's edge), a "new items" discrepancy the model does not carry (gamma = 0 by default).
+# ladder's edge), a "new items" discrepancy the model does not carry (the coverage tests predict
+# without the discrepancy term, which the shipped default calibrates to real ladders' misfit).
 COVERAGE_50 = (
     "50% target intervals cover 22/72 (99% binomial range 25-47; x2 6, x3 7, x10 9 of 24); "
     "90% ones 58/72: intervals too narrow in the core; the item set's non-sigmoid curve beyond "
@@ -285,7 +288,9 @@ STEP2 = (
 @pytest.mark.slow
 @pytest.mark.parametrize("level", [90, pytest.param(50, marks=pytest.mark.xfail(strict=True, reason=COVERAGE_50))])
 def test_target_coverage_over_seeds(over_seeds, level):
+    """Without the discrepancy term (the simulated law is exact), the model's own intervals."""
     pairs, _ = over_seeds
+    pairs = pairs[pairs["discrepancy"] == "none"]
     k, n = int(pairs[f"in_{level}"].sum()), len(pairs)
     lo, hi = binomial_range(n, level / 100)
     per = pairs.groupby("target", sort=False)[f"in_{level}"].sum().to_dict()
@@ -296,11 +301,27 @@ def test_target_coverage_over_seeds(over_seeds, level):
 @pytest.mark.parametrize("factor", FACTORS)
 def test_target_coverage_by_distance(over_seeds, factor):
     pairs, _ = over_seeds
-    p = pairs[pairs["target"] == f"x{factor:g}"]
+    p = pairs[(pairs["target"] == f"x{factor:g}") & (pairs["discrepancy"] == "none")]
     for level in (90, 50):
         k, n = int(p[f"in_{level}"].sum()), len(p)
         lo, hi = binomial_range(n, level / 100)
         assert lo <= k <= hi, f"x{factor}: {level}% intervals cover {k}/{n} (99% binomial range {lo}-{hi})"
+
+
+@pytest.mark.slow
+def test_default_discrepancy_never_narrows_and_grows_with_distance(over_seeds):
+    """The shipped discrepancy (calibrated on the real OLMo ladder's misfit) on ladders whose law
+    is exact: intervals cover at least nominally (measured 72/72 at 90%: conservative there, as
+    expected where the law has no misfit to cover) and widen with the distance."""
+    pairs, _ = over_seeds
+    d = pairs[pairs["discrepancy"] == "default"]
+    lo, _ = binomial_range(len(d), 0.9)
+    assert int(d["in_90"].sum()) >= lo
+    width = (d["upper_90"] - d["lower_90"]).groupby(d["target"]).mean()
+    none = pairs[pairs["discrepancy"] == "none"]
+    width0 = (none["upper_90"] - none["lower_90"]).groupby(none["target"]).mean()
+    assert width["x2"] < width["x3"] < width["x10"], width
+    assert ((width - width0) > 0).all() and (width - width0)["x10"] > (width - width0)["x2"], (width, width0)
 
 
 @pytest.mark.slow
