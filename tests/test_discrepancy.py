@@ -105,3 +105,28 @@ def test_shared_feature_gets_one_law():
     assert shared.n_laws == 1 and shared.shared_feature
     assert len(shared.s1_task) == len(own.s1_task) // 3  # each run once, not once per task
     assert len(shared.loss_scale) == 1
+
+
+def test_crps_by_gamma_equals_predicting_with_each_gamma():
+    """The one-pass shortcut gives exactly what re-predicting at each (power, gamma) gives."""
+    import warnings
+
+    import ladderfit
+    from ladderfit.analysis.backtest import final_accuracy, truth_targets
+    from ladderfit.analysis.discrepancy import POWERS, crps_by_gamma
+
+    sim = simulate_ladder(default_truths(2, seed=3), seed=3, sizes={"190M": 1.9e8, "370M": 3.7e8, "760M": 7.6e8})
+    train = sim.data[~sim.data["run"].str.startswith("760M")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ladderfit.fit(train, chains=1, warmup=60, draws=40, seed=0, max_tree_depth=5)
+    truth = final_accuracy(sim.data[sim.data["run"].isin(["760M-1xC", "760M-10xC"])])
+    fast = crps_by_gamma(fit, truth, seed=3)
+    assert fast.shape == (len(truth), len(POWERS), len(GAMMA_GRID))
+    tg = truth_targets(truth)
+    ti = truth["run"].map({t: i for i, t in enumerate(tg["target"])}).to_numpy()
+    kj = truth["task"].map({t: j for j, t in enumerate(fit.tasks)}).to_numpy()
+    for p_i, g_i in ((0, 0), (1, 13), (3, 25)):
+        priors = {"discrepancy": ("Fixed", (GAMMA_GRID[g_i],)), "discrepancy_power": ("Fixed", (POWERS[p_i],))}
+        acc = fit.predictive_draws(tg, seed=3, discrepancy=priors)["accuracy"][:, ti, kj]
+        np.testing.assert_allclose(fast[:, p_i, g_i], crps(acc, truth["actual"].to_numpy()), rtol=1e-9, atol=1e-12)

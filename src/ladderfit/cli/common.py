@@ -88,10 +88,13 @@ def check_outputs(args: argparse.Namespace, **kinds: str) -> None:
 def setup_platform(args: argparse.Namespace) -> None:
     """Pick the JAX platform and host devices before JAX is imported anywhere."""
     devices = getattr(args, "host_devices", None)
-    if devices is None and getattr(args, "chains", None):
-        # one XLA host device per chain, so chains run in parallel even with fewer cores:
-        # 4 chains on 2 cores took 46 s instead of 104 s sequentially (benchmarks/speed.py)
-        devices = args.chains
+    if devices is None and hasattr(args, "chains"):
+        # every command that fits: one XLA host device per chain (FitConfig's 4 unless --chains),
+        # so chains run in parallel even with fewer cores: 4 chains on 2 cores took 46 s
+        # instead of 104 s one after another (benchmarks/speed.py)
+        from ..model.config import FitConfig
+
+        devices = args.chains or FitConfig.chains
     if devices and devices < 1:
         devices = None
     if devices and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):

@@ -81,6 +81,8 @@ ladder (:mod:`ladderfit.analysis.discrepancy`, ``ladderfit calibrate``). Priors:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import jax
 import jax.numpy as jnp
 import numpyro
@@ -114,10 +116,20 @@ def _discrepancy_scale(priors: dict):
     return params[0] if family == "Fixed" else numpyro.sample("discrepancy_scale", prior(priors, "discrepancy"))
 
 
-def _target_accuracy(u_t, floor, sigma_acc, gamma, power, data: ModelData, target_x, target_z, nu=0.0) -> None:
+@contextmanager
+def _target_plates(priors: dict, target_x, target_z, n_tasks: int):
+    """The (target, task) plates of the chained prediction; yields centred (x, z) and gamma."""
+    tx, tz = jnp.asarray(target_x)[:, None], jnp.asarray(target_z)[:, None]
+    gamma = _discrepancy_scale(priors)
+    with numpyro.plate("target", tx.shape[0], dim=-2), numpyro.plate("task_t", n_tasks, dim=-1):
+        yield tx, tz, gamma
+
+
+def _target_accuracy(u_t, floor, sigma_acc, gamma, priors: dict, data: ModelData, target_x, target_z, nu=0.0) -> None:
     """Draw ``target_accuracy`` from the target's logit ``u_t``: the model discrepancy, then the
     curve, then the evaluation noise of one measurement (and a run effect ``nu``)."""
     dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
+    power = priors["discrepancy_power"][1][0]
     eps = numpyro.sample("target_discrepancy", dist.Normal(0.0, 1.0))
     u = numpyro.deterministic("target_logit", u_t + gamma * dist_beyond**power * eps)
     p_t = numpyro.deterministic("target_accuracy_mean", accuracy_from_logit(u, floor))
@@ -225,19 +237,13 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
 
     # ---- chained prediction at targets
     if target_x is not None:
-        tx = jnp.asarray(target_x)[:, None]
-        tz = jnp.asarray(target_z)[:, None]
-        gamma = _discrepancy_scale(priors)
-        with numpyro.plate("target", tx.shape[0], dim=-2):
-            with numpyro.plate("task_t", T, dim=-1):
-                mean_loss = numpyro.deterministic("target_loss_mean", scaling_law_centred(tx, tz, E, a, alpha, b, beta))
-                log_loss = numpyro.sample(
-                    "target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), sigma_loss)
-                )
-                loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
-                nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau)) if run_effects else 0.0
-                u_t = u_c - k * (loss - data.loss_centre)
-                _target_accuracy(u_t, floor, sigma_acc, gamma, priors["discrepancy_power"][1][0], data, target_x, target_z, nu)
+        with _target_plates(priors, target_x, target_z, T) as (tx, tz, gamma):
+            mean_loss = numpyro.deterministic("target_loss_mean", scaling_law_centred(tx, tz, E, a, alpha, b, beta))
+            log_loss = numpyro.sample("target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), sigma_loss))
+            loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
+            nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau)) if run_effects else 0.0
+            u_t = u_c - k * (loss - data.loss_centre)
+            _target_accuracy(u_t, floor, sigma_acc, gamma, priors, data, target_x, target_z, nu)
 
 
 def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True):
@@ -283,12 +289,8 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         numpyro.sample("final_acc_obs", dist.Normal(p, sigma_acc[t1]), obs=data.s1_acc if observe else None)
 
     if target_x is not None:
-        tx = jnp.asarray(target_x)[:, None]
-        tz = jnp.asarray(target_z)[:, None]
-        gamma = _discrepancy_scale(priors)
-        with numpyro.plate("target", tx.shape[0], dim=-2):
-            with numpyro.plate("task_t", T, dim=-1):
-                _target_accuracy(u(tx, tz), floor, sigma_acc, gamma, priors["discrepancy_power"][1][0], data, target_x, target_z)
+        with _target_plates(priors, target_x, target_z, T) as (tx, tz, gamma):
+            _target_accuracy(u(tx, tz), floor, sigma_acc, gamma, priors, data, target_x, target_z)
 
 
 def model_for(structure: str):
