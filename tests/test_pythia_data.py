@@ -123,3 +123,13 @@ def test_regenerate_bundled_file(shared_dir, tmp_path, monkeypatch, capsys):
     fresh = pd.read_csv(out, compression="gzip")
     shipped = pd.read_csv(SHIPPED, compression="gzip")
     pd.testing.assert_frame_equal(fresh, shipped, check_exact=True)
+
+
+def test_bundled_ladders_by_name():
+    from ladderfit.data.readers import read_data
+    from ladderfit.errors import LadderDataError
+
+    assert read_data("bundled:pythia")["run"].nunique() == 5
+    assert read_data("bundled:olmo")["run"].nunique() == 24
+    with pytest.raises(LadderDataError, match="no bundled ladder 'gpt'; expected one of bundled:olmo, bundled:pythia"):
+        read_data("bundled:gpt")

@@ -112,7 +112,8 @@ def add_data_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         default=None,
-        help="tidy CSV, an OLMo log CSV, or a folder of OLMo logs (default: the bundled OLMo ladder)",
+        help="tidy CSV, an OLMo log CSV, a folder of OLMo logs, or a bundled ladder: bundled:olmo "
+             "(the default) or bundled:pythia",
     )
 
 

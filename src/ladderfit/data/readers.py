@@ -269,16 +269,35 @@ def _looks_like_olmo(path: Path) -> bool:
     return "_step" in header
 
 
+BUNDLED_PREFIX = "bundled:"
+
+
+def _bundled(name: str) -> pd.DataFrame:
+    import warnings
+
+    from .bundled import load_olmo_ladder, load_pythia_ladder
+
+    loaders = {"olmo": load_olmo_ladder, "pythia": load_pythia_ladder}
+    if name not in loaders:
+        raise LadderDataError(f"no bundled ladder {name!r}; expected one of {', '.join(BUNDLED_PREFIX + k for k in loaders)}")
+    with warnings.catch_warnings():  # the reader's own checks warn again where the data are used
+        warnings.simplefilter("ignore", UserWarning)
+        return loaders[name]()
+
+
 def read_data(path: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     """Load ladder data from wherever it is.
 
-    ``None`` gives the bundled OLMo ladder; a DataFrame or tidy CSV is validated; a folder of
-    OLMo logs (or one log) is read with :func:`read_olmo_csv`.
+    ``None`` gives the bundled OLMo ladder; ``"bundled:olmo"`` and ``"bundled:pythia"`` name
+    the bundled ladders; a DataFrame or tidy CSV is validated; a folder of OLMo logs (or one
+    log) is read with :func:`read_olmo_csv`.
     """
     if path is None:
         from .bundled import load_olmo_ladder
 
         return load_olmo_ladder()
+    if isinstance(path, str) and path.startswith(BUNDLED_PREFIX):
+        return _bundled(path[len(BUNDLED_PREFIX):])
     if isinstance(path, pd.DataFrame):
         return read_tidy(path)
     p = Path(path)
