@@ -21,9 +21,12 @@ from .priors import DEFAULT_PRIORS, resolve_priors
 from .spec import as_spec
 from ..data.targets import as_targets
 
-__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME"]
+__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v4"
+
+#: The variables of the ``predictions`` group (:meth:`LadderFit.add_predictions`).
+PREDICTED: tuple[str, ...] = ("accuracy", "accuracy_mean", "task_loss", "task_loss_mean")
 
 
 def interval_columns(samples: np.ndarray, levels=(50, 90, 95), axis: int = 0) -> dict[str, np.ndarray]:
@@ -47,7 +50,8 @@ class LadderFit:
 
     Attributes
     ----------
-    idata : arviz.InferenceData with dims ``task``, ``run``, ``step1_point``, ``checkpoint``.
+    idata : arviz.InferenceData with dims ``task``, ``run``, ``step1_point``, ``checkpoint``
+        (and ``target`` in the ``predictions`` groups once :meth:`add_predictions` ran).
     config : the :class:`~ladderfit.model.config.FitConfig` used.
     model_data : the arrays the model saw.
     diagnostics : R-hat, ESS and divergences (:class:`ConvergenceReport`).
@@ -105,7 +109,8 @@ class LadderFit:
         sampled = [v for v in post.data_vars if v in SAMPLED_SITES]
         return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).values for v in sampled}
 
-    def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None, discrepancy=None) -> pd.DataFrame:
+    def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None, discrepancy=None,
+                store: bool = False) -> pd.DataFrame:
         """Posterior predictive of task loss and accuracy at target models.
 
         Parameters
@@ -119,6 +124,8 @@ class LadderFit:
             ``("LogNormal", (mu, sigma))``, or a dict of both priors (what
             :attr:`~ladderfit.analysis.discrepancy.DiscrepancyEstimate.priors` gives). It
             changes predictions only, never the posterior.
+        store : also keep the draws in :attr:`idata` as ArviZ's ``predictions`` and
+            ``predictions_constant_data`` groups (see :meth:`add_predictions`).
 
         Returns
         -------
@@ -127,6 +134,8 @@ class LadderFit:
         """
         tg = as_targets(targets)
         draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
+        if store:
+            self._store_predictions(tg, draws, seed, discrepancy)
         rows = []
         for quantity in ("task_loss", "accuracy"):
             if quantity not in draws:  # the single-step structure predicts accuracy only
@@ -148,6 +157,51 @@ class LadderFit:
                         }
                     )
         return pd.DataFrame(rows)
+
+    def add_predictions(self, targets=None, seed: int | None = None, discrepancy=None) -> xr.Dataset:
+        """Keep the posterior predictive at ``targets`` in :attr:`idata`, the ArviZ way.
+
+        Adds (or replaces) two groups: ``predictions`` with ``accuracy``, ``accuracy_mean``
+        (the curve without observation noise), ``task_loss`` and ``task_loss_mean`` (not for
+        the single-step structure), dims ``(chain, draw, target, task)``; and
+        ``predictions_constant_data`` with the targets' ``N``, ``D`` and ``flops`` (given, or
+        estimated from the ladder's FLOPs per token) by ``target``. Then
+        ``az.summary(fit.idata, group="predictions")`` works, and :meth:`save` keeps both
+        groups. ``targets``, ``seed`` and ``discrepancy`` are those of :meth:`predict`
+        (``predict(..., store=True)`` does the same). Returns the ``predictions`` group.
+        """
+        tg = as_targets(targets)
+        draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
+        return self._store_predictions(tg, draws, seed, discrepancy)
+
+    def _store_predictions(self, tg: pd.DataFrame, draws: dict, seed, discrepancy) -> xr.Dataset:
+        post = self.idata.posterior
+        chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+        dims = ("chain", "draw", "target", "task")
+        data_vars = {
+            name: (dims, np.asarray(draws[name]).reshape((chains, n_draws) + np.shape(draws[name])[1:]))
+            for name in PREDICTED if name in draws
+        }
+        coords = {"chain": post["chain"].values, "draw": post["draw"].values,
+                  "target": tg["target"].to_numpy(str), "task": np.array(self.tasks)}  # fmt: skip
+        how = "the fit's priors" if discrepancy is None else json.dumps(
+            discrepancy_priors(discrepancy), default=lambda o: np.asarray(o).tolist())
+        seed = self.config.seed + 1 if seed is None else seed
+        preds = xr.Dataset(data_vars, coords=coords,
+                           attrs={"ladderfit_seed": int(seed), "ladderfit_discrepancy": how})  # fmt: skip
+        N, D = tg["N"].to_numpy(float), tg["D"].to_numpy(float)
+        c0, c1 = self.model_data.flops_coef
+        flops = np.exp(c0 + c1 * np.log(N)) * D
+        if "flops" in tg.columns:
+            given = tg["flops"].to_numpy(float)
+            flops = np.where(np.isfinite(given), given, flops)
+        const = xr.Dataset({"N": ("target", N), "D": ("target", D), "flops": ("target", flops)},
+                           coords={"target": coords["target"]})  # fmt: skip
+        for group in ("predictions", "predictions_constant_data"):
+            if group in self.idata.groups():
+                delattr(self.idata, group)
+        self.idata.add_groups(predictions=preds, predictions_constant_data=const)
+        return self.idata.predictions
 
     def predictive_draws(self, targets=None, seed: int | None = None, discrepancy=None) -> dict[str, np.ndarray]:
         """Raw draws ``{"task_loss": (samples, target, task), "accuracy": ...}`` at targets
@@ -321,5 +375,11 @@ def _check_consistent(idata: az.InferenceData, md: ModelData, config: FitConfig)
             raise ValueError(f"saved array {name} holds non-finite values")
     if len(md.s1_task) and (md.s1_task.max() >= md.n_tasks or md.s1_task.min() < 0):
         raise ValueError("step-1 task indices out of range")
+    if "predictions" in idata.groups():
+        preds = idata.predictions
+        if list(preds["task"].values) != list(md.tasks):
+            raise ValueError("the stored predictions' tasks differ from the fit's")
+        if preds.sizes["chain"] != post.sizes["chain"] or preds.sizes["draw"] != post.sizes["draw"]:
+            raise ValueError("the stored predictions' chains or draws differ from the posterior's")
     if md.spec != config.model:
         raise ValueError(f"model {md.spec.name!r} of the data differs from the config's {config.model.name!r}")
