@@ -78,3 +78,81 @@ def test_predictions_survive_save_and_load(fit, tmp_path):
     np.testing.assert_array_equal(back.idata.predictions["accuracy"].values, fit.idata.predictions["accuracy"].values)
     assert list(back.idata.predictions["target"].values) == ["3B-60B", "7B-150B"]
     np.testing.assert_array_equal(back.idata.predictions_constant_data["N"].values, TARGETS["N"].to_numpy())
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def test_provenance_of_a_fresh_fit(fit, sim):
+    from ladderfit.model.provenance import data_sha256
+
+    prov = fit.provenance
+    assert set(prov["versions"]) == {"ladderfit", "numpyro", "jax", "arviz", "python"}
+    assert prov["versions"]["arviz"] == az.__version__
+    assert prov["data_sha256"] == data_sha256(sim.data) and len(prov["data_sha256"]) == 64
+    assert "sorted by run, task, step" in prov["data_hashed"]
+    assert prov["model"] == fit.config.model.to_dict()
+    assert prov["sampler"]["chains"] == 1 and prov["sampler"]["draws"] == 40 and prov["sampler"]["warmup"] == 60
+    assert prov["convergence"]["converged"] is False and prov["convergence"]["problems"]
+    assert prov["format"] == "ladderfit.joint_two_step.v4"
+
+
+def test_provenance_round_trips(fit, tmp_path):
+    path = fit.save(tmp_path / "fit.nc")
+    attrs = az.from_netcdf(str(path)).posterior.attrs
+    assert attrs["ladderfit_data_sha256"] == fit.data_sha256
+    for key in ("ladderfit_versions", "ladderfit_model_spec", "ladderfit_sampler", "ladderfit_convergence"):
+        assert key in attrs
+    with pytest.warns(ladderfit.ConvergenceWarning, match="did NOT converge"):  # a loaded unconverged fit re-warns
+        back = ladderfit.load(path)
+    a, b = back.provenance, fit.provenance
+    assert a["sampler"].pop("sampling_seconds") == pytest.approx(b["sampler"].pop("sampling_seconds"))
+    assert a == b
+
+
+def test_data_hash_sees_values_not_order(sim):
+    from ladderfit.model.provenance import data_sha256
+
+    df = sim.data
+    base = data_sha256(df)
+    assert data_sha256(df.sample(frac=1.0, random_state=0)[df.columns[::-1]].assign(note="x")) == base
+    changed = df.copy()
+    changed.loc[changed.index[7], "accuracy"] += 1e-9
+    assert data_sha256(changed) != base
+    renamed = df.copy()
+    renamed.loc[renamed.index[0], "task"] = "other"
+    assert data_sha256(renamed) != base
+
+
+def _with_format(path, out, name):
+    idata = az.from_netcdf(str(path))
+    for group in idata.groups():
+        idata[group].load()
+    idata.posterior.attrs["ladderfit_model"] = name
+    idata.to_netcdf(str(out))
+    return out
+
+
+def test_newer_and_older_formats_say_what_to_do(fit, tmp_path):
+    path = fit.save(tmp_path / "fit.nc")
+    newer = _with_format(path, tmp_path / "newer.nc", "ladderfit.joint_two_step.v5")
+    with pytest.raises(ladderfit.LadderDataError, match=r"written by a newer ladderfit \(format v5\); upgrade ladderfit"):
+        ladderfit.load(newer)
+    older = _with_format(path, tmp_path / "older.nc", "ladderfit.joint_two_step.v3")
+    with pytest.raises(ladderfit.LadderDataError, match=r"written by an older ladderfit \(format v3\); refit"):
+        ladderfit.load(older)
+    with pytest.raises(ladderfit.LadderDataError, match="not a ladderfit fit"):
+        ladderfit.load(_with_format(path, tmp_path / "other.nc", "somebody.else.v9"))
+
+
+def test_fit_saved_before_provenance_still_loads(fit, tmp_path):
+    path = fit.save(tmp_path / "fit.nc")
+    idata = az.from_netcdf(str(path))
+    for group in idata.groups():
+        idata[group].load()
+    for key in ("ladderfit_versions", "ladderfit_data_sha256", "ladderfit_data_hashed", "ladderfit_model_spec",
+                "ladderfit_sampler", "ladderfit_convergence"):
+        del idata.posterior.attrs[key]
+    idata.to_netcdf(str(tmp_path / "old.nc"))
+    back = load_quietly(tmp_path / "old.nc")
+    assert back.provenance["data_sha256"] is None and back.provenance["versions"] == {}

@@ -21,6 +21,7 @@ from .diagnostics import check_convergence
 from .inputs import ModelData, build_model_data
 from .joint import SAMPLED_SITES, model_for
 from .priors import resolve_priors
+from .provenance import data_sha256
 from .spec import as_spec
 
 __all__ = ["fit", "select", "initial_values", "to_inference_data", "DIMS", "LAW_SITES"]
@@ -272,7 +273,8 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     seconds = time.perf_counter() - start
     idata = to_inference_data(mcmc, md, priors, config.seed)
     report = check_convergence(idata)
-    return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report, sampling_seconds=seconds)
+    return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report,
+                     sampling_seconds=seconds, data_sha256=data_sha256(df))
 
 
 def _ladder_data(data, tasks=None, runs=None) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import arviz as az
@@ -18,10 +19,11 @@ from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
 from .inputs import ModelData
 from .joint import SAMPLED_SITES, model_for
 from .priors import DEFAULT_PRIORS, resolve_priors
+from .provenance import DATA_HASH_DESCRIPTION, library_versions
 from .spec import as_spec
 from ..data.targets import as_targets
 
-__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED"]
+__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED", "format_version"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v4"
 
@@ -55,6 +57,10 @@ class LadderFit:
     config : the :class:`~ladderfit.model.config.FitConfig` used.
     model_data : the arrays the model saw.
     diagnostics : R-hat, ESS and divergences (:class:`ConvergenceReport`).
+    data_sha256 : SHA-256 of the data the fit saw
+        (:func:`~ladderfit.model.provenance.data_sha256`); ``None`` where unknown.
+    versions : the library versions that made the fit
+        (:func:`~ladderfit.model.provenance.library_versions`).
     """
 
     idata: az.InferenceData
@@ -63,6 +69,8 @@ class LadderFit:
     priors: dict
     diagnostics: ConvergenceReport
     sampling_seconds: float = float("nan")
+    data_sha256: str | None = None
+    versions: dict = field(default_factory=library_versions)
 
     @property
     def tasks(self) -> list[str]:
@@ -80,6 +88,35 @@ class LadderFit:
             f"{p.sizes['chain']} chains x {p.sizes['draw']} draws; max R-hat {d['max_r_hat']:.3f}, "
             f"min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences>"
         )
+
+    @property
+    def provenance(self) -> dict:
+        """Where the fit came from, as saved with it (and for a fresh fit the same).
+
+        Keys: ``format`` (the saved-fit format), ``versions`` (ladderfit, numpyro, jax,
+        arviz, python that made the fit), ``data_sha256`` and ``data_hashed`` (what the hash
+        covers), ``model`` (the specification), ``preprocessing``, ``priors``, ``sampler``
+        (chains, warmup, draws, seed, chain method, target_accept, max_tree_depth, progress
+        bar, seconds) and ``convergence`` (max R-hat, min ESS, divergences, the verdict and
+        its problems).
+        """
+        c = self.config
+        return {
+            "format": MODEL_NAME,
+            "versions": dict(self.versions),
+            "data_sha256": self.data_sha256,
+            "data_hashed": DATA_HASH_DESCRIPTION,
+            "model": c.model.to_dict(),
+            "preprocessing": c.preprocessing.to_dict(),
+            "priors": {k: [v[0], list(v[1])] for k, v in self.priors.items()},
+            "sampler": {
+                "chains": c.chains, "warmup": c.warmup, "draws": c.draws, "seed": c.seed,
+                "chain_method": c.chain_method, "target_accept": c.target_accept,
+                "max_tree_depth": c.max_tree_depth, "progress_bar": c.progress_bar,
+                "sampling_seconds": float(self.sampling_seconds),
+            },  # fmt: skip
+            "convergence": {**self.diagnostics.as_dict(), "problems": self.diagnostics.problems()},
+        }
 
     # ------------------------------------------------------------------ summaries
     def summary(self, var_names=None, hdi_prob: float = 0.9) -> pd.DataFrame:
@@ -233,7 +270,13 @@ class LadderFit:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the fit to netCDF: the InferenceData with config, priors and model data."""
+        """Write the fit to netCDF: the InferenceData with config, priors and model data.
+
+        The posterior's attributes also record the fit's :attr:`provenance`: ``ladderfit_versions``,
+        ``ladderfit_data_sha256``, ``ladderfit_data_hashed``, ``ladderfit_model_spec``,
+        ``ladderfit_sampler`` and ``ladderfit_convergence`` (JSON where not a plain string).
+        Stored predictions (:meth:`add_predictions`) are kept.
+        """
         path = Path(path)
         idata = self.idata.copy()
         md = self.model_data
@@ -253,6 +296,15 @@ class LadderFit:
             ),
             "ladderfit_sampling_seconds": float(self.sampling_seconds),
         }
+        prov = self.provenance
+        attrs.update({
+            "ladderfit_versions": json.dumps(prov["versions"], sort_keys=True),
+            "ladderfit_data_sha256": prov["data_sha256"] or "",
+            "ladderfit_data_hashed": prov["data_hashed"],
+            "ladderfit_model_spec": json.dumps(prov["model"], sort_keys=True),
+            "ladderfit_sampler": json.dumps(prov["sampler"], sort_keys=True),
+            "ladderfit_convergence": json.dumps(prov["convergence"], sort_keys=True),
+        })  # fmt: skip
         idata.posterior.attrs.update(attrs)
         from ..io import atomic_path
 
@@ -327,6 +379,17 @@ def load(path: str | Path) -> LadderFit:
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     if attrs.get("ladderfit_model") != MODEL_NAME:
         found = attrs.get("ladderfit_model")
+        version = format_version(found)
+        if version is not None and version > format_version(MODEL_NAME):
+            raise LadderDataError(
+                f"{path}: written by a newer ladderfit (format v{version}); upgrade ladderfit "
+                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
+            )
+        if version is not None:
+            raise LadderDataError(
+                f"{path}: written by an older ladderfit (format v{version}); refit it and save again "
+                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
+            )
         hint = " (saved by another version of ladderfit: refit it)" if str(found).startswith("ladderfit.") else ""
         raise LadderDataError(
             f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}; "
@@ -346,6 +409,9 @@ def load(path: str | Path) -> LadderFit:
         )  # fmt: skip
         _check_consistent(idata, md, config)
         seconds = float(attrs.get("ladderfit_sampling_seconds", np.nan))
+        # provenance: absent from files saved before it was recorded
+        versions = json.loads(attrs["ladderfit_versions"]) if "ladderfit_versions" in attrs else {}
+        data_hash = str(attrs.get("ladderfit_data_sha256", "")) or None
     except LadderDataError:
         raise
     except Exception as err:  # noqa: BLE001 (edited or damaged attributes, missing groups)
@@ -355,7 +421,13 @@ def load(path: str | Path) -> LadderFit:
             "expected the attributes and constant data LadderFit.save writes: refit and save again"
         ) from None
     report = check_convergence(idata, warn=True)
-    return LadderFit(idata, config, md, priors, report, seconds)
+    return LadderFit(idata, config, md, priors, report, seconds, data_sha256=data_hash, versions=versions)
+
+
+def format_version(name) -> int | None:
+    """The format number N of a saved-fit format name ``ladderfit.joint_two_step.vN``, else ``None``."""
+    m = re.fullmatch(r"ladderfit\.joint_two_step\.v(\d+)", str(name))
+    return int(m.group(1)) if m else None
 
 
 def _check_consistent(idata: az.InferenceData, md: ModelData, config: FitConfig) -> None:
