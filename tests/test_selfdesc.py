@@ -156,3 +156,45 @@ def test_fit_saved_before_provenance_still_loads(fit, tmp_path):
     idata.to_netcdf(str(tmp_path / "old.nc"))
     back = load_quietly(tmp_path / "old.nc")
     assert back.provenance["data_sha256"] is None and back.provenance["versions"] == {}
+
+
+# ----------------------------------------------------------------------------- Monte Carlo standard errors
+
+
+def _draws(n_draws, n_cells=60, seed=0):
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(1, n_draws, 2, n_cells))
+    return xr.Dataset({"accuracy": (("chain", "draw", "target", "task"), 0.5 + 0.05 * x)},
+                      coords={"target": ["a", "b"], "task": [f"t{i}" for i in range(n_cells)]})
+
+
+def test_quantile_mcse_shrinks_with_draws():
+    from ladderfit.model.results import quantile_summary
+
+    small = quantile_summary(_draws(40), levels=(50, 90))
+    large = quantile_summary(_draws(640), levels=(50, 90))
+    assert list(small.columns) == ["target", "task", "quantity", "median", "median_mcse", "lower_50", "lower_50_mcse",
+                                   "upper_50", "upper_50_mcse", "lower_90", "lower_90_mcse", "upper_90", "upper_90_mcse"]
+    for col in ("median_mcse", "lower_90_mcse", "upper_50_mcse"):
+        assert (small[col] > 0).all() and (large[col] > 0).all()
+        # 16 times the draws: about a quarter of the error
+        assert 0.15 < large[col].mean() / small[col].mean() < 0.45
+    # the median of 0.5 + 0.05 N(0, 1): MCSE near 0.05 * 1.25 / sqrt(draws)
+    assert large["median_mcse"].mean() == pytest.approx(0.05 * 1.2533 / np.sqrt(640), rel=0.3)
+
+
+def test_prediction_summary_of_a_fit(fit):
+    table = fit.prediction_summary(TARGETS, levels=(90,))
+    assert set(table["quantity"]) == {"task_loss", "accuracy"} and len(table) == 2 * 2 * len(fit.tasks)
+    mcse = table.filter(like="_mcse")
+    assert np.isfinite(mcse.to_numpy()).all() and (mcse.to_numpy() > 0).all()
+    assert (table["lower_90"] <= table["median"]).all() and (table["median"] <= table["upper_90"]).all()
+    pred = fit.predict(TARGETS, levels=(90,)).set_index(["target", "task", "quantity"])
+    t = table.set_index(["target", "task", "quantity"])
+    np.testing.assert_allclose(t["median"], pred.loc[t.index, "median"])
+    np.testing.assert_allclose(t["upper_90"], pred.loc[t.index, "upper_90"])
+    # with stored predictions and no targets: those are summarised
+    fit.add_predictions(TARGETS.iloc[:1])
+    assert set(fit.prediction_summary()["target"]) == {"3B-60B"}

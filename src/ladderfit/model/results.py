@@ -23,7 +23,8 @@ from .provenance import DATA_HASH_DESCRIPTION, library_versions
 from .spec import as_spec
 from ..data.targets import as_targets
 
-__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED", "format_version"]
+__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED", "format_version",
+           "quantile_summary"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v4"
 
@@ -120,9 +121,46 @@ class LadderFit:
 
     # ------------------------------------------------------------------ summaries
     def summary(self, var_names=None, hdi_prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary (mean, sd, HDI, R-hat, bulk/tail ESS) of the model's parameters."""
+        """ArviZ's posterior summary of the model's parameters: mean, sd, HDI, the Monte Carlo
+        standard errors of mean and sd (``mcse_mean``, ``mcse_sd``), R-hat and bulk/tail ESS.
+        For predictions, :meth:`prediction_summary`."""
         names = var_names or [v for v in PARAMETERS if v in self.idata.posterior]
         return az.summary(self.idata, var_names=list(names), hdi_prob=hdi_prob)
+
+    def prediction_summary(self, targets=None, levels=(50, 90), seed: int | None = None,
+                           discrepancy=None) -> pd.DataFrame:
+        """Median and central intervals of the predictions with their Monte Carlo standard errors.
+
+        The MCSE of each quantile comes from ArviZ (``az.mcse(..., method="quantile")``) on
+        the chains of the predictive draws: a value is known to about +-2 MCSE, so it says how
+        many digits are real; more draws shrink it (like 1/sqrt(draws)).
+
+        Parameters
+        ----------
+        targets, seed, discrepancy : as in :meth:`predict`; ``targets=None`` summarises the
+            stored ``predictions`` group (:meth:`add_predictions`) where there is one, else
+            predicts the paper's targets.
+        levels : central interval levels in percent.
+
+        Returns
+        -------
+        Tidy DataFrame: ``target, task, quantity`` (``task_loss``, ``accuracy``), ``median``,
+        ``median_mcse`` and ``lower_L``, ``lower_L_mcse``, ``upper_L``, ``upper_L_mcse`` for
+        each level L.
+        """
+        if targets is None and "predictions" in self.idata.groups():
+            preds = self.idata.predictions
+        else:
+            tg = as_targets(targets)
+            draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
+            post = self.idata.posterior
+            shape = (post.sizes["chain"], post.sizes["draw"])
+            preds = xr.Dataset(
+                {k: (("chain", "draw", "target", "task"), draws[k].reshape(shape + draws[k].shape[1:]))
+                 for k in ("task_loss", "accuracy") if k in draws},
+                coords={"target": tg["target"].to_numpy(str), "task": np.array(self.tasks)},
+            )  # fmt: skip
+        return quantile_summary(preds, levels=levels)
 
     def parameters(self) -> pd.DataFrame:
         """Tidy per-task parameter table: task, parameter, mean, median, sd, lower_90, upper_90."""
@@ -338,6 +376,37 @@ def _netcdf_bytes(idata: az.InferenceData) -> bytes | None:
     for i, group in enumerate(idata.groups()):
         getattr(idata, group).to_netcdf(buf, mode="w" if i == 0 else "a", group=group, engine="h5netcdf")
     return buf.getvalue()
+
+
+def quantile_summary(predictions: xr.Dataset, levels=(50, 90), quantities=("task_loss", "accuracy")) -> pd.DataFrame:
+    """Quantiles of draws with dims ``(chain, draw, target, task)`` and their MCSE (ArviZ).
+
+    The table of :meth:`LadderFit.prediction_summary`: one row per target, task and quantity
+    (those of ``quantities`` in ``predictions``), ``median``, ``median_mcse`` and
+    ``lower_L``/``upper_L`` with ``_mcse`` for each level L.
+    """
+    probs = {"median": 0.5}
+    for lev in levels:
+        if not 0 < lev < 100:
+            raise ValueError(f"interval level must be in (0, 100), got {lev!r}")
+        probs[f"lower_{lev:g}"] = 0.5 - lev / 200
+        probs[f"upper_{lev:g}"] = 0.5 + lev / 200
+    names = [q for q in quantities if q in predictions.data_vars]
+    ds = predictions[names]
+    cols = {}
+    for col, q in probs.items():
+        value = ds.quantile(q, dim=("chain", "draw")).drop_vars("quantile")
+        mcse = az.mcse(ds, method="quantile", prob=q)
+        cols[col], cols[f"{col}_mcse"] = value, mcse
+    rows = []
+    for name in names:
+        for target in predictions["target"].values:
+            for task in predictions["task"].values:
+                row = {"target": str(target), "task": str(task), "quantity": name}
+                for col, da in cols.items():
+                    row[col] = float(da[name].sel(target=target, task=task))
+                rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def discrepancy_priors(discrepancy) -> dict:
