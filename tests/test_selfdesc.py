@@ -198,3 +198,38 @@ def test_prediction_summary_of_a_fit(fit):
     # with stored predictions and no targets: those are summarised
     fit.add_predictions(TARGETS.iloc[:1])
     assert set(fit.prediction_summary()["target"]) == {"3B-60B"}
+
+
+# ----------------------------------------------------------------------------- progress bar
+
+
+class _Stream:
+    def __init__(self, tty):
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+def test_progress_bar_decision():
+    from ladderfit.model.config import FitConfig, show_progress_bar
+
+    assert FitConfig().progress_bar == "auto"
+    assert show_progress_bar(True, stream=_Stream(False), environ={"CI": "1"}) is True
+    assert show_progress_bar(False, stream=_Stream(True), in_notebook=True) is False
+    auto = dict(environ={})
+    assert show_progress_bar("auto", stream=_Stream(True), in_notebook=False, **auto) is True  # terminal
+    assert show_progress_bar("auto", stream=_Stream(False), in_notebook=False, **auto) is False  # pipe
+    assert show_progress_bar("auto", stream=_Stream(False), in_notebook=True, **auto) is True  # Jupyter
+    assert show_progress_bar("auto", stream=object(), in_notebook=False, **auto) is False  # no isatty
+    assert show_progress_bar("auto", stream=_Stream(True), in_notebook=True, environ={"CI": "true"}) is False
+    assert show_progress_bar("auto", stream=_Stream(True), environ={"PYTEST_CURRENT_TEST": "x"}) is False
+    assert show_progress_bar("auto", stream=_Stream(False), environ={"LADDERFIT_PROGRESS_BAR": "1"}) is True
+    assert show_progress_bar("auto", stream=_Stream(True), in_notebook=True,
+                             environ={"LADDERFIT_PROGRESS_BAR": "0"}) is False
+    # here, under pytest, "auto" is off
+    assert show_progress_bar("auto") is False
+    with pytest.raises(ValueError, match="progress_bar"):
+        FitConfig(progress_bar="yes")
+    assert FitConfig.from_json(FitConfig().to_json()).progress_bar == "auto"
+    assert FitConfig.from_json(FitConfig(progress_bar=True).to_json()).progress_bar is True

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 
-from .config import FitConfig
+from .config import FitConfig, show_progress_bar
 from ..data.readers import read_data
 from ..errors import LadderDataError
 from .diagnostics import check_convergence
@@ -263,7 +263,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
         num_samples=config.draws,
         num_chains=config.chains,
         chain_method=_chain_method(config),
-        progress_bar=config.progress_bar,
+        progress_bar=show_progress_bar(config.progress_bar),
     )
     start = time.perf_counter()
     mcmc.run(
