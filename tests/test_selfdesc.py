@@ -233,3 +233,9 @@ def test_progress_bar_decision():
         FitConfig(progress_bar="yes")
     assert FitConfig.from_json(FitConfig().to_json()).progress_bar == "auto"
     assert FitConfig.from_json(FitConfig(progress_bar=True).to_json()).progress_bar is True
+
+
+def test_exported():
+    from ladderfit.model.provenance import data_sha256
+
+    assert ladderfit.data_sha256 is data_sha256 and "data_sha256" in ladderfit.__all__
