@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 
-from .config import FitConfig
+from .config import FitConfig, show_progress_bar
 from ..data.readers import read_data
 from ..errors import LadderDataError
 from .diagnostics import check_convergence
 from .inputs import ModelData, build_model_data
 from .joint import SAMPLED_SITES, model_for
 from .priors import resolve_priors
+from .provenance import data_sha256
 from .spec import as_spec
 
 __all__ = ["fit", "select", "initial_values", "to_inference_data", "DIMS", "LAW_SITES"]
@@ -262,7 +263,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
         num_samples=config.draws,
         num_chains=config.chains,
         chain_method=_chain_method(config),
-        progress_bar=config.progress_bar,
+        progress_bar=show_progress_bar(config.progress_bar),
     )
     start = time.perf_counter()
     mcmc.run(
@@ -272,7 +273,8 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     seconds = time.perf_counter() - start
     idata = to_inference_data(mcmc, md, priors, config.seed)
     report = check_convergence(idata)
-    return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report, sampling_seconds=seconds)
+    return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report,
+                     sampling_seconds=seconds, data_sha256=data_sha256(df))
 
 
 def _ladder_data(data, tasks=None, runs=None) -> pd.DataFrame:

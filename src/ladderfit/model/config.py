@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import asdict, dataclass, field
 
 from ..data.preprocess import Preprocessing
 from .spec import ModelSpec, as_spec
 
-__all__ = ["FitConfig"]
+__all__ = ["FitConfig", "show_progress_bar"]
 
 
 @dataclass
@@ -24,6 +26,9 @@ class FitConfig:
     chain_method : ``"parallel"``, ``"sequential"``, ``"vectorized"`` or ``"auto"``
         (parallel when JAX sees one device per chain, else sequential).
     priors : overrides of :data:`ladderfit.model.priors.DEFAULT_PRIORS`.
+    progress_bar : NumPyro's progress bar: ``True``, ``False`` or ``"auto"`` (the default: on
+        in a terminal and in a Jupyter kernel, off in tests, CI and pipes; see
+        :func:`show_progress_bar`).
     """
 
     tasks: list[str] | None = None
@@ -38,7 +43,7 @@ class FitConfig:
     target_accept: float = 0.9
     max_tree_depth: int = 10
     priors: dict = field(default_factory=dict)
-    progress_bar: bool = False
+    progress_bar: bool | str = "auto"
 
     def __post_init__(self) -> None:
         self.model = as_spec(self.model)
@@ -52,6 +57,8 @@ class FitConfig:
             raise ValueError(f"chain_method must be auto, parallel, sequential or vectorized, got {self.chain_method!r}")
         if not 0 < self.target_accept < 1:
             raise ValueError(f"target_accept must be in (0, 1), got {self.target_accept!r}")
+        if not isinstance(self.progress_bar, bool) and self.progress_bar != "auto":
+            raise ValueError(f"progress_bar must be True, False or 'auto', got {self.progress_bar!r}")
         if self.tasks is not None:
             self.tasks = list(self.tasks)
         if self.runs is not None:
@@ -72,3 +79,48 @@ class FitConfig:
         d = json.loads(text)
         d["priors"] = {k: (v[0], tuple(v[1])) for k, v in d.get("priors", {}).items()}
         return cls(**d)
+
+
+def show_progress_bar(setting: bool | str = "auto", *, stream=None, in_notebook: bool | None = None,
+                      environ=None) -> bool:
+    """Whether a fit shows NumPyro's progress bar: ``setting`` if it is ``True`` or ``False``.
+
+    ``"auto"``: the environment variable ``LADDERFIT_PROGRESS_BAR`` (``1``/``0``) decides
+    where set; else off under CI (``CI`` set) and in tests (pytest), on in a Jupyter kernel
+    (NumPyro draws with ``tqdm.auto``: the notebook widget where ipywidgets is installed,
+    text bars otherwise) and when ``stream`` (standard output) is a terminal, off otherwise
+    (pipes, files). ``in_notebook`` and ``environ`` override the detection, for tests.
+    """
+    if isinstance(setting, bool):
+        return setting
+    if setting != "auto":
+        raise ValueError(f"progress_bar must be True, False or 'auto', got {setting!r}")
+    env = os.environ if environ is None else environ
+    forced = str(env.get("LADDERFIT_PROGRESS_BAR", "")).strip().lower()
+    if forced in ("1", "true", "yes", "on"):
+        return True
+    if forced in ("0", "false", "no", "off"):
+        return False
+    if str(env.get("CI", "")).strip().lower() not in ("", "0", "false") or "PYTEST_CURRENT_TEST" in env:
+        return False
+    if in_notebook is None:
+        in_notebook = _in_jupyter_kernel()
+    if in_notebook:
+        return True
+    stream = sys.stdout if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _in_jupyter_kernel() -> bool:
+    """True inside a Jupyter (IPython kernel) session: tqdm's own test."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+        return shell is not None and "IPKernelApp" in shell.config
+    except Exception:  # noqa: BLE001
+        return False

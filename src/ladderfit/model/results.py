@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import arviz as az
@@ -18,12 +19,17 @@ from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
 from .inputs import ModelData
 from .joint import SAMPLED_SITES, model_for
 from .priors import DEFAULT_PRIORS, resolve_priors
+from .provenance import DATA_HASH_DESCRIPTION, library_versions
 from .spec import as_spec
 from ..data.targets import as_targets
 
-__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME"]
+__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED", "format_version",
+           "quantile_summary"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v4"
+
+#: The variables of the ``predictions`` group (:meth:`LadderFit.add_predictions`).
+PREDICTED: tuple[str, ...] = ("accuracy", "accuracy_mean", "task_loss", "task_loss_mean")
 
 
 def interval_columns(samples: np.ndarray, levels=(50, 90, 95), axis: int = 0) -> dict[str, np.ndarray]:
@@ -47,10 +53,15 @@ class LadderFit:
 
     Attributes
     ----------
-    idata : arviz.InferenceData with dims ``task``, ``run``, ``step1_point``, ``checkpoint``.
+    idata : arviz.InferenceData with dims ``task``, ``run``, ``step1_point``, ``checkpoint``
+        (and ``target`` in the ``predictions`` groups once :meth:`add_predictions` ran).
     config : the :class:`~ladderfit.model.config.FitConfig` used.
     model_data : the arrays the model saw.
     diagnostics : R-hat, ESS and divergences (:class:`ConvergenceReport`).
+    data_sha256 : SHA-256 of the data the fit saw
+        (:func:`~ladderfit.model.provenance.data_sha256`); ``None`` where unknown.
+    versions : the library versions that made the fit
+        (:func:`~ladderfit.model.provenance.library_versions`).
     """
 
     idata: az.InferenceData
@@ -59,6 +70,8 @@ class LadderFit:
     priors: dict
     diagnostics: ConvergenceReport
     sampling_seconds: float = float("nan")
+    data_sha256: str | None = None
+    versions: dict = field(default_factory=library_versions)
 
     @property
     def tasks(self) -> list[str]:
@@ -77,11 +90,77 @@ class LadderFit:
             f"min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences>"
         )
 
+    @property
+    def provenance(self) -> dict:
+        """Where the fit came from, as saved with it (and for a fresh fit the same).
+
+        Keys: ``format`` (the saved-fit format), ``versions`` (ladderfit, numpyro, jax,
+        arviz, python that made the fit), ``data_sha256`` and ``data_hashed`` (what the hash
+        covers), ``model`` (the specification), ``preprocessing``, ``priors``, ``sampler``
+        (chains, warmup, draws, seed, chain method, target_accept, max_tree_depth, progress
+        bar, seconds) and ``convergence`` (max R-hat, min ESS, divergences, the verdict and
+        its problems).
+        """
+        c = self.config
+        return {
+            "format": MODEL_NAME,
+            "versions": dict(self.versions),
+            "data_sha256": self.data_sha256,
+            "data_hashed": DATA_HASH_DESCRIPTION,
+            "model": c.model.to_dict(),
+            "preprocessing": c.preprocessing.to_dict(),
+            "priors": {k: [v[0], list(v[1])] for k, v in self.priors.items()},
+            "sampler": {
+                "chains": c.chains, "warmup": c.warmup, "draws": c.draws, "seed": c.seed,
+                "chain_method": c.chain_method, "target_accept": c.target_accept,
+                "max_tree_depth": c.max_tree_depth, "progress_bar": c.progress_bar,
+                "sampling_seconds": float(self.sampling_seconds),
+            },  # fmt: skip
+            "convergence": {**self.diagnostics.as_dict(), "problems": self.diagnostics.problems()},
+        }
+
     # ------------------------------------------------------------------ summaries
     def summary(self, var_names=None, hdi_prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary (mean, sd, HDI, R-hat, bulk/tail ESS) of the model's parameters."""
+        """ArviZ's posterior summary of the model's parameters: mean, sd, HDI, the Monte Carlo
+        standard errors of mean and sd (``mcse_mean``, ``mcse_sd``), R-hat and bulk/tail ESS.
+        For predictions, :meth:`prediction_summary`."""
         names = var_names or [v for v in PARAMETERS if v in self.idata.posterior]
         return az.summary(self.idata, var_names=list(names), hdi_prob=hdi_prob)
+
+    def prediction_summary(self, targets=None, levels=(50, 90), seed: int | None = None,
+                           discrepancy=None) -> pd.DataFrame:
+        """Median and central intervals of the predictions with their Monte Carlo standard errors.
+
+        The MCSE of each quantile comes from ArviZ (``az.mcse(..., method="quantile")``) on
+        the chains of the predictive draws: a value is known to about +-2 MCSE, so it says how
+        many digits are real; more draws shrink it (like 1/sqrt(draws)).
+
+        Parameters
+        ----------
+        targets, seed, discrepancy : as in :meth:`predict`; ``targets=None`` summarises the
+            stored ``predictions`` group (:meth:`add_predictions`) where there is one, else
+            predicts the paper's targets.
+        levels : central interval levels in percent.
+
+        Returns
+        -------
+        Tidy DataFrame: ``target, task, quantity`` (``task_loss``, ``accuracy``), ``median``,
+        ``median_mcse`` and ``lower_L``, ``lower_L_mcse``, ``upper_L``, ``upper_L_mcse`` for
+        each level L.
+        """
+        if targets is None and "predictions" in self.idata.groups():
+            preds = self.idata.predictions
+        else:
+            tg = as_targets(targets)
+            draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
+            post = self.idata.posterior
+            shape = (post.sizes["chain"], post.sizes["draw"])
+            preds = xr.Dataset(
+                {k: (("chain", "draw", "target", "task"), draws[k].reshape(shape + draws[k].shape[1:]))
+                 for k in ("task_loss", "accuracy") if k in draws},
+                coords={"target": tg["target"].to_numpy(str), "task": np.array(self.tasks)},
+            )  # fmt: skip
+        return quantile_summary(preds, levels=levels)
 
     def parameters(self) -> pd.DataFrame:
         """Tidy per-task parameter table: task, parameter, mean, median, sd, lower_90, upper_90."""
@@ -105,7 +184,8 @@ class LadderFit:
         sampled = [v for v in post.data_vars if v in SAMPLED_SITES]
         return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).values for v in sampled}
 
-    def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None, discrepancy=None) -> pd.DataFrame:
+    def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None, discrepancy=None,
+                store: bool = False) -> pd.DataFrame:
         """Posterior predictive of task loss and accuracy at target models.
 
         Parameters
@@ -119,6 +199,8 @@ class LadderFit:
             ``("LogNormal", (mu, sigma))``, or a dict of both priors (what
             :attr:`~ladderfit.analysis.discrepancy.DiscrepancyEstimate.priors` gives). It
             changes predictions only, never the posterior.
+        store : also keep the draws in :attr:`idata` as ArviZ's ``predictions`` and
+            ``predictions_constant_data`` groups (see :meth:`add_predictions`).
 
         Returns
         -------
@@ -127,6 +209,8 @@ class LadderFit:
         """
         tg = as_targets(targets)
         draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
+        if store:
+            self._store_predictions(tg, draws, seed, discrepancy)
         rows = []
         for quantity in ("task_loss", "accuracy"):
             if quantity not in draws:  # the single-step structure predicts accuracy only
@@ -148,6 +232,51 @@ class LadderFit:
                         }
                     )
         return pd.DataFrame(rows)
+
+    def add_predictions(self, targets=None, seed: int | None = None, discrepancy=None) -> xr.Dataset:
+        """Keep the posterior predictive at ``targets`` in :attr:`idata`, the ArviZ way.
+
+        Adds (or replaces) two groups: ``predictions`` with ``accuracy``, ``accuracy_mean``
+        (the curve without observation noise), ``task_loss`` and ``task_loss_mean`` (not for
+        the single-step structure), dims ``(chain, draw, target, task)``; and
+        ``predictions_constant_data`` with the targets' ``N``, ``D`` and ``flops`` (given, or
+        estimated from the ladder's FLOPs per token) by ``target``. Then
+        ``az.summary(fit.idata, group="predictions")`` works, and :meth:`save` keeps both
+        groups. ``targets``, ``seed`` and ``discrepancy`` are those of :meth:`predict`
+        (``predict(..., store=True)`` does the same). Returns the ``predictions`` group.
+        """
+        tg = as_targets(targets)
+        draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
+        return self._store_predictions(tg, draws, seed, discrepancy)
+
+    def _store_predictions(self, tg: pd.DataFrame, draws: dict, seed, discrepancy) -> xr.Dataset:
+        post = self.idata.posterior
+        chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+        dims = ("chain", "draw", "target", "task")
+        data_vars = {
+            name: (dims, np.asarray(draws[name]).reshape((chains, n_draws) + np.shape(draws[name])[1:]))
+            for name in PREDICTED if name in draws
+        }
+        coords = {"chain": post["chain"].values, "draw": post["draw"].values,
+                  "target": tg["target"].to_numpy(str), "task": np.array(self.tasks)}  # fmt: skip
+        how = "the fit's priors" if discrepancy is None else json.dumps(
+            discrepancy_priors(discrepancy), default=lambda o: np.asarray(o).tolist())
+        seed = self.config.seed + 1 if seed is None else seed
+        preds = xr.Dataset(data_vars, coords=coords,
+                           attrs={"ladderfit_seed": int(seed), "ladderfit_discrepancy": how})  # fmt: skip
+        N, D = tg["N"].to_numpy(float), tg["D"].to_numpy(float)
+        c0, c1 = self.model_data.flops_coef
+        flops = np.exp(c0 + c1 * np.log(N)) * D
+        if "flops" in tg.columns:
+            given = tg["flops"].to_numpy(float)
+            flops = np.where(np.isfinite(given), given, flops)
+        const = xr.Dataset({"N": ("target", N), "D": ("target", D), "flops": ("target", flops)},
+                           coords={"target": coords["target"]})  # fmt: skip
+        for group in ("predictions", "predictions_constant_data"):
+            if group in self.idata.groups():
+                delattr(self.idata, group)
+        self.idata.add_groups(predictions=preds, predictions_constant_data=const)
+        return self.idata.predictions
 
     def predictive_draws(self, targets=None, seed: int | None = None, discrepancy=None) -> dict[str, np.ndarray]:
         """Raw draws ``{"task_loss": (samples, target, task), "accuracy": ...}`` at targets
@@ -179,7 +308,13 @@ class LadderFit:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the fit to netCDF: the InferenceData with config, priors and model data."""
+        """Write the fit to netCDF: the InferenceData with config, priors and model data.
+
+        The posterior's attributes also record the fit's :attr:`provenance`: ``ladderfit_versions``,
+        ``ladderfit_data_sha256``, ``ladderfit_data_hashed``, ``ladderfit_model_spec``,
+        ``ladderfit_sampler`` and ``ladderfit_convergence`` (JSON where not a plain string).
+        Stored predictions (:meth:`add_predictions`) are kept.
+        """
         path = Path(path)
         idata = self.idata.copy()
         md = self.model_data
@@ -199,6 +334,15 @@ class LadderFit:
             ),
             "ladderfit_sampling_seconds": float(self.sampling_seconds),
         }
+        prov = self.provenance
+        attrs.update({
+            "ladderfit_versions": json.dumps(prov["versions"], sort_keys=True),
+            "ladderfit_data_sha256": prov["data_sha256"] or "",
+            "ladderfit_data_hashed": prov["data_hashed"],
+            "ladderfit_model_spec": json.dumps(prov["model"], sort_keys=True),
+            "ladderfit_sampler": json.dumps(prov["sampler"], sort_keys=True),
+            "ladderfit_convergence": json.dumps(prov["convergence"], sort_keys=True),
+        })  # fmt: skip
         idata.posterior.attrs.update(attrs)
         from ..io import atomic_path
 
@@ -232,6 +376,37 @@ def _netcdf_bytes(idata: az.InferenceData) -> bytes | None:
     for i, group in enumerate(idata.groups()):
         getattr(idata, group).to_netcdf(buf, mode="w" if i == 0 else "a", group=group, engine="h5netcdf")
     return buf.getvalue()
+
+
+def quantile_summary(predictions: xr.Dataset, levels=(50, 90), quantities=("task_loss", "accuracy")) -> pd.DataFrame:
+    """Quantiles of draws with dims ``(chain, draw, target, task)`` and their MCSE (ArviZ).
+
+    The table of :meth:`LadderFit.prediction_summary`: one row per target, task and quantity
+    (those of ``quantities`` in ``predictions``), ``median``, ``median_mcse`` and
+    ``lower_L``/``upper_L`` with ``_mcse`` for each level L.
+    """
+    probs = {"median": 0.5}
+    for lev in levels:
+        if not 0 < lev < 100:
+            raise ValueError(f"interval level must be in (0, 100), got {lev!r}")
+        probs[f"lower_{lev:g}"] = 0.5 - lev / 200
+        probs[f"upper_{lev:g}"] = 0.5 + lev / 200
+    names = [q for q in quantities if q in predictions.data_vars]
+    ds = predictions[names]
+    cols = {}
+    for col, q in probs.items():
+        value = ds.quantile(q, dim=("chain", "draw")).drop_vars("quantile")
+        mcse = az.mcse(ds, method="quantile", prob=q)
+        cols[col], cols[f"{col}_mcse"] = value, mcse
+    rows = []
+    for name in names:
+        for target in predictions["target"].values:
+            for task in predictions["task"].values:
+                row = {"target": str(target), "task": str(task), "quantity": name}
+                for col, da in cols.items():
+                    row[col] = float(da[name].sel(target=target, task=task))
+                rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def discrepancy_priors(discrepancy) -> dict:
@@ -273,6 +448,17 @@ def load(path: str | Path) -> LadderFit:
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     if attrs.get("ladderfit_model") != MODEL_NAME:
         found = attrs.get("ladderfit_model")
+        version = format_version(found)
+        if version is not None and version > format_version(MODEL_NAME):
+            raise LadderDataError(
+                f"{path}: written by a newer ladderfit (format v{version}); upgrade ladderfit "
+                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
+            )
+        if version is not None:
+            raise LadderDataError(
+                f"{path}: written by an older ladderfit (format v{version}); refit it and save again "
+                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
+            )
         hint = " (saved by another version of ladderfit: refit it)" if str(found).startswith("ladderfit.") else ""
         raise LadderDataError(
             f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}; "
@@ -292,6 +478,9 @@ def load(path: str | Path) -> LadderFit:
         )  # fmt: skip
         _check_consistent(idata, md, config)
         seconds = float(attrs.get("ladderfit_sampling_seconds", np.nan))
+        # provenance: absent from files saved before it was recorded
+        versions = json.loads(attrs["ladderfit_versions"]) if "ladderfit_versions" in attrs else {}
+        data_hash = str(attrs.get("ladderfit_data_sha256", "")) or None
     except LadderDataError:
         raise
     except Exception as err:  # noqa: BLE001 (edited or damaged attributes, missing groups)
@@ -301,7 +490,13 @@ def load(path: str | Path) -> LadderFit:
             "expected the attributes and constant data LadderFit.save writes: refit and save again"
         ) from None
     report = check_convergence(idata, warn=True)
-    return LadderFit(idata, config, md, priors, report, seconds)
+    return LadderFit(idata, config, md, priors, report, seconds, data_sha256=data_hash, versions=versions)
+
+
+def format_version(name) -> int | None:
+    """The format number N of a saved-fit format name ``ladderfit.joint_two_step.vN``, else ``None``."""
+    m = re.fullmatch(r"ladderfit\.joint_two_step\.v(\d+)", str(name))
+    return int(m.group(1)) if m else None
 
 
 def _check_consistent(idata: az.InferenceData, md: ModelData, config: FitConfig) -> None:
@@ -321,5 +516,11 @@ def _check_consistent(idata: az.InferenceData, md: ModelData, config: FitConfig)
             raise ValueError(f"saved array {name} holds non-finite values")
     if len(md.s1_task) and (md.s1_task.max() >= md.n_tasks or md.s1_task.min() < 0):
         raise ValueError("step-1 task indices out of range")
+    if "predictions" in idata.groups():
+        preds = idata.predictions
+        if list(preds["task"].values) != list(md.tasks):
+            raise ValueError("the stored predictions' tasks differ from the fit's")
+        if preds.sizes["chain"] != post.sizes["chain"] or preds.sizes["draw"] != post.sizes["draw"]:
+            raise ValueError("the stored predictions' chains or draws differ from the posterior's")
     if md.spec != config.model:
         raise ValueError(f"model {md.spec.name!r} of the data differs from the config's {config.model.name!r}")
