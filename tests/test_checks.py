@@ -42,3 +42,51 @@ def test_prior_predictive_soft_constraint_is_the_models_factor(sim):
     # the barrier is 2% of the level wide: E may dip below 0 but only a little
     E, L_c = idata.prior["E"].values, idata.prior["L_c"].values
     assert (E / L_c > -0.2).all()
+
+
+@pytest.fixture(scope="module")
+def tiny_fit(sim):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a one-chain test fit does not converge, by design
+        return ladderfit.fit(sim.data, seed=0, **TINY)
+
+
+def _rug_counts(ax) -> list[int]:
+    """Number of observed points in an ArviZ PPC panel: its rug line (marker '|')."""
+    return [len(line.get_xdata()) for line in ax.lines if line.get_marker() == "|"]
+
+
+@pytest.mark.parametrize("step, var, coord", [(1, "loss_obs", "step1_task"), (2, "acc_obs", "checkpoint_task")])
+def test_plot_ppc_one_panel_per_task_with_the_tasks_observations(tiny_fit, step, var, coord):
+    import matplotlib.pyplot as plt
+
+    from ladderfit.plots import plot_ppc
+
+    fig = plot_ppc(tiny_fit, step=step, num_pp_samples=10)
+    obs = tiny_fit.idata.observed_data[coord].values
+    assert len(fig.axes) == len(tiny_fit.tasks)
+    for ax, task in zip(fig.axes, tiny_fit.tasks):
+        assert task in ax.get_title()
+        assert _rug_counts(ax) == [int((obs == task).sum())]
+    plt.close(fig)
+    fig = plot_ppc(tiny_fit, step=step, tasks="task1", num_pp_samples=10)
+    assert len(fig.axes) == 1 and _rug_counts(fig.axes[0]) == [int((obs == "task1").sum())]
+    plt.close(fig)
+
+
+def test_plot_loo_pit_and_prior_predictive_render(tiny_fit):
+    import matplotlib.pyplot as plt
+
+    from ladderfit.plots import PLOTS, plot_loo_pit, plot_prior_predictive
+
+    assert {"prior", "ppc", "loo_pit"} <= set(PLOTS)
+    fig = plot_loo_pit(tiny_fit, step=2)
+    assert len(fig.axes) == 2 and all(ax.lines for ax in fig.axes)
+    plt.close(fig)
+    fig = plot_prior_predictive(tiny_fit, num_samples=100)  # the fit's data and priors
+    assert len(fig.axes) == 2
+    obs = tiny_fit.idata.observed_data["checkpoint_task"].values
+    for ax, task in zip(fig.axes, tiny_fit.tasks):
+        points = [c for c in ax.collections if c.get_label() == "observed checkpoints"]
+        assert len(points) == 1 and len(points[0].get_offsets()) == (obs == task).sum()
+    plt.close(fig)

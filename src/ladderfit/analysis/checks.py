@@ -196,5 +196,6 @@ def _to_inference_data(samples: dict, md: ModelData, tg, constraint: str, rate: 
         acceptance_rate=float(rate),
         draws_tried=int(tried),
         structure=md.structure,
+        feature=md.feature,
     )
     return idata
