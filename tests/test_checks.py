@@ -90,3 +90,34 @@ def test_plot_loo_pit_and_prior_predictive_render(tiny_fit):
         points = [c for c in ax.collections if c.get_label() == "observed checkpoints"]
         assert len(points) == 1 and len(points[0].get_offsets()) == (obs == task).sum()
     plt.close(fig)
+
+
+def test_loo_by_run_has_one_row_per_run(tiny_fit):
+    from ladderfit.analysis.comparison import loo_by_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # high Pareto k on a tiny fit
+        table = loo_by_run(tiny_fit)
+        both = loo_by_run(tiny_fit, var_names=("loss_obs", "acc_obs"))
+    md = tiny_fit.model_data
+    assert list(table.columns) == ["run", "n_obs", "elpd_loo", "p_loo", "pareto_k"]
+    assert list(table["run"]) == list(md.runs)
+    assert table["n_obs"].sum() == len(md.s2_task)
+    assert np.isfinite(table[["elpd_loo", "p_loo", "pareto_k"]].to_numpy()).all()
+    assert (both["n_obs"] == table["n_obs"] + md.n_tasks).all()  # one step-1 point per (run, task)
+    # compare(by='run') scores the same leave-one-run-out elpd: the sum of the runs' rows
+    assert np.isclose(table["elpd_loo"].sum(), ladderfit.compare({"a": tiny_fit, "b": tiny_fit})["elpd_loo"].iloc[0])
+
+
+def test_compare_by_run_and_by_checkpoint(tiny_fit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_run = ladderfit.compare({"a": tiny_fit, "b": tiny_fit})
+        by_ckpt = ladderfit.compare({"a": tiny_fit, "b": tiny_fit}, by="checkpoint")
+    for table in (by_run, by_ckpt):
+        assert set(table.index) == {"a", "b"} and np.isfinite(table["elpd_loo"]).all()
+        assert (table["elpd_diff"] == 0).all()
+    # the units differ (16 runs vs every checkpoint), so do the estimates
+    assert by_run["elpd_loo"].iloc[0] != by_ckpt["elpd_loo"].iloc[0]
+    with pytest.raises(ValueError, match="by must be"):
+        ladderfit.compare({"a": tiny_fit, "b": tiny_fit}, by="task")

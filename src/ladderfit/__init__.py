@@ -45,6 +45,7 @@ _LAZY = {
     "ConvergenceWarning": "model.diagnostics",
     "check_convergence": "model.diagnostics",
     "compare": "analysis.comparison",
+    "loo_by_run": "analysis.comparison",
     "prior_predictive": "analysis.checks",
 }
 
@@ -57,7 +58,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare",
-    "prior_predictive",
+    "prior_predictive", "loo_by_run",
     "backtest", "summarize_backtest", "calibration", "summarize_calibration", "compute_vs_error", "variance",
     "rank_correlation", "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
     "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
