@@ -121,3 +121,20 @@ def test_compare_by_run_and_by_checkpoint(tiny_fit):
     assert by_run["elpd_loo"].iloc[0] != by_ckpt["elpd_loo"].iloc[0]
     with pytest.raises(ValueError, match="by must be"):
         ladderfit.compare({"a": tiny_fit, "b": tiny_fit}, by="task")
+
+
+def test_prior_sensitivity_table(sim):
+    opts = dict(TINY, warmup=50, draws=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = ladderfit.prior_sensitivity(sim.data, names=("k_mu",), factor=2.0, targets=("7B-4T",),
+                                            fit_options=opts)  # fmt: skip
+    assert len(table) == 1 * 2 * 1 * 2  # (prior, direction, target, task)
+    assert list(table[["prior", "direction", "target"]].drop_duplicates().itertuples(index=False)) == [
+        ("k_mu", "wider", "7B-4T"), ("k_mu", "narrower", "7B-4T")]  # fmt: skip
+    assert set(table["task"]) == {"task0", "task1"}
+    assert np.allclose(table["scale"], [2.0, 2.0, 0.5, 0.5]) and (table["base_scale"] == 1.0).all()
+    for col in ("median", "base_median", "median_shift", "shift_in_widths", "width_ratio"):
+        assert np.isfinite(table[col]).all()
+    with pytest.raises(ValueError, match="no scale"):
+        ladderfit.prior_sensitivity(sim.data, names=("level_sd",), fit_options=opts)

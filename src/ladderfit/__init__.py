@@ -46,6 +46,7 @@ _LAZY = {
     "check_convergence": "model.diagnostics",
     "compare": "analysis.comparison",
     "loo_by_run": "analysis.comparison",
+    "prior_sensitivity": "analysis.sensitivity",
     "prior_predictive": "analysis.checks",
 }
 
@@ -58,7 +59,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare",
-    "prior_predictive", "loo_by_run",
+    "prior_predictive", "loo_by_run", "prior_sensitivity",
     "backtest", "summarize_backtest", "calibration", "summarize_calibration", "compute_vs_error", "variance",
     "rank_correlation", "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
     "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
