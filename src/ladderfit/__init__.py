@@ -46,6 +46,9 @@ _LAZY = {
     "check_convergence": "model.diagnostics",
     "compare": "analysis.comparison",
     "data_sha256": "model.provenance",
+    "loo_by_run": "analysis.comparison",
+    "prior_sensitivity": "analysis.sensitivity",
+    "prior_predictive": "analysis.checks",
 }
 
 
@@ -57,6 +60,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare", "data_sha256",
+    "prior_predictive", "loo_by_run", "prior_sensitivity",
     "backtest", "summarize_backtest", "calibration", "summarize_calibration", "compute_vs_error", "variance",
     "rank_correlation", "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
     "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",

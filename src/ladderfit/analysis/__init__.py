@@ -3,6 +3,7 @@
 :mod:`.backtest` hides runs and scores the predictions; :mod:`.calibration` repeats that on
 nested hold-outs and scores the intervals by distance beyond the ladder;
 :mod:`.compute_vs_error` grows the ladder and watches the error; :mod:`.variance` ranks
-tasks by their noise; :mod:`.comparison` compares Bayesian models by PSIS-LOO. It reads the data and model layers
+tasks by their noise; :mod:`.comparison` compares Bayesian models by PSIS-LOO; :mod:`.checks` draws the prior predictive;
+:mod:`.sensitivity` refits with wider and narrower priors. It reads the data and model layers
 and nothing above them.
 """

@@ -4,8 +4,9 @@
                         [--fit FIT.nc] [--chains N --warmup N --draws N --seed N]
     ladderfit plot calibration --calibration calibration.csv [--out FILE.png]
 
-KIND is one of step1, step2, chained, forest, variance, trace, rank, parameters, calibration
-(:data:`ladderfit.plots.PLOTS`). ``--fit`` loads a fit saved with ``LadderFit.save`` instead
+KIND is one of step1, step2, chained, forest, variance, trace, rank, parameters, calibration,
+prior, ppc, loo_pit (:data:`ladderfit.plots.PLOTS`; ``--step 1|2`` picks the observations of
+ppc and loo_pit). ``--fit`` loads a fit saved with ``LadderFit.save`` instead
 of fitting; without it the model is fitted first (the sampler options apply). ``calibration``
 draws the table written by ``ladderfit calibrate --out`` and fits nothing. matplotlib and
 JAX are imported only inside the command.
@@ -23,6 +24,7 @@ __all__ = ["add_parser", "PLOT_KINDS", "get_fit"]
 
 PLOT_KINDS: tuple[str, ...] = (
     "step1", "step2", "chained", "forest", "variance", "trace", "rank", "parameters", "calibration",
+    "prior", "ppc", "loo_pit",
 )  # fmt: skip
 
 
@@ -99,6 +101,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             fig = plots.plot_trace(fit, var_names=args.var_names, tasks=tasks)
         elif kind == "rank":
             fig = plots.plot_rank(fit, var_names=args.var_names, tasks=tasks)
+        elif kind == "prior":
+            fig = plots.plot_prior_predictive(fit, task=tasks, seed=fit.config.seed)
+        elif kind == "ppc":
+            fig = plots.plot_ppc(fit, step=args.step, tasks=tasks)
+        elif kind == "loo_pit":
+            fig = plots.plot_loo_pit(fit, step=args.step, tasks=tasks)
         else:  # parameters
             fig = plots.plot_parameter_forest(fit, var_names=args.var_names, tasks=tasks)
     with atomic_path(out) as tmp:  # a failed or interrupted write leaves the previous figure
@@ -111,7 +119,8 @@ def add_parser(sub) -> None:
     """Add ``plot`` to the subcommands."""
     p = sub.add_parser(
         "plot",
-        help="draw a figure of a fit (step1, step2, chained, forest, variance, trace, rank, parameters) "
+        help="draw a figure of a fit (step1, step2, chained, forest, variance, trace, rank, parameters, prior, "
+             "ppc, loo_pit) "
              "or of a calibration table (calibration)",
         description="Draw a figure of a fitted ladder and save it (PNG, PDF, SVG: by the --out suffix).",
     )
@@ -127,6 +136,7 @@ def add_parser(sub) -> None:
     p.add_argument("--actual", default=None, metavar="CSV", help="chained: actual scores, a CSV with target, task, accuracy")
     p.add_argument("--x", choices=["D", "N"], default="D", help="step1: loss vs tokens D per size (default) or vs parameters N per length")
     p.add_argument("--var-names", nargs="+", default=["alpha", "beta", "k"], help="trace/rank/parameters: parameters to show")
+    p.add_argument("--step", type=int, choices=[1, 2], default=2, help="ppc/loo_pit: step-1 or step-2 observations (default 2)")
     p.add_argument("--run", default=None, help="variance: run whose last checkpoints are used (default 1B-10xC)")
     p.add_argument("--last-n", type=int_at_least(2, " (an sd needs two checkpoints)"), default=10, help="variance: number of last checkpoints (default 10)")
     p.add_argument("--dpi", type=positive_int, default=150, help="resolution of raster output (default 150)")

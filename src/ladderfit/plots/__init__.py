@@ -13,6 +13,8 @@ tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CL
                                 the ladder (a :func:`ladderfit.calibration` table)
 :mod:`.diagnostics`             :func:`plot_trace`, :func:`plot_rank`,
                                 :func:`plot_parameter_forest`: ArviZ sampler diagnostics
+:mod:`.checks`                  :func:`plot_prior_predictive`, :func:`plot_ppc`,
+                                :func:`plot_loo_pit`: prior and posterior predictive checks
 :mod:`.common`                  shared plumbing: reading the fit, panel grid, bands, colours
 :mod:`.posterior`               posterior draws of the parameters and the mean curves
 :mod:`.tables`                  the fit's ladder points, predictions at targets, actual scores
@@ -20,6 +22,7 @@ tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CL
 """
 
 from .calibration import plot_calibration, plot_coverage_vs_distance, plot_reliability
+from .checks import plot_loo_pit, plot_ppc, plot_prior_predictive
 from .diagnostics import plot_parameter_forest, plot_rank, plot_trace
 from .fitted import plot_chained, plot_step1, plot_step2
 from .predictions import plot_forest
@@ -37,6 +40,9 @@ __all__ = [
     "plot_reliability",
     "plot_coverage_vs_distance",
     "plot_calibration",
+    "plot_prior_predictive",
+    "plot_ppc",
+    "plot_loo_pit",
     "PLOTS",
 ]
 
@@ -51,4 +57,7 @@ PLOTS: dict[str, str] = {
     "rank": "plot_rank",
     "parameters": "plot_parameter_forest",
     "calibration": "plot_calibration",
+    "prior": "plot_prior_predictive",
+    "ppc": "plot_ppc",
+    "loo_pit": "plot_loo_pit",
 }
