@@ -29,6 +29,7 @@ from .analysis.variance import rank_correlation, variance
 from .data.bundled import load_olmo_ladder, load_pythia_ladder, paper_targets
 from .data.preprocess import Preprocessing
 from .data.readers import read_data, read_lm_eval, read_olmo_csv, read_tidy
+from .data.results_table import read_results_table
 from .data.schema import validate
 from .data.targets import as_targets
 from .errors import LadderDataError
@@ -64,5 +65,6 @@ __all__ = [
     "backtest", "summarize_backtest", "calibration", "summarize_calibration", "compute_vs_error", "variance",
     "rank_correlation", "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
     "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
+    "read_results_table",
     "LadderDataError", "validate", "as_targets", "ModelSpec",
 ]  # fmt: skip

@@ -24,6 +24,7 @@ __all__ = [
     "read_tidy",
     "read_data",
     "read_lm_eval",
+    "check_csv_header",
 ]
 
 #: OLMo ladder model sizes: non-embedding parameters N, tokens per batch, training FLOPs per token.
@@ -203,23 +204,35 @@ def read_olmo_csv(
     return df
 
 
+def _min_checkpoints(df: pd.DataFrame) -> int:
+    """1 for a final-only ladder (several runs, each evaluated once), else 2 per run."""
+    if not isinstance(df, pd.DataFrame) or "run" not in df.columns or "step" not in df.columns or len(df) == 0:
+        return 2
+    steps = df.groupby("run", dropna=False)["step"].nunique(dropna=False)
+    return 1 if len(steps) >= 2 and (steps == 1).all() else 2
+
+
 def read_tidy(data: str | Path | pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
-    """Read a tidy table (CSV path, compressed CSV, or DataFrame) and validate it."""
+    """Read a tidy table (CSV path, compressed CSV, or DataFrame) and validate it.
+
+    Each run needs at least two checkpoints, except in a final-only ladder (two or more runs,
+    each evaluated once, as :func:`ladderfit.read_results_table` reads a table without steps).
+    """
     if isinstance(data, pd.DataFrame):
-        return validate(data, source=source or "DataFrame")
+        return validate(data, source=source or "DataFrame", min_checkpoints=_min_checkpoints(data))
     path = Path(data)
     if not path.exists():
         raise LadderDataError(f"{path}: no such file")
     if path.is_dir():
         raise LadderDataError(f"{path}: is a folder; expected a tidy CSV file")
-    _check_header(path)
+    check_csv_header(path)
     try:
         df = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise LadderDataError(f"{path}: the file is empty; expected a tidy CSV with columns run, size, N, D, step, task, accuracy, task_loss") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise LadderDataError(f"{path}: not a readable CSV file ({' '.join(str(err).split())})") from None
-    return validate(df, source=source or str(path))
+    return validate(df, source=source or str(path), min_checkpoints=_min_checkpoints(df))
 
 
 def _header_row(path: Path) -> list[str] | None:
@@ -241,7 +254,7 @@ def _header_row(path: Path) -> list[str] | None:
     return next(csv.reader(io.StringIO(line)))
 
 
-def _check_header(path: Path) -> None:
+def check_csv_header(path: Path) -> None:
     """Reject repeated column names and files separated by something other than commas."""
     header = _header_row(path)
     if header is None:
@@ -285,13 +298,46 @@ def _bundled(name: str) -> pd.DataFrame:
         return loaders[name]()
 
 
-def read_data(path: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
+def _results_table_hint(path: Path) -> None:
+    """A CSV that is not tidy but reads as a per-run results table: say which reader takes it."""
+    try:
+        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except Exception:
+        return  # read_tidy reports unreadable files
+    from .schema import REQUIRED
+
+    missing = [c for c in REQUIRED if c not in header]
+    if not missing:
+        return
+    from .results_table import looks_like_results_table
+
+    kind = looks_like_results_table(header)
+    if kind is not None:
+        raise LadderDataError(
+            f"{path}: missing required column(s) {missing} of a tidy table, but it reads as a {kind} results "
+            f"table (one row per run): read it with ladderfit.read_results_table(path, N=..., D=...) or "
+            f"'ladderfit data summary --data {path} --form {kind}'"
+        )
+
+
+def read_data(path: str | Path | pd.DataFrame | None = None, *, form: str | None = None) -> pd.DataFrame:
     """Load ladder data from wherever it is.
 
     ``None`` gives the bundled OLMo ladder; ``"bundled:olmo"`` and ``"bundled:pythia"`` name
     the bundled ladders; a DataFrame or tidy CSV is validated; a folder of OLMo logs (or one
     log) is read with :func:`read_olmo_csv`.
+
+    ``form`` (``"auto"``, ``"wide"`` or ``"long"``) reads a per-run results table with
+    :func:`ladderfit.read_results_table` (N and D from its columns). Without ``form`` a results
+    table is never guessed: a CSV that is not tidy but reads as one fails with a message naming
+    that reader.
     """
+    if form is not None:
+        from .results_table import read_results_table
+
+        if path is None or (isinstance(path, str) and path.startswith(BUNDLED_PREFIX)):
+            raise LadderDataError(f"form={form!r} reads a results-table CSV file; give its path")
+        return read_results_table(path, form=form)
     if path is None:
         from .bundled import load_olmo_ladder
 
@@ -314,6 +360,8 @@ def read_data(path: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
         raise LadderDataError(f"{p}: lm-evaluation-harness JSON needs N and D; use ladderfit.read_lm_eval(...)")
     if _looks_like_olmo(p):
         return read_olmo_csv(p)
+    if p.is_file():
+        _results_table_hint(p)
     return read_tidy(p)
 
 

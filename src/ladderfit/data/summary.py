@@ -45,4 +45,25 @@ def data_summary(df: pd.DataFrame, source: str = "data") -> str:
         "checkpoints per run:",
         runs.assign(N=runs["N"].map(lambda v: f"{v:.4g}"), D_final=runs["D_final"].map(lambda v: f"{v:.4g}")).to_string(),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _unused_report(df, runs))
+
+
+def _unused_report(df: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
+    """What a reader found but could not use (from ``df.attrs``), and runs evaluated once."""
+    attrs = df.attrs or {}
+    out: list[str] = []
+    if "unused_columns" in attrs:
+        unused = attrs["unused_columns"]
+        out.append(f"unused columns: {', '.join(unused) if unused else 'none'}")
+    if attrs.get("runs_without_N_D"):
+        out.append(f"runs without N or D (left out): {', '.join(attrs['runs_without_N_D'])}")
+    if "tasks_without_loss" in attrs or "task_loss" not in df.columns:
+        lacking = attrs.get("tasks_without_loss", sorted(df["task"].unique()) if "task_loss" not in df.columns else [])
+        out.append(f"tasks without a loss column: {', '.join(lacking) if lacking else 'none'}")
+    single = sorted(runs.index[runs["checkpoints"] == 1])
+    if single:
+        which = "all runs (a final-only ladder)" if len(single) == len(runs) else ", ".join(single)
+        out.append(f"runs with one evaluation only: {which}")
+    for note in attrs.get("notes", []):
+        out.append(f"note: {note}")
+    return [""] + out if out else []
