@@ -705,6 +705,25 @@ def test_bad_tidy_files(tmp_path, capsys, content, culprit):
     assert snapshot(path) == before
 
 
+@pytest.mark.parametrize(
+    "content, culprit",
+    [
+        (b"run,params,tokens,piqa\nr1,1e8,1e9,61.5\nr2,2e8,1e9,70\n", "looks like percent"),
+        (b"run,params,piqa\nr1,1e8,0.6\nr2,2e8,0.7\n", "no D for the runs"),
+        (b"run,params,tokens,piqa\nr1,1e8,1e9,0.6\nr2,2e8,1e9,high\n", "'piqa' must be numeric"),
+        (b"run,params,tokens,piqa\nr1,1e8,1e9,0.6\nr1,1e8,2e9,0.7\n", "no step column"),
+        (b"a,b\n1,2\n", "no run column 'run'"),
+        (b"", "empty"),
+    ],
+)
+def test_bad_results_tables(tmp_path, capsys, content, culprit):
+    path = tmp_path / "runs.csv"
+    path.write_bytes(content)
+    before = snapshot(path)
+    assert_failed(run(capsys, "data", "summary", "--data", path, "--form", "wide"), "runs.csv", culprit)
+    assert snapshot(path) == before
+
+
 @pytest.mark.parametrize("where", ["file", "folder"])
 def test_lm_eval_json_needs_the_reader(tmp_path, capsys, where):
     (tmp_path / "r.json").write_text(json.dumps({"results": {"piqa": {"acc": 0.6}}}))

@@ -458,13 +458,11 @@ def read_results_table(
     elif "D" in found:
         notes.append(f"D from column {found['D']!r}")
     for name, arg in (("N", "N"), ("D", "D")):
-        if name not in long.columns:
-            if missing_nd == "error":
-                raise LadderDataError(
-                    f"{source}: no {name} for the runs; expected a column {name!r} (also accepted: "
-                    f"{', '.join(ALIASES[name])}) or the {arg}= argument (a mapping run -> {name} or a callable)"
-                )
-            long[name] = np.nan
+        if name not in long.columns:  # for no run at all: nothing to drop
+            raise LadderDataError(
+                f"{source}: no {name} for the runs; expected a column {name!r} (also accepted: "
+                f"{', '.join(ALIASES[name])}) or the {arg}= argument (a mapping run -> {name} or a callable)"
+            )
         gaps = long["N" if name == "N" else "D"].isna()
         if gaps.any():
             runs = sorted(set(long.loc[gaps, "run"]))
