@@ -34,7 +34,7 @@ from ..data.preprocess import Preprocessing
 from ..data.readers import read_data
 from ..data.targets import as_targets
 from ..errors import LadderDataError
-from ..model.bayes import DIMS, LAW_SITES, enable_x64, select
+from ..model.bayes import DIMS, LAW_SITES, enable_x64, label_points, select
 from ..model.inputs import ModelData, build_model_data
 from ..model.joint import model_for
 from ..model.priors import resolve_priors
@@ -179,18 +179,7 @@ def _to_inference_data(samples: dict, md: ModelData, tg, constraint: str, rate: 
         coords=coords,
         dims={**dims, "step1_loss": ["step1_point"], "checkpoint_loss": ["checkpoint"]},
     )
-    tasks, runs = np.array(md.tasks), np.array(md.runs)
-    point_coords = {
-        "step1_point": {"step1_task": tasks[md.s1_task], "step1_run": runs[md.s1_run]},
-        "checkpoint": {"checkpoint_task": tasks[md.s2_task], "checkpoint_run": runs[md.s2_run],
-                       "checkpoint_step": md.s2_step},
-    }  # fmt: skip
-    for group in ("observed_data", "prior_predictive", "constant_data"):
-        ds = idata[group]
-        for dim, cs in point_coords.items():
-            if dim in ds.dims:
-                ds = ds.assign_coords({k: (dim, v) for k, v in cs.items()})
-        setattr(idata, group, ds)
+    label_points(idata, md, ("observed_data", "prior_predictive", "constant_data"))
     idata.attrs.update(
         constraint=f"E > 0 by rejection ({constraint})",
         acceptance_rate=float(rate),

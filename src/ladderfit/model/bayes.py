@@ -24,7 +24,7 @@ from .priors import resolve_priors
 from .provenance import data_sha256
 from .spec import as_spec
 
-__all__ = ["fit", "select", "initial_values", "to_inference_data", "DIMS", "LAW_SITES"]
+__all__ = ["fit", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
 
 DIMS: dict[str, list[str]] = {
     **{
@@ -192,19 +192,24 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0) ->
         coords=coords,
         dims=dims,
     )
+    return label_points(idata, md, ("observed_data", "posterior_predictive", "log_likelihood"))
+
+
+def label_points(idata: az.InferenceData, md: ModelData, groups) -> az.InferenceData:
+    """Give the point dims of ``groups`` their labels: ``step1_task``/``step1_run`` on
+    ``step1_point`` and ``checkpoint_task``/``checkpoint_run``/``checkpoint_step`` on
+    ``checkpoint`` (where a group has that dim)."""
     tasks, runs = np.array(md.tasks), np.array(md.runs)
     point_coords = {
         "step1_point": {"step1_task": tasks[md.s1_task], "step1_run": runs[md.s1_run]},
-        "checkpoint": {
-            "checkpoint_task": tasks[md.s2_task],
-            "checkpoint_run": runs[md.s2_run],
-            "checkpoint_step": md.s2_step,
-        },
-    }
-    for group in ("observed_data", "posterior_predictive", "log_likelihood"):
+        "checkpoint": {"checkpoint_task": tasks[md.s2_task], "checkpoint_run": runs[md.s2_run],
+                       "checkpoint_step": md.s2_step},
+    }  # fmt: skip
+    for group in groups:
         ds = idata[group]
         for dim, cs in point_coords.items():
-            ds = ds.assign_coords({k: (dim, v) for k, v in cs.items()})
+            if dim in ds.dims:
+                ds = ds.assign_coords({k: (dim, v) for k, v in cs.items()})
         setattr(idata, group, ds)
     return idata
 
