@@ -25,6 +25,7 @@ __all__ = [
     "read_data",
     "read_lm_eval",
     "check_csv_header",
+    "read_csv_file",
 ]
 
 #: OLMo ladder model sizes: non-embedding parameters N, tokens per batch, training FLOPs per token.
@@ -221,18 +222,24 @@ def read_tidy(data: str | Path | pd.DataFrame, *, source: str | None = None) -> 
     if isinstance(data, pd.DataFrame):
         return validate(data, source=source or "DataFrame", min_checkpoints=_min_checkpoints(data))
     path = Path(data)
+    df = read_csv_file(path, "a tidy CSV file", "a tidy CSV with columns run, size, N, D, step, task, accuracy, task_loss")
+    return validate(df, source=source or str(path), min_checkpoints=_min_checkpoints(df))
+
+
+def read_csv_file(path: Path, kind: str, empty_hint: str) -> pd.DataFrame:
+    """Read a CSV file with one clear LadderDataError for each way it can fail: missing, a
+    folder (expected ``kind``), a bad header, empty (expected ``empty_hint``), unreadable."""
     if not path.exists():
         raise LadderDataError(f"{path}: no such file")
     if path.is_dir():
-        raise LadderDataError(f"{path}: is a folder; expected a tidy CSV file")
+        raise LadderDataError(f"{path}: is a folder; expected {kind}")
     check_csv_header(path)
     try:
-        df = pd.read_csv(path)
+        return pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise LadderDataError(f"{path}: the file is empty; expected a tidy CSV with columns run, size, N, D, step, task, accuracy, task_loss") from None
+        raise LadderDataError(f"{path}: the file is empty; expected {empty_hint}") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise LadderDataError(f"{path}: not a readable CSV file ({' '.join(str(err).split())})") from None
-    return validate(df, source=source or str(path), min_checkpoints=_min_checkpoints(df))
 
 
 def _header_row(path: Path) -> list[str] | None:

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
-from .readers import check_csv_header
+from .readers import read_csv_file
 from .schema import validate
 from .tasks import TASKS
 
@@ -206,18 +206,7 @@ def _load(data: str | Path | pd.DataFrame, source: str | None) -> tuple[pd.DataF
             raise LadderDataError(f"{source or 'DataFrame'}: repeated column names; expected each column once")
         return data.copy(), source or "DataFrame"
     path = Path(data)
-    if not path.exists():
-        raise LadderDataError(f"{path}: no such file")
-    if path.is_dir():
-        raise LadderDataError(f"{path}: is a folder; expected a results-table CSV file")
-    check_csv_header(path)
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise LadderDataError(f"{path}: the file is empty; expected a results table with a header row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise LadderDataError(f"{path}: not a readable CSV file ({' '.join(str(err).split())})") from None
-    return df, source or str(path)
+    return read_csv_file(path, "a results-table CSV file", "a results table with a header row"), source or str(path)
 
 
 def read_results_table(
