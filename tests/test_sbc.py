@@ -32,6 +32,7 @@ def test_sbc_table_shape_and_rank_range(design):
     assert len(u) == per_sim and u["p_value"].between(0, 1).all() and (u["n"] == 2).all()
     pooled = rank_uniformity(table, n_bins=2, by="parameter")
     assert len(pooled) == len(DEFAULT_PARAMS) and (pooled.loc[pooled["parameter"] == "k", "n"] == 4).all()
+    assert (pooled.loc[pooled["parameter"] == "k", "label"] == "").all()  # pooled over the tasks
 
     import matplotlib.pyplot as plt
 

@@ -173,7 +173,7 @@ def rank_uniformity(table: pd.DataFrame, n_bins: int | None = None, by: Sequence
     ``by=("parameter",)`` pools a parameter's elements (tasks): their ranks within one
     simulation are correlated, so the pooled test is only approximate.
 
-    Returns one row per group: ``by`` columns, ``label``, ``n`` (ranks), ``n_bins``, ``chi2``,
+    Returns one row per group: ``by`` columns, ``label`` (the task; ``""`` when pooled), ``n`` (ranks), ``n_bins``, ``chi2``,
     ``dof``, ``p_value``, ``counts`` (per bin) and ``mean_rank`` (over ``n_draws``: 0.5 when unbiased).
     """
     by = [by] if isinstance(by, str) else list(by)
@@ -187,7 +187,8 @@ def rank_uniformity(table: pd.DataFrame, n_bins: int | None = None, by: Sequence
         expected = rank_bins(n_draws, bins) * len(g)
         counts = np.bincount(g["rank"].to_numpy() * bins // (n_draws + 1), minlength=bins)
         chi2, p = stats.chisquare(counts, expected)
-        out.append({**dict(zip(by, key)), "label": g["label"].iloc[0] if "label" in g else "", "n": len(g),
+        labels = g["label"].unique() if "label" in g else [""]
+        out.append({**dict(zip(by, key)), "label": labels[0] if len(labels) == 1 else "", "n": len(g),
                     "n_bins": bins, "chi2": float(chi2), "dof": bins - 1, "p_value": float(p),
                     "counts": counts.tolist(), "mean_rank": float(g["rank"].mean() / n_draws)})  # fmt: skip
     return pd.DataFrame(out)
