@@ -15,6 +15,8 @@ tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CL
                                 :func:`plot_parameter_forest`: ArviZ sampler diagnostics
 :mod:`.checks`                  :func:`plot_prior_predictive`, :func:`plot_ppc`,
                                 :func:`plot_loo_pit`: prior and posterior predictive checks
+:mod:`.sbc`                     :func:`plot_sbc_ranks`: simulation-based calibration's rank
+                                histograms (a :func:`ladderfit.analysis.sbc.sbc` table)
 :mod:`.common`                  shared plumbing: reading the fit, panel grid, bands, colours
 :mod:`.posterior`               posterior draws of the parameters and the mean curves
 :mod:`.tables`                  the fit's ladder points, predictions at targets, actual scores
@@ -26,6 +28,7 @@ from .checks import plot_loo_pit, plot_ppc, plot_prior_predictive
 from .diagnostics import plot_parameter_forest, plot_rank, plot_trace
 from .fitted import plot_chained, plot_step1, plot_step2
 from .predictions import plot_forest
+from .sbc import plot_sbc_ranks
 from .variance import plot_variance
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "plot_prior_predictive",
     "plot_ppc",
     "plot_loo_pit",
+    "plot_sbc_ranks",
     "PLOTS",
 ]
 
