@@ -250,3 +250,22 @@ def test_compute_variant_needs_flops(sim):
 
     with pytest.raises(LadderDataError, match="flops"):
         ladderfit.fit(sim.data, model="compute", chains=1, warmup=10, draws=10)
+
+
+def test_same_seed_same_numbers_whatever_the_chain_method(sim):
+    """The same seed and chain method give the same numbers, exactly. Across methods (parallel:
+    one device per chain; vectorized: one program for all chains) the per-chain random keys are the same, but
+    XLA sums in another order, and NUTS trajectories amplify the last digits: draws agree to
+    about 1% here and the predicted medians to well under an accuracy point."""
+    draws, preds = {}, {}
+    for method in ("parallel", "parallel_again", "vectorized"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = ladderfit.fit(sim.data, chains=2, warmup=50, draws=30, seed=3, max_tree_depth=5,
+                                chain_method=method.replace("_again", ""))  # fmt: skip
+        draws[method] = fit.idata.posterior["k"].values
+        preds[method] = fit.predict(TARGETS).query("quantity == 'accuracy'")["median"].to_numpy()
+    np.testing.assert_array_equal(draws["parallel_again"], draws["parallel"])
+    np.testing.assert_array_equal(preds["parallel_again"], preds["parallel"])
+    np.testing.assert_allclose(draws["vectorized"], draws["parallel"], rtol=0.05)
+    np.testing.assert_allclose(preds["vectorized"], preds["parallel"], atol=0.005)
