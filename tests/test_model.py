@@ -269,3 +269,28 @@ def test_same_seed_same_numbers_whatever_the_chain_method(sim):
     np.testing.assert_array_equal(preds["parallel_again"], preds["parallel"])
     np.testing.assert_allclose(draws["vectorized"], draws["parallel"], rtol=0.05)
     np.testing.assert_allclose(preds["vectorized"], preds["parallel"], atol=0.005)
+
+
+def test_seed_reruns_are_replicates_of_one_configuration():
+    """The bundled 1xC reruns: each pair of seeds is one configuration on the law (its deviation
+    drawn once), and their difference informs the seed part of the step-1 noise, seed_share
+    (prior Beta(2, 2), sd 0.22), which a ladder without reruns does not even have."""
+    from ladderfit.data.bundled import PAPER_LADDER_RUNS, load_olmo_ladder
+    from ladderfit.model.inputs import build_model_data, replicated_configs
+
+    df = load_olmo_ladder()
+    reruns = [r for r in df["run"].unique() if r.endswith("-rerun")]
+    tasks = ["hellaswag", "piqa"]
+    data = df[df["task"].isin(tasks) & df["run"].isin(list(PAPER_LADDER_RUNS) + reruns)]
+    md = build_model_data(data)
+    assert len(md.s1_task) == 2 * 20 and md.n_replicated == 2 * 4  # 20 runs, 16 configurations per task
+    assert (np.bincount(md.s1_config[md.s1_config >= 0]) == 2).all()
+    assert build_model_data(data[~data["run"].isin(reruns)]).n_replicated == 0
+    p1 = pd.DataFrame({"task": ["a", "a", "a", "b"], "N": [1e8, 1e8, 2e8, 1e8], "D": [1e9, 1e9, 1e9, 1e9]})
+    assert replicated_configs(p1).tolist() == [0, 0, -1, -1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ladderfit.fit(data, runs=list(PAPER_LADDER_RUNS) + reruns, chains=2, warmup=200, draws=200, seed=0)
+    share = fit.idata.posterior["seed_share"]
+    assert share.sizes["task"] == 2 and float(share.std(("chain", "draw")).max()) < 0.2
+    assert "config_raw" in fit.idata.posterior and fit.idata.posterior["config_raw"].sizes["replicated_config"] == 8

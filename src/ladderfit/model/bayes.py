@@ -35,6 +35,8 @@ DIMS: dict[str, list[str]] = {
         )
     },
         "run_raw": ["task", "run"],
+    "seed_share": ["task"],
+    "config_raw": ["replicated_config"],
     "run_effect": ["task", "run"],
     "loss_obs": ["step1_point"],
     "acc_obs": ["checkpoint"],
@@ -43,7 +45,7 @@ DIMS: dict[str, list[str]] = {
 
 
 #: Step-1 sites sampled per law: per task, or once (dim ``law``) when the feature is shared.
-LAW_SITES: tuple[str, ...] = ("level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss")
+LAW_SITES: tuple[str, ...] = ("level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "seed_share")
 
 
 def enable_x64() -> None:
@@ -130,6 +132,8 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
         init["alpha_z"] = (np.log(np.maximum(0.3, 2.5 * g_N)) - a_mu) / tau
     if md.spec.run_effects:
         init.update(run_tau=np.full(T, 0.01), run_raw=np.zeros((T, md.n_runs)))
+    if md.n_replicated:
+        init.update(seed_share=np.full(G, 0.5), config_raw=np.zeros(md.n_replicated))
     return init
 
 
@@ -178,6 +182,7 @@ def to_inference_data(mcmc: MCMC, md: ModelData, priors: dict, seed: int = 0) ->
         "run": md.runs,
         "step1_point": np.arange(len(md.s1_task)),
         "checkpoint": np.arange(len(md.s2_task)),
+        "replicated_config": np.arange(md.n_replicated),
     }
     idata = az.from_dict(
         posterior={k: np.asarray(v) for k, v in samples.items()},

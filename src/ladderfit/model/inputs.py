@@ -20,7 +20,7 @@ from ..data.tasks import task_value
 from ..errors import LadderDataError
 from .spec import ModelSpec
 
-__all__ = ["ModelData", "build_model_data", "is_shared_feature"]
+__all__ = ["ModelData", "build_model_data", "is_shared_feature", "replicated_configs"]
 
 
 @dataclass
@@ -61,16 +61,34 @@ class ModelData:
     logC_c: float = 0.0  # compute structure: centre of log C
     flops_coef: tuple = (0.0, 1.0)  # log(flops / D) = c0 + c1 log N, for targets without flops
     law_of_task: np.ndarray = None  # index of each task's step-1 law (all 0 when the feature is shared)
+    # per step-1 point: its replicated configuration (several seeds of one (N, D)), -1 if unique
+    s1_config: np.ndarray = None
 
     def __post_init__(self) -> None:
         if self.law_of_task is None:
             self.law_of_task = np.arange(len(self.tasks))
         self.law_of_task = np.asarray(self.law_of_task, dtype=np.int32)
+        if self.s1_config is None:
+            self.s1_config = np.full(len(self.s1_task), -1)
+        self.s1_config = np.asarray(self.s1_config, dtype=np.int32)
+
+    @property
+    def n_replicated(self) -> int:
+        """Configurations (a law's (N, D)) trained with several seeds."""
+        return int(self.s1_config.max()) + 1 if len(self.s1_config) else 0
+
+    @property
+    def replicated_task(self) -> np.ndarray:
+        """The task (law) of each replicated configuration."""
+        out = np.zeros(self.n_replicated, dtype=np.int32)
+        keep = self.s1_config >= 0
+        out[self.s1_config[keep]] = self.s1_task[keep]
+        return out
 
     ARRAYS = (
         "chance", "n_items", "loss_scale", "loss_centre", "acc_binomial_sd", "loss_noise", "acc_jitter",
         "s1_task", "s1_run", "s1_x", "s1_z", "s1_loss", "s1_acc", "s1_nlast",
-        "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth", "law_of_task",
+        "s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth", "law_of_task", "s1_config",
     )  # fmt: skip
 
     @property
@@ -214,7 +232,18 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
         s2_acc=p2["accuracy"].to_numpy(float),
         s2_nsmooth=p2["n_smoothed"].to_numpy(float),
         law_of_task=np.zeros(len(tasks), np.int32) if shared else np.arange(len(tasks), dtype=np.int32),
+        s1_config=replicated_configs(p1),
     )
+
+
+def replicated_configs(p1: pd.DataFrame) -> np.ndarray:
+    """Per step-1 point, the index of its configuration if several runs share it (same task, N
+    and final D: seeds of one recipe, like the bundled 1xC reruns), else -1."""
+    key = p1["task"].astype(str) + "|" + p1["N"].map("{:.6g}".format) + "|" + p1["D"].map("{:.6g}".format)
+    counts = key.map(key.value_counts())
+    repeated = sorted(set(key[counts > 1]))
+    index = {k: i for i, k in enumerate(repeated)}
+    return key.map(lambda k: index.get(k, -1)).to_numpy(np.int32)
 
 
 def is_shared_feature(df: pd.DataFrame, feature: str) -> bool:

@@ -27,6 +27,13 @@ likewise beta. A feature that every task shares (``c4_loss``, ``lambada_loss``: 
 numbers for all tasks) has one law, fitted once (``ModelData.law_of_task``), not T copies of
 one data set that would make the pooled exponents over-confident.
 
+*Seeds of one configuration* (runs with the same N and final D, such as the bundled 1xC
+reruns) are replicates, not independent runs: they share the configuration's deviation from
+the law, drawn once with sd ``sigma_loss sqrt(1 - s^2)``, and differ by the seed part, sd
+``sigma_loss s``, whose share ``s_t ~ Beta(2, 2)`` their differences inform. A run alone in its
+configuration keeps the total ``sigma_loss`` (the likelihood is then exactly as without
+replicates), and so does a target.
+
 **Step 2 — accuracy from task loss.** Bounded below by a floor f_t near the task's chance
 level c_t (``f_t = c_t + delta_t``, ``delta_t ~ N(0, 0.05)``) and above by 1 (the Bayesian
 twin of the paper's ideal point (0, 1)):
@@ -100,7 +107,7 @@ __all__ = ["SAMPLED_SITES", "ladder_model", "single_step_model", "model_for"]
 SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
     "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "noise_ratio", "run_tau", "run_raw",
-    "floor_shift", "logit_slope_N", "logit_slope_D",
+    "floor_shift", "logit_slope_N", "logit_slope_D", "seed_share", "config_raw",
 })  # fmt: skip
 
 
@@ -169,6 +176,8 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
             g_D = numpyro.sample("slope_D", prior(priors, "slope_D"))
             beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         sigma_loss = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
+        if data.n_replicated:  # the share of a run's scatter that a rerun with another seed redraws
+            seed_share = numpyro.sample("seed_share", prior(priors, "seed_share"))
     with numpyro.plate("task", T, dim=-1):  # step 2
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
         floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
@@ -218,8 +227,21 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     t1 = data.s1_task
     mu1 = scaling_law_centred(data.s1_x, data.s1_z, E[t1], a[t1], alpha[t1], b[t1], beta[t1])
     mu1 = jnp.maximum(mu1, 1e-12)
+    sd1 = sigma_loss[t1]
+    if data.n_replicated:
+        # seeds of one configuration share its deviation from the law (sd sigma_loss sqrt(1 - s^2))
+        # and differ by the seed part (sd sigma_loss s): the configuration enters the law once
+        share = jnp.asarray(seed_share)[law]
+        rep_task = jnp.asarray(data.replicated_task)
+        with numpyro.plate("replicated_config", data.n_replicated):
+            config_raw = numpyro.sample("config_raw", dist.Normal(0.0, 1.0))
+        config_dev = config_raw * sigma_loss[rep_task] * jnp.sqrt(1 - share[rep_task] ** 2)
+        rep = jnp.asarray(data.s1_config)
+        in_rep = rep >= 0
+        mu1 = mu1 * jnp.exp(jnp.where(in_rep, config_dev[jnp.maximum(rep, 0)], 0.0))
+        sd1 = jnp.where(in_rep, sigma_loss[t1] * share[t1], sd1)
     with numpyro.plate("step1_point", len(t1)):
-        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sigma_loss[t1]), obs=jnp.log(data.s1_loss) if observe else None)
+        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
 
     # ---- step 2 likelihood
     t2 = data.s2_task

@@ -33,6 +33,7 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "beta_tau": ("LogNormal", (math.log(0.3), 0.5), "population sd of log beta (zero-avoiding)"),
     "sigma_loss": ("LogNormal", (math.log(0.015), 0.75), "per-task sd of log task loss around the law"),
     "E_floor": ("Fixed", (0.02,), "softness (fraction of L_c) of the constraint E > 0"),
+    "seed_share": ("Beta", (2.0, 2.0), "share of sigma_loss a rerun with another seed redraws (ladders with reruns)"),
     # ---- step 2: acc(L) = chance + (1 - chance) sigmoid(-k (L - L0)) ------------------
     "logit_centre": ("Normal", (0.0, 2.5), "logit of the rescaled accuracy at the centre of the task's losses"),
     "floor_shift": ("Normal", (0.0, 0.05), "lower asymptote minus the task's chance level"),
