@@ -506,7 +506,9 @@ def read_results_table(
                 "but there is no step column; expected one row per run, or a step column "
                 f"({', '.join(ALIASES['step'])}; or step_column=...)"
             )
-        notes.append("final-only ladder: no step column, so each run is one evaluation (step 0) at its final D")
+        notes.append("final-only ladder: no step column, so each run is one evaluation (step 0) at its final D; "
+                     "step 2 then sees one point per run instead of its checkpoints, so the sigmoid is less "
+                     "pinned down and predictive intervals are wider")
     single = sorted(steps.index[steps == 1])
     final_only = bool((steps == 1).all())
     if step_col is not None and single:
