@@ -35,7 +35,7 @@ def main() -> None:
     import ladderfit
     from ladderfit.analysis.backtest import default_pool, final_accuracy, fit_method, truth_targets
     from ladderfit.analysis.calibration import distance_bin, nested_holdouts
-    from ladderfit.analysis.discrepancy import crps, crps_by_gamma, estimate_discrepancy
+    from ladderfit.analysis.discrepancy import crps, crps_by_gamma, estimate_discrepancy, pair_index
     from ladderfit.analysis.stacking import log_density, mixture_draws, stacking_weights
     from ladderfit.model.spec import as_spec
 
@@ -63,8 +63,7 @@ def main() -> None:
                                        np.concatenate([[f"{o}/{t}" for t in truths[o]["task"]] for o in others]))  # fmt: skip
             tg = truth_targets(truths[r])
             acc = fits[r, m].predictive_draws(tg, seed=args.seed, discrepancy=est.prior)["accuracy"]
-            ti = truths[r]["run"].map({t: i for i, t in enumerate(tg["target"])}).to_numpy()
-            kj = truths[r]["task"].map({t: j for j, t in enumerate(fits[r, m].tasks)}).to_numpy()
+            ti, kj = pair_index(truths[r], tg, fits[r, m].tasks)
             draws[r, m] = acc[:, ti, kj]
     lpd = {(r, m): log_density(draws[r, m], truths[r]["actual"].to_numpy()) for r in splits for m in models}
 

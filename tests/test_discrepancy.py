@@ -113,7 +113,7 @@ def test_crps_by_gamma_equals_predicting_with_each_gamma():
 
     import ladderfit
     from ladderfit.analysis.backtest import final_accuracy, truth_targets
-    from ladderfit.analysis.discrepancy import POWERS, crps_by_gamma
+    from ladderfit.analysis.discrepancy import POWERS, crps_by_gamma, pair_index
 
     sim = simulate_ladder(default_truths(2, seed=3), seed=3, sizes={"190M": 1.9e8, "370M": 3.7e8, "760M": 7.6e8})
     train = sim.data[~sim.data["run"].str.startswith("760M")]
@@ -124,8 +124,7 @@ def test_crps_by_gamma_equals_predicting_with_each_gamma():
     fast = crps_by_gamma(fit, truth, seed=3)
     assert fast.shape == (len(truth), len(POWERS), len(GAMMA_GRID))
     tg = truth_targets(truth)
-    ti = truth["run"].map({t: i for i, t in enumerate(tg["target"])}).to_numpy()
-    kj = truth["task"].map({t: j for j, t in enumerate(fit.tasks)}).to_numpy()
+    ti, kj = pair_index(truth, tg, fit.tasks)
     for p_i, g_i in ((0, 0), (1, 13), (3, 25)):
         priors = {"discrepancy": ("Fixed", (GAMMA_GRID[g_i],)), "discrepancy_power": ("Fixed", (POWERS[p_i],))}
         acc = fit.predictive_draws(tg, seed=3, discrepancy=priors)["accuracy"][:, ti, kj]

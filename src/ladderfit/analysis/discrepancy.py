@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..errors import LadderDataError
 
-__all__ = ["GAMMA_GRID", "POWERS", "DiscrepancyEstimate", "crps", "crps_by_gamma", "estimate_discrepancy"]
+__all__ = ["GAMMA_GRID", "POWERS", "DiscrepancyEstimate", "crps", "crps_by_gamma", "estimate_discrepancy", "pair_index"]
 
 #: The gammas tried (logit units per unit of d^p): 0 and 0.01-1, log-spaced.
 GAMMA_GRID: np.ndarray = np.r_[0.0, np.geomspace(0.01, 1.0, 25)]
@@ -56,6 +56,17 @@ def crps(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
     return term1 - term2
 
 
+def pair_index(truth: pd.DataFrame, targets: pd.DataFrame, tasks) -> tuple[np.ndarray, np.ndarray]:
+    """Where each (run, task) row of ``truth`` sits in predictive draws (samples, target, task):
+    its target index (by ``targets["target"]``, the run names) and task index (by ``tasks``)."""
+    k_idx = {t: j for j, t in enumerate(tasks)}
+    missing = sorted(set(truth["task"]) - set(k_idx))
+    if missing:
+        raise LadderDataError(f"truth has task(s) {missing} the fit does not know")
+    t_idx = {r: i for i, r in enumerate(targets["target"])}
+    return truth["run"].map(t_idx).to_numpy(), truth["task"].map(k_idx).to_numpy()
+
+
 def crps_by_gamma(fit, truth: pd.DataFrame, grid=GAMMA_GRID, seed: int = 0, powers=POWERS) -> np.ndarray:
     """CRPS of each (run, task) row of ``truth`` (columns ``run, task, N, D, actual``) for each
     power p of ``powers`` and gamma of ``grid``: an array (rows, powers, gammas).
@@ -68,13 +79,7 @@ def crps_by_gamma(fit, truth: pd.DataFrame, grid=GAMMA_GRID, seed: int = 0, powe
     from .backtest import truth_targets
 
     targets = truth_targets(truth)
-    t_idx = {r: i for i, r in enumerate(targets["target"])}
-    k_idx = {t: j for j, t in enumerate(fit.tasks)}
-    missing = sorted(set(truth["task"]) - set(k_idx))
-    if missing:
-        raise LadderDataError(f"truth has task(s) {missing} the fit does not know")
-    ti = truth["run"].map(t_idx).to_numpy()
-    kj = truth["task"].map(k_idx).to_numpy()
+    ti, kj = pair_index(truth, targets, fit.tasks)
     draws = fit.predictive_draws(targets, seed=seed, discrepancy={"discrepancy": ("Fixed", (1.0,)),
                                                                   "discrepancy_power": ("Fixed", (1.0,))})
     x, z = fit.model_data.target_xz(targets)

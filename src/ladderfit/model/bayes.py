@@ -30,12 +30,12 @@ DIMS: dict[str, list[str]] = {
     **{
         name: ["task"]
         for name in (
-            "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k",
-            "sigma_acc", "noise_ratio", "run_tau", "floor_shift", "floor", "logit_slope_N", "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
+            "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "seed_share", "logit_centre",
+            "log_k", "sigma_acc", "noise_ratio", "run_tau", "floor_shift", "floor", "logit_slope_N",
+            "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
         )
     },
-        "run_raw": ["task", "run"],
-    "seed_share": ["task"],
+    "run_raw": ["task", "run"],
     "config_raw": ["replicated_config"],
     "run_effect": ["task", "run"],
     "loss_obs": ["step1_point"],

@@ -161,13 +161,11 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     shared = spec.uses_feature and len(tasks) > 1 and is_shared_feature(df, feature)
     p2 = step2_points(df, feature, prep) if spec.uses_feature else p1.iloc[0:0].assign(step=0, n_smoothed=0.0)
     n_sizes = p1.groupby("task")["N"].nunique().min()
-    n_lengths = p1.groupby("task")["D"].nunique().min()
     if n_sizes < 2 or len(p1) // len(tasks) < 3:
         raise LadderDataError(
             f"step 1 needs at least 2 model sizes and 3 runs per task; got {n_sizes} size(s), "
             f"{len(p1) // len(tasks)} run(s)"
         )
-    del n_lengths
     t_idx = {t: i for i, t in enumerate(tasks)}
     r_idx = {r: i for i, r in enumerate(runs)}
     per_run = df.groupby("run").agg(N=("N", "first"), D=("D", "max"))
@@ -193,8 +191,6 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     z_max = float(np.log(per_run["D"]).max() - logD_c)
     logC_c, coef = 0.0, (0.0, 1.0)
     if spec.structure == "compute":
-        from ..data.targets import flops_per_token_coef
-
         flops = df.groupby("run")["flops"].max()
         logC_c = float(np.mean(np.log(flops)))
         s1_x = np.log(p1["flops"].to_numpy(float)) - logC_c

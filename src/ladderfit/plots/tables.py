@@ -36,7 +36,7 @@ def step1_points(fit) -> pd.DataFrame:
             "loss": md.s1_loss,
         }
     )
-    if getattr(md, "shared_feature", False):
+    if md.shared_feature:
         pts = pd.concat([pts.assign(task=t) for t in md.tasks], ignore_index=True)
     return pts
 
