@@ -1,11 +1,25 @@
-"""Speed of the default fit: 8 paper tasks on the 16-run paper ladder, 4 chains x 1000 draws.
+"""Speed of ladderfit's fits, stage by stage, against the goals of the speed issue.
 
-    python benchmarks/speed.py [--chains 4] [--draws 1000] [--warmup 500] [--host-devices 2]
+    python benchmarks/speed.py [--quick] [--calibration] [--chain-methods]
 
-Prints one table: cold (first fit in the process, with compilation) and warm (second fit,
-same shapes) wall time, min bulk ESS, bulk ESS per second, max R-hat, divergences, mean tree
-depth, and peak resident memory. --host-devices sets XLA's host device count before JAX starts
-(default one per chain, so the chains run in parallel).
+Prints, on this machine:
+
+1. **Stages of the default fit** (10 tasks, 16 runs, 4 chains; the fit ``ladderfit predict``
+   runs), first in a new process with an empty compilation cache (cold) then again in it
+   (warm: the programs come from the persistent cache, tracing remains): import,
+   trace + compile (JAX's own timers), warmup, sampling, posterior predictive and
+   log-likelihood, InferenceData, the draws taken, min bulk / tail ESS, ESS per second of
+   warmup + sampling, max R-hat, divergences, leapfrog steps per draw. Warmup and sampling
+   are timed as two calls here (NumPyro's ``warmup`` then ``run``); :func:`ladderfit.fit`
+   makes one call, which compiles once.
+2. **Commands** in new processes: ``ladderfit predict --target 7B-4T --target 13B-5T`` with an
+   empty compilation cache (cold) and again (second run), ``ladderfit plot step2`` without
+   ``--fit``; wall time and peak resident memory.
+3. **100 simulated tasks** (``simulate_ladder``, 16 runs), one fit.
+4. ``--chain-methods``: the default fit with parallel, vectorized and sequential chains.
+5. ``--calibration``: ``ladderfit calibrate`` (the six nested hold-outs of the bundled ladder).
+
+``--quick`` runs 1 and 2 only. Times are wall-clock on a shared machine: compare within one run.
 """
 
 from __future__ import annotations
@@ -13,47 +27,169 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
+
+GOALS = {
+    "cold predict": 20.0, "second predict": 8.0, "plot step2 (no --fit)": 20.0,
+    "100 simulated tasks": 180.0, "calibrate (6 hold-outs)": 600.0,
+}  # fmt: skip
+
+
+def _run(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and output of a command in a new process."""
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return wall, max(peak, before) / 1024, out.stdout + out.stderr
+
+
+def stages(label: str, timings: dict) -> None:
+    """Child process: fit the default model with warmup and sampling timed apart; print a row."""
+    import jax
+    from jax._src import monitoring
+
+    compile_s = {"t": 0.0}
+
+    def on_event(event: str, seconds: float, **_) -> None:
+        if event in ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/backend_compile_duration",
+                     "/jax/core/compile/jaxpr_to_mlir_module_duration"):
+            compile_s["t"] += seconds
+
+    monitoring.register_event_duration_secs_listener(on_event)
+    import numpy as np
+
+    from ladderfit.model import bayes
+    from ladderfit.model.config import FitConfig
+    from ladderfit.model.priors import resolve_priors
+    from ladderfit.model.runtime import prepare
+
+    for run in ("cold", "warm"):
+        config = FitConfig(progress_bar=False)
+        prepare(config.chains)
+        df = bayes._ladder_data(None)
+        md = bayes.build_model_data(df, config.model, config.preprocessing)
+        priors = resolve_priors(config.priors)
+        mcmc = bayes.make_mcmc(md, priors, config)
+        compile_s["t"] = 0.0
+        t0 = time.perf_counter()
+        mcmc.warmup(jax.random.PRNGKey(config.seed), md, priors, for_sampler=True)
+        jax.block_until_ready(mcmc.post_warmup_state)
+        t1 = time.perf_counter()
+        c_warm = compile_s["t"]
+        draws = bayes.sample(mcmc, config, md, priors, for_sampler=True)  # warmed up: draws only
+        t2 = time.perf_counter()
+        c_all = compile_s["t"]
+        idata = bayes.to_inference_data(draws, md, priors, config.seed)
+        t3 = time.perf_counter()
+        rep = bayes.check_convergence(idata, warn=False).as_dict()
+        steps = float(np.mean(draws.extra["num_steps"]))
+        ess = min(rep["min_ess_bulk"], rep["min_ess_tail"])
+        print("ROW", run, f"{timings['import']:.1f}", f"{c_all:.1f}", f"{t1 - t0 - c_warm:.1f}",
+              f"{t2 - t1 - (c_all - c_warm):.1f}", f"{t3 - t2:.1f}", draws.n_draws,
+              f"{rep['min_ess_bulk']:.0f}", f"{rep['min_ess_tail']:.0f}", f"{ess / (t2 - t0 - c_all):.0f}",
+              f"{rep['max_r_hat']:.3f}", rep["divergences"], f"{steps:.0f}", flush=True)
+        timings["import"] = 0.0
+
+
+def chain_methods() -> None:
+    """Child process: the default fit with each chain method (compilation included)."""
+    import ladderfit
+
+    for method in ("parallel", "vectorized", "sequential"):
+        for run in ("cold", "warm"):
+            t0 = time.perf_counter()
+            fit = ladderfit.fit(chain_method=method, progress_bar=False)
+            d = fit.diagnostics.as_dict()
+            print("ROW", method, run, f"{time.perf_counter() - t0:.1f}", f"{d['min_ess_bulk']:.0f}",
+                  f"{d['max_r_hat']:.3f}", d["divergences"], flush=True)
+
+
+def simulated(n_tasks: int) -> None:
+    """Child process: one fit of n_tasks simulated tasks on the 16-run ladder."""
+    import ladderfit
+    from ladderfit.model.simulate import default_truths, simulate_ladder
+
+    sim = simulate_ladder(default_truths(n_tasks, seed=1), seed=0)
+    t0 = time.perf_counter()
+    fit = ladderfit.fit(sim.data, progress_bar=False)
+    d = fit.diagnostics.as_dict()
+    print("ROW", f"{time.perf_counter() - t0:.1f}", f"{d['min_ess_bulk']:.0f}", f"{d['min_ess_tail']:.0f}",
+          f"{d['max_r_hat']:.3f}", d["divergences"], fit.idata.posterior.sizes["draw"], flush=True)
+
+
+def _rows(text: str) -> list[list[str]]:
+    return [line.split()[1:] for line in text.splitlines() if line.startswith("ROW ")]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--chains", type=int, default=4)
-    ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--warmup", type=int, default=500)
-    ap.add_argument("--host-devices", type=int, default=None, help="XLA host devices (default: one per chain)")
-    ap.add_argument("--chain-method", default="auto")
+    ap.add_argument("--quick", action="store_true", help="stages and commands only")
+    ap.add_argument("--calibration", action="store_true", help="also time `ladderfit calibrate` (minutes)")
+    ap.add_argument("--chain-methods", action="store_true", help="also compare chain methods")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--tasks", type=int, default=100, help="simulated tasks (default 100)")
     args = ap.parse_args()
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.host_devices or args.chains}"
-    os.environ.setdefault("JAX_ENABLE_X64", "1")
-
-    import jax
-    import numpy as np
-
-    import ladderfit
-    from ladderfit.data.bundled import PAPER_LADDER_RUNS
-    from ladderfit.data.tasks import PAPER_TASKS
-
-    rows = []
-    for label in ("cold", "warm"):
+    if args.child:
         t0 = time.perf_counter()
-        fit = ladderfit.fit(
-            runs=list(PAPER_LADDER_RUNS), tasks=list(PAPER_TASKS), chains=args.chains, draws=args.draws,
-            warmup=args.warmup, seed=0, chain_method=args.chain_method,
-        )
-        wall = time.perf_counter() - t0
-        d = fit.diagnostics.as_dict()
-        depth = float(np.mean(fit.idata.sample_stats["tree_depth"].values))
-        rows.append((label, wall, fit.sampling_seconds, d["min_ess_bulk"], d["min_ess_bulk"] / wall, d["max_r_hat"], d["divergences"], depth))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"jax {jax.__version__} on {jax.default_backend()} with {jax.local_device_count()} device(s); "
-          f"{args.chains} chains x {args.draws} draws (+{args.warmup} warmup), 8 tasks, 16 runs, {os.cpu_count()} cores")
-    print(f"{'run':<5} {'wall s':>7} {'sample s':>8} {'min ESS':>8} {'ESS/s':>7} {'max R-hat':>9} {'diverg.':>7} {'depth':>6}")
-    for r in rows:
-        print(f"{r[0]:<5} {r[1]:7.1f} {r[2]:8.1f} {r[3]:8.0f} {r[4]:7.1f} {r[5]:9.3f} {r[6]:7d} {r[7]:6.2f}")
-    print(f"peak resident memory: {peak_mb:.0f} MB")
-    sys.stdout.flush()
+        import ladderfit.model.bayes  # noqa: F401  (import time: JAX, NumPyro, ArviZ, pandas)
+
+        timings = {"import": time.perf_counter() - t0}
+        {"stages": lambda: stages("", timings), "chains": chain_methods, "simulated": lambda: simulated(args.tasks)}[args.child]()
+        return
+
+    cache = tempfile.mkdtemp(prefix="ladderfit-jax-cache-")
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": cache, "LADDERFIT_PROGRESS_BAR": "0",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_ENABLE_X64": "1"}  # fmt: skip
+    me = [sys.executable, os.path.abspath(__file__)]
+    print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}; fresh compilation cache {cache}\n")
+
+    stage_cache = tempfile.mkdtemp(prefix="ladderfit-jax-cache-")  # cold: empty; warm: filled by cold
+    _, _, out = _run(me + ["--child", "stages"], {**env, "JAX_COMPILATION_CACHE_DIR": stage_cache})
+    print("1. stages of the default fit (10 tasks, 16 runs, 4 chains x 300+ draws, 300 warmup), seconds")
+    head = ("run", "import", "compile", "warmup", "sampling", "pred+idata", "draws", "ESS bulk", "ESS tail",
+            "ESS/s", "R-hat", "div.", "steps/draw")
+    print(" ".join(f"{h:>10}" for h in head))
+    for r in _rows(out):
+        print(" ".join(f"{v:>10}" for v in r))
+
+    print("\n2. commands (new processes), wall seconds and peak resident memory")
+    lf = os.path.join(os.path.dirname(sys.executable), "ladderfit")
+    targets = ["--target", "7B-4T", "--target", "13B-5T", "--quiet"]
+    plot = os.path.join(cache, "step2.png")
+    results = []
+    for name, cmd in (("cold predict", [lf, "predict", *targets]), ("second predict", [lf, "predict", *targets]),
+                      ("plot step2 (no --fit)", [lf, "plot", "step2", "--out", plot])):
+        wall, peak, text = _run(cmd, env)
+        fitted = next((line for line in text.splitlines() if line.startswith("fitted")), "")
+        results.append((name, wall, peak, fitted))
+        print(f"{name:<24} {wall:6.1f} s (goal <= {GOALS[name]:.0f})  {peak:6.0f} MB  {fitted}")
+
+    if args.quick:
+        return
+    print(f"\n3. {args.tasks} simulated tasks, 16 runs, one fit")
+    _, peak, out = _run(me + ["--child", "simulated", "--tasks", str(args.tasks)], env)
+    for r in _rows(out):
+        print(f"fit {r[0]} s (goal <= {GOALS['100 simulated tasks']:.0f}); min ESS bulk {r[1]}, tail {r[2]}; "
+              f"max R-hat {r[3]}; {r[4]} divergences; {r[5]} draws per chain; peak {peak:.0f} MB")
+
+    if args.chain_methods:
+        print("\n4. chain methods, the default fit (seconds, compile included)")
+        _, _, out = _run(me + ["--child", "chains"], env)
+        for r in _rows(out):
+            print(f"{r[0]:<11} {r[1]:<5} {r[2]:>6} s  ESS {r[3]:>5}  R-hat {r[4]}  div {r[5]}")
+
+    if args.calibration:
+        print("\n5. ladderfit calibrate (six nested hold-outs)")
+        wall, peak, text = _run([lf, "calibrate"], env)
+        print(f"calibrate {wall:.0f} s (goal <= {GOALS['calibrate (6 hold-outs)']:.0f}); peak {peak:.0f} MB")
+        print("\n".join(text.splitlines()[-14:]))
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def sbc(
     if unknown:
         raise KeyError(f"unknown parameter(s) {unknown}; the prior has {', '.join(prior.prior.data_vars)}")
     sites = OBSERVED_SITES[md.structure]
-    total = options.chains * options.draws
+    total = options.chains * options.first_draws
     n_keep = min(n_draws, total)
     keep = np.unique(np.linspace(0, total - 1, n_keep).round().astype(int))
     n_keep = len(keep)
@@ -135,11 +135,12 @@ def sbc(
             condition(model, data=obs),
             init_strategy=init_to_value(values=initial_values(md_i, priors)),
             target_accept_prob=options.target_accept,
-            max_tree_depth=options.max_tree_depth,
+            max_tree_depth=(min(options.warmup_tree_depth, options.max_tree_depth), options.max_tree_depth),
         )
-        mcmc = MCMC(kernel, num_warmup=options.warmup, num_samples=options.draws, num_chains=options.chains,
+        mcmc = MCMC(kernel, num_warmup=options.warmup, num_samples=options.first_draws, num_chains=options.chains,
                     chain_method="sequential", progress_bar=options.progress_bar is True)  # fmt: skip
-        mcmc.run(jax.random.PRNGKey(options.seed + 1 + i), md, priors, observe=False, extra_fields=("diverging",))
+        mcmc.run(jax.random.PRNGKey(options.seed + 1 + i), md, priors, observe=False, for_sampler=True,
+                 extra_fields=("diverging",))  # the sampler's geometry, as fit() uses it
         samples = mcmc.get_samples()
         divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         for name in params:

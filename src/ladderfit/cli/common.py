@@ -103,9 +103,12 @@ def setup_platform(args: argparse.Namespace) -> None:
     if getattr(args, "platform", None):
         os.environ["JAX_PLATFORMS"] = {"gpu": "cuda"}.get(args.platform, args.platform)
     os.environ.setdefault("JAX_ENABLE_X64", "1")
-    # JAX's persistent compilation cache: re-runs skip most of the compile time.
-    cache = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", cache)
+    # JAX's persistent compilation cache: re-runs skip most of the compile time (off with
+    # LADDERFIT_COMPILATION_CACHE=0; see ladderfit.model.runtime for why Python opts in)
+    if os.environ.get("LADDERFIT_COMPILATION_CACHE", "1").strip().lower() not in ("0", "false", "no", "off"):
+        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax"))
+        # every program, however quick to compile: a fit compiles a dozen small ones besides NUTS
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 def add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -129,7 +132,9 @@ def add_sampler_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
                         ("warmup", "warmup iterations per chain"), ("seed", "random seed")):
         value = getattr(d, name)
         kind = nonnegative_int if name == "seed" else positive_int
-        p.add_argument(f"--{name}", type=kind, default=value if defaults else None, help=f"{help_} (default {value})")
+        shown = (f"by need: {d.first_draws}, then more until the ESS reaches {d.ess_target:.0f} "
+                 f"and R-hat 1.01, at most {d.max_draws}") if value is None else value
+        p.add_argument(f"--{name}", type=kind, default=value if defaults else None, help=f"{help_} (default {shown})")
 
 
 def add_pool_args(p: argparse.ArgumentParser) -> None:

@@ -10,7 +10,11 @@ from dataclasses import asdict, dataclass, field
 from ..data.preprocess import Preprocessing
 from .spec import ModelSpec, as_spec
 
-__all__ = ["FitConfig", "show_progress_bar"]
+__all__ = ["FitConfig", "FIRST_DRAWS", "show_progress_bar"]
+
+#: Draws per chain before the ESS is checked when ``draws=None``: on the bundled ladder's ten
+#: tasks 4 x 300 gave a bulk ESS of 749 and a tail ESS above 400 (benchmarks/speed.py).
+FIRST_DRAWS = 300
 
 
 @dataclass
@@ -22,7 +26,11 @@ class FitConfig:
         effects), or its name (``"two_step"``, ``"single_step"``, ``"two_step/c4_loss"`` ...).
     preprocessing : :class:`~ladderfit.data.preprocess.Preprocessing` options.
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
-        ``max_tree_depth`` its tree limit.
+        ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
+        ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 300
+        (:data:`FIRST_DRAWS`), then more, as the ESS so far projects, while the bulk or tail
+        ESS of a parameter is below ``ess_target`` or its R-hat above 1.01, up to
+        ``max_draws`` per chain (:func:`ladderfit.model.bayes.sample`).
     chain_method : ``"parallel"``, ``"sequential"``, ``"vectorized"`` or ``"auto"``
         (parallel when JAX sees one device per chain, else sequential).
     priors : overrides of :data:`ladderfit.model.priors.DEFAULT_PRIORS`.
@@ -36,12 +44,20 @@ class FitConfig:
     model: ModelSpec = field(default_factory=ModelSpec)
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     chains: int = 4
-    warmup: int = 500
-    draws: int = 1000
+    warmup: int = 300
+    draws: int | None = None
     seed: int = 0
     chain_method: str = "auto"
     target_accept: float = 0.9
     max_tree_depth: int = 10
+    warmup_tree_depth: int = 6
+    ess_target: float = 400.0
+    max_draws: int = 1200
+
+    @property
+    def first_draws(self) -> int:
+        """Draws per chain of the first (or only) sampling run."""
+        return FIRST_DRAWS if self.draws is None else self.draws
     priors: dict = field(default_factory=dict)
     progress_bar: bool | str = "auto"
 
@@ -49,10 +65,14 @@ class FitConfig:
         self.model = as_spec(self.model)
         if isinstance(self.preprocessing, dict):
             self.preprocessing = Preprocessing(**self.preprocessing)
-        for name in ("chains", "warmup", "draws"):
+        for name in ("chains", "warmup", "draws", "max_tree_depth", "warmup_tree_depth", "max_draws"):
             v = getattr(self, name)
+            if name == "draws" and v is None:
+                continue
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not (isinstance(self.ess_target, (int, float)) and self.ess_target > 0):
+            raise ValueError(f"ess_target must be a positive number, got {self.ess_target!r}")
         if self.chain_method not in ("auto", "parallel", "sequential", "vectorized"):
             raise ValueError(f"chain_method must be auto, parallel, sequential or vectorized, got {self.chain_method!r}")
         if not 0 < self.target_accept < 1:

@@ -97,8 +97,8 @@ class LadderFit:
         Keys: ``format`` (the saved-fit format), ``versions`` (ladderfit, numpyro, jax,
         arviz, python that made the fit), ``data_sha256`` and ``data_hashed`` (what the hash
         covers), ``model`` (the specification), ``preprocessing``, ``priors``, ``sampler``
-        (chains, warmup, draws, seed, chain method, target_accept, max_tree_depth, progress
-        bar, seconds) and ``convergence`` (max R-hat, min ESS, divergences, the verdict and
+        (chains, warmup, draws asked (``None``: by need) and taken, ESS target, seed, chain
+        method, target_accept, tree depths, progress bar, seconds) and ``convergence`` (max R-hat, min ESS, divergences, the verdict and
         its problems).
         """
         c = self.config
@@ -112,8 +112,10 @@ class LadderFit:
             "priors": {k: [v[0], list(v[1])] for k, v in self.priors.items()},
             "sampler": {
                 "chains": c.chains, "warmup": c.warmup, "draws": c.draws, "seed": c.seed,
-                "chain_method": c.chain_method, "target_accept": c.target_accept,
-                "max_tree_depth": c.max_tree_depth, "progress_bar": c.progress_bar,
+                "draws_taken": int(self.idata.posterior.sizes["draw"]), "ess_target": c.ess_target,
+                "max_draws": c.max_draws, "chain_method": c.chain_method, "target_accept": c.target_accept,
+                "max_tree_depth": c.max_tree_depth, "warmup_tree_depth": c.warmup_tree_depth,
+                "progress_bar": c.progress_bar,
                 "sampling_seconds": float(self.sampling_seconds),
             },  # fmt: skip
             "convergence": {**self.diagnostics.as_dict(), "problems": self.diagnostics.problems()},

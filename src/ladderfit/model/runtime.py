@@ -1,0 +1,65 @@
+"""JAX's runtime for a fit: float64, one CPU device per chain, the persistent compilation cache.
+
+:func:`prepare` is called by :func:`ladderfit.fit` (and the CLI sets the same through
+environment variables before JAX starts), so a fresh notebook samples its chains in parallel.
+Each setting is left alone where the user has chosen one.
+
+The persistent compilation cache (a second process with the same shapes skips most of the
+compilation) is on in the CLI and opt-in from Python (:func:`compilation_cache`): with
+jax 0.10 on the CPU, reading a cached parallel-chain NUTS program crashed the process
+(segmentation fault) in a long test session that fitted many models, reproducibly, though
+not in a one-fit process or a loop of identical fits. Off by default where a crash would
+take a notebook's state with it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+__all__ = ["CACHE_DIR", "prepare", "enable_x64", "host_devices", "compilation_cache"]
+
+#: Where compiled programs are kept between processes (``LADDERFIT_COMPILATION_CACHE=0``: not at all).
+CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
+
+_DEVICE_FLAG = "--xla_force_host_platform_device_count"
+
+
+def prepare(chains: int) -> None:
+    """float64 on, and ``chains`` CPU devices if JAX has not started yet."""
+    host_devices(chains)
+    enable_x64()
+
+
+def enable_x64() -> None:
+    """Switch JAX to float64: the scaling law's exponentials need it (float32 loses the
+    small differences of task loss between rungs)."""
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+
+
+def host_devices(n: int) -> bool:
+    """Give XLA ``n`` CPU devices so that chains run in parallel; possible only before JAX
+    starts its backends, and left alone if ``XLA_FLAGS`` already sets a count. True if set."""
+    from jax._src import xla_bridge
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if n < 2 or _DEVICE_FLAG in flags or xla_bridge.backends_are_initialized():
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} {_DEVICE_FLAG}={n}".strip()
+    return True
+
+
+def compilation_cache(path: str | None = None) -> str | None:
+    """Turn on JAX's persistent compilation cache at ``path`` (default :data:`CACHE_DIR`) unless
+    one is set or ``LADDERFIT_COMPILATION_CACHE=0``; every program is kept, however quick its
+    compilation (a fit compiles a dozen small ones). Call it before the first fit of the
+    process. Returns the directory in use."""
+    if os.environ.get("LADDERFIT_COMPILATION_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return jax.config.jax_compilation_cache_dir
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", path or CACHE_DIR)
+        if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return jax.config.jax_compilation_cache_dir

@@ -1,0 +1,125 @@
+"""The sampler's speed levers keep the posterior: the sigmoid sampled through its centre (same
+prior, by its Jacobian), and draws sized by need."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpyro import handlers
+
+import ladderfit
+from ladderfit.model import bayes, joint
+from ladderfit.model.config import FitConfig
+from ladderfit.model.priors import resolve_priors
+from ladderfit.model.simulate import default_truths, simulate_ladder
+
+jax.config.update("jax_enable_x64", True)
+
+
+def _theta(phi_w, phi_s, u_c, chance):
+    """(floor shift, log k) from the sampler's (logit p_c, log s) at u_c, as the model maps them."""
+    with handlers.seed(rng_seed=0), handlers.trace() as tr:
+        with handlers.substitute(data={"centre_accuracy": phi_w, "centre_slope": phi_s}):
+            from numpyro.distributions import Normal
+
+            joint._curve_by_centre(u_c, chance, resolve_priors(), Normal(1.5, 0.5))
+    return tr["floor_shift"]["value"], tr["log_k"]["value"], tr["curve_prior"]["fn"].log_prob(0.0)
+
+
+def test_curve_by_centre_jacobian_is_exact():
+    """The factor's log-Jacobian equals log |det d(delta, log k)/d(logit p_c, log s)| computed by
+    autodiff at random points, so the sampler's density is the model's prior, re-expressed."""
+    priors = resolve_priors()
+    rng = np.random.default_rng(0)
+    from numpyro.distributions import Normal
+
+    k_prior = Normal(1.5, 0.5)
+    for _ in range(20):
+        w, s, u, c = rng.normal(0, 1.5), rng.normal(-1, 1), rng.normal(-1, 1.5), rng.choice([0.2, 0.25, 0.5])
+
+        def to_theta(phi):
+            d, lk, _ = _theta(phi[0], phi[1], u, c)
+            return jnp.stack([d, lk])
+
+        J = jax.jacfwd(to_theta)(jnp.array([w, s]))
+        log_det = float(jnp.log(jnp.abs(jnp.linalg.det(J))))
+        delta, log_k, factor = _theta(w, s, u, c)
+        expected = float(ladderfit.model.priors.prior(priors, "floor_shift").log_prob(delta) + k_prior.log_prob(log_k) + log_det)
+        assert float(factor) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_centre_values_invert_the_map():
+    """initial_values' (logit p_c, log s) map back to the (delta, log k) they came from."""
+    u, delta, log_k, chance = np.array([-2.0, 0.5]), np.array([0.01, -0.03]), np.array([1.2, 2.5]), np.array([0.25, 0.5])
+    phi = joint.centre_values(u, delta, log_k, chance)
+    from numpyro.distributions import Normal
+
+    for t in range(2):
+        d, lk, _ = _theta(phi["centre_accuracy"][t], phi["centre_slope"][t], u[t], chance[t])
+        assert float(d) == pytest.approx(delta[t], abs=1e-10)
+        assert float(lk) == pytest.approx(log_k[t], abs=1e-10)
+    assert Normal  # the import above is the one _theta uses
+
+
+@pytest.fixture(scope="module")
+def one_task():
+    sim = simulate_ladder(default_truths(1, seed=2), seed=2)
+    return sim.data
+
+
+def test_draws_by_need_continue_when_the_ess_is_short(one_task):
+    """draws=None: 300 per chain, then more (no new warmup) while the ESS is below the target,
+    up to max_draws; a reachable target stops at the first 300; a number is exact."""
+    common = dict(chains=2, warmup=150, seed=0, progress_bar=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ladderfit.ConvergenceWarning)
+        short = ladderfit.fit(one_task, ess_target=50.0, **common)
+        more = ladderfit.fit(one_task, ess_target=1e6, max_draws=450, **common)
+        exact = ladderfit.fit(one_task, draws=120, ess_target=1e6, **common)
+    assert FitConfig().first_draws == 300
+    # a reachable ESS target: the first 300 draws, continued only if R-hat was above 1.01 then
+    first = short.idata.isel(draw=slice(0, 300))
+    report = bayes.Draws({k: v.values for k, v in first.posterior.items()},
+                         {"diverging": first.sample_stats["diverging"].values}).convergence()
+    expected = 300 if report.as_dict()["max_r_hat"] <= 1.01 else 450
+    assert short.idata.posterior.sizes["draw"] == expected
+    assert more.idata.posterior.sizes["draw"] == 450
+    assert exact.idata.posterior.sizes["draw"] == 120
+    # the continued chains are one sample: no jump in the mean between the two runs
+    x = more.idata.posterior["L0"].values[..., 0]
+    first, second = x[:, :300].mean(), x[:, 300:].mean()
+    assert abs(first - second) < 4 * x.std() / np.sqrt(40)
+    assert more.provenance["sampler"]["draws_taken"] == 450
+
+
+def test_draws_by_need_is_documented_in_the_config():
+    c = FitConfig()
+    assert c.draws is None and c.first_draws == 300 and c.ess_target == 400 and c.max_draws == 1200
+    with pytest.raises(ValueError, match="ess_target"):
+        FitConfig(ess_target=0)
+    with pytest.raises(ValueError, match="draws"):
+        FitConfig(draws=0)
+    assert FitConfig.from_json(FitConfig(draws=None).to_json()).draws is None
+
+
+def test_sampler_geometry_matches_the_model_posterior(one_task):
+    """NUTS in the sampler's geometry and in the model's own give the same posterior of the
+    sigmoid (within Monte Carlo error) on a simulated task."""
+    from numpyro.infer import MCMC, NUTS, init_to_value
+
+    config = FitConfig(chains=2, warmup=300, draws=400, progress_bar=False)
+    md = bayes.build_model_data(one_task, config.model, config.preprocessing)
+    priors = resolve_priors()
+    out = {}
+    for geometry in (True, False):
+        kernel = NUTS(joint.ladder_model, init_strategy=init_to_value(values=bayes.initial_values(md, priors)))
+        mcmc = MCMC(kernel, num_warmup=300, num_samples=400, num_chains=2, chain_method="sequential", progress_bar=False)
+        mcmc.run(jax.random.PRNGKey(0), md, priors, for_sampler=geometry)
+        out[geometry] = {k: np.asarray(mcmc.get_samples()[k]).ravel() for k in ("floor_shift", "log_k", "logit_centre")}
+    for k in out[True]:
+        a, b = out[True][k], out[False][k]
+        sd = np.sqrt((a.var() + b.var()) / 2)
+        assert abs(a.mean() - b.mean()) < 0.35 * sd, k  # ~ 4 MCSE at an ESS of ~200
+        assert 0.7 < a.std() / b.std() < 1.4, k
