@@ -10,8 +10,8 @@ scored twice: the design's *expected* 90% width at the target if it were added
 (:func:`ladderfit.analysis.design.design`), and the *actual* width after refitting the
 sub-ladder with that run added (same tasks, sampler and seed). Prints the table, the Spearman
 rank correlations between expected and actual (width; reduction per FLOP, the ranking's
-criterion; error of the median), and the rank of the design's first choice among the actual
-outcomes. Widths and errors are in accuracy points, averaged over tasks.
+criterion, over all candidates and over those whose expected reduction is detectable; error of
+the median), and the rank of the design's first choice among the actual outcomes. Widths and errors are in accuracy points, averaged over tasks.
 
 ``--quick``: 3 tasks and a shorter sampler (2 x 300 + 300).
 """
@@ -98,7 +98,8 @@ def main() -> None:
         rows.append({"candidate": r.candidate, "eflops": r.flops / 1e18, "design_rank": r.rank,
                      "expected_width": 100 * r.width_90_expected, "actual_width": width,
                      "expected_mae": 100 * r.mae_expected, "actual_abs_error": err,
-                     "ess": r.ess, "reliable": r.reliable, "refit_converged": refit.converged})  # fmt: skip
+                     "ess": r.ess, "reliable": r.reliable, "detectable": r.detectable,
+                     "refit_converged": refit.converged})  # fmt: skip
         print(f"  refit + {r.candidate}: width {width:.2f} (expected {100 * r.width_90_expected:.2f})", flush=True)
     t = pd.DataFrame(rows)
     t["expected_reduction_per_eflop"] = (100 * res.ranking["width_90_now"].iloc[0] - t["expected_width"]) / t["eflops"]
@@ -112,11 +113,14 @@ def main() -> None:
     rho_w = spearmanr(t["expected_width"], t["actual_width"]).statistic
     rho_r = spearmanr(t["expected_reduction_per_eflop"], t["actual_reduction_per_eflop"]).statistic
     rho_e = spearmanr(t["expected_mae"], t["actual_abs_error"]).statistic
+    det = t[t["detectable"]]
+    rho_d = spearmanr(det["expected_reduction_per_eflop"], det["actual_reduction_per_eflop"]).statistic if len(det) > 2 else float("nan")
     first = t.loc[t["design_rank"] == 1].iloc[0]
     best_width = t.loc[t["expected_width"].idxmin()]
     print()
     print(f"Spearman(expected width, actual width) over {len(t)} candidates: {rho_w:.3f}")
     print(f"Spearman(expected, actual reduction per EFLOP): {rho_r:.3f}")
+    print(f"  among the {len(det)} candidates with a detectable expected reduction: {rho_d:.3f}")
     print(f"Spearman(expected error of the median, actual |median - actual|): {rho_e:.3f}")
     print(f"design's first choice {first['candidate']}: rank {first['actual_rank']} of {len(t)} by actual reduction per EFLOP")
     print(f"design's narrowest expected width {best_width['candidate']}: rank "

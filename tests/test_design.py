@@ -62,7 +62,9 @@ def test_table_has_the_issue_columns(result):
     assert cols <= set(result.table.columns)
     assert len(result.table) == len(CANDIDATES) * 2
     assert list(result.ranking["rank"]) == [1, 2, 3]
-    assert result.ranking["reduction_per_eflop"].is_monotonic_decreasing
+    for _, part in result.ranking.groupby("detectable"):  # detectable gains first, then per FLOP
+        assert part["reduction_per_eflop"].is_monotonic_decreasing
+    assert result.ranking["detectable"].is_monotonic_decreasing
     # 6 N D on a ladder without flops
     row = result.ranking.set_index("candidate").loc["far"]
     assert row["flops"] == pytest.approx(6 * row["N"] * row["D"])
@@ -88,10 +90,10 @@ def test_expected_width_never_above_current(result):
 
 def test_greedy_stopping_view(result):
     g = result.greedy
-    assert list(g["step"]) == [0, 1, 2, 3]
+    assert list(g["step"]) == list(range(len(g))) and 2 <= len(g) <= 4  # stops when no rung helps detectably
     assert g["cumulative_flops"].is_monotonic_increasing
     assert g["share_of_target"].iloc[0] == pytest.approx(result.ladder_flops / result.target["flops"])
-    assert set(g["candidate"].iloc[1:]) == {c[0] for c in CANDIDATES}
+    assert "far" in set(g["candidate"]) and g["width_90_expected"].is_monotonic_decreasing
     # conditioning on more rungs does not widen the interval beyond Monte Carlo error
     assert g["width_90_expected"].iloc[-1] <= g["width_90_expected"].iloc[0] + 0.005
 
@@ -172,7 +174,7 @@ def test_cli_design_from_saved_fit(sim_fit, tmp_path, capsys):
     table = pd.read_csv(out)
     assert {"candidate", "N", "D", "flops", "task", "width_90_now", "width_90_expected", "reduction_per_eflop"} <= set(
         table.columns)
-    assert len(table) == 4 and len(pd.read_csv(greedy)) == 3
+    assert len(table) == 4 and 1 <= len(pd.read_csv(greedy)) <= 3
     fig = tmp_path / "design.png"
     assert main(["plot", "design", "--fit", str(path), "--target", TARGET, "--candidate", "far=2e9,4e11",
                  "--candidate", "near=3e8,2e10", "--greedy", "2", "--out", str(fig)]) == 0  # fmt: skip

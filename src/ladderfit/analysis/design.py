@@ -421,7 +421,8 @@ class DesignResult:
         (median over outcomes of the importance weights' ESS), ``pareto_k`` (median),
         ``reliable`` and the distances beyond the ladder before and after.
     ranking : one row per candidate, best first: the same averaged over tasks, with
-        ``tasks_helped`` (tasks whose width shrinks by more than two SE and 2%).
+        ``tasks_helped`` (tasks whose width shrinks by more than two SE and 2%) and
+        ``detectable`` (the mean width does; those without come last).
     greedy : the stopping view (:func:`greedy_design`), or ``None``.
     target : the target's row (``target, N, D, flops``); ``ladder_flops`` the ladder's compute.
     """
@@ -504,7 +505,8 @@ class _Context:
 
 
 def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outcomes: int = 64, max_draws: int = 1000,
-           level: float = 90, greedy_steps: int | None = 5, seed: int | None = None, psis: bool = True) -> DesignResult:
+           level: float = 90, greedy_steps: int | None = 5, seed: int | None = None, psis: bool = True,
+           min_reduction: float = 0.02) -> DesignResult:
     """Rank candidate rungs by how much they are expected to narrow the target's interval, per FLOP.
 
     Parameters
@@ -523,6 +525,10 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
     greedy_steps : rungs of the stopping view (:func:`greedy_design`); ``0`` or ``None`` skips it.
     seed : random seed (default the fit's seed).
     psis : Pareto-smooth the importance weights (default); ``False`` for raw weights.
+    min_reduction : a reduction counts (``detectable``) when it exceeds this share of the current
+        width (default 2%) and two Monte Carlo SE; candidates without one are ranked after those
+        with one (per FLOP, a tiny gain of a tiny run is noise divided by little), and the greedy
+        sequence stops when no rung left has one.
 
     Returns
     -------
@@ -563,7 +569,7 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
     table["reduction"] = table["width_now"] - table["width_expected"]
     table["reduction_per_eflop"] = table["reduction"] / (table["flops"] / 1e18)
     table["reliable"] = (table["ess"] >= LOW_ESS) & ~(table["pareto_k"] > 0.7)
-    ranking = _ranking(table)
+    ranking = _ranking(table, float(min_reduction))
     table = table.merge(ranking[["candidate", "rank"]], on="candidate").sort_values(["rank", "task"])
     lab = f"{level:g}"
     rename = {"width_now": f"width_{lab}_now", "width_expected": f"width_{lab}_expected",
@@ -579,12 +585,12 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
         )
     result = DesignResult(table=table, ranking=ranking, target=ctx.target, ladder_flops=ctx.ladder_flops, level=level)
     if greedy_steps:
-        result.greedy = _greedy(ctx, cands, lls, int(greedy_steps))
+        result.greedy = _greedy(ctx, cands, lls, int(greedy_steps), float(min_reduction))
         result.greedy = result.greedy.rename(columns=rename)
     return result
 
 
-def _ranking(table: pd.DataFrame) -> pd.DataFrame:
+def _ranking(table: pd.DataFrame, min_reduction: float) -> pd.DataFrame:
     g = table.groupby("candidate", sort=False)
     out = g.agg(N=("N", "first"), D=("D", "first"), flops=("flops", "first"), width_now=("width_now", "mean"),
                 width_expected=("width_expected", "mean"), mae_now=("mae_now", "mean"),
@@ -601,14 +607,18 @@ def _ranking(table: pd.DataFrame) -> pd.DataFrame:
         return ",".join(good.sort_values("reduction", ascending=False)["task"])
 
     out["tasks_helped"] = [helped(table[table["candidate"] == c]) for c in out["candidate"]]
-    out = out.sort_values("reduction_per_eflop", ascending=False).reset_index(drop=True)
+    out["detectable"] = (out["reduction"] > 2 * out["width_expected_se"]) & (
+        out["reduction"] > min_reduction * out["width_now"])
+    out = out.sort_values(["detectable", "reduction_per_eflop"], ascending=False).reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
 
 
-def _greedy(ctx: _Context, cands: pd.DataFrame, lls: dict, steps: int) -> pd.DataFrame:
+def _greedy(ctx: _Context, cands: pd.DataFrame, lls: dict, steps: int, min_reduction: float) -> pd.DataFrame:
     """The greedy sequence: each step adds the rung with the largest expected reduction per FLOP
-    of the mean width, given the rungs chosen before it (their outcomes drawn jointly)."""
+    of the mean width, given the rungs chosen before it (their outcomes drawn jointly), among
+    those whose reduction is detectable (> ``min_reduction`` of the current width and 2 SE);
+    it stops early when none is."""
     md = ctx.md
     chosen: list[str] = []
     total = np.zeros_like(next(iter(lls.values()))[0])
@@ -629,11 +639,17 @@ def _greedy(ctx: _Context, cands: pd.DataFrame, lls: dict, steps: int) -> pd.Dat
             ll, cx, cz = lls[name]
             e = (max(edge[0], cx), max(edge[1], cz))
             ev = ctx.evaluate(total + ll, *e, psis=False)
-            w = float(ev["width"].mean())
+            per_outcome = ev["width"].mean(1)
+            w = float(per_outcome.mean())
+            se = float(per_outcome.std(ddof=1) / np.sqrt(len(per_outcome)))
+            if width - w <= max(2 * se, min_reduction * width):
+                continue
             flops = float(_flops(ctx.coef, by_name.loc[name, "N"], by_name.loc[name, "D"]))
             gain = (width - w) / flops
             if best is None or gain > best[0]:
                 best = (gain, name, w, e, ev, flops)
+        if best is None:  # no rung left narrows the interval detectably: stop
+            break
         gain, name, w, e, ev, flops = best
         chosen.append(name)
         total = total + lls[name][0]

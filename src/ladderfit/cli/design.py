@@ -62,7 +62,7 @@ def format_ranking(result) -> str:
            f"{'per EFLOP':>11}{'ESS':>6}  tasks helped"
     lines.append(head)
     for row in r.to_dict("records"):
-        flag = "" if row["reliable"] else " (!)"
+        flag = ("" if row["reliable"] else " (!)") + ("" if row["detectable"] else " (no detectable gain)")
         lines.append(
             f"{row['rank']:>4}  {str(row['candidate'])[:18]:<18}{row['N']:>9.3g}{row['D']:>10.3g}"
             f"{row['flops'] / 1e18:>9.3g}{100 * row[f'width_{lab}_now']:>7.2f}{100 * row[f'width_{lab}_expected']:>10.2f}"
