@@ -11,7 +11,9 @@ scored twice: the design's *expected* 90% width at the target if it were added
 sub-ladder with that run added (same tasks, sampler and seed). Prints the table, the Spearman
 rank correlations between expected and actual (width; reduction per FLOP, the ranking's
 criterion, over all candidates and over those whose expected reduction is detectable; error of
-the median), and the rank of the design's first choice among the actual outcomes. Widths and errors are in accuracy points, averaged over tasks.
+the median), the rank of the design's first choice among the actual outcomes, and how often
+the actual width falls inside the design's 5-95% range of the width one run could leave (its
+simulated outcomes). Widths and errors are in accuracy points, averaged over tasks.
 
 ``--quick``: 3 tasks and a shorter sampler (2 x 300 + 300).
 """
@@ -97,6 +99,7 @@ def main() -> None:
         width, err = summarize(refit)
         rows.append({"candidate": r.candidate, "eflops": r.flops / 1e18, "design_rank": r.rank,
                      "expected_width": 100 * r.width_90_expected, "actual_width": width,
+                     "outcome_5": 100 * r.width_90_outcome_5, "outcome_95": 100 * r.width_90_outcome_95,
                      "expected_mae": 100 * r.mae_expected, "actual_abs_error": err,
                      "ess": r.ess, "reliable": r.reliable, "detectable": r.detectable,
                      "refit_converged": refit.converged})  # fmt: skip
@@ -122,6 +125,9 @@ def main() -> None:
     print(f"Spearman(expected, actual reduction per EFLOP): {rho_r:.3f}")
     print(f"  among the {len(det)} candidates with a detectable expected reduction: {rho_d:.3f}")
     print(f"Spearman(expected error of the median, actual |median - actual|): {rho_e:.3f}")
+    inside = ((t["actual_width"] >= t["outcome_5"]) & (t["actual_width"] <= t["outcome_95"])).sum()
+    print(f"actual width inside the design's 5-95% range of one run's outcomes: {inside} of {len(t)}")
+    print(f"mean expected - actual width: {(t['expected_width'] - t['actual_width']).mean():+.2f} points")
     print(f"design's first choice {first['candidate']}: rank {first['actual_rank']} of {len(t)} by actual reduction per EFLOP")
     print(f"design's narrowest expected width {best_width['candidate']}: rank "
           f"{int(t['actual_width'].rank(method='min')[best_width.name])} of {len(t)} by actual width")

@@ -21,8 +21,12 @@ candidate run c at (N_c, D_c) and the target (N*, D*):
    deviation, one evaluation's noise, and the calibrated discrepancy ``gamma d^p``) are
    re-weighted; the discrepancy's distance d beyond the ladder is recomputed with the candidate
    in the ladder (a rung beyond the largest N or D moves the ladder's edge: a large part of
-   why far rungs help). The weighted 5% and 95% quantiles give the width; averaging over the
-   J outcomes gives its expectation (``width_90_expected``, with its Monte Carlo SE).
+   why far rungs help). The weighted 5% and 95% quantiles give the width, corrected for the
+   weights' finite effective sample (a weighted quantile of ESS effective draws is narrower than
+   the distribution by itself): the same weights shuffled over the draws, as degenerate but blind
+   to the target, measure that bias, and the width is the unweighted one minus (shuffled -
+   weighted). Averaging over the J outcomes gives the expectation (``width_90_expected``, with
+   its Monte Carlo SE; ``width_90_expected_raw`` without the correction).
 
 Candidates are ranked by the expected reduction of the width, averaged over tasks, per
 training FLOP (``reduction_per_eflop``, accuracy points... in fractions per 1e18 FLOPs).
@@ -422,7 +426,10 @@ class DesignResult:
         ``reliable`` and the distances beyond the ladder before and after.
     ranking : one row per candidate, best first: the same averaged over tasks, with
         ``tasks_helped`` (tasks whose width shrinks by more than two SE and 2%) and
-        ``detectable`` (the mean width does; those without come last).
+        ``detectable`` (the mean width does; those without come last), and the spread of the
+        width one real run would leave over the simulated outcomes (``width_90_outcome_sd``, its
+        5% and 95% quantiles ``width_90_outcome_5``/``_95``): the expectation averages them, a
+        single run lands somewhere among them.
     greedy : the stopping view (:func:`greedy_design`), or ``None``.
     target : the target's row (``target, N, D, flops``); ``ladder_flops`` the ladder's compute.
     """
@@ -462,14 +469,16 @@ def _check_inputs(fit, target, tasks):
 class _Context:
     """Everything the candidates share: posterior draws, outcome draws, target draws, FLOPs."""
 
-    def __init__(self, fit, target, tasks, data, outcomes, max_draws, seed, level, psis):
-        self.fit, self.md, self.level, self.psis = fit, fit.model_data, level, psis
+    def __init__(self, fit, target, tasks, data, outcomes, max_draws, seed, level, psis, null=True, weights="task"):
+        self.fit, self.md, self.level, self.psis, self.null = fit, fit.model_data, level, psis, null
+        self.weights = weights
         self.samples = _posterior_subsample(fit, max_draws)
         S = len(next(iter(self.samples.values())))
         rng = np.random.default_rng(seed)
         self.J = int(min(outcomes, S))
         self.gen_idx = np.sort(rng.choice(S, size=self.J, replace=False))
         self.gen = _take(self.samples, self.gen_idx)
+        self.shuffle = rng.permutation(S)  # the null's shuffle of the weights over draws
         self.seed = seed
         self.target_draws = _TargetDraws(fit, self.samples, target, seed + 1)
         self.task_idx = np.array([fit.tasks.index(t) for t in (tasks or fit.tasks)])
@@ -498,15 +507,27 @@ class _Context:
     def evaluate(self, ll: np.ndarray, x_max: float, z_max: float, psis: bool | None = None) -> dict:
         """Expected width etc. per task given the summed log weights (S, J, T) and the edge."""
         ll = np.where(np.isfinite(ll), ll, np.nanmin(np.where(np.isfinite(ll), ll, np.inf)) - 50.0)
-        w, ess, k = _smoothed_weights(ll[:, :, self.task_idx], self.psis if psis is None else psis)
+        ll = ll[:, :, self.task_idx]
+        if self.weights == "joint":  # every task's observations weigh every task's draws
+            ll = np.repeat(ll.sum(-1, keepdims=True), ll.shape[-1], axis=-1)
+        w, ess, k = _smoothed_weights(ll, self.psis if psis is None else psis)
         acc = self.target_draws.accuracy(x_max, z_max)[:, self.task_idx]
         width, med, mae = _interval_stats(acc, w, self.level)
-        return {"width": width, "mae": mae, "ess": ess, "k": k}
+        if not self.null:
+            return {"width": width, "mae": mae, "ess": ess, "k": k, "width_raw": width}
+        # the same weights, shuffled over the draws: as degenerate, but blind to the target.
+        # A weighted quantile of an effective sample of size ESS is biased (narrow) by itself;
+        # the null has that bias and no information, so the difference is the information's.
+        S = len(acc)
+        base_w, _, base_mae = _interval_stats(acc, np.full((S, 1, acc.shape[1]), 1.0 / S), self.level)
+        null_w, _, null_mae = _interval_stats(acc, w[self.shuffle], self.level)
+        return {"width": base_w - (null_w - width), "mae": base_mae - (null_mae - mae), "ess": ess, "k": k,
+                "width_raw": width}
 
 
 def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outcomes: int = 64, max_draws: int = 1000,
            level: float = 90, greedy_steps: int | None = 5, seed: int | None = None, psis: bool = True,
-           min_reduction: float = 0.02) -> DesignResult:
+           min_reduction: float = 0.02, null: bool = True, weights: str = "task") -> DesignResult:
     """Rank candidate rungs by how much they are expected to narrow the target's interval, per FLOP.
 
     Parameters
@@ -529,6 +550,15 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
         width (default 2%) and two Monte Carlo SE; candidates without one are ranked after those
         with one (per FLOP, a tiny gain of a tiny run is noise divided by little), and the greedy
         sequence stops when no rung left has one.
+    weights : ``"task"`` (default): each task's draws are weighted by that task's observations
+        of the rung (and its step-1 law's); ``"joint"``: by all tasks' together, which also
+        credits what the rung says about the pooled exponents and slopes, at the cost of far
+        fewer effective draws (the weights degenerate T times faster).
+    null : correct each outcome's width for the finite effective sample of its weights (default):
+        the weighted quantiles of an effective sample of size ESS are narrower than the
+        distribution's by themselves; the same weights shuffled over the draws (as degenerate,
+        blind to the target) measure that bias, and the expected width is the unweighted width
+        minus (shuffled - weighted). ``width_90_expected_raw`` keeps the uncorrected width.
 
     Returns
     -------
@@ -543,8 +573,10 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
     if int(outcomes) < 2 or int(max_draws) < 10:
         raise LadderDataError(f"design: need outcomes >= 2 and max_draws >= 10, got {outcomes!r} and {max_draws!r}")
     seed = fit.config.seed if seed is None else int(seed)
-    ctx = _Context(fit, tg, tasks, data, int(outcomes), int(max_draws), seed, level, psis)
-    lls, rows = {}, []
+    if weights not in ("task", "joint"):
+        raise LadderDataError(f"design: weights must be 'task' or 'joint', got {weights!r}")
+    ctx = _Context(fit, tg, tasks, data, int(outcomes), int(max_draws), seed, level, psis, bool(null), weights)
+    lls, rows, spread = {}, [], {}
     for i, c in enumerate(cands.itertuples(index=False)):
         cx, cz = ctx.xz(c.N, c.D)
         ll = ctx.loglik(cx, cz, i)
@@ -552,12 +584,15 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
         x_max, z_max = max(ctx.md.x_max, cx), max(ctx.md.z_max, cz)
         ev = ctx.evaluate(ll, x_max, z_max)
         flops = float(_flops(ctx.coef, c.N, c.D))
+        per_outcome = ev["width"].mean(1)  # one real run gives one of these: their spread
+        spread[c.candidate] = (per_outcome.std(ddof=1), *np.percentile(per_outcome, [5, 95]))
         for ti, task in enumerate(ctx.tasks):
             t_full = ctx.task_idx[ti]
             we = ev["width"][:, ti]
             rows.append({
                 "candidate": c.candidate, "N": c.N, "D": c.D, "flops": flops, "task": task,
                 "width_now": ctx.width_now[t_full], "width_expected": we.mean(),
+                "width_expected_raw": ev["width_raw"][:, ti].mean(),
                 "width_expected_se": we.std(ddof=1) / np.sqrt(len(we)),
                 "mae_now": ctx.mae_now[t_full], "mae_expected": ev["mae"][:, ti].mean(),
                 "ess": float(np.median(ev["ess"][:, ti])), "pareto_k": float(np.nanmedian(ev["k"][:, ti]))
@@ -570,10 +605,14 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
     table["reduction_per_eflop"] = table["reduction"] / (table["flops"] / 1e18)
     table["reliable"] = (table["ess"] >= LOW_ESS) & ~(table["pareto_k"] > 0.7)
     ranking = _ranking(table, float(min_reduction))
+    sp = pd.DataFrame(spread, index=["width_outcome_sd", "width_outcome_5", "width_outcome_95"]).T
+    ranking = ranking.merge(sp, left_on="candidate", right_index=True)
     table = table.merge(ranking[["candidate", "rank"]], on="candidate").sort_values(["rank", "task"])
     lab = f"{level:g}"
     rename = {"width_now": f"width_{lab}_now", "width_expected": f"width_{lab}_expected",
-              "width_expected_se": f"width_{lab}_expected_se"}  # fmt: skip
+              "width_expected_se": f"width_{lab}_expected_se", "width_expected_raw": f"width_{lab}_expected_raw",
+              "width_outcome_sd": f"width_{lab}_outcome_sd", "width_outcome_5": f"width_{lab}_outcome_5",
+              "width_outcome_95": f"width_{lab}_outcome_95"}
     table = table.rename(columns=rename).reset_index(drop=True)
     ranking = ranking.rename(columns=rename)
     bad = ranking.loc[~ranking["reliable"], "candidate"].tolist()
@@ -593,7 +632,8 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
 def _ranking(table: pd.DataFrame, min_reduction: float) -> pd.DataFrame:
     g = table.groupby("candidate", sort=False)
     out = g.agg(N=("N", "first"), D=("D", "first"), flops=("flops", "first"), width_now=("width_now", "mean"),
-                width_expected=("width_expected", "mean"), mae_now=("mae_now", "mean"),
+                width_expected=("width_expected", "mean"), width_expected_raw=("width_expected_raw", "mean"),
+                mae_now=("mae_now", "mean"),
                 mae_expected=("mae_expected", "mean"), ess=("ess", "min"), pareto_k=("pareto_k", "max"),
                 reliable=("reliable", "all"), distance_now=("distance_now", "first"),
                 distance_after=("distance_after", "first")).reset_index()  # fmt: skip

@@ -59,17 +59,20 @@ def format_ranking(result) -> str:
              f"{result.target['flops'] / 1e18:.3g} EFLOPs); ladder {result.ladder_flops / 1e18:.3g} EFLOPs. "
              f"Expected {lab}% width in accuracy points, mean over tasks:"]  # fmt: skip
     head = f"{'rank':>4}  {'candidate':<18}{'N':>9}{'D':>10}{'EFLOPs':>9}{'now':>7}{'expected':>10}{'(se)':>7}" \
-           f"{'per EFLOP':>11}{'ESS':>6}  tasks helped"
+           f"{'one run 5-95%':>15}{'per EFLOP':>11}{'ESS':>6}  tasks helped"
     lines.append(head)
+    f_lo, f_hi = f"width_{lab}_outcome_5", f"width_{lab}_outcome_95"
     for row in r.to_dict("records"):
         flag = ("" if row["reliable"] else " (!)") + ("" if row["detectable"] else " (no detectable gain)")
         lines.append(
             f"{row['rank']:>4}  {str(row['candidate'])[:18]:<18}{row['N']:>9.3g}{row['D']:>10.3g}"
             f"{row['flops'] / 1e18:>9.3g}{100 * row[f'width_{lab}_now']:>7.2f}{100 * row[f'width_{lab}_expected']:>10.2f}"
-            f"{100 * row[f'width_{lab}_expected_se']:>7.2f}{100 * row['reduction_per_eflop']:>11.3g}"
+            f"{100 * row[f'width_{lab}_expected_se']:>7.2f}"
+            f"{f'{100 * row[f_lo]:.1f}-{100 * row[f_hi]:.1f}':>15}{100 * row['reduction_per_eflop']:>11.3g}"
             f"{row['ess']:>6.0f}  {row['tasks_helped'] or '-'}{flag}"
         )
-    lines.append("per EFLOP: expected width reduction (points) per 1e18 training FLOPs; ESS: the smallest median "
+    lines.append("one run 5-95%: the width one real run would leave ranges over these (simulated outcomes); per EFLOP: "
+                 "expected width reduction (points) per 1e18 training FLOPs; ESS: the smallest median "
                  "importance-sampling ESS over tasks; (!): weights degenerated, the expected width is too optimistic.")
     return "\n".join(lines)
 
