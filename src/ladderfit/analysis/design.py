@@ -608,6 +608,8 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
     sp = pd.DataFrame(spread, index=["width_outcome_sd", "width_outcome_5", "width_outcome_95"]).T
     ranking = ranking.merge(sp, left_on="candidate", right_index=True)
     table = table.merge(ranking[["candidate", "rank"]], on="candidate").sort_values(["rank", "task"])
+    first = ["candidate", "N", "D", "flops", "task", "width_now", "width_expected", "reduction_per_eflop"]
+    table = table[first + [c for c in table.columns if c not in first]]
     lab = f"{level:g}"
     rename = {"width_now": f"width_{lab}_now", "width_expected": f"width_{lab}_expected",
               "width_expected_se": f"width_{lab}_expected_se", "width_expected_raw": f"width_{lab}_expected_raw",
