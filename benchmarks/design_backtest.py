@@ -13,7 +13,8 @@ rank correlations between expected and actual (width; reduction per FLOP, the ra
 criterion, over all candidates and over those whose expected reduction is detectable; error of
 the median), the rank of the design's first choice among the actual outcomes, and how often
 the actual width falls inside the design's 5-95% range of the width one run could leave (its
-simulated outcomes). Widths and errors are in accuracy points, averaged over tasks.
+simulated outcomes). Widths and errors are in accuracy points, averaged over tasks; a last
+table gives, per task, the Spearman correlation and the mean difference of expected and actual.
 
 ``--quick``: 3 tasks and a shorter sampler (2 x 300 + 300).
 """
@@ -84,11 +85,16 @@ def main() -> None:
                      greedy_steps=0)  # fmt: skip
     design_seconds = time.perf_counter() - t0
 
-    def summarize(f) -> tuple[float, float]:
+    per_task = []  # (candidate, task, expected, actual) widths
+
+    def summarize(f, name=None) -> tuple[float, float]:
         p = f.predict(target, levels=(90,)).query("quantity == 'accuracy'").set_index("task")
-        width = 100 * (p["upper_90"] - p["lower_90"]).mean()
+        widths = 100 * (p["upper_90"] - p["lower_90"])
+        if name is not None:
+            exp = res.table[res.table["candidate"] == name].set_index("task")["width_90_expected"]
+            per_task.extend((name, task, 100 * exp[task], w) for task, w in widths.items())
         err = 100 * (p["median"] - truth.reindex(p.index)).abs().mean()
-        return float(width), float(err)
+        return float(widths.mean()), float(err)
 
     now_width, now_err = summarize(fit)
     rows, refit_seconds = [], 0.0
@@ -96,7 +102,7 @@ def main() -> None:
         t1 = time.perf_counter()
         refit = ladderfit.fit(df, runs=base + [r.candidate], tasks=tasks, **sampler)
         refit_seconds += time.perf_counter() - t1
-        width, err = summarize(refit)
+        width, err = summarize(refit, r.candidate)
         rows.append({"candidate": r.candidate, "eflops": r.flops / 1e18, "design_rank": r.rank,
                      "expected_width": 100 * r.width_90_expected, "actual_width": width,
                      "outcome_5": 100 * r.width_90_outcome_5, "outcome_95": 100 * r.width_90_outcome_95,
@@ -131,6 +137,13 @@ def main() -> None:
     print(f"design's first choice {first['candidate']}: rank {first['actual_rank']} of {len(t)} by actual reduction per EFLOP")
     print(f"design's narrowest expected width {best_width['candidate']}: rank "
           f"{int(t['actual_width'].rank(method='min')[best_width.name])} of {len(t)} by actual width")
+    pt = pd.DataFrame(per_task, columns=["candidate", "task", "expected", "actual"])
+    by_task = pt.groupby("task").apply(lambda g: pd.Series({
+        "spearman": spearmanr(g["expected"], g["actual"]).statistic,
+        "mean_expected_minus_actual": (g["expected"] - g["actual"]).mean(),
+        "mean_abs_difference": (g["expected"] - g["actual"]).abs().mean()}), include_groups=False)
+    print("per task, over candidates (widths in points):")
+    print(by_task.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"time: base fit {fit_seconds:.0f} s, design {design_seconds:.1f} s for {len(t)} candidates "
           f"({design_seconds / len(t):.1f} s each), refits {refit_seconds:.0f} s ({refit_seconds / len(t):.0f} s each)")
     if args.out:

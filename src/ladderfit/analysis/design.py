@@ -42,7 +42,9 @@ per candidate (about a second), against a NUTS refit per simulated outcome (minu
 uses the fit's own likelihood, noise model and discrepancy, nothing re-derived. It breaks
 where the candidate is very informative relative to the posterior (a rung far beyond a small
 ladder, with dozens of precise checkpoints): the weights degenerate on few draws (small
-``ess``, ``pareto_k`` > 0.7) and the expected width is then too optimistic. It also treats
+``ess``, ``pareto_k`` > 0.7) and the expected width is then too optimistic; and where a real
+run moves a broad posterior (a near-chance task whose curve the ladder barely shows) beyond the
+region its draws cover, which no re-weighting of those draws can follow. It also treats
 the candidate as a new configuration: a seed rerun of an existing rung (which the model fits
 as a replicate, sharing the rung's deviation from the law) is credited with more information
 than the refit gives it. ``benchmarks/design_backtest.py`` checks the ranking against real
