@@ -29,7 +29,7 @@ candidate run c at (N_c, D_c) and the target (N*, D*):
    its Monte Carlo SE; ``width_90_expected_raw`` without the correction).
 
 Candidates are ranked by the expected reduction of the width, averaged over tasks, per
-training FLOP (``reduction_per_eflop``, accuracy points... in fractions per 1e18 FLOPs).
+training FLOP (``reduction_per_eflop``: accuracy as a fraction, per 1e18 FLOPs).
 FLOPs are those of the ladder's fitted FLOPs-per-token law (``log(flops / D) = c0 + c1 log N``,
 :func:`~ladderfit.data.targets.flops_per_token_coef`) when the data hold ``flops``, else 6 N D.
 
@@ -38,7 +38,8 @@ FLOPs are those of the ladder's fitted FLOPs-per-token law (``log(flops / D) = c
 against the ladder's cumulative compute as a share of the target's.
 
 Why importance re-weighting: it costs two ``Predictive`` passes and one ``log_likelihood``
-per candidate (about a second), against a NUTS refit per simulated outcome (minutes), and it
+per candidate (about 3 s for 6 tasks on 2 CPU cores), against a NUTS refit per simulated
+outcome (about 16 s each, times J), and it
 uses the fit's own likelihood, noise model and discrepancy, nothing re-derived. It breaks
 where the candidate is very informative relative to the posterior (a rung far beyond a small
 ladder, with dozens of precise checkpoints): the weights degenerate on few draws (small
@@ -46,8 +47,8 @@ ladder, with dozens of precise checkpoints): the weights degenerate on few draws
 run moves a broad posterior (a near-chance task whose curve the ladder barely shows) beyond the
 region its draws cover, which no re-weighting of those draws can follow. It also treats
 the candidate as a new configuration: a seed rerun of an existing rung (which the model fits
-as a replicate, sharing the rung's deviation from the law) is credited with more information
-than the refit gives it. ``benchmarks/design_backtest.py`` checks the ranking against real
+as a replicate, sharing the rung's deviation from the law, with a seed-share parameter) is
+scored as if it were a new rung. ``benchmarks/design_backtest.py`` checks the ranking against real
 refits on the bundled ladder.
 """
 
@@ -65,7 +66,7 @@ import pandas as pd
 from ..data.targets import TARGET_RANGE, as_targets, flops_per_token_coef
 from ..errors import LadderDataError
 
-__all__ = ["design", "greedy_design", "as_candidates", "candidate_grid", "DesignResult", "DesignWarning",
+__all__ = ["design", "greedy_design", "as_candidates", "parse_candidate", "candidate_grid", "DesignResult", "DesignWarning",
            "weighted_quantile"]
 
 #: ESS of the importance weights below which an expected width is flagged as unreliable.
@@ -351,7 +352,7 @@ def candidate_loglik(fit, samples: dict, gen: dict, cx: float, cz: float, seed: 
         else:
             part = dataclasses.replace(part, s2_acc=obs["acc_obs"][js].ravel())
         got = log_likelihood(model, samples, part, priors)
-        copy1 = part.s1_run - 0
+        copy1 = part.s1_run
         if single:
             l1 = np.asarray(got["final_acc_obs"])  # (S, n) per task
             np.add.at(ll, (slice(None), js[copy1], part.s1_task), l1)
@@ -494,8 +495,8 @@ class _Context:
         self.target = {"target": str(tg["target"]), "N": float(tg["N"]), "D": float(tg["D"]), "flops": tflops}
         uniform = np.ones((S, 1, self.md.n_tasks))
         acc_now = self.target_draws.accuracy(self.md.x_max, self.md.z_max)
-        w, med, mae = _interval_stats(acc_now, uniform / S, level)
-        self.width_now, self.mae_now = w[0], mae[0]
+        width, _, mae = _interval_stats(acc_now, uniform / S, level)
+        self.width_now, self.mae_now = width[0], mae[0]
 
     def xz(self, N: float, D: float) -> tuple[float, float]:
         x, z = self.md.target_xz(pd.DataFrame({"N": [N], "D": [D]}))
