@@ -15,7 +15,8 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["01_quickstart.ipynb", "02_task_variance.ipynb", "03_your_own_ladder.ipynb", "04_model_checking.ipynb"]
+NAMES = ["01_quickstart.ipynb", "02_task_variance.ipynb", "03_your_own_ladder.ipynb", "04_model_checking.ipynb",
+         "05_ladder_design.ipynb"]
 PYTHIA = Path(__file__).resolve().parents[2] / "shared" / "pythia-evals"
 
 

@@ -50,6 +50,8 @@ _LAZY = {
     "loo_by_run": "analysis.comparison",
     "prior_sensitivity": "analysis.sensitivity",
     "prior_predictive": "analysis.checks",
+    "design": "analysis.design",
+    "greedy_design": "analysis.design",
 }
 
 
@@ -61,7 +63,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "fit", "FitConfig", "LadderFit", "load", "ConvergenceWarning", "check_convergence", "compare", "data_sha256",
-    "prior_predictive", "loo_by_run", "prior_sensitivity",
+    "prior_predictive", "loo_by_run", "prior_sensitivity", "design", "greedy_design",
     "backtest", "summarize_backtest", "calibration", "summarize_calibration", "compute_vs_error", "variance",
     "rank_correlation", "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
     "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",

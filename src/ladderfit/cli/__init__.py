@@ -4,7 +4,7 @@
 
 Commands: ``data summary`` (:mod:`.data`), ``predict`` (:mod:`.predict`), ``backtest``
 (:mod:`.backtest`), ``calibrate`` (:mod:`.calibrate`), ``plot`` (:mod:`.plot`), ``variance``
-(:mod:`.variance`). The JAX platform is set (:func:`~.common.setup_platform`) before any
+(:mod:`.variance`), ``design`` (:mod:`.design`). The JAX platform is set (:func:`~.common.setup_platform`) before any
 command imports JAX. To add a command, write a module with ``add_parser`` and list it in
 :data:`COMMANDS`.
 """
@@ -20,11 +20,11 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import LadderDataError
-from . import backtest, calibrate, data, plot, predict, variance
+from . import backtest, calibrate, data, design, plot, predict, variance
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
-COMMANDS = (data, predict, backtest, calibrate, plot, variance)
+COMMANDS = (data, predict, backtest, calibrate, plot, variance, design)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,8 +5,9 @@
     ladderfit plot calibration --calibration calibration.csv [--out FILE.png]
 
 KIND is one of step1, step2, chained, forest, variance, trace, rank, parameters, calibration,
-prior, ppc, loo_pit (:data:`ladderfit.plots.PLOTS`; ``--step 1|2`` picks the observations of
-ppc and loo_pit). ``--fit`` loads a fit saved with ``LadderFit.save`` instead
+prior, ppc, loo_pit, design (:data:`ladderfit.plots.PLOTS`; ``--step 1|2`` picks the observations of
+ppc and loo_pit; ``design`` takes ``--candidate NAME=N,D`` or ``--sizes``/``--multipliers`` and draws
+the stopping view of :func:`ladderfit.analysis.design.design` for ``--target``). ``--fit`` loads a fit saved with ``LadderFit.save`` instead
 of fitting; without it the model is fitted first (the sampler options apply). ``calibration``
 draws the table written by ``ladderfit calibrate --out`` and fits nothing. matplotlib and
 JAX are imported only inside the command.
@@ -24,7 +25,7 @@ __all__ = ["add_parser", "PLOT_KINDS", "get_fit"]
 
 PLOT_KINDS: tuple[str, ...] = (
     "step1", "step2", "chained", "forest", "variance", "trace", "rank", "parameters", "calibration",
-    "prior", "ppc", "loo_pit",
+    "prior", "ppc", "loo_pit", "design",
 )  # fmt: skip
 
 
@@ -52,10 +53,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     from .. import plots
 
+    from ..data.readers import read_data
     from ..errors import LadderDataError
     from ..io import atomic_path
 
     kind = args.kind
+    if kind == "design":  # the candidates, before any fitting
+        from .design import candidates_from_args
+
+        candidates_from_args(args)
     out = Path(args.out or f"{kind}.png")
     args.out = str(out)
     check_outputs(args, out="figure")
@@ -107,6 +113,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             fig = plots.plot_ppc(fit, step=args.step, tasks=tasks)
         elif kind == "loo_pit":
             fig = plots.plot_loo_pit(fit, step=args.step, tasks=tasks)
+        elif kind == "design":
+            from ..analysis.design import design
+            from .design import candidates_from_args
+
+            target = targets[0] if targets else "7B-4T"
+            data = read_data(args.data) if args.data is not None or not args.fit else None
+            fig = plots.plot_design(design(fit, target, candidates_from_args(args), tasks=tasks, data=data,
+                                           greedy_steps=args.greedy))
         else:  # parameters
             fig = plots.plot_parameter_forest(fit, var_names=args.var_names, tasks=tasks)
     with atomic_path(out) as tmp:  # a failed or interrupted write leaves the previous figure
@@ -120,8 +134,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "plot",
         help="draw a figure of a fit (step1, step2, chained, forest, variance, trace, rank, parameters, prior, "
-             "ppc, loo_pit) "
-             "or of a calibration table (calibration)",
+             "ppc, loo_pit), "
+             "the stopping view of a ladder design (design) or of a calibration table (calibration)",
         description="Draw a figure of a fitted ladder and save it (PNG, PDF, SVG: by the --out suffix).",
     )
     p.add_argument("kind", choices=PLOT_KINDS, metavar="KIND", help="one of: " + ", ".join(PLOT_KINDS))
@@ -139,5 +153,9 @@ def add_parser(sub) -> None:
     p.add_argument("--step", type=int, choices=[1, 2], default=2, help="ppc/loo_pit: step-1 or step-2 observations (default 2)")
     p.add_argument("--run", default=None, help="variance: run whose last checkpoints are used (default 1B-10xC)")
     p.add_argument("--last-n", type=int_at_least(2, " (an sd needs two checkpoints)"), default=10, help="variance: number of last checkpoints (default 10)")
+    from .design import add_candidate_args
+
+    add_candidate_args(p)
+    p.add_argument("--greedy", type=positive_int, default=5, help="design: steps of the greedy stopping view (default 5)")
     p.add_argument("--dpi", type=positive_int, default=150, help="resolution of raster output (default 150)")
     p.set_defaults(func=_cmd_plot)

@@ -17,6 +17,8 @@ tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CL
                                 :func:`plot_loo_pit`: prior and posterior predictive checks
 :mod:`.sbc`                     :func:`plot_sbc_ranks`: simulation-based calibration's rank
                                 histograms (a :func:`ladderfit.analysis.sbc.sbc` table)
+:mod:`.design`                  :func:`plot_design`: the stopping view of a ladder design (expected
+                                width vs ladder compute, :func:`ladderfit.analysis.design.design`)
 :mod:`.common`                  shared plumbing: reading the fit, panel grid, bands, colours
 :mod:`.posterior`               posterior draws of the parameters and the mean curves
 :mod:`.tables`                  the fit's ladder points, predictions at targets, actual scores
@@ -25,6 +27,7 @@ tables (:mod:`ladderfit.analysis`) and draws them; nothing imports it but the CL
 
 from .calibration import plot_calibration, plot_coverage_vs_distance, plot_reliability
 from .checks import plot_loo_pit, plot_ppc, plot_prior_predictive
+from .design import plot_design
 from .diagnostics import plot_parameter_forest, plot_rank, plot_trace
 from .fitted import plot_chained, plot_step1, plot_step2
 from .predictions import plot_forest
@@ -47,6 +50,7 @@ __all__ = [
     "plot_ppc",
     "plot_loo_pit",
     "plot_sbc_ranks",
+    "plot_design",
     "PLOTS",
 ]
 
@@ -64,4 +68,5 @@ PLOTS: dict[str, str] = {
     "prior": "plot_prior_predictive",
     "ppc": "plot_ppc",
     "loo_pit": "plot_loo_pit",
+    "design": "plot_design",
 }
