@@ -1,6 +1,6 @@
 """Calibration at every distance: the default model against the model of version 0.1, side by side.
 
-    python benchmarks/calibration.py [--ladders olmo,pythia] [--chains 2] [--warmup 400] [--draws 400]
+    python benchmarks/calibration.py [--ladders olmo,pythia] [--chains 4] [--warmup 300] [--draws N]
                                      [--baseline-ref d298f1c] [--no-baseline] [--out-dir calibration_out]
 
 For each ladder, the nested hold-outs of :mod:`ladderfit.analysis.calibration` (OLMo: the
@@ -68,9 +68,9 @@ pd.concat(rows).to_csv(sys.argv[2], index=False)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ladders", default="olmo,pythia")
-    ap.add_argument("--chains", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=400)
-    ap.add_argument("--draws", type=int, default=400)
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: by need, as ladderfit.fit)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--baseline-ref", default="d298f1c", help="git ref of the v0.1 model")
     ap.add_argument("--no-baseline", action="store_true")
@@ -92,7 +92,9 @@ def main() -> None:
 
     out = Path(args.out_dir)
     out.mkdir(exist_ok=True)
-    fit_options = {"chains": args.chains, "warmup": args.warmup, "draws": args.draws}
+    fit_options = {"chains": args.chains, "warmup": args.warmup}
+    if args.draws is not None:
+        fit_options["draws"] = args.draws
     ladders = {
         "olmo": (ladderfit.load_olmo_ladder, "two_step"),
         "pythia": (ladderfit.load_pythia_ladder, "two_step/lambada_loss"),
