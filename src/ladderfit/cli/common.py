@@ -184,3 +184,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="step 1 in (N, D), in training compute C, or accuracy straight from (N, D)")
     p.add_argument("--feature", default=None, help="intermediate feature column (default task_loss)")
     p.add_argument("--run-effects", action="store_true", help="add run-level effects to step 2")
+
+
+def add_progress_args(p: argparse.ArgumentParser) -> None:
+    """--progress (NumPyro's per-iteration bars) and --quiet (no messages while fitting)."""
+    p.add_argument("--progress", action="store_true",
+                   help="NumPyro's per-chain progress bars; off by default: a program that draws them "
+                        "cannot be kept in the compilation cache, so every run would compile again")
+    p.add_argument("--quiet", action="store_true", help="no message while fitting")
+
+
+def say_fitting(args: argparse.Namespace) -> None:
+    """One line on standard error before a fit, unless --quiet or --progress."""
+    import sys
+
+    if not (args.quiet or args.progress):
+        print("ladderfit: fitting with NUTS (--progress for per-chain bars) ...", file=sys.stderr, flush=True)

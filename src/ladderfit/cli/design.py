@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_data_arg, add_sampler_args, check_outputs, nonnegative_int, int_at_least, split_names
+from .common import add_data_arg, add_progress_args, add_sampler_args, check_outputs, int_at_least, nonnegative_int, split_names
 
 __all__ = ["add_parser", "format_ranking", "format_greedy", "candidates_from_args", "add_candidate_args"]
 
@@ -123,7 +123,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
         print("ladderfit: fitting the model (use --fit FILE to reuse a saved fit) ...", file=sys.stderr)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit = fit_model(args.data, tasks=tasks, progress_bar=not args.quiet, **options)
+            fit = fit_model(args.data, tasks=tasks, progress_bar=args.progress, **options)
         if not fit.converged:
             print("\nWARNING: the fit did not converge: the design inherits its posterior\n", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
@@ -176,5 +176,5 @@ def add_parser(sub) -> None:
     p.add_argument("--design-seed", type=nonnegative_int, default=None, help="seed of the outcomes (default the fit's)")
     p.add_argument("--out", default=None, metavar="CSV", help="write one row per (candidate, task) to this CSV")
     p.add_argument("--greedy-out", default=None, metavar="CSV", help="write the stopping view to this CSV")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_args(p)
     p.set_defaults(func=_cmd_design)

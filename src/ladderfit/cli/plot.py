@@ -42,7 +42,7 @@ def get_fit(args: argparse.Namespace):
     if tasks:
         options["tasks"] = tasks
     print("ladderfit: fitting the model (use --fit FILE to reuse a saved fit) ...", file=sys.stderr)
-    return fit(args.data, **options)
+    return fit(args.data, progress_bar=False, **options)  # no host callbacks: the compiled program is cached
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:

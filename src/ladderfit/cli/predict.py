@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_data_arg, add_model_args, add_sampler_args, add_target_arg, check_outputs, split_names
+from .common import (add_data_arg, add_model_args, add_progress_args, add_sampler_args, add_target_arg, check_outputs,
+                     say_fitting, split_names)
 
 __all__ = ["add_parser", "format_predictions"]
 
@@ -45,6 +46,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                    run_effects=True if args.run_effects else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
+        say_fitting(args)
         data = read_data(args.data) if args.data is not None else None
         if data is not None:  # the model's columns, before sampling
             check_model_columns(data, spec.structure, spec.feature, source=args.data)
@@ -56,7 +58,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             warmup=args.warmup,
             seed=args.seed,
             model=spec,
-            progress_bar=not args.quiet,
+            progress_bar=args.progress,
         )
     shown = set()
     for w in caught:
@@ -106,6 +108,6 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="write the tidy predictions to this CSV")
     p.add_argument("--save", help="save the fit (netCDF) to this path")
     p.add_argument("--loss", action="store_true", help="also print the predicted task loss")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_args(p)
     p.set_defaults(func=_cmd_predict)
 

@@ -47,6 +47,10 @@ def plot_design(design, ax=None) -> Figure:
         text = "now" if step == 0 else f"+{name}"
         ax.annotate(text, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=7)
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    for axis_format in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+        axis_format(FuncFormatter(lambda v, _: f"{v:g}"))  # 4, 6, 10 rather than 4x10^0
     ax.set_xlabel(f"ladder compute, % of {target}'s")
     ax.set_ylabel(f"expected {level}% width at {target} (points)")
     ax.set_ylim(bottom=0)
