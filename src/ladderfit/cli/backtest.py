@@ -2,7 +2,7 @@
 
     ladderfit backtest [--data PATH] [--holdout largest_size|largest_multiplier|RUN[,RUN...]]
                        [--method bayes] [--method least_squares] [--model two_step] ...
-                       [--tasks hellaswag,piqa] [--chains 4] [--warmup 500] [--draws 1000]
+                       [--tasks hellaswag,piqa] [--chains 4] [--warmup 300] [--draws N]
                        [--seed 0] [--out backtest.csv]
 
 Prints, per (method, model, task, held-out run), the actual final-checkpoint accuracy, the

@@ -1,7 +1,7 @@
 """``ladderfit calibrate``: nested hold-outs inside the ladder, intervals scored by distance.
 
     ladderfit calibrate [--data PATH] [--model NAME] [--holdout RULE ...] [--tasks hellaswag,piqa]
-                        [--runs RUN,...] [--chains 4] [--warmup 500] [--draws 1000] [--seed 0]
+                        [--runs RUN,...] [--chains 4] [--warmup 300] [--draws N] [--seed 0]
                         [--out calibration.csv]
 
 Fits the Bayesian model once per hold-out rule (default: all of largest_size,
