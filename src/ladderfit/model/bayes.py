@@ -30,7 +30,7 @@ from .inputs import ModelData, build_model_data
 from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, model_for
 from .priors import resolve_priors
 from .provenance import data_sha256
-from .runtime import enable_x64, prepare
+from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64: used from here by analysis modules)
 from .spec import as_spec
 
 __all__ = ["fit", "make_mcmc", "sample", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
@@ -55,8 +55,6 @@ DIMS: dict[str, list[str]] = {
 
 #: Step-1 sites sampled per law: per task, or once (dim ``law``) when the feature is shared.
 LAW_SITES: tuple[str, ...] = ("level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "seed_share")
-
-
 
 
 def select(df: pd.DataFrame, tasks=None, runs=None) -> pd.DataFrame:
