@@ -208,7 +208,7 @@ def make_mcmc(md: ModelData, priors: dict, config: FitConfig) -> MCMC:
         init_strategy=init_to_value(values=initial_values(md, priors)),
         target_accept_prob=config.target_accept,
         # capped while warming up: the first iterations, before the mass matrix is adapted,
-        # otherwise take 1,023 steps each (benchmarks/speed.py)
+        # otherwise take 1,023 steps each (benchmarks/sampler_levers.py)
         max_tree_depth=(min(config.warmup_tree_depth, config.max_tree_depth), config.max_tree_depth),
     )
     return MCMC(kernel, num_warmup=config.warmup, num_samples=config.first_draws, num_chains=config.chains,

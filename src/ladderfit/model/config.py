@@ -13,7 +13,7 @@ from .spec import ModelSpec, as_spec
 __all__ = ["FitConfig", "FIRST_DRAWS", "show_progress_bar"]
 
 #: Draws per chain before the ESS is checked when ``draws=None``: on the bundled ladder's ten
-#: tasks 4 x 300 gave a bulk ESS of 749 and a tail ESS above 400 (benchmarks/speed.py).
+#: tasks 4 x 300 gave a bulk ESS of 749 and a tail ESS of 576 (benchmarks/sampler_levers.py).
 FIRST_DRAWS = 300
 
 
@@ -28,8 +28,8 @@ class FitConfig:
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
         ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 200 and 150
-        left the mass matrix unadapted (500 and 1,021 leapfrog steps per draw after warmup,
-        against 62; sampling 34-36 s and 146-173 s against 13-23 s).
+        left the mass matrix unadapted (498 and 1,021 leapfrog steps per draw after warmup,
+        against 62; 2.8 and 12 times the wall time; ``benchmarks/sampler_levers.py``).
         ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 300
         (:data:`FIRST_DRAWS`), then more, as the ESS so far projects, while the bulk or tail
         ESS of a parameter is below ``ess_target`` or its R-hat above 1.01, up to
