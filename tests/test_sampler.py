@@ -123,3 +123,38 @@ def test_sampler_geometry_matches_the_model_posterior(one_task):
         sd = np.sqrt((a.var() + b.var()) / 2)
         assert abs(a.mean() - b.mean()) < 0.35 * sd, k  # ~ 4 MCSE at an ESS of ~200
         assert 0.7 < a.std() / b.std() < 1.4, k
+
+
+def test_step2_grid_gives_each_checkpoint_its_own_likelihood():
+    """The step-2 likelihood, computed on the (task, checkpoint) grid for speed, equals the
+    per-checkpoint formula of the docstring, checkpoint by checkpoint, on ragged data (tasks
+    with different numbers of checkpoints) in shuffled order, with run effects."""
+    import dataclasses
+
+    from scipy.stats import norm
+
+    from ladderfit.model.spec import ModelSpec
+
+    df = simulate_ladder(default_truths(3, seed=1), seed=1).data
+    md = bayes.build_model_data(df, ModelSpec(run_effects=True))
+    rng = np.random.default_rng(3)
+    keep = np.flatnonzero(~((md.s2_task == 1) & (rng.random(len(md.s2_task)) < 0.6)))  # task 1: fewer
+    keep = rng.permutation(keep)
+    md = dataclasses.replace(md, **{f: getattr(md, f)[keep] for f in
+                                    ("s2_task", "s2_run", "s2_step", "s2_loss", "s2_acc", "s2_nsmooth")})
+    index, position = md.s2_grid()
+    assert index.shape == (3, np.bincount(md.s2_task).max()) and (index < 0).any()
+    assert np.array_equal(index.ravel()[position], np.arange(len(keep)))
+    priors = resolve_priors()
+    with handlers.seed(rng_seed=4), handlers.trace() as tr:
+        joint.ladder_model(md, priors)
+    v = {k: np.asarray(s["value"]) for k, s in tr.items()}
+    t, r = md.s2_task, md.s2_run
+    u = v["logit_centre"][t] - v["k"][t] * (md.s2_loss - md.loss_centre[t])
+    q = 1 / (1 + np.exp(-u))
+    f = v["floor"][t]
+    mean = f + (1 - f) * q + v["run_effect"][t, r]
+    slope = (1 - f) * q * (1 - q) * v["k"][t]
+    sd = np.sqrt(v["sigma_acc"][t] ** 2 + (md.acc_jitter[t] ** 2 + (slope * md.loss_noise[t]) ** 2) / md.s2_nsmooth)
+    site = tr["acc_obs"]
+    np.testing.assert_allclose(np.asarray(site["fn"].log_prob(site["value"])), norm.logpdf(md.s2_acc, mean, sd), rtol=1e-12)

@@ -103,20 +103,18 @@ def step2_points(df: pd.DataFrame, feature: str = "task_loss", prep: Preprocessi
     """
     _check_feature(df, feature)
     prep = prep or Preprocessing()
-    parts = []
-    for _, g in df.sort_values(["run", "task", "step"]).groupby(["run", "task"], sort=True):
-        n = len(g)
-        start = int(np.floor(prep.skip_fraction * n))
-        w = prep.smooth_window
-        smoothed = g[[feature, "accuracy"]].rolling(w, min_periods=1).mean()
-        g = g.assign(**{feature: smoothed[feature], "accuracy": smoothed["accuracy"]})
-        g["n_smoothed"] = np.minimum(np.arange(1, n + 1), w)
-        g = g.iloc[start:]
-        keep = np.arange(len(g))[::-1][:: prep.thin][::-1]
-        parts.append(g.iloc[keep])
-    if not parts:
+    if df.empty:
         raise LadderDataError("no checkpoints left for step 2")
-    return pd.concat(parts, ignore_index=True)
+    d = df.sort_values(["run", "task", "step"], ignore_index=True)
+    by_series = d.groupby(["run", "task"], sort=False)
+    w = prep.smooth_window
+    smoothed = by_series[[feature, "accuracy"]].rolling(w, min_periods=1).mean().reset_index(level=[0, 1], drop=True)
+    d[feature], d["accuracy"] = smoothed[feature], smoothed["accuracy"]
+    pos, n = by_series.cumcount().to_numpy(), by_series["step"].transform("size").to_numpy()
+    d["n_smoothed"] = np.minimum(pos + 1, w)
+    # skip the first skip_fraction of a run's checkpoints, then keep every thin-th counting back from its last
+    keep = (pos >= np.floor(prep.skip_fraction * n)) & ((n - 1 - pos) % prep.thin == 0)
+    return d[keep].reset_index(drop=True)
 
 
 def checkpoint_jitter(df: pd.DataFrame, column: str, skip_fraction: float = 0.1, log: bool = False) -> pd.Series:

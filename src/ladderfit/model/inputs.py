@@ -117,6 +117,24 @@ class ModelData:
     def n_runs(self) -> int:
         return len(self.runs)
 
+    def s2_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """The checkpoints by task: ``index[t, j]``, task t's j-th checkpoint (rows padded with
+        -1 to the longest), and ``position[i]``, checkpoint i's place in ``index.ravel()``."""
+        counts = np.bincount(self.s2_task, minlength=self.n_tasks)
+        order = np.argsort(self.s2_task, kind="stable")
+        col = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+        index = np.full((self.n_tasks, int(counts.max(initial=0))), -1, dtype=np.int64)
+        index[self.s2_task[order], col] = order
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = self.s2_task[order] * index.shape[1] + col
+        return index, position
+
+    def s2_by_task(self, values: np.ndarray, fill: np.ndarray) -> np.ndarray:
+        """A per-checkpoint array on the (task, checkpoint of the task) grid of :meth:`s2_grid`;
+        padding takes the task's ``fill``."""
+        index, _ = self.s2_grid()
+        return np.where(index >= 0, np.asarray(values)[np.maximum(index, 0)], np.asarray(fill)[:, None])
+
     def centred(self, N: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x = log N - log N_c, z = log D - log D_c."""
         return np.log(np.asarray(N, float)) - self.logN_c, np.log(np.asarray(D, float)) - self.logD_c
@@ -160,6 +178,8 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     p1 = step1_points(df, feature, prep)
     shared = spec.uses_feature and len(tasks) > 1 and is_shared_feature(df, feature)
     p2 = step2_points(df, feature, prep) if spec.uses_feature else p1.iloc[0:0].assign(step=0, n_smoothed=0.0)
+    # by task, then run and step: the model's (task, checkpoint) grid is then the plain reshape
+    p2 = p2.sort_values(["task", "run", "step"], kind="stable", ignore_index=True)
     n_sizes = p1.groupby("task")["N"].nunique().min()
     if n_sizes < 2 or len(p1) // len(tasks) < 3:
         raise LadderDataError(

@@ -90,6 +90,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import numpy as np
+
 import jax
 import jax.numpy as jnp
 import numpyro
@@ -296,17 +298,23 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     with numpyro.plate("step1_point", len(t1)):
         numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
 
-    # ---- step 2 likelihood
+    # ---- step 2 likelihood, computed on the (task, checkpoint of the task) grid, where a
+    # task's parameters broadcast along its row, then read out per checkpoint: one gather, not
+    # one per parameter (the gradient of a gather, a scatter, is slow on CPU)
     t2 = data.s2_task
-    u2 = u_c[t2] - k[t2] * (data.s2_loss - data.loss_centre[t2])
-    p = accuracy_from_logit(u2, floor[t2])
+    _, position = data.s2_grid()
+    col = lambda v: jnp.asarray(v)[:, None]  # noqa: E731  (per task, along the row)
+    loss2 = data.s2_by_task(data.s2_loss, data.loss_centre)  # padding: finite, never read out
+    u2 = col(u_c) - col(k) * (loss2 - col(data.loss_centre))
+    p = accuracy_from_logit(u2, col(floor))
     # errors in the observed loss: their effect on accuracy, to first order (the curve's slope)
     s2 = jax.nn.sigmoid(u2)
-    slope = (1 - floor[t2]) * s2 * (1 - s2) * k[t2]
+    slope = (1 - col(floor)) * s2 * (1 - s2) * col(k)
+    jitter = col(data.acc_jitter) ** 2 + (slope * col(data.loss_noise)) ** 2  # one checkpoint's noise
+    sd2 = jnp.sqrt(col(sigma_acc) ** 2 + jitter / data.s2_by_task(data.s2_nsmooth, np.ones(T)))
+    p, sd2 = p.reshape(-1)[position], sd2.reshape(-1)[position]
     if run_effects:
         p = p + run_effect[t2, data.s2_run]
-    jitter = data.acc_jitter[t2] ** 2 + (slope * data.loss_noise[t2]) ** 2  # one checkpoint's noise
-    sd2 = jnp.sqrt(sigma_acc[t2] ** 2 + jitter / data.s2_nsmooth)
     with numpyro.plate("checkpoint", len(t2)):
         numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
 
