@@ -14,6 +14,13 @@ centre accuracy, centre slope and logit centre in the sampler's. Rows:
 * the sampler's geometry (``for_sampler=True``) with the same settings;
 * today's default: 300 warmup, trees capped at depth 6 while warming up, draws by need;
 * the default with 200 and 150 warmup iterations, and with ``target_accept`` 0.8.
+
+Then **how many first draws** (``FIRST_DRAWS``, ``--first-draws``): 600 draws per chain for
+each of several seeds on the bundled OLMo ladder and on the Pythia ladder
+(``two_step/lambada_loss``), and whether the first 300, 350, ..., 600 of them meet the
+convergence goals (max R-hat <= 1.01 as ArviZ rounds it, bulk and tail ESS >= 400, no
+divergences): a first run that meets them needs no continuation, which costs a second
+program (traced, and compiled on a cold cache) and the draws the ESS projects.
 """
 
 from __future__ import annotations
@@ -26,13 +33,10 @@ import time
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--first-draws", action="store_true", help="only the first-draws table")
+    ap.add_argument("--seeds", type=int, default=8, help="seeds of the first-draws table (OLMo; half for Pythia)")
     args = ap.parse_args()
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
-    import numpy as np
-
-    from ladderfit.model import bayes
-    from ladderfit.model.config import FitConfig
-    from ladderfit.model.priors import resolve_priors
     from ladderfit.model.runtime import prepare
 
     rows = [
@@ -45,17 +49,30 @@ def main() -> None:
         ("default, target_accept 0.8", True, dict(target_accept=0.8)),
     ]  # fmt: skip
     prepare(4)
+    if not args.first_draws:
+        levers(rows, args.seed)
+    first_draws_table(args.seeds)
+
+
+def levers(rows, seed: int) -> None:
+    """One row per sampler setting on the default fit."""
+    import numpy as np
+
+    from ladderfit.model import bayes
+    from ladderfit.model.config import FitConfig
+    from ladderfit.model.priors import resolve_priors
+
     head = f"{'sampler':<64} {'wall s':>7} {'draws':>5} {'steps':>6} {'depth':>5} {'ESS bulk':>8} {'ESS tail':>8} {'R-hat':>6} {'div':>4} {'|r| med':>7} {'|r| max':>7}"
     print(head)
     for label, geometry, options in rows:
-        config = FitConfig(seed=args.seed, progress_bar=False, **options)
+        config = FitConfig(seed=seed, progress_bar=False, **options)
         df = bayes._ladder_data(None)
         md = bayes.build_model_data(df, config.model, config.preprocessing)
         priors = resolve_priors(config.priors)
         t0 = time.perf_counter()
         draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, for_sampler=geometry)
         wall = time.perf_counter() - t0
-        d = draws.convergence().as_dict()
+        d = draws.convergence(md).as_dict()
         steps = draws.extra["num_steps"]
         s = draws.samples
         r = []
@@ -68,6 +85,39 @@ def main() -> None:
               f"{d['min_ess_bulk']:8.0f} {d['min_ess_tail']:8.0f} {d['max_r_hat']:6.3f} {d['divergences']:4d} "
               f"{np.median(r):7.2f} {max(r):7.2f}", flush=True)
     print("\n|r|: the largest |correlation| among the sigmoid's three sampled coordinates of a task")
+
+
+def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> None:
+    """Per ladder and seed, 4 x 600 draws; per prefix: max R-hat / min bulk ESS / min tail ESS,
+    ``*`` where the goals are not met; then the share of seeds that meet them per prefix."""
+    from ladderfit.data.readers import read_data
+    from ladderfit.model import bayes
+    from ladderfit.model.config import FitConfig
+    from ladderfit.model.priors import resolve_priors
+
+    print("\nfirst draws: R-hat / bulk ESS / tail ESS of the first n draws per chain (* = goals not met)")
+    print(f"{'ladder':<8} {'seed':>4} " + " ".join(f"{n:>16}" for n in prefixes) + f" {'wall s':>7}")
+    for ladder, data, model, seeds in (("olmo", None, "two_step", n_seeds),
+                                       ("pythia", "bundled:pythia", "two_step/lambada_loss", max(1, n_seeds // 2))):
+        df = bayes._ladder_data(read_data(data) if data else None)
+        met = {n: 0 for n in prefixes}
+        for seed in range(seeds):
+            config = FitConfig(seed=seed, progress_bar=False, draws=max(prefixes), model=model)
+            md = bayes.build_model_data(df, config.model, config.preprocessing)
+            priors = resolve_priors(config.priors)
+            t0 = time.perf_counter()
+            draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, for_sampler=True)
+            wall = time.perf_counter() - t0
+            cells = []
+            for n in prefixes:
+                part = bayes.Draws({k: v[:, :n] for k, v in draws.samples.items()}, {k: v[:, :n] for k, v in draws.extra.items()})
+                report = part.convergence(md)
+                d = report.as_dict()
+                ok = d["max_r_hat"] <= report.rhat_max and min(d["min_ess_bulk"], d["min_ess_tail"]) >= 400 and not d["divergences"]
+                met[n] += ok
+                cells.append(f"{d['max_r_hat']:.2f}/{d['min_ess_bulk']:.0f}/{d['min_ess_tail']:.0f}{' ' if ok else '*'}")
+            print(f"{ladder:<8} {seed:>4} " + " ".join(f"{c:>16}" for c in cells) + f" {wall:7.1f}", flush=True)
+        print(f"{ladder:<8} {'met':>4} " + " ".join(f"{f'{met[n]}/{seeds}':>16}" for n in prefixes), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from numpyro import handlers
 
 import ladderfit
 from ladderfit.model import bayes, joint
-from ladderfit.model.config import FitConfig
+from ladderfit.model.config import FIRST_DRAWS, FitConfig
 from ladderfit.model.priors import resolve_priors
 from ladderfit.model.simulate import default_truths, simulate_ladder
 
@@ -68,35 +68,36 @@ def one_task():
 
 
 def test_draws_by_need_continue_when_the_ess_is_short(one_task):
-    """draws=None: 300 per chain, then more (no new warmup) while the ESS is below the target,
-    up to max_draws; a reachable target stops at the first 300; a number is exact."""
+    """draws=None: FIRST_DRAWS (400) per chain, then more (no new warmup) while the ESS is below
+    the target, up to max_draws; a reachable target stops at the first 400; a number is exact."""
     common = dict(chains=2, warmup=150, seed=0, progress_bar=False)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ladderfit.ConvergenceWarning)
         short = ladderfit.fit(one_task, ess_target=50.0, **common)
-        more = ladderfit.fit(one_task, ess_target=1e6, max_draws=450, **common)
+        more = ladderfit.fit(one_task, ess_target=1e6, max_draws=550, **common)
         exact = ladderfit.fit(one_task, draws=120, ess_target=1e6, **common)
-    assert FitConfig().first_draws == 300
-    # a reachable ESS target: the first 300 draws, continued only if R-hat was above 1.01 then
-    first = short.idata.isel(draw=slice(0, 300))
+    n0 = FitConfig().first_draws
+    assert n0 == FIRST_DRAWS == 400
+    # a reachable ESS target: the first 400 draws, continued only if R-hat was above 1.01 then
+    first = short.idata.isel(draw=slice(0, n0))
     report = bayes.Draws({k: v.values for k, v in first.posterior.items()},
                          {"diverging": first.sample_stats["diverging"].values}).convergence()
-    expected = 300 if report.as_dict()["max_r_hat"] <= 1.01 else 450
+    expected = n0 if report.as_dict()["max_r_hat"] <= 1.01 else 600
     assert short.idata.posterior.sizes["draw"] == expected
-    assert more.idata.posterior.sizes["draw"] == 450
+    assert more.idata.posterior.sizes["draw"] == 550
     assert exact.idata.posterior.sizes["draw"] == 120
     # the continued chains are one sample: no jump in the mean between the two runs
     x = more.idata.posterior["L0"].values[..., 0]
-    first, second = x[:, :300].mean(), x[:, 300:].mean()
+    first, second = x[:, :n0].mean(), x[:, n0:].mean()
     assert abs(first - second) < 4 * x.std() / np.sqrt(40)
-    assert more.provenance["sampler"]["draws_taken"] == 450
+    assert more.provenance["sampler"]["draws_taken"] == 550
 
 
 def test_draws_by_need_is_documented_in_the_config():
     c = FitConfig()
-    assert c.draws is None and c.first_draws == 300 and c.ess_target == 400 and c.max_draws == 1200
+    assert c.draws is None and c.first_draws == 400 and c.ess_target == 400 and c.max_draws == 1200
     with pytest.raises(ValueError, match="ess_target"):
         FitConfig(ess_target=0)
     with pytest.raises(ValueError, match="draws"):

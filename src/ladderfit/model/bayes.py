@@ -14,9 +14,9 @@ falls short.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import arviz as az
 import jax
 import numpy as np
 import pandas as pd
@@ -25,13 +25,16 @@ from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 from .config import FitConfig, show_progress_bar
 from ..data.readers import read_data
 from ..errors import LadderDataError
-from .diagnostics import ConvergenceReport, check_convergence
+from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
 from .inputs import ModelData, build_model_data
 from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, model_for
 from .priors import resolve_priors
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64: used from here by analysis modules)
 from .spec import as_spec
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["fit", "make_mcmc", "sample", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
 
@@ -147,6 +150,7 @@ class Draws:
 
     samples: dict
     extra: dict
+    _report: ConvergenceReport | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, mcmc: MCMC) -> Draws:
@@ -164,14 +168,25 @@ class Draws:
     def n_draws(self) -> int:
         return next(iter(self.samples.values())).shape[1]
 
-    def convergence(self) -> ConvergenceReport:
-        """:func:`~ladderfit.model.diagnostics.check_convergence` of these draws, without warning."""
+    def convergence(self, md: ModelData | None = None) -> ConvergenceReport:
+        """:func:`~ladderfit.model.diagnostics.check_convergence` of these draws, without
+        warning; with ``md``, parameters are named by their labels (``sigma_loss[csqa]``), and
+        the report is kept: the same draws are checked once."""
+        if self._report is not None and md is not None:
+            return self._report
+        import arviz as az
+
         posterior = {k: v for k, v in self.samples.items() if k not in SAMPLER_SITES and v.ndim <= 3}
-        idata = az.from_dict(posterior=posterior, sample_stats={"diverging": self.extra["diverging"]})
-        return check_convergence(idata, warn=False)
+        coords, dims = _coords_dims(md) if md is not None else ({}, {})
+        idata = az.from_dict(posterior=posterior, sample_stats={"diverging": self.extra["diverging"]},
+                             coords=coords, dims={k: v for k, v in dims.items() if k in posterior})
+        report = check_convergence(idata, warn=False)
+        if md is not None:
+            self._report = report
+        return report
 
 
-def sample(mcmc: MCMC, config: FitConfig, *args, **kwargs) -> Draws:
+def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Draws:
     """Warm up (unless ``mcmc`` is) and draw ``config.first_draws`` per chain. With
     ``config.draws=None`` (by need), while the bulk or tail ESS is below ``config.ess_target``
     or R-hat above 1.01, continue the chains where they stopped (no new warmup) to the draws
@@ -180,13 +195,14 @@ def sample(mcmc: MCMC, config: FitConfig, *args, **kwargs) -> Draws:
     a harder posterior gets more.
     """
     extra_fields = ("diverging", "num_steps")
-    mcmc.run(jax.random.PRNGKey(config.seed), *args, extra_fields=extra_fields, **kwargs)
+    mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)
+    _import_while_sampling()
     draws = Draws.of(mcmc)
     for _ in range(2):
         n = draws.n_draws
         if config.draws is not None or n >= config.max_draws:
             break
-        report = draws.convergence()
+        report = draws.convergence(md)
         d = report.as_dict()
         ess = min(d["min_ess_bulk"], d["min_ess_tail"])
         if ess >= config.ess_target and d["max_r_hat"] <= report.rhat_max:
@@ -195,9 +211,15 @@ def sample(mcmc: MCMC, config: FitConfig, *args, **kwargs) -> Draws:
         more = int(min(config.max_draws, np.ceil(wanted / 50) * 50)) - n
         mcmc.post_warmup_state = mcmc.last_state
         mcmc.num_samples = more
-        mcmc.run(mcmc.post_warmup_state.rng_key, *args, extra_fields=extra_fields, **kwargs)
+        mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=extra_fields, **kwargs)
         draws = draws + Draws.of(mcmc)
     return draws
+
+
+def _import_while_sampling() -> None:
+    """Import what reads the draws (ArviZ, xarray, the fit's class) while the chains run: JAX
+    runs them asynchronously, so the import (0.7 s) overlaps with sampling, not adds to it."""
+    from . import results  # noqa: F401  (imports arviz and xarray)
 
 
 def make_mcmc(md: ModelData, priors: dict, config: FitConfig) -> MCMC:
@@ -229,8 +251,11 @@ def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.I
     ``draws``: the NUTS run (an :class:`~numpyro.infer.MCMC`) or its :class:`Draws`.
     Groups: posterior, posterior_predictive (``loss_obs``, ``acc_obs``), log_likelihood,
     observed_data and sample_stats. Predictive and log-likelihood are computed with
-    NumPyro's vectorized :class:`~numpyro.infer.Predictive` and ``log_likelihood``.
+    NumPyro's vectorized :class:`~numpyro.infer.Predictive` and ``log_likelihood``, compiled
+    together as one program.
     """
+    import arviz as az
+
     if isinstance(draws, MCMC):
         draws = Draws.of(draws)
     samples = {k: v for k, v in draws.samples.items() if k not in SAMPLER_SITES}
@@ -244,27 +269,19 @@ def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.I
     model = model_for(md.structure)
     single = md.structure == "single_step"
     obs_sites = ["final_acc_obs"] if single else ["loss_obs", "acc_obs"]
-    pp = Predictive(model, posterior_samples=latent, return_sites=obs_sites)(
-        jax.random.PRNGKey(seed + 7), md, priors, observe=False
-    )
-    ll = log_likelihood(model, latent, md, priors)
+    @jax.jit
+    def replicate(key, latent):  # one program (persistently cached), not op by op
+        pp = Predictive(model, posterior_samples=latent, return_sites=obs_sites)(key, md, priors, observe=False)
+        return pp, log_likelihood(model, latent, md, priors)
+
+    pp, ll = replicate(jax.random.PRNGKey(seed + 7), latent)
     extra = draws.extra
     stats = {
         "diverging": np.asarray(extra["diverging"]),
         "n_steps": np.asarray(extra["num_steps"]),
         "tree_depth": np.log2(np.asarray(extra["num_steps"]) + 1).astype(int),
     }
-    dims, coords = dict(DIMS), {}
-    if md.shared_feature:  # one step-1 law for all tasks
-        dims.update({name: ["law"] for name in LAW_SITES})
-        coords["law"] = [md.feature]
-    coords |= {
-        "task": md.tasks,
-        "run": md.runs,
-        "step1_point": np.arange(len(md.s1_task)),
-        "checkpoint": np.arange(len(md.s2_task)),
-        "replicated_config": np.arange(md.n_replicated),
-    }
+    coords, dims = _coords_dims(md)
     idata = az.from_dict(
         posterior={k: np.asarray(v) for k, v in samples.items()},
         posterior_predictive=by_chain(pp),
@@ -279,6 +296,22 @@ def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.I
         dims=dims,
     )
     return label_points(idata, md, ("observed_data", "posterior_predictive", "log_likelihood"))
+
+
+def _coords_dims(md: ModelData) -> tuple[dict, dict]:
+    """InferenceData's coords and dims for the sites of the model of ``md``."""
+    dims, coords = dict(DIMS), {}
+    if md.shared_feature:  # one step-1 law for all tasks
+        dims.update({name: ["law"] for name in LAW_SITES})
+        coords["law"] = [md.feature]
+    coords |= {
+        "task": md.tasks,
+        "run": md.runs,
+        "step1_point": np.arange(len(md.s1_task)),
+        "checkpoint": np.arange(len(md.s2_task)),
+        "replicated_config": np.arange(md.n_replicated),
+    }
+    return coords, dims
 
 
 def label_points(idata: az.InferenceData, md: ModelData, groups) -> az.InferenceData:
@@ -326,8 +359,6 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     log_likelihood, sample_stats, constant_data) and the config. Warns with
     :class:`~ladderfit.model.diagnostics.ConvergenceWarning` if the sampler did not converge.
     """
-    from .results import LadderFit
-
     if "variant" in options:
         raise TypeError("fit(variant=...) is now fit(model=...) (or structure=...): e.g. model='single_step'")
     if method not in ("bayes", "least_squares"):
@@ -347,7 +378,10 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     draws = sample(mcmc, config, md, priors, for_sampler=True)
     seconds = time.perf_counter() - start
     idata = to_inference_data(draws, md, priors, config.seed)
-    report = check_convergence(idata)
+    report = draws.convergence(md)  # what check_convergence(idata) gives, computed once
+    warn_if_not_converged(report)
+    from .results import LadderFit  # imported while the chains ran (_import_while_sampling)
+
     return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report,
                      sampling_seconds=seconds, data_sha256=data_sha256(df))
 

@@ -14,7 +14,7 @@ __all__ = ["FitConfig", "FIRST_DRAWS", "show_progress_bar"]
 
 #: Draws per chain before the ESS is checked when ``draws=None``: on the bundled ladder's ten
 #: tasks 4 x 300 gave a bulk ESS of 749 and a tail ESS of 576 (benchmarks/sampler_levers.py).
-FIRST_DRAWS = 300
+FIRST_DRAWS = 400
 
 
 @dataclass

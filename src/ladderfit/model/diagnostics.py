@@ -9,11 +9,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import arviz as az
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["ConvergenceWarning", "ConvergenceReport", "check_convergence", "PARAMETERS"]
+if TYPE_CHECKING:
+    import arviz as az
+
+__all__ = ["ConvergenceWarning", "ConvergenceReport", "check_convergence", "warn_if_not_converged", "PARAMETERS"]
 
 #: The parameters users read; convergence is judged on these (plus hyperparameters).
 PARAMETERS: tuple[str, ...] = (
@@ -80,6 +84,8 @@ def check_convergence(
 
     ``ess_min`` defaults to 100 per chain (Vehtari et al. 2021).
     """
+    import arviz as az
+
     post = idata.posterior
     names = [v for v in var_names if v in post]
     chains, draws = post.sizes["chain"], post.sizes["draw"]
@@ -90,13 +96,21 @@ def check_convergence(
     table = table.fillna({"r_hat": np.inf if chains > 1 else 1.0, "ess_bulk": 0.0, "ess_tail": 0.0})
     div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
     report = ConvergenceReport(table, div, chains * draws, rhat_max, ess_min)
-    if warn and not report.converged:
-        warnings.warn(
-            "ladderfit: the fit did NOT converge — its intervals cannot be trusted.\n  - "
-            + "\n  - ".join(report.problems())
-            + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (0.95),"
-            " fewer tasks at once, or check the data of the tasks named above.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    if warn:
+        warn_if_not_converged(report, stacklevel=4)
     return report
+
+
+def warn_if_not_converged(report: ConvergenceReport, stacklevel: int = 3) -> None:
+    """Warn loudly (:class:`ConvergenceWarning`) if ``report`` falls short, naming the worst
+    parameters and what to try."""
+    if report.converged:
+        return
+    warnings.warn(
+        "ladderfit: the fit did NOT converge — its intervals cannot be trusted.\n  - "
+        + "\n  - ".join(report.problems())
+        + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (0.95),"
+        " fewer tasks at once, or check the data of the tasks named above.",
+        ConvergenceWarning,
+        stacklevel=stacklevel,
+    )
