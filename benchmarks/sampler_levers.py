@@ -21,6 +21,13 @@ each of several seeds on the bundled OLMo ladder and on the Pythia ladder
 convergence goals (max R-hat <= 1.01 as ArviZ rounds it, bulk and tail ESS >= 400, no
 divergences): a first run that meets them needs no continuation, which costs a second
 program (traced, and compiled on a cold cache) and the draws the ESS projects.
+
+``--gradient``: microseconds per value-and-gradient of the step-2 likelihood on the bundled
+ladder (2,910 checkpoints), each per-task parameter gathered per checkpoint (the old layout)
+against the (task, checkpoint) grid the model uses, and of the sampler's whole potential.
+XLA's CPU fusion is fickle here: the same grid summed through ``jax.scipy.stats.norm.logpdf``,
+or read out by a plain reshape instead of the (identity) gather, was several times slower in
+exploratory runs, so the benchmark uses NumPyro's ``Normal.log_prob`` as the model does.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--first-draws", action="store_true", help="only the first-draws table")
     ap.add_argument("--seeds", type=int, default=8, help="seeds of the first-draws table (OLMo; half for Pythia)")
+    ap.add_argument("--gradient", action="store_true", help="only the gradient timings")
     args = ap.parse_args()
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
     from ladderfit.model.runtime import prepare
@@ -49,9 +57,77 @@ def main() -> None:
         ("default, target_accept 0.8", True, dict(target_accept=0.8)),
     ]  # fmt: skip
     prepare(4)
+    if args.gradient:
+        return gradient()
     if not args.first_draws:
         levers(rows, args.seed)
     first_draws_table(args.seeds)
+
+
+def gradient(n: int = 5000) -> None:
+    """Microseconds per value-and-gradient, timed inside one compiled loop of ``n``."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from numpyro.distributions import Normal
+    from numpyro.infer import init_to_value
+    from numpyro.infer.util import initialize_model
+
+    from ladderfit.model import bayes
+    from ladderfit.model.config import FitConfig
+    from ladderfit.model.joint import model_for
+    from ladderfit.model.priors import resolve_priors
+
+    config = FitConfig()
+    md = bayes.build_model_data(bayes._ladder_data(None), config.model, config.preprocessing)
+    priors = resolve_priors(config.priors)
+    T = md.n_tasks
+
+    def per_checkpoint(theta):  # every per-task parameter gathered per checkpoint
+        u_c, k, floor, sigma = theta[0], jnp.exp(theta[1]), md.chance + theta[2], theta[3] * md.acc_binomial_sd
+        t = md.s2_task
+        u = u_c[t] - k[t] * (md.s2_loss - md.loss_centre[t])
+        q = jax.nn.sigmoid(u)
+        slope = (1 - floor[t]) * q * (1 - q) * k[t]
+        sd = jnp.sqrt(sigma[t] ** 2 + (md.acc_jitter[t] ** 2 + (slope * md.loss_noise[t]) ** 2) / md.s2_nsmooth)
+        return Normal(floor[t] + (1 - floor[t]) * q, sd).log_prob(md.s2_acc).sum()
+
+    _, position = md.s2_grid()
+    loss2, m2 = md.s2_by_task(md.s2_loss, md.loss_centre), md.s2_by_task(md.s2_nsmooth, np.ones(T))
+
+    def grid(theta):  # the model's layout: a row per task, one gather at the end
+        col = lambda v: v[:, None]  # noqa: E731
+        u_c, k, floor, sigma = theta[0], jnp.exp(theta[1]), md.chance + theta[2], theta[3] * md.acc_binomial_sd
+        u = col(u_c) - col(k) * (loss2 - col(md.loss_centre))
+        q = jax.nn.sigmoid(u)
+        slope = (1 - col(floor)) * q * (1 - q) * col(k)
+        sd = jnp.sqrt(col(sigma) ** 2 + (col(md.acc_jitter) ** 2 + (slope * col(md.loss_noise)) ** 2) / m2)
+        mean = col(floor) + (1 - col(floor)) * q
+        return Normal(mean.reshape(-1)[position], sd.reshape(-1)[position]).log_prob(md.s2_acc).sum()
+
+    info = initialize_model(jax.random.PRNGKey(0), model_for(md.structure), model_args=(md, priors),
+                            model_kwargs={"for_sampler": True},
+                            init_strategy=init_to_value(values=bayes.initial_values(md, priors)))
+    theta0 = jnp.stack([np.zeros(T), np.log(np.full(T, 5.0)), np.full(T, 0.01), np.ones(T)])
+
+    def timed(f, x0) -> float:
+        def body(i, c):
+            v, g = jax.value_and_grad(f)(jax.tree.map(lambda a: a + 1e-12 * c, x0))
+            return c + 1e-15 * v
+        loop = jax.jit(lambda: jax.lax.fori_loop(0, n, body, 0.0))
+        loop().block_until_ready()
+        best = np.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            loop().block_until_ready()
+            best = min(best, time.perf_counter() - t0)
+        return best / n * 1e6
+
+    assert np.isclose(per_checkpoint(theta0), grid(theta0), rtol=1e-12)
+    print(f"value and gradient, microseconds (best of 3 loops of {n}):")
+    print(f"  step-2 likelihood, parameters gathered per checkpoint: {timed(per_checkpoint, theta0):6.1f}")
+    print(f"  step-2 likelihood, (task, checkpoint) grid:            {timed(grid, theta0):6.1f}")
+    print(f"  the sampler's whole potential (the model as fitted):   {timed(info.potential_fn, info.param_info.z):6.1f}")
 
 
 def levers(rows, seed: int) -> None:

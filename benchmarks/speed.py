@@ -154,7 +154,7 @@ def main() -> None:
 
     stage_cache = tempfile.mkdtemp(prefix="ladderfit-jax-cache-")  # cold: empty; warm: filled by cold
     _, _, out = _run(me + ["--child", "stages"], {**env, "JAX_COMPILATION_CACHE_DIR": stage_cache})
-    print("1. stages of the default fit (10 tasks, 16 runs, 4 chains x 300+ draws, 300 warmup), seconds")
+    print("1. stages of the default fit (10 tasks, 16 runs, 4 chains x 400+ draws, 300 warmup), seconds")
     head = ("run", "import", "compile", "warmup", "sampling", "pred+idata", "draws", "ESS bulk", "ESS tail",
             "ESS/s", "R-hat", "div.", "steps/draw")
     print(" ".join(f"{h:>10}" for h in head))

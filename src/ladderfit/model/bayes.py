@@ -7,8 +7,10 @@ JAX uses.
 
 Speed: NUTS samples the sigmoid through its centre (``for_sampler=True``, the same posterior),
 warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by need
-(:func:`sample`): 4 x 300 draws after 300 warmup iterations, more only if the ESS or R-hat
-falls short.
+(:func:`sample`): 4 x 400 draws after 300 warmup iterations, more only if the ESS or R-hat
+falls short. The step-2 likelihood is computed on a (task, checkpoint) grid (one gather, not
+one per parameter; ``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while
+the chains run.
 """
 
 from __future__ import annotations
@@ -191,8 +193,8 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
     ``config.draws=None`` (by need), while the bulk or tail ESS is below ``config.ess_target``
     or R-hat above 1.01, continue the chains where they stopped (no new warmup) to the draws
     the ESS so far projects, with a quarter more for margin, at most twice and up to
-    ``config.max_draws`` per chain. The first 300 reach an ESS of 400 on the bundled ladder;
-    a harder posterior gets more.
+    ``config.max_draws`` per chain. The first 400 meet the goals on the bundled ladder for
+    most seeds; a harder posterior (the Pythia ladder) gets more.
     """
     extra_fields = ("diverging", "num_steps")
     mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)

@@ -12,8 +12,10 @@ from .spec import ModelSpec, as_spec
 
 __all__ = ["FitConfig", "FIRST_DRAWS", "show_progress_bar"]
 
-#: Draws per chain before the ESS is checked when ``draws=None``: on the bundled ladder's ten
-#: tasks 4 x 300 gave a bulk ESS of 749 and a tail ESS of 576 (benchmarks/sampler_levers.py).
+#: Draws per chain before the ESS and R-hat are checked when ``draws=None``. On the bundled
+#: ladder's ten tasks the first 400 of 4 x 600 draws met the goals (R-hat <= 1.01, bulk and
+#: tail ESS >= 400) for 6 of 8 seeds, the first 300 for 1 of 8; the Pythia ladder needs about
+#: 500 and gets them by continuation (``benchmarks/sampler_levers.py --first-draws``).
 FIRST_DRAWS = 400
 
 
@@ -30,7 +32,7 @@ class FitConfig:
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 200 and 150
         left the mass matrix unadapted (498 and 1,021 leapfrog steps per draw after warmup,
         against 62; 2.8 and 12 times the wall time; ``benchmarks/sampler_levers.py``).
-        ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 300
+        ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 400
         (:data:`FIRST_DRAWS`), then more, as the ESS so far projects, while the bulk or tail
         ESS of a parameter is below ``ess_target`` or its R-hat above 1.01, up to
         ``max_draws`` per chain (:func:`ladderfit.model.bayes.sample`).

@@ -312,6 +312,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     slope = (1 - col(floor)) * s2 * (1 - s2) * col(k)
     jitter = col(data.acc_jitter) ** 2 + (slope * col(data.loss_noise)) ** 2  # one checkpoint's noise
     sd2 = jnp.sqrt(col(sigma_acc) ** 2 + jitter / data.s2_by_task(data.s2_nsmooth, np.ones(T)))
+    # (the gather stays when it is the identity: XLA's CPU fusion ran a plain reshape slower)
     p, sd2 = p.reshape(-1)[position], sd2.reshape(-1)[position]
     if run_effects:
         p = p + run_effect[t2, data.s2_run]
