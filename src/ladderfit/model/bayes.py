@@ -220,7 +220,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
 
 def _import_while_sampling() -> None:
     """Import what reads the draws (ArviZ, xarray, the fit's class) while the chains run: JAX
-    runs them asynchronously, so the import (0.7 s) overlaps with sampling, not adds to it."""
+    runs them asynchronously, so the import overlaps with sampling instead of adding to it."""
     from . import results  # noqa: F401  (imports arviz and xarray)
 
 
@@ -271,6 +271,7 @@ def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.I
     model = model_for(md.structure)
     single = md.structure == "single_step"
     obs_sites = ["final_acc_obs"] if single else ["loss_obs", "acc_obs"]
+
     @jax.jit
     def replicate(key, latent):  # one program (persistently cached), not op by op
         pp = Predictive(model, posterior_samples=latent, return_sites=obs_sites)(key, md, priors, observe=False)

@@ -178,7 +178,7 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     p1 = step1_points(df, feature, prep)
     shared = spec.uses_feature and len(tasks) > 1 and is_shared_feature(df, feature)
     p2 = step2_points(df, feature, prep) if spec.uses_feature else p1.iloc[0:0].assign(step=0, n_smoothed=0.0)
-    # by task, then run and step: the model's (task, checkpoint) grid is then the plain reshape
+    # by task, then run and step: the model's (task, checkpoint) grid reads out in this order
     p2 = p2.sort_values(["task", "run", "step"], kind="stable", ignore_index=True)
     n_sizes = p1.groupby("task")["N"].nunique().min()
     if n_sizes < 2 or len(p1) // len(tasks) < 3:

@@ -90,10 +90,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax.nn import log_sigmoid
