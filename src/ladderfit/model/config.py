@@ -30,8 +30,8 @@ class FitConfig:
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
         ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 200 and 150
-        left the mass matrix unadapted (498 and 1,021 leapfrog steps per draw after warmup,
-        against 62; 2.8 and 12 times the wall time; ``benchmarks/sampler_levers.py``).
+        left the mass matrix unadapted (540 and 1,021 leapfrog steps per draw after warmup,
+        against 63; 3.2 and 8.3 times the wall time; ``benchmarks/sampler_levers.py``).
         ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 400
         (:data:`FIRST_DRAWS`), then more, as the ESS so far projects, while the bulk or tail
         ESS of a parameter is below ``ess_target`` or its R-hat above 1.01, up to
