@@ -8,9 +8,9 @@ JAX uses.
 Speed: NUTS samples the sigmoid through its centre (``for_sampler=True``, the same posterior),
 warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by need
 (:func:`sample`): 4 x 400 draws after 300 warmup iterations, more only if the ESS or R-hat
-falls short. The step-2 likelihood is computed on a (task, checkpoint) grid (one gather, not
-one per parameter; ``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while
-the chains run.
+falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
+the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
+``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while the chains run.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .spec import as_spec
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["fit", "make_mcmc", "sample", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
+__all__ = ["fit", "make_mcmc", "sampler_options", "sample", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
 
 DIMS: dict[str, list[str]] = {
     **{
@@ -224,9 +224,14 @@ def _import_while_sampling() -> None:
     from . import results  # noqa: F401  (imports arviz and xarray)
 
 
+def sampler_options(config: FitConfig) -> dict:
+    """The model's keywords for NUTS: the sampler's geometry and likelihood precision."""
+    return {"for_sampler": True, "likelihood_dtype": "float32" if config.float32_likelihood else "float64"}
+
+
 def make_mcmc(md: ModelData, priors: dict, config: FitConfig) -> MCMC:
     """NumPyro's NUTS for the model of ``md``, set up as ``config`` says; run it with
-    :func:`sample` and ``for_sampler=True``."""
+    :func:`sample` and the model keywords of :func:`sampler_options`."""
     kernel = NUTS(
         model_for(md.structure),
         init_strategy=init_to_value(values=initial_values(md, priors)),
@@ -378,7 +383,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     priors = resolve_priors(config.priors)
     mcmc = make_mcmc(md, priors, config)
     start = time.perf_counter()
-    draws = sample(mcmc, config, md, priors, for_sampler=True)
+    draws = sample(mcmc, config, md, priors, **sampler_options(config))
     seconds = time.perf_counter() - start
     idata = to_inference_data(draws, md, priors, config.seed)
     report = draws.convergence(md)  # what check_convergence(idata) gives, computed once

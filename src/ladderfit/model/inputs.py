@@ -117,23 +117,21 @@ class ModelData:
     def n_runs(self) -> int:
         return len(self.runs)
 
+    def s1_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """The step-1 points by law (row l: law l's points): see :func:`points_grid`."""
+        return points_grid(self.s1_task, self.n_laws)
+
+    def s1_by_law(self, values: np.ndarray, fill: np.ndarray) -> np.ndarray:
+        """A per-point step-1 array on the grid of :meth:`s1_grid`; padding takes the law's ``fill``."""
+        return on_grid(self.s1_grid()[0], values, fill)
+
     def s2_grid(self) -> tuple[np.ndarray, np.ndarray]:
-        """The checkpoints by task: ``index[t, j]``, task t's j-th checkpoint (rows padded with
-        -1 to the longest), and ``position[i]``, checkpoint i's place in ``index.ravel()``."""
-        counts = np.bincount(self.s2_task, minlength=self.n_tasks)
-        order = np.argsort(self.s2_task, kind="stable")
-        col = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
-        index = np.full((self.n_tasks, int(counts.max(initial=0))), -1, dtype=np.int64)
-        index[self.s2_task[order], col] = order
-        position = np.empty(len(order), dtype=np.int64)
-        position[order] = self.s2_task[order] * index.shape[1] + col
-        return index, position
+        """The checkpoints by task (row t: task t's checkpoints): see :func:`points_grid`."""
+        return points_grid(self.s2_task, self.n_tasks)
 
     def s2_by_task(self, values: np.ndarray, fill: np.ndarray) -> np.ndarray:
-        """A per-checkpoint array on the (task, checkpoint of the task) grid of :meth:`s2_grid`;
-        padding takes the task's ``fill``."""
-        index, _ = self.s2_grid()
-        return np.where(index >= 0, np.asarray(values)[np.maximum(index, 0)], np.asarray(fill)[:, None])
+        """A per-checkpoint array on the grid of :meth:`s2_grid`; padding takes the task's ``fill``."""
+        return on_grid(self.s2_grid()[0], values, fill)
 
     def centred(self, N: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x = log N - log N_c, z = log D - log D_c."""
@@ -154,6 +152,25 @@ class ModelData:
     def distance_beyond(self, x, z):
         """Euclidean distance in (log N, log D) beyond the ladder's largest N and D (0 inside)."""
         return np.hypot(np.maximum(np.asarray(x) - self.x_max, 0.0), np.maximum(np.asarray(z) - self.z_max, 0.0))
+
+
+def points_grid(row: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points laid out by row (a law, a task): ``index[r, j]``, row r's j-th point (rows padded
+    with -1 to the longest), and ``position[i]``, point i's place in ``index.ravel()``."""
+    counts = np.bincount(row, minlength=n_rows)
+    order = np.argsort(row, kind="stable")
+    col = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    index = np.full((n_rows, int(counts.max(initial=0))), -1, dtype=np.int64)
+    index[row[order], col] = order
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = row[order] * index.shape[1] + col
+    return index, position
+
+
+def on_grid(index: np.ndarray, values: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """``values`` (one per point) laid out on ``index`` of :func:`points_grid`; padding takes its
+    row's ``fill``."""
+    return np.where(index >= 0, np.asarray(values)[np.maximum(index, 0)], np.asarray(fill)[:, None])
 
 
 def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Preprocessing | None = None) -> ModelData:

@@ -192,7 +192,7 @@ def centre_values(u_c, floor_shift, log_k, chance_level) -> dict:
 
 
 def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True,
-                 for_sampler: bool = False):
+                 for_sampler: bool = False, likelihood_dtype: str = "float64"):
     """The joint two-step model; with ``target_x``/``target_z`` it also draws target predictions.
 
     Sites: per-task parameters (dim ``task``), run effects (``task``, ``run``), observations
@@ -201,8 +201,11 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     observations unconditioned (prior and posterior predictive checks). ``for_sampler=True``
     draws the sigmoid's floor and slope through its centre (:func:`_curve_by_centre`): the same
     posterior in NUTS's better geometry, for sampling only (its flat sites cannot be drawn
-    from the prior). The specification's
-    ``run_effects`` adds the run-level offsets of step 2 (:class:`~ladderfit.model.spec.ModelSpec`).
+    from the prior); observed, each step's points are then one term of the density (a grid
+    with a row per law or task, padding masked out), the checkpoints' terms computed in
+    ``likelihood_dtype`` (``"float32"``: the same density to about 1e-3, summed in float64).
+    The specification's ``run_effects`` adds the run-level offsets of step 2
+    (:class:`~ladderfit.model.spec.ModelSpec`).
     """
     T, R = data.n_tasks, data.n_runs
     level_sd = priors["level_sd"][1][0]
@@ -252,18 +255,23 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     E_law = L_c_law - a_law - b_law
     # E > 0, softly: a smooth barrier a few percent of the level wide.
     numpyro.factor("E_positive", log_sigmoid(E_law / (e_floor * L_c_law)).sum())
-    law = jnp.asarray(data.law_of_task)  # each task's law, so that the tables read per task
-    L_c = numpyro.deterministic("L_c", L_c_law[law])
-    alpha = numpyro.deterministic("alpha", alpha_law[law])
-    a, b, sigma_loss = a_law[law], b_law[law], jnp.asarray(sigma_loss)[law]
+    law = data.law_of_task
+    if np.array_equal(law, np.arange(T)):  # a law per task: no gather (its gradient, a scatter, is slow)
+        per_task = lambda v: jnp.asarray(v)  # noqa: E731
+    else:  # each task's law, so that the tables read per task
+        per_task = lambda v: jnp.asarray(v)[law]  # noqa: E731
+    L_c = numpyro.deterministic("L_c", per_task(L_c_law))
+    alpha = numpyro.deterministic("alpha", per_task(alpha_law))
+    sigma_loss_law = sigma_loss
+    a, b, sigma_loss = per_task(a_law), per_task(b_law), per_task(sigma_loss_law)
     if with_D:
-        beta = numpyro.deterministic("beta", beta_law[law])
+        beta = numpyro.deterministic("beta", per_task(beta_law))
         numpyro.deterministic("A", a * jnp.exp(alpha * data.logN_c))
         numpyro.deterministic("B", b * jnp.exp(beta * data.logD_c))
     else:
-        beta = beta_law[law]
+        beta = per_task(beta_law)
         numpyro.deterministic("A", a * jnp.exp(alpha * data.logC_c))
-    E = numpyro.deterministic("E", E_law[law])
+    E = numpyro.deterministic("E", per_task(E_law))
     k = numpyro.deterministic("k", jnp.exp(log_k))
     floor = numpyro.deterministic("floor", chance_level + floor_shift)
     sigma_acc = numpyro.deterministic("sigma_acc", noise_ratio * jnp.asarray(data.acc_binomial_sd))
@@ -277,46 +285,66 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
                 run_raw = numpyro.sample("run_raw", dist.Normal(0.0, run_tau[:, None]))
         run_effect = numpyro.deterministic("run_effect", run_raw - run_raw.mean(-1, keepdims=True))
 
-    # ---- step 1 likelihood
-    t1 = data.s1_task
-    mu1 = scaling_law_centred(data.s1_x, data.s1_z, E[t1], a[t1], alpha[t1], b[t1], beta[t1])
-    mu1 = jnp.maximum(mu1, 1e-12)
-    sd1 = sigma_loss[t1]
-    if data.n_replicated:
-        # seeds of one configuration share its deviation from the law (sd sigma_loss sqrt(1 - s^2))
-        # and differ by the seed part (sd sigma_loss s): the configuration enters the law once
-        share = jnp.asarray(seed_share)[law]
-        rep_task = jnp.asarray(data.replicated_task)
-        with numpyro.plate("replicated_config", data.n_replicated):
-            config_raw = numpyro.sample("config_raw", dist.Normal(0.0, 1.0))
-        config_dev = config_raw * sigma_loss[rep_task] * jnp.sqrt(1 - share[rep_task] ** 2)
-        rep = jnp.asarray(data.s1_config)
-        in_rep = rep >= 0
-        mu1 = mu1 * jnp.exp(jnp.where(in_rep, config_dev[jnp.maximum(rep, 0)], 0.0))
-        sd1 = jnp.where(in_rep, sigma_loss[t1] * share[t1], sd1)
-    with numpyro.plate("step1_point", len(t1)):
-        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
+    # ---- likelihoods, computed on grids with a row per law (step 1) or task (step 2), along
+    # which the row's parameters broadcast: no gather per parameter (the gradient of a gather,
+    # a scatter, is slow on CPU). NUTS needs only their sums: with ``for_sampler`` a grid is
+    # observed as one site, padding masked out; otherwise each point is read out to its site.
+    col = lambda v: jnp.asarray(v)[:, None]  # noqa: E731  (per row, along it)
+    on_grid = for_sampler and observe
 
-    # ---- step 2 likelihood, computed on the (task, checkpoint of the task) grid, where a
-    # task's parameters broadcast along its row, then read out per checkpoint: one gather, not
-    # one per parameter (the gradient of a gather, a scatter, is slow on CPU)
-    t2 = data.s2_task
-    _, position = data.s2_grid()
-    col = lambda v: jnp.asarray(v)[:, None]  # noqa: E731  (per task, along the row)
-    loss2 = data.s2_by_task(data.s2_loss, data.loss_centre)  # padding: finite, never read out
-    u2 = col(u_c) - col(k) * (loss2 - col(data.loss_centre))
-    p = accuracy_from_logit(u2, col(floor))
+    # ---- step 1 likelihood
+    G = data.n_laws
+    index1, position1 = data.s1_grid()
+    x1, z1 = data.s1_by_law(data.s1_x, np.zeros(G)), data.s1_by_law(data.s1_z, np.zeros(G))
+    mu1 = scaling_law_centred(x1, z1, col(E_law), col(a_law), col(alpha_law), col(b_law), col(beta_law))
+    mu1 = jnp.maximum(mu1, 1e-12)  # padding: finite, never read out
+    sd1 = jnp.broadcast_to(col(sigma_loss_law), mu1.shape)
+    if on_grid and not data.n_replicated:
+        log_loss1 = np.log(data.s1_by_law(data.s1_loss, np.ones(G)))
+        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1).mask(index1 >= 0), obs=log_loss1)
+    else:
+        mu1, sd1 = mu1.reshape(-1)[position1], sd1.reshape(-1)[position1]
+        t1 = data.s1_task
+        if data.n_replicated:
+            # seeds of one configuration share its deviation from the law (sd sigma_loss sqrt(1 - s^2))
+            # and differ by the seed part (sd sigma_loss s): the configuration enters the law once
+            share = per_task(seed_share)
+            rep_task = jnp.asarray(data.replicated_task)
+            with numpyro.plate("replicated_config", data.n_replicated):
+                config_raw = numpyro.sample("config_raw", dist.Normal(0.0, 1.0))
+            config_dev = config_raw * sigma_loss[rep_task] * jnp.sqrt(1 - share[rep_task] ** 2)
+            rep = jnp.asarray(data.s1_config)
+            in_rep = rep >= 0
+            mu1 = mu1 * jnp.exp(jnp.where(in_rep, config_dev[jnp.maximum(rep, 0)], 0.0))
+            sd1 = jnp.where(in_rep, sigma_loss[t1] * share[t1], sd1)
+        with numpyro.plate("step1_point", len(t1)):
+            numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
+
+    # ---- step 2 likelihood. For NUTS each checkpoint's term may be computed in float32
+    # (``likelihood_dtype``), and summed in float64: the same density to ~1e-3 nats of ~10^4,
+    # in half the gradient's time (benchmarks/sampler_levers.py --gradient)
+    dtype = jnp.dtype(likelihood_dtype) if on_grid else jnp.float64
+    cast = lambda v: jnp.asarray(v).astype(dtype)  # noqa: E731
+    index, position = data.s2_grid()
+    dl = data.s2_by_task(data.s2_loss, data.loss_centre) - data.loss_centre[:, None]  # padding: 0
+    u2 = col(cast(u_c)) - col(cast(k)) * cast(dl)
+    f2 = col(cast(floor))
+    p = accuracy_from_logit(u2, f2)
     # errors in the observed loss: their effect on accuracy, to first order (the curve's slope)
     s2 = jax.nn.sigmoid(u2)
-    slope = (1 - col(floor)) * s2 * (1 - s2) * col(k)
-    jitter = col(data.acc_jitter) ** 2 + (slope * col(data.loss_noise)) ** 2  # one checkpoint's noise
-    sd2 = jnp.sqrt(col(sigma_acc) ** 2 + jitter / data.s2_by_task(data.s2_nsmooth, np.ones(T)))
-    # (the gather stays when it is the identity: XLA's CPU fusion ran a plain reshape slower)
-    p, sd2 = p.reshape(-1)[position], sd2.reshape(-1)[position]
+    slope = (1 - f2) * s2 * (1 - s2) * col(cast(k))
+    jitter = col(cast(data.acc_jitter)) ** 2 + (slope * col(cast(data.loss_noise))) ** 2  # one checkpoint's noise
+    sd2 = jnp.sqrt(col(cast(sigma_acc)) ** 2 + jitter / cast(data.s2_by_task(data.s2_nsmooth, np.ones(T))))
     if run_effects:
-        p = p + run_effect[t2, data.s2_run]
-    with numpyro.plate("checkpoint", len(t2)):
-        numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
+        p = p + cast(run_effect)[np.arange(T)[:, None], data.s2_by_task(data.s2_run, np.zeros(T, dtype=int))]
+    if on_grid:
+        terms = dist.Normal(p, sd2).log_prob(cast(data.s2_by_task(data.s2_acc, np.full(T, 0.5))))
+        numpyro.factor("acc_obs", jnp.where(index >= 0, terms, 0.0).astype(jnp.float64).sum())
+    else:
+        # (the gather stays when it is the identity: XLA's CPU fusion ran a plain reshape slower)
+        p, sd2 = p.reshape(-1)[position], sd2.reshape(-1)[position]
+        with numpyro.plate("checkpoint", len(position)):
+            numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
 
     # ---- chained prediction at targets
     if target_x is not None:
@@ -330,7 +358,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
 
 
 def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True,
-                      for_sampler: bool = False):
+                      for_sampler: bool = False, likelihood_dtype: str = "float64"):
     r"""The single-step structure: accuracy straight from (N, D), no intermediate feature.
 
     .. math::
@@ -345,7 +373,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     (``final_acc_obs``), with a run's scatter around the law ``sigma_acc`` (noise ratio x
     binomial sd); the target adds one evaluation's jitter and the discrepancy. Exponents are
     pooled as in :func:`ladder_model`. Run effects do not apply (one point per run);
-    ``for_sampler`` changes nothing (one parameterization).
+    ``for_sampler`` and ``likelihood_dtype`` change nothing (one parameterization, few points).
     """
     T = data.n_tasks
     chance_level = jnp.asarray(data.chance)
