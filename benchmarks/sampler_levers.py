@@ -50,8 +50,9 @@ def main() -> None:
     rows = [
         ("v0.1 sampler (model geometry, 500 warmup, no cap, 1000 draws)", False,
          dict(warmup=500, warmup_tree_depth=10, draws=1000)),
-        ("sampler geometry, same settings", True, dict(warmup=500, warmup_tree_depth=10, draws=1000)),
+        ("sampler geometry and likelihood, same settings", True, dict(warmup=500, warmup_tree_depth=10, draws=1000)),
         ("default (300 warmup, cap 6, draws by need)", True, {}),
+        ("default, float64 likelihood", True, dict(float32_likelihood=False)),
         ("default, 200 warmup", True, dict(warmup=200)),
         ("default, 150 warmup", True, dict(warmup=150)),
         ("default, target_accept 0.8", True, dict(target_accept=0.8)),
@@ -65,7 +66,8 @@ def main() -> None:
 
 
 def gradient(n: int = 5000) -> None:
-    """Microseconds per value-and-gradient, timed inside one compiled loop of ``n``."""
+    """Microseconds per value-and-gradient, timed inside one compiled loop of ``n`` whose carry
+    reads the gradient (a loop that drops it lets XLA drop the backward pass)."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -83,8 +85,12 @@ def gradient(n: int = 5000) -> None:
     priors = resolve_priors(config.priors)
     T = md.n_tasks
 
+    def per_task(theta, dtype=jnp.float64):
+        return (theta[0].astype(dtype), jnp.exp(theta[1]).astype(dtype), (md.chance + theta[2]).astype(dtype),
+                (theta[3] * md.acc_binomial_sd).astype(dtype))
+
     def per_checkpoint(theta):  # every per-task parameter gathered per checkpoint
-        u_c, k, floor, sigma = theta[0], jnp.exp(theta[1]), md.chance + theta[2], theta[3] * md.acc_binomial_sd
+        u_c, k, floor, sigma = per_task(theta)
         t = md.s2_task
         u = u_c[t] - k[t] * (md.s2_loss - md.loss_centre[t])
         q = jax.nn.sigmoid(u)
@@ -92,28 +98,38 @@ def gradient(n: int = 5000) -> None:
         sd = jnp.sqrt(sigma[t] ** 2 + (md.acc_jitter[t] ** 2 + (slope * md.loss_noise[t]) ** 2) / md.s2_nsmooth)
         return Normal(floor[t] + (1 - floor[t]) * q, sd).log_prob(md.s2_acc).sum()
 
-    _, position = md.s2_grid()
-    loss2, m2 = md.s2_by_task(md.s2_loss, md.loss_centre), md.s2_by_task(md.s2_nsmooth, np.ones(T))
+    index, position = md.s2_grid()
+    dl = md.s2_by_task(md.s2_loss, md.loss_centre) - md.loss_centre[:, None]
+    m2, acc2 = md.s2_by_task(md.s2_nsmooth, np.ones(T)), md.s2_by_task(md.s2_acc, np.full(T, 0.5))
 
-    def grid(theta):  # the model's layout: a row per task, one gather at the end
-        col = lambda v: v[:, None]  # noqa: E731
-        u_c, k, floor, sigma = theta[0], jnp.exp(theta[1]), md.chance + theta[2], theta[3] * md.acc_binomial_sd
-        u = col(u_c) - col(k) * (loss2 - col(md.loss_centre))
-        q = jax.nn.sigmoid(u)
+    def on_grid(theta, dtype=jnp.float64):  # a row per task: its parameters broadcast along it
+        col = lambda v: jnp.asarray(v).astype(dtype)[:, None]  # noqa: E731
+        u_c, k, floor, sigma = per_task(theta, dtype)
+        q = jax.nn.sigmoid(col(u_c) - col(k) * dl.astype(dtype))
         slope = (1 - col(floor)) * q * (1 - q) * col(k)
-        sd = jnp.sqrt(col(sigma) ** 2 + (col(md.acc_jitter) ** 2 + (slope * col(md.loss_noise)) ** 2) / m2)
-        mean = col(floor) + (1 - col(floor)) * q
+        sd = jnp.sqrt(col(sigma) ** 2 + (col(md.acc_jitter) ** 2 + (slope * col(md.loss_noise)) ** 2) / m2.astype(dtype))
+        return col(floor) + (1 - col(floor)) * q, sd
+
+    def grid_read_out(theta):  # the grid, then one gather per checkpoint (the last layout)
+        mean, sd = on_grid(theta)
         return Normal(mean.reshape(-1)[position], sd.reshape(-1)[position]).log_prob(md.s2_acc).sum()
 
-    info = initialize_model(jax.random.PRNGKey(0), model_for(md.structure), model_args=(md, priors),
-                            model_kwargs={"for_sampler": True},
-                            init_strategy=init_to_value(values=bayes.initial_values(md, priors)))
+    def grid_masked(theta, dtype=jnp.float64):  # the grid summed, padding masked (NUTS's layout now)
+        mean, sd = on_grid(theta, dtype)
+        terms = Normal(mean, sd).log_prob(acc2.astype(dtype))
+        return jnp.where(index >= 0, terms, 0.0).astype(jnp.float64).sum()
+
+    def potential(**kwargs):
+        info = initialize_model(jax.random.PRNGKey(0), model_for(md.structure), model_args=(md, priors),
+                                model_kwargs=kwargs, init_strategy=init_to_value(values=bayes.initial_values(md, priors)))
+        return info.potential_fn, info.param_info.z
+
     theta0 = jnp.stack([np.zeros(T), np.log(np.full(T, 5.0)), np.full(T, 0.01), np.ones(T)])
 
     def timed(f, x0) -> float:
         def body(i, c):
             v, g = jax.value_and_grad(f)(jax.tree.map(lambda a: a + 1e-12 * c, x0))
-            return c + 1e-15 * v
+            return c + 1e-15 * (v + sum(jnp.sum(leaf) for leaf in jax.tree.leaves(g)))
         loop = jax.jit(lambda: jax.lax.fori_loop(0, n, body, 0.0))
         loop().block_until_ready()
         best = np.inf
@@ -123,11 +139,21 @@ def gradient(n: int = 5000) -> None:
             best = min(best, time.perf_counter() - t0)
         return best / n * 1e6
 
-    assert np.isclose(per_checkpoint(theta0), grid(theta0), rtol=1e-12)
-    print(f"value and gradient, microseconds (best of 3 loops of {n}):")
-    print(f"  step-2 likelihood, parameters gathered per checkpoint: {timed(per_checkpoint, theta0):6.1f}")
-    print(f"  step-2 likelihood, (task, checkpoint) grid:            {timed(grid, theta0):6.1f}")
-    print(f"  the sampler's whole potential (the model as fitted):   {timed(info.potential_fn, info.param_info.z):6.1f}")
+    reference = per_checkpoint(theta0)
+    for f in (grid_read_out, grid_masked):
+        assert np.isclose(f(theta0), reference, rtol=1e-12)
+    print(f"value and gradient, microseconds (best of 3 loops of {n}); step-2 likelihood, 2,910 checkpoints:")
+    print(f"  each parameter gathered per checkpoint (v0.1):           {timed(per_checkpoint, theta0):6.1f}")
+    print(f"  (task, checkpoint) grid, read out per checkpoint:        {timed(grid_read_out, theta0):6.1f}")
+    print(f"  grid summed, padding masked (float64):                   {timed(grid_masked, theta0):6.1f}")
+    f32 = lambda th: grid_masked(th, jnp.float32)  # noqa: E731
+    print(f"  grid summed, terms in float32 (summed in float64):       {timed(f32, theta0):6.1f}"
+          f"   (value {float(f32(theta0)) - float(reference):+.1e} from float64, of {float(reference):.3e})")
+    print("the whole potential (all sites, both steps):")
+    for label, kwargs in (("the model's own geometry, points read out", {}),
+                          ("NUTS's geometry and grids, float64", dict(for_sampler=True, likelihood_dtype="float64")),
+                          ("NUTS's geometry and grids, float32 terms (default)", dict(for_sampler=True, likelihood_dtype="float32"))):
+        print(f"  {label:<55}{timed(*potential(**kwargs)):6.1f}")
 
 
 def levers(rows, seed: int) -> None:
@@ -146,7 +172,8 @@ def levers(rows, seed: int) -> None:
         md = bayes.build_model_data(df, config.model, config.preprocessing)
         priors = resolve_priors(config.priors)
         t0 = time.perf_counter()
-        draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, for_sampler=geometry)
+        kwargs = bayes.sampler_options(config) if geometry else {}
+        draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, **kwargs)
         wall = time.perf_counter() - t0
         d = draws.convergence(md).as_dict()
         steps = draws.extra["num_steps"]
@@ -182,7 +209,7 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> 
             md = bayes.build_model_data(df, config.model, config.preprocessing)
             priors = resolve_priors(config.priors)
             t0 = time.perf_counter()
-            draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, for_sampler=True)
+            draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, **bayes.sampler_options(config))
             wall = time.perf_counter() - t0
             cells = []
             for n in prefixes:

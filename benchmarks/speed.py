@@ -81,11 +81,11 @@ def stages(label: str, timings: dict) -> None:
         mcmc = bayes.make_mcmc(md, priors, config)
         compile_s["t"] = 0.0
         t0 = time.perf_counter()
-        mcmc.warmup(jax.random.PRNGKey(config.seed), md, priors, for_sampler=True)
+        mcmc.warmup(jax.random.PRNGKey(config.seed), md, priors, **bayes.sampler_options(config))
         jax.block_until_ready(mcmc.post_warmup_state)
         t1 = time.perf_counter()
         c_warm = compile_s["t"]
-        draws = bayes.sample(mcmc, config, md, priors, for_sampler=True)  # warmed up: draws only
+        draws = bayes.sample(mcmc, config, md, priors, **bayes.sampler_options(config))  # warmed up: draws only
         t2 = time.perf_counter()
         c_all = compile_s["t"]
         idata = bayes.to_inference_data(draws, md, priors, config.seed)
