@@ -11,9 +11,10 @@ largest |correlation| within a task among the sigmoid's three coordinates NUTS m
 centre accuracy, centre slope and logit centre in the sampler's. Rows:
 
 * the v0.1 sampler: the model's own geometry, 500 warmup, no depth cap while warming up, 1000 draws;
-* the sampler's geometry (``for_sampler=True``) with the same settings;
-* today's default: 300 warmup, trees capped at depth 6 while warming up, draws by need;
-* the default with 200 and 150 warmup iterations, and with ``target_accept`` 0.8.
+* the sampler's geometry and likelihood (``for_sampler=True``) with the same settings;
+* today's default: 300 warmup, trees capped at depth 6 while warming up, draws by need, the
+  checkpoints' likelihood terms in float32; the same in float64;
+* the default with 250, 200 and 150 warmup iterations, and with ``target_accept`` 0.8.
 
 Then **how many first draws** (``FIRST_DRAWS``, ``--first-draws``): 600 draws per chain for
 each of several seeds on the bundled OLMo ladder and on the Pythia ladder
@@ -23,11 +24,16 @@ divergences): a first run that meets them needs no continuation, which costs a s
 program (traced, and compiled on a cold cache) and the draws the ESS projects.
 
 ``--gradient``: microseconds per value-and-gradient of the step-2 likelihood on the bundled
-ladder (2,910 checkpoints), each per-task parameter gathered per checkpoint (the old layout)
-against the (task, checkpoint) grid the model uses, and of the sampler's whole potential.
-XLA's CPU fusion is fickle here: the same grid summed through ``jax.scipy.stats.norm.logpdf``,
-or read out by a plain reshape instead of the (identity) gather, was several times slower in
-exploratory runs, so the benchmark uses NumPyro's ``Normal.log_prob`` as the model does.
+ladder (2,910 checkpoints): each per-task parameter gathered per checkpoint (v0.1); computed on
+the (task, checkpoint) grid and read out per checkpoint; the grid summed with its padding
+masked (what NUTS now uses), in float64 and with the terms in float32; and of the whole
+potential in the model's geometry and in NUTS's, float64 and float32; and NUTS's own work per
+leapfrog step (on a potential that costs nothing, of the same dimension). The timed loop reads the
+gradient: one that drops it lets XLA drop the backward pass (the figures of an earlier version
+of this script were of the value alone). XLA's CPU fusion is fickle here: the same grid summed
+through ``jax.scipy.stats.norm.logpdf``, or read out by a plain reshape instead of the
+(identity) gather, was several times slower in exploratory runs, so the benchmark uses
+NumPyro's ``Normal.log_prob`` as the model does.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ def main() -> None:
         ("sampler geometry and likelihood, same settings", True, dict(warmup=500, warmup_tree_depth=10, draws=1000)),
         ("default (300 warmup, cap 6, draws by need)", True, {}),
         ("default, float64 likelihood", True, dict(float32_likelihood=False)),
+        ("default, 250 warmup", True, dict(warmup=250)),
         ("default, 200 warmup", True, dict(warmup=200)),
         ("default, 150 warmup", True, dict(warmup=150)),
         ("default, target_accept 0.8", True, dict(target_accept=0.8)),
@@ -133,7 +140,7 @@ def gradient(n: int = 5000) -> None:
         loop = jax.jit(lambda: jax.lax.fori_loop(0, n, body, 0.0))
         loop().block_until_ready()
         best = np.inf
-        for _ in range(3):
+        for _ in range(5):
             t0 = time.perf_counter()
             loop().block_until_ready()
             best = min(best, time.perf_counter() - t0)
@@ -142,7 +149,7 @@ def gradient(n: int = 5000) -> None:
     reference = per_checkpoint(theta0)
     for f in (grid_read_out, grid_masked):
         assert np.isclose(f(theta0), reference, rtol=1e-12)
-    print(f"value and gradient, microseconds (best of 3 loops of {n}); step-2 likelihood, 2,910 checkpoints:")
+    print(f"value and gradient, microseconds (best of 5 loops of {n}); step-2 likelihood, 2,910 checkpoints:")
     print(f"  each parameter gathered per checkpoint (v0.1):           {timed(per_checkpoint, theta0):6.1f}")
     print(f"  (task, checkpoint) grid, read out per checkpoint:        {timed(grid_read_out, theta0):6.1f}")
     print(f"  grid summed, padding masked (float64):                   {timed(grid_masked, theta0):6.1f}")
@@ -154,6 +161,36 @@ def gradient(n: int = 5000) -> None:
                           ("NUTS's geometry and grids, float64", dict(for_sampler=True, likelihood_dtype="float64")),
                           ("NUTS's geometry and grids, float32 terms (default)", dict(for_sampler=True, likelihood_dtype="float32"))):
         print(f"  {label:<55}{timed(*potential(**kwargs)):6.1f}")
+    print(f"NUTS's own work per leapfrog step (a potential of the same dimension that costs nothing): "
+          f"{nuts_step_cost(sum(np.size(v) for v in potential()[1].values())):.1f}")
+
+
+def nuts_step_cost(dim: int, n: int = 700) -> float:
+    """Microseconds per leapfrog step of NumPyro's NUTS on ``0.5 |z|^2`` in ``dim`` dimensions
+    (fixed step size, 63 steps per draw), timed inside one compiled loop of ``n`` draws: the
+    tree building that every step adds to the model's gradient."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from numpyro.infer import NUTS
+
+    kernel = NUTS(potential_fn=lambda z: 0.5 * jnp.sum(z["z"] ** 2), step_size=0.05,
+                  adapt_step_size=False, adapt_mass_matrix=False)
+    state = kernel.init(jax.random.PRNGKey(0), 0, {"z": jnp.full(dim, 0.1)})
+
+    def body(i, carry):
+        s, steps = carry
+        s = kernel.sample(s, (), {})
+        return s, steps + s.num_steps
+
+    loop = jax.jit(lambda s: jax.lax.fori_loop(0, n, body, (s, 0)))
+    jax.block_until_ready(loop(state))
+    best = np.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        _, steps = jax.block_until_ready(loop(state))
+        best = min(best, (time.perf_counter() - t0) / int(steps))
+    return best * 1e6
 
 
 def levers(rows, seed: int) -> None:

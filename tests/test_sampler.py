@@ -229,3 +229,12 @@ def test_float32_likelihood_gives_the_float64_posterior():
         sd = np.sqrt((a.var(0) + b.var(0)) / 2)
         assert np.all(np.abs(a.mean(0) - b.mean(0)) < 0.2 * sd), name  # ~ 4 MCSE of the difference at ESS ~800 each
         assert np.all((0.75 < a.std(0) / b.std(0)) & (a.std(0) / b.std(0) < 1.33)), name
+
+
+def test_float32_likelihood_is_a_checked_switch_saved_with_the_fit():
+    assert FitConfig().float32_likelihood is True
+    assert bayes.sampler_options(FitConfig())["likelihood_dtype"] == "float32"
+    assert bayes.sampler_options(FitConfig(float32_likelihood=False))["likelihood_dtype"] == "float64"
+    assert FitConfig.from_json(FitConfig(float32_likelihood=False).to_json()).float32_likelihood is False
+    with pytest.raises(ValueError, match="float32_likelihood must be True or False"):
+        FitConfig(float32_likelihood="no")

@@ -13,9 +13,10 @@ from .spec import ModelSpec, as_spec
 __all__ = ["FitConfig", "FIRST_DRAWS", "show_progress_bar"]
 
 #: Draws per chain before the ESS and R-hat are checked when ``draws=None``. On the bundled
-#: ladder's ten tasks the first 400 of 4 x 600 draws met the goals (R-hat <= 1.01, bulk and
-#: tail ESS >= 400) for 6 of 8 seeds, the first 300 for 1 of 8; the Pythia ladder needs about
-#: 500 and gets them by continuation (``benchmarks/sampler_levers.py --first-draws``).
+#: ladder's ten tasks the first n of 4 x 600 draws met the goals (R-hat <= 1.01, bulk and tail
+#: ESS >= 400) for 4, 5, 7 and 8 of 8 seeds at n = 300, 400, 450 and 500 (1, 6, 7 and 8 in an
+#: earlier run, which chose 400); the Pythia ladder needs 500-600 or more and gets them by
+#: continuation (``benchmarks/sampler_levers.py --first-draws``).
 FIRST_DRAWS = 400
 
 
@@ -29,9 +30,9 @@ class FitConfig:
     preprocessing : :class:`~ladderfit.data.preprocess.Preprocessing` options.
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
         ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
-        Fewer than 300 warmup iterations is not faster: on the bundled ladder 200 and 150
-        left the mass matrix unadapted (540 and 1,021 leapfrog steps per draw after warmup,
-        against 63; 3.2 and 8.3 times the wall time; ``benchmarks/sampler_levers.py``).
+        Fewer than 300 warmup iterations is not faster: on the bundled ladder 250, 200 and
+        150 left the mass matrix unadapted (224, 499 and 1,022 leapfrog steps per draw after
+        warmup, against 61; 1.4, 2.3 and 7.0 times the wall time; ``benchmarks/sampler_levers.py``).
         ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 400
         (:data:`FIRST_DRAWS`), then more, as the ESS so far projects, while the bulk or tail
         ESS of a parameter is below ``ess_target`` or its R-hat above 1.01, up to

@@ -163,8 +163,8 @@ def _curve_by_centre(u_c, chance_level, priors: dict, log_k_prior):
     ``f = (p_c - q) / (1 - q)``. The priors stay those of delta and log k, through the
     Jacobian ``|d(delta, log k) / d(logit p_c, log s)| = p_c (1 - p_c) / (1 - q)``: the same
     posterior (up to the region p_c outside (0, 1), many prior sds away), but not the ridges
-    of the (u_c, delta, log k) parameterization (|r| 0.97 median over tasks, up to 1.00): 50
-    leapfrog steps per draw instead of 204 (``benchmarks/sampler_levers.py``).
+    of the (u_c, delta, log k) parameterization (|r| 0.97 median over tasks, up to 1.00): 54
+    leapfrog steps per draw instead of 202 (``benchmarks/sampler_levers.py``).
     """
     flat = dist.ImproperUniform(dist.constraints.real, (), ())
     w = numpyro.sample("centre_accuracy", flat)
