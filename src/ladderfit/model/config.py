@@ -39,8 +39,8 @@ class FitConfig:
         ``max_draws`` per chain (:func:`ladderfit.model.bayes.sample`).
     float32_likelihood : NUTS computes each checkpoint's term of the step-2 likelihood in
         float32 and sums them in float64 (everything else, and the log-likelihood, predictive
-        and predictions of the fit, stay float64): the same density to about 1e-3 nats, the
-        gradient in about half the time. ``False``: all float64.
+        and predictions of the fit, stay float64): the same density within 0.01 nats at
+        posterior draws, the gradient in about half the time. ``False``: all float64.
     chain_method : ``"parallel"``, ``"sequential"``, ``"vectorized"`` or ``"auto"``
         (parallel when JAX sees one device per chain, else sequential).
     priors : overrides of :data:`ladderfit.model.priors.DEFAULT_PRIORS`.

@@ -203,7 +203,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     posterior in NUTS's better geometry, for sampling only (its flat sites cannot be drawn
     from the prior); observed, each step's points are then one term of the density (a grid
     with a row per law or task, padding masked out), the checkpoints' terms computed in
-    ``likelihood_dtype`` (``"float32"``: the same density to about 1e-3, summed in float64).
+    ``likelihood_dtype`` (``"float32"``: summed in float64, the same density within 0.01 nats).
     The specification's ``run_effects`` adds the run-level offsets of step 2
     (:class:`~ladderfit.model.spec.ModelSpec`).
     """
@@ -287,8 +287,8 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
 
     # ---- likelihoods, computed on grids with a row per law (step 1) or task (step 2), along
     # which the row's parameters broadcast: no gather per parameter (the gradient of a gather,
-    # a scatter, is slow on CPU). NUTS needs only their sums: with ``for_sampler`` a grid is
-    # observed as one site, padding masked out; otherwise each point is read out to its site.
+    # a scatter, is slow on CPU). NUTS needs only their sums: with ``for_sampler`` each grid is
+    # one term of the density, padding masked out; otherwise each point is read out to its site.
     col = lambda v: jnp.asarray(v)[:, None]  # noqa: E731  (per row, along it)
     on_grid = for_sampler and observe
 
@@ -321,8 +321,9 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
             numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
 
     # ---- step 2 likelihood. For NUTS each checkpoint's term may be computed in float32
-    # (``likelihood_dtype``), and summed in float64: the same density to ~1e-3 nats of ~10^4,
-    # in half the gradient's time (benchmarks/sampler_levers.py --gradient)
+    # (``likelihood_dtype``) and summed in float64: the same density within 0.01 nats at
+    # posterior draws (tests/test_sampler.py), in half the gradient's time
+    # (benchmarks/sampler_levers.py --gradient)
     dtype = jnp.dtype(likelihood_dtype) if on_grid else jnp.float64
     cast = lambda v: jnp.asarray(v).astype(dtype)  # noqa: E731
     index, position = data.s2_grid()
