@@ -228,7 +228,7 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
         if with_D:
             g_D = numpyro.sample("slope_D", prior(priors, "slope_D"))
             beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
-        sigma_loss = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
+        sigma_loss_law = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
         if data.n_replicated:  # the share of a run's scatter that a rerun with another seed redraws
             seed_share = numpyro.sample("seed_share", prior(priors, "seed_share"))
     with numpyro.plate("task", T, dim=-1):  # step 2
@@ -262,7 +262,6 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
         per_task = lambda v: jnp.asarray(v)[law]  # noqa: E731
     L_c = numpyro.deterministic("L_c", per_task(L_c_law))
     alpha = numpyro.deterministic("alpha", per_task(alpha_law))
-    sigma_loss_law = sigma_loss
     a, b, sigma_loss = per_task(a_law), per_task(b_law), per_task(sigma_loss_law)
     if with_D:
         beta = numpyro.deterministic("beta", per_task(beta_law))
