@@ -73,7 +73,8 @@ def _hand_table() -> pd.DataFrame:
          "lower_90": 0.35, "upper_90": 0.65, "lower_95": 0.30, "upper_95": 0.70}  # fmt: skip
     rows = [(0.0, 0.50), (0.5, 0.42), (0.7, 0.36), (1.5, 0.65), (2.0, 0.75), (3.0, 0.30)]
     t = pd.DataFrame([{"holdout": "h", "run": f"r{i}", "task": "t", "N": 1e9, "D": 1e10, "distance": d, "actual": y,
-                       **q, "model": "two_step", "bin": "", "converged": True, "fit_seconds": 1.0}
+                       **q, "crps": 0.01 * (i + 1), "log_score": float(i), "model": "two_step", "bin": "",
+                       "converged": True, "fit_seconds": 1.0}
                       for i, (d, y) in enumerate(rows)])  # fmt: skip
     t["bin"] = distance_bin(t["distance"])
     return t[list(CALIBRATION_COLUMNS)]
@@ -196,6 +197,8 @@ def test_summarize_calibration_by_hand():
     # interval score (points): 30 for a covered pair; 30 + 20 x 10 and 30 + 20 x 5 for the two misses
     assert s["interval_score_90"].tolist() == pytest.approx([30.0, 30.0, 180.0, 80.0])
     assert s.loc["near", "mean_distance"] == pytest.approx(0.25)
+    assert s["crps"].tolist() == pytest.approx([1.5, 3.5, 5.5, 3.5]) and s["log_score"].tolist() == [0.5, 2.5, 4.5, 2.5]
+    assert s["above_median"].tolist() == pytest.approx([0.0, 0.5, 0.5, 1 / 3])  # truths at 0.50, 0.65 and 0.75
     pit = [c for c in s.columns if c.startswith("pit_")]
     assert pit == ["pit_0_2.5", "pit_2.5_5", "pit_5_10", "pit_10_25", "pit_25_50", "pit_50_75", "pit_75_90",
                    "pit_90_95", "pit_95_97.5", "pit_97.5_100"]  # fmt: skip
@@ -254,8 +257,10 @@ def test_cli_calibrate_writes_the_table_and_plot_draws_it(real, tmp_path, capsys
     out = tmp_path / "calibration.csv"
     args = ["calibrate", "--tasks", ",".join(TASKS), "--holdout", "largest_size", "small_corner", "--chains", "1",
             "--draws", "40", "--seed", "3", "--out", str(out)]  # fmt: skip
-    assert main(args) == 0
-    assert [k["draws"] for k in seen] == [40, 40] and seen[0]["seed"] == 3 and seen[0]["tasks"] == TASKS
+    assert main(args) == 3  # the tiny fits did not converge: not a calibration to trust
+    assert "did not converge" in capsys.readouterr().err
+    assert main(args + ["--allow-unconverged"]) == 0
+    assert [k["draws"] for k in seen] == [40] * 4 and seen[0]["seed"] == 3 and seen[0]["tasks"] == TASKS
     table = read_calibration(out)
     assert list(table.columns) == list(CALIBRATION_COLUMNS) and len(table) == len(TASKS) * 16
     text = capsys.readouterr().out

@@ -75,6 +75,26 @@ def test_estimate_discrepancy_prefers_zero_when_errors_are_covered():
     assert estimate_discrepancy(scores, np.arange(300) % 30, n_boot=50, powers=(1.0,)).gamma <= 0.02
 
 
+def test_estimate_discrepancy_finds_a_bias_that_grows_with_the_distance():
+    """Truths shifted up by delta d (on the scale of the draws): the drift of the grid nearest
+    to delta wins, and the spread gamma needed beside it is small."""
+    from ladderfit.analysis.discrepancy import DRIFTS
+
+    rng = np.random.default_rng(6)
+    n = 600
+    d = rng.uniform(0.2, 3.0, size=n)
+    y = rng.normal(0.1 * d, 0.02)
+    z = rng.standard_normal((1000, 1))
+    scores = np.stack([np.stack([crps(z * np.sqrt(0.02**2 + (g * d) ** 2) + dr * d, y) for g in GAMMA_GRID], 1)
+                       for dr in DRIFTS], 1)[:, None]  # fmt: skip
+    est = estimate_discrepancy(scores, np.arange(n) % 60, n_boot=100, powers=(1.0,), drifts=DRIFTS)
+    assert est.drift == 0.1 and est.gamma <= 0.02, est
+    assert est.priors["discrepancy_drift"] == ("Fixed", (0.1,)) and "drift +0.100" in str(est)
+    # without the drift on the grid, the same errors need a wide spread instead
+    wide = estimate_discrepancy(scores[:, :, DRIFTS.index(0.0)], np.arange(n) % 60, n_boot=100, powers=(1.0,))
+    assert wide.drift == 0.0 and wide.gamma >= 0.05, wide
+
+
 def test_estimate_discrepancy_checks_shapes():
     with pytest.raises(LadderDataError, match="scores must be"):
         estimate_discrepancy(np.zeros((3, 2)), [0, 1, 2])
@@ -113,7 +133,7 @@ def test_crps_by_gamma_equals_predicting_with_each_gamma():
 
     import ladderfit
     from ladderfit.analysis.backtest import final_accuracy, truth_targets
-    from ladderfit.analysis.discrepancy import POWERS, crps_by_gamma, pair_index
+    from ladderfit.analysis.discrepancy import DRIFTS, POWERS, crps_by_gamma, pair_index
 
     sim = simulate_ladder(default_truths(2, seed=3), seed=3, sizes={"190M": 1.9e8, "370M": 3.7e8, "760M": 7.6e8})
     train = sim.data[~sim.data["run"].str.startswith("760M")]
@@ -121,11 +141,15 @@ def test_crps_by_gamma_equals_predicting_with_each_gamma():
         warnings.simplefilter("ignore")
         fit = ladderfit.fit(train, chains=1, warmup=60, draws=40, seed=0, max_tree_depth=5)
     truth = final_accuracy(sim.data[sim.data["run"].isin(["760M-1xC", "760M-10xC"])])
-    fast = crps_by_gamma(fit, truth, seed=3)
-    assert fast.shape == (len(truth), len(POWERS), len(GAMMA_GRID))
+    fast = crps_by_gamma(fit, truth, seed=3, drifts=DRIFTS, max_samples=None)
+    assert fast.shape == (len(truth), len(POWERS), len(DRIFTS), len(GAMMA_GRID))
     tg = truth_targets(truth)
     ti, kj = pair_index(truth, tg, fit.tasks)
-    for p_i, g_i in ((0, 0), (1, 13), (3, 25)):
-        priors = {"discrepancy": ("Fixed", (GAMMA_GRID[g_i],)), "discrepancy_power": ("Fixed", (POWERS[p_i],))}
+    for p_i, d_i, g_i in ((0, 2, 0), (1, 0, 13), (3, 9, 25), (2, 6, 0)):
+        priors = {"discrepancy": ("Fixed", (GAMMA_GRID[g_i],)), "discrepancy_power": ("Fixed", (POWERS[p_i],)),
+                  "discrepancy_drift": ("Fixed", (DRIFTS[d_i],))}
         acc = fit.predictive_draws(tg, seed=3, discrepancy=priors)["accuracy"][:, ti, kj]
-        np.testing.assert_allclose(fast[:, p_i, g_i], crps(acc, truth["actual"].to_numpy()), rtol=1e-9, atol=1e-12)
+        got = fast[:, p_i, d_i, g_i]
+        np.testing.assert_allclose(got, crps(acc, truth["actual"].to_numpy()), rtol=1e-9, atol=1e-12)
+    # a drift moves the predictions: the CRPS changes with it (all else equal)
+    assert not np.allclose(fast[:, 2, 2, 13], fast[:, 2, 9, 13])

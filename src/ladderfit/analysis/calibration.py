@@ -47,16 +47,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
-from .discrepancy import DiscrepancyEstimate, crps_by_gamma, estimate_discrepancy
-from .backtest import (
-    final_accuracy,
-    fit_method,
-    method_model_pairs,
-    predict_truth,
-    prepare_ladder,
-    run_table,
-    split_pool,
-)
+from .backtest import final_accuracy, fit_method, method_model_pairs, prepare_ladder, run_table, split_pool
+from .discrepancy import DRIFTS, DiscrepancyEstimate, crps, crps_by_gamma, estimate_discrepancy, predictive_parts
+from .stacking import log_density
 
 __all__ = [
     "calibration", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
@@ -79,7 +72,7 @@ LEVELS: tuple[int, ...] = (50, 80, 90, 95)
 def calibration_columns(levels=LEVELS) -> tuple[str, ...]:
     """The columns of a calibration table with central intervals at ``levels`` (percent)."""
     bounds = tuple(f"{side}_{lev:g}" for lev in levels for side in ("lower", "upper"))
-    return ("holdout", "run", "task", "N", "D", "distance", "actual", "median", *bounds,
+    return ("holdout", "run", "task", "N", "D", "distance", "actual", "median", *bounds, "crps", "log_score",
             "model", "bin", "converged", "fit_seconds")  # fmt: skip
 
 
@@ -186,17 +179,40 @@ def distance_bin(distance) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- fitting and scoring
-def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS, discrepancy=None) -> pd.DataFrame:
+def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS, discrepancy=None, seed: int = 0) -> pd.DataFrame:
     """Predict each held-out run of ``truth`` with ``fit`` and return the scored rows.
 
     ``truth``: ``run, task, N, D, actual`` (:func:`~.backtest.final_accuracy`); ``distance``:
     the runs' distance beyond the training runs, a Series indexed by run; ``discrepancy``: the
-    discrepancy scale to predict with (``None``: the fit's prior; a number; or a prior
-    ``("LogNormal", (mu, sigma))``). Returns ``truth`` with ``distance``, ``median`` and
-    ``lower_L``/``upper_L`` for each level.
+    discrepancy to predict with (``None``: the fit's priors; a number; a prior of gamma
+    ``("LogNormal", (mu, sigma))``; a dict of priors, as
+    :attr:`~.discrepancy.DiscrepancyEstimate.priors`; or a dict run -> any of these, one per
+    held-out run). Returns ``truth`` with ``distance``, ``median``, ``lower_L``/``upper_L`` for
+    each level, ``crps`` (accuracy as a fraction; lower is better) and ``log_score`` (log
+    predictive density of the truth, Gaussian kernel; higher is better).
     """
-    rows = predict_truth(fit, truth, levels, discrepancy=discrepancy)
-    return rows.assign(distance=rows["run"].map(distance).to_numpy(float))
+    from ..model.results import discrepancy_priors
+
+    parts = predictive_parts(fit, truth, seed=seed)
+    runs = truth["run"].to_numpy()
+    per_run = isinstance(discrepancy, dict) and set(discrepancy) >= set(runs) and not set(discrepancy) & {
+        "discrepancy", "discrepancy_power", "discrepancy_drift"}
+    rng = np.random.default_rng(seed)
+    acc = np.empty_like(parts.u_curve)
+    for run in dict.fromkeys(runs):
+        given = discrepancy[run] if per_run else discrepancy
+        priors = {**fit.priors, **(discrepancy_priors(given) if given is not None else {})}
+        (family, params), power = priors["discrepancy"], priors["discrepancy_power"][1][0]
+        drift = priors.get("discrepancy_drift", ("Fixed", (0.0,)))[1][0]
+        S = acc.shape[0]
+        gamma = np.full(S, params[0]) if family == "Fixed" else np.exp(rng.normal(params[0], params[1], S))
+        rows = runs == run
+        acc[:, rows] = parts.accuracy(power, drift, gamma, rows)
+    out = truth.assign(distance=truth["run"].map(distance).to_numpy(float), median=np.median(acc, axis=0))
+    for lev in levels:
+        lo, hi = np.quantile(acc, [(100 - lev) / 200, (100 + lev) / 200], axis=0)
+        out[f"lower_{lev:g}"], out[f"upper_{lev:g}"] = lo, hi
+    return out.assign(crps=crps(acc, parts.actual), log_score=log_density(acc, parts.actual))
 
 
 class _Fitted(NamedTuple):
@@ -220,16 +236,24 @@ def _fit_holdout(df, rule, split, spec, tasks, fit_options, seed) -> _Fitted:
 
 
 def _discrepancies(fitted: dict[str, _Fitted], seed: int) -> tuple[dict, DiscrepancyEstimate]:
-    """gamma for each hold-out from the *other* hold-outs' CRPS, and from all of them."""
-    scores = {rule: crps_by_gamma(f.fit, f.truth, seed=seed) for rule, f in fitted.items()}
-    clusters = {rule: [f"{rule}/{t}" for t in f.truth["task"]] for rule, f in fitted.items()}
+    """The discrepancy to score each (hold-out, held-out run) with, and the one from all pairs.
 
-    def estimate(rules):
-        return estimate_discrepancy(np.vstack([scores[r] for r in rules]),
-                                    np.concatenate([clusters[r] for r in rules]), seed=seed)  # fmt: skip
+    Nested cross-validation: the pairs of run r in hold-out h are scored with the (p, delta,
+    gamma) that scores best on the pairs of the *other* hold-outs, less every pair of run r
+    (whose truth the other hold-outs share): no setting is chosen on a truth it is scored on,
+    nor on the fit it scores. Clusters of the bootstrap are the held-out runs.
+    """
+    scores = {rule: crps_by_gamma(f.fit, f.truth, seed=seed, drifts=DRIFTS) for rule, f in fitted.items()}
+    rules = np.concatenate([[rule] * len(f.truth) for rule, f in fitted.items()])
+    runs = np.concatenate([f.truth["run"].to_numpy() for f in fitted.values()])
+    stacked = np.vstack([scores[r] for r in fitted])
 
-    per = {rule: estimate([r for r in fitted if r != rule]) for rule in fitted}
-    return per, estimate(list(fitted))
+    def estimate(mask):
+        return estimate_discrepancy(stacked[mask], runs[mask], seed=seed, drifts=DRIFTS)
+
+    per = {rule: {run: estimate((rules != rule) & (runs != run)) for run in dict.fromkeys(f.truth["run"])}
+           for rule, f in fitted.items()}  # fmt: skip
+    return per, estimate(np.ones(len(runs), bool))
 
 
 def calibration(
@@ -257,9 +281,10 @@ def calibration(
     fit_options : keyword options for :func:`ladderfit.fit` (``chains``, ``warmup``, ``draws``, ...).
     levels : central interval levels (percent) to record.
     discrepancy : the model-discrepancy scale each hold-out is predicted with.
-        ``"cross_validated"`` (default, at least 2 hold-outs): each hold-out with the gamma
-        calibrated on the *other* hold-outs (:mod:`.discrepancy`), so no prediction is scored
-        with a scale fitted to it; ``"model"``: the model's own prior (the shipped default);
+        ``"cross_validated"`` (default, at least 2 hold-outs): each held-out run of a hold-out
+        with the (p, delta, gamma) calibrated on the *other* hold-outs' pairs of the *other*
+        runs (:mod:`.discrepancy`), so no prediction is scored with a setting chosen on its own
+        truth or its own fit; ``"model"``: the model's own prior (the shipped default);
         a number or a prior ``("LogNormal", (mu, sigma))``: that.
     score : ``score(fit, truth, distance, levels, discrepancy)`` -> rows; default :func:`score_holdout`.
 
@@ -270,7 +295,8 @@ def calibration(
     fails for too few data is skipped too); ``attrs["fits"]``: rule -> :class:`HoldoutFit`;
     with ``"cross_validated"``, ``attrs["discrepancy"]``: the
     :class:`~.discrepancy.DiscrepancyEstimate` from all hold-outs (the prior to use on this
-    ladder) and ``attrs["discrepancy_by_holdout"]``: rule -> the estimate it was scored with.
+    ladder) and ``attrs["discrepancy_by_holdout"]``: rule -> {held-out run -> the estimate it
+    was scored with}.
     """
     levels = interval_levels(levels)
     ((_, spec),) = method_model_pairs(["bayes"], [model if model is not None else "two_step"])
@@ -291,7 +317,7 @@ def calibration(
                                   f"got {list(fitted)} (pass discrepancy='model' or a number)")  # fmt: skip
         per, overall = _discrepancies(fitted, seed)
         attrs.update(discrepancy=overall, discrepancy_by_holdout=per)
-        scale = {rule: per[rule].priors for rule in fitted}
+        scale = {rule: {run: est.priors for run, est in per[rule].items()} for rule in fitted}
     elif isinstance(discrepancy, str) and discrepancy == "model":
         scale = dict.fromkeys(fitted)
     elif isinstance(discrepancy, str):
@@ -386,7 +412,9 @@ def summarize_calibration(table: pd.DataFrame) -> pd.DataFrame:
     ``[lower_L, upper_L]``) for each level L of the table, ``mean_width_90`` and ``mae``
     (|median - actual|) in accuracy points, ``interval_score_90`` (Gneiting & Raftery 2007,
     in points: width + (2/alpha)(lower - y)+ + (2/alpha)(y - upper)+ with alpha = 0.1; lower
-    is better) and the PIT counts of :func:`pit_counts`. Bins come from ``distance`` (so the
+    is better), ``crps`` (points, lower is better) and ``log_score`` (mean log predictive
+    density, higher is better) where the table has them, ``above_median`` (the share of truths
+    above the median: 0.5 when unbiased) and the PIT counts of :func:`pit_counts`. Bins come from ``distance`` (so the
     CSV alone gives every figure); an empty bin has n = 0 and empty metrics.
     """
     check_calibration_table(table)
@@ -401,7 +429,10 @@ def summarize_calibration(table: pd.DataFrame) -> pd.DataFrame:
             **{f"coverage_{lev:g}": ((group[f"lower_{lev:g}"] <= y) & (y <= group[f"upper_{lev:g}"])).mean()
                for lev in levels},
             "mean_width_90": 100.0 * (hi - lo).mean(), "mae": 100.0 * (group["median"] - y).abs().mean(),
-            "interval_score_90": 100.0 * score.mean(), **pit_counts(group, levels),
+            "interval_score_90": 100.0 * score.mean(),
+            "crps": 100.0 * group["crps"].mean() if "crps" in group else np.nan,
+            "log_score": group["log_score"].mean() if "log_score" in group else np.nan,
+            "above_median": (y > group["median"]).mean(), **pit_counts(group, levels),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -414,14 +445,16 @@ def format_calibration(summary: pd.DataFrame) -> str:
     bounds = {b[0]: (f"d < {b[2]:g}" if i == 0 else f"d > {b[1]:g}" if np.isinf(b[2]) else f"{b[1]:g}-{b[2]:g}")
               for i, b in enumerate(DISTANCE_BINS)}  # fmt: skip
     head = f"{'distance':<16} {'pairs':>5} {'mean d':>6} " + " ".join(f"{'cov' + c[9:]:>6}" for c in cov)
-    lines = [head + f" {'width90':>7} {'MAE':>5} {'IS90':>6}   (coverage in %, the rest in accuracy points)"]
+    lines = [head + f" {'width90':>7} {'MAE':>5} {'IS90':>6} {'CRPS':>5} {'logS':>5} {'>med':>5}"
+             "   (coverage and >med in %, logS in nats, the rest in accuracy points)"]
     for r in summary.to_dict("records"):
         label = f"{r['bin']} ({bounds[r['bin']]})" if r["bin"] in bounds else r["bin"]
         if not r["n"]:
             lines.append(f"{label:<16} {0:>5}  no pairs")
             continue
         lines.append(f"{label:<16} {r['n']:>5} {r['mean_distance']:6.2f} " + " ".join(f"{100 * r[c]:6.1f}" for c in cov)
-                     + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f}")  # fmt: skip
+                     + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f} {r['crps']:5.2f} "
+                     f"{r['log_score']:5.2f} {100 * r['above_median']:5.1f}")  # fmt: skip
     lines += ["", "PIT counts (truths between interval ends; bins in nominal percentiles):",
               f"{'distance':<9} " + " ".join(f"{c[4:].replace('_', '-'):>8}" for c in pit)]  # fmt: skip
     lines += [f"{r['bin']:<9} " + " ".join(f"{r[c]:>8}" for c in pit) for r in summary.to_dict("records")]

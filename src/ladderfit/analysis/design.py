@@ -387,7 +387,9 @@ class _TargetDraws:
         S = len(next(iter(samples.values())))
         gamma = np.full(S, params[0]) if family == "Fixed" else np.asarray(out["discrepancy_scale"]).reshape(S)
         self.power = priors["discrepancy_power"][1][0]
-        self.gamma_eps = gamma[:, None] * np.asarray(out["target_discrepancy"]).reshape(S, -1)
+        drift = priors.get("discrepancy_drift", ("Fixed", (0.0,)))[1][0]
+        # the discrepancy per unit of d^p, its drift included: drift + gamma eps
+        self.gamma_eps = drift + gamma[:, None] * np.asarray(out["target_discrepancy"]).reshape(S, -1)
         d_now = self.distance(md.x_max, md.z_max)
         self.u0 = np.asarray(out["target_logit"]).reshape(S, -1) - self.gamma_eps * d_now**self.power
         self.floor = np.asarray(out["floor"]).reshape(S, -1)

@@ -45,19 +45,34 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"{rule}: {runs}; fit {info.fit_seconds:.1f} s, {verdict}")
     for rule, why in table.attrs["skipped"].items():
         print(f"{rule}: skipped ({why})")
-    for rule, est in table.attrs.get("discrepancy_by_holdout", {}).items():
-        print(f"{rule}: scored with gamma = {est.gamma:.3f} x d^{est.power:g} (log-sd {est.log_sd:.2f}) "
-              "from the other hold-outs")
+    for rule, by_run in table.attrs.get("discrepancy_by_holdout", {}).items():
+        settings = sorted({(e.power, e.drift, e.gamma) for e in by_run.values()})
+        print(f"{rule}: scored with " + "; ".join(f"d^{p:g} x ({dr:+.3f} + {g:.3f} eps)" for p, dr, g in settings)
+              + " (chosen on the other hold-outs' other runs)")
     if "discrepancy" in table.attrs:
         est = table.attrs["discrepancy"]
         print(f"discrepancy from all hold-outs: {est}")
         print(f"  use it: priors={{'discrepancy': ('LogNormal', ({est.prior[1][0]:.3f}, {est.prior[1][1]:.3f})), "
-              f"'discrepancy_power': ('Fixed', ({est.power:g},))}}")
+              f"'discrepancy_power': ('Fixed', ({est.power:g},)), 'discrepancy_drift': ('Fixed', ({est.drift:g},))}}")
     print()
     print(format_calibration(summarize_calibration(table)))
     if args.out:
         write_csv(args.out, table)
-    return 0
+    return _convergence_status(table, args.allow_unconverged)
+
+
+def _convergence_status(table, allow: bool) -> int:
+    """0 when every hold-out's fit converged; else name them, and exit 3 unless ``allow``
+    (then the table's ``converged`` column marks their rows)."""
+    import sys
+
+    bad = [rule for rule, info in table.attrs["fits"].items() if not info.converged]
+    if not bad:
+        return 0
+    verdict = "its rows are marked converged=False in the table" if allow else "exit status 3"
+    print(f"ladderfit: warning: the fit(s) of hold-out(s) {', '.join(bad)} did not converge; a calibration on them "
+          f"is not trustworthy ({verdict}; more --warmup/--draws, or --allow-unconverged)", file=sys.stderr)
+    return 0 if allow else 3
 
 
 def _discrepancy(text: str):
@@ -88,9 +103,12 @@ def add_parser(sub) -> None:
     p.add_argument("--holdout", nargs="+", action="extend", choices=NESTED_HOLDOUTS, metavar="RULE",
                    help=f"hold-out rules, one or more of {', '.join(NESTED_HOLDOUTS)} (default: all)")
     p.add_argument("--discrepancy", type=_discrepancy, default="cross_validated", metavar="HOW",
-                   help="discrepancy scale to predict with: cross_validated (default: each hold-out with the scale "
-                        "calibrated on the others), model (the model's prior) or a number")
+                   help="discrepancy to predict with: cross_validated (default: each held-out run with the setting "
+                        "calibrated on the other hold-outs' other runs), model (the model's prior) or a number")
     add_pool_args(p)
     add_sampler_args(p, defaults=False)
     p.add_argument("--out", default=None, help="write the calibration table to this CSV (e.g. calibration.csv)")
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="exit 0 even when a hold-out's fit did not converge (its rows say converged=False); "
+                        "by default such a calibration exits with status 3")
     p.set_defaults(func=_cmd_calibrate)

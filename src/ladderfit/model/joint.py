@@ -73,16 +73,16 @@ D (Euclidean, in log N and log D),
 .. math::
 
     \log L^* \sim \mathcal N(\log L_t(N^*, D^*), \sigma^{loss}_t),\quad
-    u^* = u_t(L^*) + \gamma d^p\,\varepsilon,\quad
+    u^* = u_t(L^*) + d^p (\delta + \gamma\,\varepsilon),\quad
     \mathrm{acc}^* \sim \mathcal N\big(f_t + (1 - f_t)\,\mathrm{sigmoid}(u^*),\
         \sqrt{(\sigma^{acc}_t)^2 + j_t^2}\big),
 
 so the uncertainty of both steps, the target run's own deviation, one evaluation's noise and a
 model discrepancy that grows with the distance reach the interval: a predictive interval of
-the target's *measured* accuracy. The discrepancy's scale gamma and power p are not learnt
-from the ladder, which cannot show how wrong the law is beyond itself: gamma is drawn at
-prediction time from a prior, and p fixed, both calibrated on nested hold-outs inside a
-ladder (:mod:`ladderfit.analysis.discrepancy`, ``ladderfit calibrate``). Priors:
+the target's *measured* accuracy. The discrepancy's scale gamma, drift delta (its mean: the
+law's bias beyond the ladder) and power p are not learnt from the ladder, which cannot show how
+wrong the law is beyond itself: gamma is drawn at prediction time from a prior, delta and p
+fixed, all calibrated on nested hold-outs inside a ladder (:mod:`ladderfit.analysis.discrepancy`, ``ladderfit calibrate``). Priors:
 :mod:`ladderfit.model.priors`.
 """
 
@@ -142,8 +142,9 @@ def _target_accuracy(u_t, floor, sigma_acc, gamma, priors: dict, data: ModelData
     curve, then the evaluation noise of one measurement (and a run effect ``nu``)."""
     dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
     power = priors["discrepancy_power"][1][0]
+    drift = priors.get("discrepancy_drift", ("Fixed", (0.0,)))[1][0]  # fits saved before the drift: none
     eps = numpyro.sample("target_discrepancy", dist.Normal(0.0, 1.0))
-    u = numpyro.deterministic("target_logit", u_t + gamma * dist_beyond**power * eps)
+    u = numpyro.deterministic("target_logit", u_t + dist_beyond**power * (drift + gamma * eps))
     p_t = numpyro.deterministic("target_accuracy_mean", accuracy_from_logit(u, floor))
     sd = jnp.sqrt(sigma_acc**2 + jnp.asarray(data.acc_jitter) ** 2)
     acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd))

@@ -414,9 +414,10 @@ def quantile_summary(predictions: xr.Dataset, levels=(50, 90), quantities=("task
 def discrepancy_priors(discrepancy) -> dict:
     """Prior overrides from :meth:`LadderFit.predict`'s ``discrepancy`` argument."""
     if isinstance(discrepancy, dict):
-        unknown = set(discrepancy) - {"discrepancy", "discrepancy_power"}
+        unknown = set(discrepancy) - {"discrepancy", "discrepancy_power", "discrepancy_drift"}
         if unknown:
-            raise ValueError(f"discrepancy: unknown prior(s) {sorted(unknown)}; expected discrepancy, discrepancy_power")
+            raise ValueError(f"discrepancy: unknown prior(s) {sorted(unknown)}; "
+                             "expected discrepancy, discrepancy_power, discrepancy_drift")
         return dict(discrepancy)
     if np.isscalar(discrepancy):
         return {"discrepancy": ("Fixed", (float(discrepancy),))}
