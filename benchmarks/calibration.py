@@ -1,28 +1,26 @@
-"""Calibration at every distance: the default model against the model of version 0.1, side by side.
+"""Calibration at every distance: each structure's held-out predictions scored by proper scores.
 
-    python benchmarks/calibration.py [--ladders olmo,pythia] [--chains 4] [--warmup 300] [--draws N]
-                                     [--baseline-ref d298f1c] [--no-baseline] [--out-dir calibration_out]
+    python benchmarks/calibration.py [--ladders olmo,pythia] [--models M,...] [--chains 4] [--warmup 300]
+                                     [--draws N] [--out-dir calibration_out]
 
 For each ladder, the nested hold-outs of :mod:`ladderfit.analysis.calibration` (OLMo: the
 paper's 16 runs, six rules; Pythia: the bundled derived table, the two size rules, predicting
-pythia-1.4b from the four smaller models and pythia-1b + 1.4b from the three smallest):
+pythia-1.4b from the four smaller models and pythia-1b + 1.4b from the three smallest), each
+structure (OLMo: two_step, single_step, compute; Pythia: two_step/lambada_loss, single_step) is
+fitted once per hold-out with the package's defaults, and its predictions are scored three ways:
 
-* **default**: today's ``ladderfit.calibration`` (two_step on OLMo, two_step/lambada_loss on
-  Pythia), each hold-out predicted with the discrepancy scale gamma calibrated on the *other*
-  hold-outs (never on the one scored); also gamma from all hold-outs, the shipped default's
-  source.
-* **olmo-gam** (Pythia only): the discrepancy calibrated on all OLMo hold-outs (the shipped
-  default's source; the script says whether the shipped priors match it) applied to Pythia
-  without looking at it: an out-of-sample check of the default a user gets.
-* **v0.1**: the same hold-outs fitted and predicted by the package as of git ref
-  ``--baseline-ref`` (the model before the calibration work: binomial noise counted at the
-  target, discrepancy 0, a shared feature fitted once per task), run in a subprocess from a
-  ``git archive`` of that ref, scored by the same code.
+* **drift**: the discrepancy ``d^p (delta + gamma eps)`` with (p, delta, gamma) chosen by CRPS
+  in a nested cross-validation: each held-out run of a hold-out with the setting that scores
+  best on the *other* hold-outs' pairs of the *other* runs (so never on its own truth or fit);
+* **no drift**: the same with delta = 0 (the discrepancy of the previous default: a spread only);
+* **OLMo's** (Pythia only): the setting from all OLMo hold-outs of the same structure, applied to
+  Pythia without looking at it: a check on a ladder family that chose nothing.
 
-Prints, per ladder and model, coverage at 50/80/90/95% per distance bin (near < 0.7, mid
-0.7-1.5, far > 1.5 log-units beyond the training runs), mean 90% width, MAE and the mean 90%
-interval score (points), and the MAE on the held-out 1B rung (OLMo ``largest_size``).
-Writes every table to ``--out-dir``.
+Prints, per ladder, structure and variant, per distance bin (near < 0.7, mid 0.7-1.5, far > 1.5
+log-units beyond the training runs): coverage at 50/80/90/95%, mean 90% width, MAE, the 90%
+interval score and CRPS (points; lower is better), the log score (nats; higher is better) and
+the share of truths above the median (bias; 50% when unbiased). Writes every table to
+``--out-dir`` and the summary, with the commit and machine, to ``benchmarks/results/calibration.json``.
 """
 
 from __future__ import annotations
@@ -31,49 +29,26 @@ import argparse
 import json
 import os
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Runs in the baseline's interpreter: fit each split with the old package, predict, write CSV.
-BASELINE_SCRIPT = r"""
-import json, sys, warnings
-import pandas as pd
-import ladderfit
-print(f"baseline package: {ladderfit.__file__}", flush=True)
-spec = json.load(open(sys.argv[1]))
-df = pd.read_csv(spec["data"])
-rows = []
-for rule, split in spec["splits"].items():
-    train = df[df["run"].isin(split["train"])]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            fit = ladderfit.fit(train, model=spec["model"], seed=spec["seed"], **spec["fit_options"])
-        except Exception as err:  # the old package cannot fit this hold-out: say so
-            print(f"baseline {rule}: skipped ({type(err).__name__}: {err})", flush=True)
-            continue
-    tg = pd.DataFrame(split["targets"])
-    pred = fit.predict(tg, levels=(50, 80, 90, 95)).query("quantity == 'accuracy'")
-    pred = pred.rename(columns={"target": "run"}).assign(holdout=rule, converged=bool(fit.converged))
-    rows.append(pred)
-    print(f"baseline {rule}: {fit}", flush=True)
-pd.concat(rows).to_csv(sys.argv[2], index=False)
-"""
+LADDER_MODELS = {
+    "olmo": ("two_step", "single_step", "compute"),
+    "pythia": ("two_step/lambada_loss", "single_step"),
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ladders", default="olmo,pythia")
+    ap.add_argument("--models", default=None, help="comma-separated structures for every ladder (default: per ladder, "
+                    + "; ".join(f"{k}: {','.join(v)}" for k, v in LADDER_MODELS.items()) + ")")
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: by need, as ladderfit.fit)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--baseline-ref", default="d298f1c", help="git ref of the v0.1 model")
-    ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--out-dir", default="calibration_out")
     args = ap.parse_args()
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(1, args.chains)}"
@@ -85,116 +60,95 @@ def main() -> None:
     import pandas as pd
 
     import ladderfit
-    from ladderfit.analysis.backtest import default_pool, final_accuracy, run_table
-    from ladderfit.analysis.calibration import (
-        NESTED_HOLDOUTS, calibration_columns, distance_beyond, distance_bin, nested_holdouts, summarize_calibration,
-    )  # fmt: skip
+    from ladderfit.analysis.calibration import NESTED_HOLDOUTS, fit_holdouts, score_holdouts, summarize_calibration
 
     out = Path(args.out_dir)
     out.mkdir(exist_ok=True)
     fit_options = {"chains": args.chains, "warmup": args.warmup}
     if args.draws is not None:
         fit_options["draws"] = args.draws
-    ladders = {
-        "olmo": (ladderfit.load_olmo_ladder, "two_step"),
-        "pythia": (ladderfit.load_pythia_ladder, "two_step/lambada_loss"),
-    }
-    results = {}
+    loaders = {"olmo": ladderfit.load_olmo_ladder, "pythia": ladderfit.load_pythia_ladder}
+    results, estimates, fits_info = {}, {}, {}
     for name in args.ladders.split(","):
-        load, model = ladders[name]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            df = load()
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            table = ladderfit.calibration(df, model=model, fit_options=fit_options, seed=args.seed)
-        seconds = time.perf_counter() - t0
-        table.to_csv(out / f"{name}_default.csv", index=False)
-        print(f"\n== {name}: default ({model}), {seconds:.0f} s for {len(table.attrs['fits'])} hold-out fits")
-        for rule, info in table.attrs["fits"].items():
-            est = table.attrs["discrepancy_by_holdout"][rule]
-            print(f"  {rule}: {len(info.train)} runs -> {len(info.held)}; converged {info.converged}; "
-                  f"scored with gamma {est.gamma:.3f} x d^{est.power:g} (log-sd {est.log_sd:.2f}, from the other hold-outs)")  # fmt: skip
-        for rule, why in table.attrs["skipped"].items():
-            print(f"  {rule}: skipped ({why})")
-        print(f"  gamma from all hold-outs: {table.attrs['discrepancy']}")
-        results[(name, "default")] = table
-        if name == "olmo":
-            olmo_est = table.attrs["discrepancy"]
-            from ladderfit.model.priors import resolve_priors
-
-            shipped_priors = {k: resolve_priors()[k] for k in ("discrepancy", "discrepancy_power")}
-            same = all(np.allclose(shipped_priors[k][1], v[1], atol=5e-3) for k, v in olmo_est.priors.items())
-            print(f"  shipped default priors {shipped_priors}: {'match' if same else 'DO NOT match'} this estimate")
-        elif "olmo_est" in locals():  # OLMo's calibration on another ladder: out of sample
+            df = loaders[name]()
+        models = args.models.split(",") if args.models else LADDER_MODELS[name]
+        for model in models:
+            t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                shipped = ladderfit.calibration(df, model=model, fit_options=fit_options, seed=args.seed,
-                                                discrepancy=olmo_est.priors)  # fmt: skip
-            shipped.to_csv(out / f"{name}_olmo_gamma.csv", index=False)
-            results[(name, "olmo-gam")] = shipped
+                fitted, skipped, spec_name = fit_holdouts(df, model=model, fit_options=fit_options, seed=args.seed)
+            seconds = time.perf_counter() - t0
+            print(f"\n== {name} {spec_name}: {seconds:.0f} s for {len(fitted)} hold-out fits", flush=True)
+            for rule, f in fitted.items():
+                d = f.info.diagnostics
+                print(f"  {rule}: {len(f.info.train)} runs -> {len(f.info.held)}; converged {f.info.converged} "
+                      f"(R-hat {d.get('max_r_hat', float('nan')):.3f}, ESS {d.get('min_ess_bulk', float('nan')):.0f}, "
+                      f"{d.get('divergences', '?')} div.; {f.info.fit_seconds:.0f} s)")
+            for rule, why in skipped.items():
+                print(f"  {rule}: skipped ({why})")
+            fits_info[(name, spec_name)] = {rule: {"converged": f.info.converged, "seconds": f.info.fit_seconds,
+                                                   **f.info.diagnostics} for rule, f in fitted.items()}
+            variants = {"drift": {}, "no drift": {"drifts": (0.0,)}}
+            key = spec_name.split("/")[0]  # the structure, whatever the feature: its OLMo estimate applies
+            if name != "olmo" and ("olmo", key) in estimates:
+                variants["OLMo's"] = {"discrepancy": estimates[("olmo", key)].priors}
+            for variant, how in variants.items():
+                table = score_holdouts(fitted, skipped, spec_name, seed=args.seed, **how)
+                table.to_csv(out / f"{name}_{spec_name.replace('/', '_')}_{variant.replace(' ', '_').replace(chr(39), '')}.csv",
+                             index=False)
+                results[(name, spec_name, variant)] = table
+                if "discrepancy" in table.attrs:
+                    est = table.attrs["discrepancy"]
+                    if variant == "drift":
+                        estimates[(name, key)] = est
+                    print(f"  {variant}: from all hold-outs {est}")
 
-        if args.no_baseline:
-            continue
-        pool = default_pool(df)
-        splits, _ = nested_holdouts(df, pool)
-        spec = {"data": str(out / f"{name}_data.csv"), "model": model, "seed": args.seed,
-                "fit_options": fit_options, "splits": {}}  # fmt: skip
-        df.to_csv(spec["data"], index=False)
-        truths = []
-        for rule, split in splits.items():
-            truth = final_accuracy(df[df["run"].isin(split.held)])
-            runs, ladder = run_table(df[df["run"].isin(split.held)]), run_table(df[df["run"].isin(split.train)])
-            truth = truth.merge(pd.DataFrame({"run": runs["run"], "distance": distance_beyond(runs, ladder)}), on="run")
-            truths.append(truth.assign(holdout=rule))
-            spec["splits"][rule] = {"train": list(split.train),
-                                    "targets": runs.rename(columns={"run": "target"})[["target", "N", "D"]].to_dict("list")}  # fmt: skip
-        (out / f"{name}_baseline.json").write_text(json.dumps(spec))
-        t0 = time.perf_counter()
-        base = run_baseline(args.baseline_ref, out / f"{name}_baseline.json", out / f"{name}_baseline_pred.csv")
-        seconds = time.perf_counter() - t0
-        truth = pd.concat(truths, ignore_index=True)
-        b = truth.merge(base.drop(columns=["N", "D"]), on=["holdout", "run", "task"], how="inner")
-        b = b.assign(model="v0.1", fit_seconds=np.nan, bin=distance_bin(b["distance"]))
-        b = b[list(calibration_columns())]
-        b.to_csv(out / f"{name}_baseline.csv", index=False)
-        print(f"== {name}: v0.1 ({args.baseline_ref}), {seconds:.0f} s; hold-outs {sorted(set(b['holdout']))}")
-        results[(name, "v0.1")] = b
-
-    print("\n# Calibration by distance (coverage in %, width/MAE/interval score in accuracy points)")
-    header = f"{'ladder':<7} {'model':<8} {'bin':<5} {'pairs':>5} {'cov50':>6} {'cov80':>6} {'cov90':>6} {'cov95':>6} " \
-             f"{'width90':>7} {'MAE':>5} {'IS90':>6}"  # fmt: skip
+    print("\n# Calibration by distance (nested cross-validation: each held-out run scored with the discrepancy "
+          "chosen on the other hold-outs' other runs; OLMo's: the estimate from all OLMo hold-outs)")
+    cols = ("n", "coverage_50", "coverage_80", "coverage_90", "coverage_95", "mean_width_90", "mae",
+            "interval_score_90", "crps", "log_score", "above_median")
+    header = (f"{'ladder':<7} {'model':<22} {'discrepancy':<11} {'bin':<5} {'pairs':>5} {'cov50':>6} {'cov80':>6} "
+              f"{'cov90':>6} {'cov95':>6} {'width90':>7} {'MAE':>5} {'IS90':>6} {'CRPS':>5} {'logS':>5} {'>med':>5}")
     print(header)
-    for (name, which), table in results.items():
+    records = []
+    for (name, model, variant), table in results.items():
         for r in summarize_calibration(table).to_dict("records"):
             if not r["n"]:
                 continue
-            print(f"{name:<7} {which:<8} {r['bin']:<5} {r['n']:>5} {100 * r['coverage_50']:6.1f} {100 * r['coverage_80']:6.1f} "
-                  f"{100 * r['coverage_90']:6.1f} {100 * r['coverage_95']:6.1f} {r['mean_width_90']:7.2f} {r['mae']:5.2f} "
-                  f"{r['interval_score_90']:6.2f}")  # fmt: skip
-    print("\n# Held-out 1B rung (OLMo largest_size): MAE (points), 90% coverage")
-    for (name, which), table in results.items():
-        one = table[table["holdout"] == "largest_size"]
-        if name == "olmo" and len(one):
-            cov = ((one["lower_90"] <= one["actual"]) & (one["actual"] <= one["upper_90"])).mean()
-            print(f"{which:<8} MAE {100 * (one['median'] - one['actual']).abs().mean():.2f}, 90% coverage {100 * cov:.0f}% "
-                  f"({len(one)} pairs)")  # fmt: skip
-    print(f"\n(hold-out rules: {', '.join(NESTED_HOLDOUTS)}; tables in {out}/)")
+            records.append({"ladder": name, "model": model, "discrepancy": variant, "bin": r["bin"],
+                            **{c: r[c] for c in cols}})
+            print(f"{name:<7} {model:<22} {variant:<11} {r['bin']:<5} {r['n']:>5} "
+                  + " ".join(f"{100 * r[c]:6.1f}" for c in cols[1:5])
+                  + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f} {r['crps']:5.2f} "
+                    f"{r['log_score']:5.2f} {100 * r['above_median']:5.1f}")
+    write_results("calibration", {
+        "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
+        "summary": records,
+        "estimates": {f"{k[0]}/{k[1]}": {"power": e.power, "drift": e.drift, "gamma": e.gamma, "log_sd": e.log_sd,
+                                         "gamma_90": [e.lower_90, e.upper_90], "pairs": e.n_pairs}
+                      for k, e in estimates.items()},
+        "fits": {f"{k[0]}/{k[1]}": v for k, v in fits_info.items()},
+    })
+    print(f"\n(tables in {out}/; summary in benchmarks/results/calibration.json)")
 
 
-def run_baseline(ref: str, spec_path: Path, out_csv: Path):
-    """Fit and predict the hold-outs with the package as of ``ref`` (its source from ``git archive``)."""
-    import pandas as pd
+def write_results(name: str, payload: dict) -> Path:
+    """Write ``benchmarks/results/NAME.json`` with the commit, the package version and the machine."""
+    import platform
 
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
-        script = Path(tmp) / "baseline.py"
-        script.write_text(BASELINE_SCRIPT)
-        subprocess.run([sys.executable, str(script), str(spec_path), str(out_csv)], check=True, env=env)
-    return pd.read_csv(out_csv)
+    import ladderfit
+
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True)
+    meta = {"commit": commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else ""),
+            "version": getattr(ladderfit, "__version__", "?"), "python": platform.python_version(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "date": time.strftime("%Y-%m-%d %H:%M")}
+    path = ROOT / "benchmarks" / "results" / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({**meta, **payload}, indent=1, default=float))
+    return path
 
 
 if __name__ == "__main__":

@@ -129,12 +129,15 @@ def test_distance_is_the_hand_computation(ladder):
     assert d_max == runs.loc[runs["run"] == "370M-2xC", "D"].iloc[0]
     want = np.sqrt(np.log(n / n_max) ** 2 + np.log(d / d_max) ** 2)
     assert distance_beyond(far, train)[0] == pytest.approx(want) and want == pytest.approx(3.10, abs=0.01)
-    # beyond on one axis only, and inside the box
-    mid = runs[runs["run"].isin(["760M-0.5xC", "190M-5xC", "190M-1xC"])].set_index("run")
+    # beyond the hull's 370M edge (N only); beyond its 2xC edge, a line of slope 1 in (log N, log D),
+    # though inside the box of the largest N and D (the old definition gave 0.25); and on the hull
+    mid = runs[runs["run"].isin(["760M-0.5xC", "190M-5xC", "190M-1xC", "370M-1xC-rerun"])].set_index("run")
     got = dict(zip(mid.index, distance_beyond(mid, train)))
     assert got["760M-0.5xC"] == pytest.approx(np.log(mid.loc["760M-0.5xC", "N"] / n_max))
-    assert got["190M-5xC"] == pytest.approx(np.log(mid.loc["190M-5xC", "D"] / d_max))
-    assert got["190M-1xC"] == 0.0
+    d_2x = runs.loc[runs["run"] == "190M-2xC", "D"].iloc[0]
+    assert got["190M-5xC"] == pytest.approx(np.log(mid.loc["190M-5xC", "D"] / d_2x) / np.sqrt(2), rel=1e-3)  # slope ~1
+    assert got["190M-5xC"] == pytest.approx(0.648, abs=0.001)
+    assert got["190M-1xC"] == 0.0 and got["370M-1xC-rerun"] == 0.0
     assert list(distance_bin([0.0, 0.69, 0.7, 1.5, 1.51])) == ["near", "near", "mid", "mid", "far"]
     # the README's figures: the 1B rung beyond 190M-760M, and the paper's targets beyond the 16 runs
     from ladderfit.data.targets import as_targets

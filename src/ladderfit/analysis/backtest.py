@@ -200,7 +200,9 @@ def fit_method(train, method, spec: ModelSpec, tasks, fit_options=None, ls_optio
     :func:`~ladderfit.model.least_squares.fit_least_squares` with ``ls_options`` (default
     ``n_boot=0``). Raises LadderDataError when the data are too few for the method.
     """
-    if spec.uses_feature and spec.feature not in train.columns:
+    from ..data.schema import available_feature
+
+    if spec.uses_feature and available_feature(train, spec.feature) not in train.columns:
         raise LadderDataError(f"model {spec.name!r} needs a {spec.feature!r} column in the data")
     if method == "bayes":
         from ..model.bayes import fit as fitter
@@ -319,7 +321,7 @@ def backtest(
     Returns
     -------
     DataFrame with columns :data:`BACKTEST_COLUMNS`, one row per (method, model, task,
-    held-out run).
+    held-out run); ``attrs["unconverged"]`` names the Bayesian fits that did not converge.
 
     Raises
     ------
@@ -333,12 +335,16 @@ def backtest(
     train, _ = split_pool(df, pool, held)
     truth = final_accuracy(df[df["run"].isin(held)], actual=actual)
     order = {r: i for i, r in enumerate(held)}
-    parts = []
+    parts, unconverged = [], []
     for method, spec in pairs:
-        rows, _ = fit_and_score(train, truth, method, spec, tasks, fit_options, ls_options, seed)
+        rows, info = fit_and_score(train, truth, method, spec, tasks, fit_options, ls_options, seed)
+        if not info.get("converged", True):
+            unconverged.append(f"{method} {spec.name}")
         rows = rows.assign(_r=rows["run"].map(order)).sort_values(["task", "_r"], kind="stable").drop(columns="_r")
         parts.append(rows)
-    return pd.concat(parts, ignore_index=True)[list(BACKTEST_COLUMNS)]
+    out = pd.concat(parts, ignore_index=True)[list(BACKTEST_COLUMNS)]
+    out.attrs["unconverged"] = unconverged
+    return out
 
 
 def summarize_backtest(df: pd.DataFrame) -> pd.DataFrame:

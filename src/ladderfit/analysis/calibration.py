@@ -20,11 +20,11 @@ Hold-out rules (:data:`NESTED_HOLDOUTS`), resolved on the pool of runs of any la
     sizes to train on, or holds out nothing.
 
 Distance
-    Euclidean in (log N, log D), natural logs, beyond the training runs' largest N and
-    largest final D, per axis: ``hypot(max(0, log N - max log N_train), max(0, log D - max
-    log D_train))`` (the definition of ``ModelData.distance_beyond``; 0 inside the ladder's
-    box). A 1B run beyond the 190M-760M ladder is 0.5-0.75; 7B-4T and 13B-5T beyond the
-    bundled 16-run ladder are 3.2 and 3.8. Bins (:data:`DISTANCE_BINS`): ``near`` d < 0.7,
+    Euclidean in (log N, log D), natural logs, from the convex hull of the training runs
+    (N and final D; :mod:`ladderfit.model.geometry`, the definition of
+    ``ModelData.distance_beyond``; 0 inside the hull). A 1B run beyond the 190M-760M ladder is
+    0.5-0.75; 190M-10xC beside the 1-5xC runs (it has 2x the tokens per parameter of
+    any of them) is 0.49; 7B-4T and 13B-5T beyond the bundled 16-run ladder are 3.2 and 3.8. Bins (:data:`DISTANCE_BINS`): ``near`` d < 0.7,
     ``mid`` 0.7 <= d <= 1.5, ``far`` d > 1.5.
 
 Columns of :func:`calibration` (one row per hold-out, held-out run and task)
@@ -52,7 +52,7 @@ from .discrepancy import DRIFTS, DiscrepancyEstimate, crps, crps_by_gamma, estim
 from .stacking import log_density
 
 __all__ = [
-    "calibration", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
+    "calibration", "fit_holdouts", "score_holdouts", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
     "distance_beyond", "distance_bin", "calibration_columns", "interval_levels", "check_calibration_table",
     "read_calibration", "pit_counts", "Holdout", "HoldoutFit", "NESTED_HOLDOUTS", "DISTANCE_BINS", "LEVELS",
     "CALIBRATION_COLUMNS",
@@ -165,11 +165,12 @@ def nested_holdouts(df: pd.DataFrame, pool=None, rules=NESTED_HOLDOUTS) -> tuple
 
 # ---------------------------------------------------------------------------- distance
 def distance_beyond(runs: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
-    """Distance in (log N, log D) of each row of ``runs`` beyond the training runs ``train``
-    (both with ``N`` and final ``D``; see the module docstring)."""
-    dn = np.maximum(np.log(runs["N"].to_numpy(float)) - np.log(train["N"].to_numpy(float)).max(), 0.0)
-    dd = np.maximum(np.log(runs["D"].to_numpy(float)) - np.log(train["D"].to_numpy(float)).max(), 0.0)
-    return np.hypot(dn, dd)
+    """Distance in (log N, log D) of each row of ``runs`` from the convex hull of the training
+    runs ``train`` (both with ``N`` and final ``D``; see the module docstring)."""
+    from ..model.geometry import hull_distance
+
+    ladder = np.log(train[["N", "D"]].to_numpy(float))
+    return hull_distance(ladder, np.log(runs["N"].to_numpy(float)), np.log(runs["D"].to_numpy(float)))
 
 
 def distance_bin(distance) -> np.ndarray:
@@ -235,7 +236,7 @@ def _fit_holdout(df, rule, split, spec, tasks, fit_options, seed) -> _Fitted:
     return _Fitted(res, truth, distance, info)
 
 
-def _discrepancies(fitted: dict[str, _Fitted], seed: int) -> tuple[dict, DiscrepancyEstimate]:
+def _discrepancies(fitted: dict[str, _Fitted], seed: int, drifts=DRIFTS) -> tuple[dict, DiscrepancyEstimate]:
     """The discrepancy to score each (hold-out, held-out run) with, and the one from all pairs.
 
     Nested cross-validation: the pairs of run r in hold-out h are scored with the (p, delta,
@@ -243,17 +244,66 @@ def _discrepancies(fitted: dict[str, _Fitted], seed: int) -> tuple[dict, Discrep
     (whose truth the other hold-outs share): no setting is chosen on a truth it is scored on,
     nor on the fit it scores. Clusters of the bootstrap are the held-out runs.
     """
-    scores = {rule: crps_by_gamma(f.fit, f.truth, seed=seed, drifts=DRIFTS) for rule, f in fitted.items()}
+    scores = {rule: crps_by_gamma(f.fit, f.truth, seed=seed, drifts=drifts) for rule, f in fitted.items()}
     rules = np.concatenate([[rule] * len(f.truth) for rule, f in fitted.items()])
     runs = np.concatenate([f.truth["run"].to_numpy() for f in fitted.values()])
     stacked = np.vstack([scores[r] for r in fitted])
 
     def estimate(mask):
-        return estimate_discrepancy(stacked[mask], runs[mask], seed=seed, drifts=DRIFTS)
+        return estimate_discrepancy(stacked[mask], runs[mask], seed=seed, drifts=drifts)
 
     per = {rule: {run: estimate((rules != rule) & (runs != run)) for run in dict.fromkeys(f.truth["run"])}
            for rule, f in fitted.items()}  # fmt: skip
     return per, estimate(np.ones(len(runs), bool))
+
+
+def fit_holdouts(data=None, *, holdouts=NESTED_HOLDOUTS, model=None, tasks=None, runs=None,
+                 fit_options: dict | None = None, seed: int = 0) -> tuple[dict, dict, str]:
+    """Fit the Bayesian model once per nested hold-out: ``(fitted, skipped, model name)``, where
+    ``fitted`` maps each rule to its fit, truth, distances and :class:`HoldoutFit`, and
+    ``skipped`` each rule that does not apply (or whose fit failed for too few data) to why.
+    :func:`score_holdouts` scores them; :func:`calibration` does both."""
+    ((_, spec),) = method_model_pairs(["bayes"], [model if model is not None else "two_step"])
+    df, pool, tasks = prepare_ladder(data, tasks, runs)
+    splits, skipped = nested_holdouts(df, pool, holdouts)
+    fitted: dict[str, _Fitted] = {}
+    for rule, split in splits.items():
+        try:
+            fitted[rule] = _fit_holdout(df, rule, split, spec, tasks, fit_options, seed)
+        except LadderDataError as err:  # too few data for the model: note it, go on with the others
+            skipped[rule] = f"the fit failed: {err}"
+    if not fitted:
+        raise LadderDataError("no hold-out could be scored: " + "; ".join(f"{r}: {why}" for r, why in skipped.items()))
+    return fitted, skipped, spec.name
+
+
+def score_holdouts(fitted: dict, skipped: dict, model: str, *, levels=LEVELS, discrepancy="cross_validated",
+                   drifts=DRIFTS, seed: int = 0, score=score_holdout) -> pd.DataFrame:
+    """The calibration table of hold-outs fitted by :func:`fit_holdouts` (see :func:`calibration`;
+    ``drifts``: the discrepancy drifts tried when cross-validating, ``(0.0,)`` for none)."""
+    levels = interval_levels(levels)
+    attrs: dict = {"skipped": dict(skipped), "fits": {rule: f.info for rule, f in fitted.items()}}
+    if isinstance(discrepancy, str) and discrepancy == "cross_validated":
+        if len(fitted) < 2:
+            raise LadderDataError("discrepancy='cross_validated' needs at least 2 hold-outs that can be fitted; "
+                                  f"got {list(fitted)} (pass discrepancy='model' or a number)")  # fmt: skip
+        per, overall = _discrepancies(fitted, seed, drifts)
+        attrs.update(discrepancy=overall, discrepancy_by_holdout=per)
+        scale = {rule: {run: est.priors for run, est in per[rule].items()} for rule in fitted}
+    elif isinstance(discrepancy, str) and discrepancy == "model":
+        scale = dict.fromkeys(fitted)
+    elif isinstance(discrepancy, str):
+        raise LadderDataError(f"discrepancy must be 'cross_validated', 'model', a number or a prior; got {discrepancy!r}")
+    else:
+        scale = dict.fromkeys(fitted, discrepancy)
+    parts = []
+    for rule, f in fitted.items():
+        rows = score(f.fit, f.truth, f.distance, levels, scale[rule]).sort_values(["N", "D", "run", "task"], kind="stable")
+        parts.append(rows.assign(holdout=rule, model=model, converged=f.info.converged, fit_seconds=f.info.fit_seconds))
+    table = pd.concat(parts, ignore_index=True).assign(bin=lambda t: distance_bin(t["distance"]))
+    table = table[list(calibration_columns(levels))]
+    table.attrs.update(attrs)
+    return table
 
 
 def calibration(
@@ -268,6 +318,7 @@ def calibration(
     levels=LEVELS,
     discrepancy="cross_validated",
     score=score_holdout,
+    drifts=DRIFTS,
 ) -> pd.DataFrame:
     """Fit the Bayesian model once per nested hold-out and score every held-out prediction.
 
@@ -287,6 +338,7 @@ def calibration(
         truth or its own fit; ``"model"``: the model's own prior (the shipped default);
         a number or a prior ``("LogNormal", (mu, sigma))``: that.
     score : ``score(fit, truth, distance, levels, discrepancy)`` -> rows; default :func:`score_holdout`.
+    drifts : the discrepancy drifts tried with ``"cross_validated"`` (``(0.0,)``: a discrepancy without a mean).
 
     Returns
     -------
@@ -298,40 +350,10 @@ def calibration(
     ladder) and ``attrs["discrepancy_by_holdout"]``: rule -> {held-out run -> the estimate it
     was scored with}.
     """
-    levels = interval_levels(levels)
-    ((_, spec),) = method_model_pairs(["bayes"], [model if model is not None else "two_step"])
-    df, pool, tasks = prepare_ladder(data, tasks, runs)
-    splits, skipped = nested_holdouts(df, pool, holdouts)
-    fitted: dict[str, _Fitted] = {}
-    for rule, split in splits.items():
-        try:
-            fitted[rule] = _fit_holdout(df, rule, split, spec, tasks, fit_options, seed)
-        except LadderDataError as err:  # too few data for the model: note it, go on with the others
-            skipped[rule] = f"the fit failed: {err}"
-    if not fitted:
-        raise LadderDataError("no hold-out could be scored: " + "; ".join(f"{r}: {why}" for r, why in skipped.items()))
-    attrs: dict = {"skipped": skipped, "fits": {rule: f.info for rule, f in fitted.items()}}
-    if isinstance(discrepancy, str) and discrepancy == "cross_validated":
-        if len(fitted) < 2:
-            raise LadderDataError("discrepancy='cross_validated' needs at least 2 hold-outs that can be fitted; "
-                                  f"got {list(fitted)} (pass discrepancy='model' or a number)")  # fmt: skip
-        per, overall = _discrepancies(fitted, seed)
-        attrs.update(discrepancy=overall, discrepancy_by_holdout=per)
-        scale = {rule: {run: est.priors for run, est in per[rule].items()} for rule in fitted}
-    elif isinstance(discrepancy, str) and discrepancy == "model":
-        scale = dict.fromkeys(fitted)
-    elif isinstance(discrepancy, str):
-        raise LadderDataError(f"discrepancy must be 'cross_validated', 'model', a number or a prior; got {discrepancy!r}")
-    else:
-        scale = dict.fromkeys(fitted, discrepancy)
-    parts = []
-    for rule, f in fitted.items():
-        rows = score(f.fit, f.truth, f.distance, levels, scale[rule]).sort_values(["N", "D", "run", "task"], kind="stable")
-        parts.append(rows.assign(holdout=rule, model=spec.name, converged=f.info.converged, fit_seconds=f.info.fit_seconds))
-    table = pd.concat(parts, ignore_index=True).assign(bin=lambda t: distance_bin(t["distance"]))
-    table = table[list(calibration_columns(levels))]
-    table.attrs.update(attrs)
-    return table
+    fitted, skipped, name = fit_holdouts(data, holdouts=holdouts, model=model, tasks=tasks, runs=runs,
+                                         fit_options=fit_options, seed=seed)
+    return score_holdouts(fitted, skipped, name, levels=levels, discrepancy=discrepancy, drifts=drifts, seed=seed,
+                          score=score)
 
 
 # ---------------------------------------------------------------------------- summary

@@ -62,7 +62,7 @@ def _inputs(data, model, tasks, runs, priors, preprocessing) -> tuple[ModelData,
     df = read_data(data)
     df = select(df, tasks, runs if runs is not None else default_runs(df))
     md = build_model_data(df, as_spec(model), preprocessing or Preprocessing())
-    return md, resolve_priors(priors)
+    return md, resolve_priors(priors, md.structure)
 
 
 def _acceptance(draws: dict, md: ModelData, priors: dict, constraint: str, key) -> np.ndarray:

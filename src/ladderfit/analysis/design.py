@@ -65,6 +65,7 @@ import pandas as pd
 
 from ..data.targets import TARGET_RANGE, as_targets, flops_per_token_coef
 from ..errors import LadderDataError
+from ..model.geometry import hull_distance
 
 __all__ = ["design", "greedy_design", "as_candidates", "parse_candidate", "candidate_grid", "DesignResult", "DesignWarning",
            "weighted_quantile"]
@@ -79,6 +80,11 @@ class DesignWarning(UserWarning):
 
 
 # ---------------------------------------------------------------------------------- candidates
+
+def ladder_points(md) -> np.ndarray:
+    """The ladder's runs as centred (x, z) points (k, 2): the hull its distance is measured from."""
+    return np.unique(np.column_stack([md.s1_x, md.s1_z]), axis=0)
+
 def size_label(N: float) -> str:
     """A short size label: 1.28e9 -> ``1.3B``, 7.6e8 -> ``760M``."""
     for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
@@ -390,19 +396,20 @@ class _TargetDraws:
         drift = priors.get("discrepancy_drift", ("Fixed", (0.0,)))[1][0]
         # the discrepancy per unit of d^p, its drift included: drift + gamma eps
         self.gamma_eps = drift + gamma[:, None] * np.asarray(out["target_discrepancy"]).reshape(S, -1)
-        d_now = self.distance(md.x_max, md.z_max)
+        d_now = self.distance(ladder_points(md))
         self.u0 = np.asarray(out["target_logit"]).reshape(S, -1) - self.gamma_eps * d_now**self.power
         self.floor = np.asarray(out["floor"]).reshape(S, -1)
         self.noise = (np.asarray(out["target_accuracy_raw"]) - np.asarray(out["target_accuracy_mean"])).reshape(S, -1)
 
-    def distance(self, x_max: float, z_max: float) -> float:
-        return float(np.hypot(max(self.x - x_max, 0.0), max(self.z - z_max, 0.0)))
+    def distance(self, edge: np.ndarray) -> float:
+        """The target's distance from the convex hull of the ladder's points ``edge`` (k, 2)."""
+        return float(hull_distance(edge, self.x, self.z))
 
-    def accuracy(self, x_max: float, z_max: float) -> np.ndarray:
-        """(S, T) accuracy draws with the ladder's edge at (x_max, z_max)."""
+    def accuracy(self, edge: np.ndarray) -> np.ndarray:
+        """(S, T) accuracy draws with the ladder's points (its hull) at ``edge``."""
         from scipy.special import expit
 
-        u = self.u0 + self.gamma_eps * self.distance(x_max, z_max) ** self.power
+        u = self.u0 + self.gamma_eps * self.distance(edge) ** self.power
         return np.clip(self.floor + (1 - self.floor) * expit(u) + self.noise, 0.0, 1.0)
 
 
@@ -496,7 +503,7 @@ class _Context:
             _flops(self.coef, tg["N"], tg["D"]))
         self.target = {"target": str(tg["target"]), "N": float(tg["N"]), "D": float(tg["D"]), "flops": tflops}
         uniform = np.ones((S, 1, self.md.n_tasks))
-        acc_now = self.target_draws.accuracy(self.md.x_max, self.md.z_max)
+        acc_now = self.target_draws.accuracy(ladder_points(self.md))
         width, _, mae = _interval_stats(acc_now, uniform / S, level)
         self.width_now, self.mae_now = width[0], mae[0]
 
@@ -509,14 +516,14 @@ class _Context:
         ll[self.gen_idx, np.arange(self.J), :] = -np.inf  # the draw that simulated y_j is left out
         return ll
 
-    def evaluate(self, ll: np.ndarray, x_max: float, z_max: float, psis: bool | None = None) -> dict:
+    def evaluate(self, ll: np.ndarray, edge: np.ndarray, psis: bool | None = None) -> dict:
         """Expected width etc. per task given the summed log weights (S, J, T) and the edge."""
         ll = np.where(np.isfinite(ll), ll, np.nanmin(np.where(np.isfinite(ll), ll, np.inf)) - 50.0)
         ll = ll[:, :, self.task_idx]
         if self.weights == "joint":  # every task's observations weigh every task's draws
             ll = np.repeat(ll.sum(-1, keepdims=True), ll.shape[-1], axis=-1)
         w, ess, k = _smoothed_weights(ll, self.psis if psis is None else psis)
-        acc = self.target_draws.accuracy(x_max, z_max)[:, self.task_idx]
+        acc = self.target_draws.accuracy(edge)[:, self.task_idx]
         width, med, mae = _interval_stats(acc, w, self.level)
         if not self.null:
             return {"width": width, "mae": mae, "ess": ess, "k": k, "width_raw": width}
@@ -586,8 +593,8 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
         cx, cz = ctx.xz(c.N, c.D)
         ll = ctx.loglik(cx, cz, i)
         lls[c.candidate] = (ll, cx, cz)
-        x_max, z_max = max(ctx.md.x_max, cx), max(ctx.md.z_max, cz)
-        ev = ctx.evaluate(ll, x_max, z_max)
+        edge = np.vstack([ladder_points(ctx.md), [cx, cz]])
+        ev = ctx.evaluate(ll, edge)
         flops = float(_flops(ctx.coef, c.N, c.D))
         per_outcome = ev["width"].mean(1)  # one real run gives one of these: their spread
         spread[c.candidate] = (per_outcome.std(ddof=1), *np.percentile(per_outcome, [5, 95]))
@@ -602,8 +609,8 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
                 "mae_now": ctx.mae_now[t_full], "mae_expected": ev["mae"][:, ti].mean(),
                 "ess": float(np.median(ev["ess"][:, ti])), "pareto_k": float(np.nanmedian(ev["k"][:, ti]))
                 if np.isfinite(ev["k"][:, ti]).any() else np.nan,
-                "distance_now": ctx.target_draws.distance(ctx.md.x_max, ctx.md.z_max),
-                "distance_after": ctx.target_draws.distance(x_max, z_max),
+                "distance_now": ctx.target_draws.distance(ladder_points(ctx.md)),
+                "distance_after": ctx.target_draws.distance(edge),
             })  # fmt: skip
     table = pd.DataFrame(rows)
     table["reduction"] = table["width_now"] - table["width_expected"]
@@ -670,13 +677,13 @@ def _greedy(ctx: _Context, cands: pd.DataFrame, lls: dict, steps: int, min_reduc
     chosen: list[str] = []
     total = np.zeros_like(next(iter(lls.values()))[0])
     total[ctx.gen_idx, np.arange(ctx.J), :] = -np.inf
-    edge = (md.x_max, md.z_max)
+    edge = ladder_points(md)
     cum = ctx.ladder_flops
     width = float(ctx.width_now[ctx.task_idx].mean())
     rows = [{"step": 0, "candidate": "(current ladder)", "N": np.nan, "D": np.nan, "flops": 0.0,
              "cumulative_flops": cum, "share_of_target": cum / ctx.target["flops"], "width_expected": width,
              "mae_expected": float(ctx.mae_now[ctx.task_idx].mean()), "ess": float(len(total)),
-             "distance": ctx.target_draws.distance(*edge)}]  # fmt: skip
+             "distance": ctx.target_draws.distance(edge)}]  # fmt: skip
     by_name = cands.set_index("candidate")
     for step in range(1, min(steps, len(cands)) + 1):
         best = None
@@ -684,8 +691,8 @@ def _greedy(ctx: _Context, cands: pd.DataFrame, lls: dict, steps: int, min_reduc
             if name in chosen:
                 continue
             ll, cx, cz = lls[name]
-            e = (max(edge[0], cx), max(edge[1], cz))
-            ev = ctx.evaluate(total + ll, *e, psis=False)
+            e = np.vstack([edge, [cx, cz]])
+            ev = ctx.evaluate(total + ll, e, psis=False)
             per_outcome = ev["width"].mean(1)
             w = float(per_outcome.mean())
             se = float(per_outcome.std(ddof=1) / np.sqrt(len(per_outcome)))
@@ -704,7 +711,7 @@ def _greedy(ctx: _Context, cands: pd.DataFrame, lls: dict, steps: int, min_reduc
         rows.append({"step": step, "candidate": name, "N": by_name.loc[name, "N"], "D": by_name.loc[name, "D"],
                      "flops": flops, "cumulative_flops": cum, "share_of_target": cum / ctx.target["flops"],
                      "width_expected": w, "mae_expected": float(ev["mae"].mean()),
-                     "ess": float(np.median(ev["ess"])), "distance": ctx.target_draws.distance(*edge)})  # fmt: skip
+                     "ess": float(np.median(ev["ess"])), "distance": ctx.target_draws.distance(edge)})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -13,6 +13,7 @@ then one summary line per method and model. See :mod:`ladderfit.analysis.backtes
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .common import add_data_arg, add_pool_args, add_sampler_args, check_outputs, split_names, write_csv
 
@@ -50,6 +51,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     print(format_summary(summarize_backtest(df)))
     if args.out:
         write_csv(args.out, df)
+    bad = df.attrs.get("unconverged", [])
+    if bad:
+        verdict = "--allow-unconverged given" if args.allow_unconverged else "exit status 3"
+        print(f"ladderfit: warning: the fit(s) {', '.join(bad)} did not converge; their rows are not to be trusted "
+              f"({verdict}; more --warmup/--draws, or --allow-unconverged)", file=sys.stderr)
+        return 0 if args.allow_unconverged else 3
     return 0
 
 
@@ -77,5 +84,7 @@ def add_parser(sub) -> None:
     add_pool_args(p)
     add_sampler_args(p, defaults=False)
     p.add_argument("--out", default=None, help="write the backtest table to this CSV (e.g. backtest.csv)")
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="exit 0 even when a Bayesian fit did not converge (by default: exit status 3)")
     p.set_defaults(func=_cmd_backtest)
 

@@ -46,6 +46,7 @@ __all__ = [
     "LOSS_COLUMNS",
     "validate",
     "check_model_columns",
+    "available_feature",
 ]
 
 
@@ -285,13 +286,22 @@ def _check_accuracy_varies(df: pd.DataFrame, source: str) -> None:
         )
 
 
+def available_feature(df: pd.DataFrame, feature: str) -> str:
+    """The intermediate feature to fit: ``feature``, or, when it is the default ``task_loss`` and
+    the table has none but exactly one other loss column (Pythia's ``lambada_loss``), that one."""
+    features = [c for c in LOSS_COLUMNS if c in df.columns]
+    if feature == "task_loss" and feature not in df.columns and len(features) == 1:
+        return features[0]
+    return feature
+
+
 def check_model_columns(df: pd.DataFrame, structure: str, feature: str, source: str = "data") -> None:
     """Say, before any fit, whether the table has the columns a model structure reads (model
-    names are the same in Python, ``model=...``, and on the command line, ``--model ...``)."""
+    names are the same in Python, ``model=...``, and on the command line, ``--model ...``).
+    The compute structure takes training FLOPs from a ``flops`` column, else 6 N D; a missing
+    ``task_loss`` is replaced by the table's only loss column (:func:`available_feature`)."""
     features = [c for c in LOSS_COLUMNS if c in df.columns]
-    if structure == "compute" and "flops" not in df.columns:
-        _fail(source, "the compute structure needs a 'flops' column (training FLOPs so far), which the data "
-                      "lacks: use model 'two_step' or 'single_step'")
+    feature = available_feature(df, feature)
     if structure != "single_step" and feature not in df.columns:
         have = f"the feature column(s) it has: {', '.join(features)}" if features else "it has no loss column"
         alt = f" (e.g. model '{structure}/{features[0]}')" if features else ""

@@ -379,8 +379,9 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     config = FitConfig(**{**base, **options, "model": spec})
     prepare(config.chains)  # float64, a CPU device per chain
     df = _ladder_data(data, config.tasks, config.runs)
+    config = _with_available_feature(df, config)
     md = build_model_data(df, config.model, config.preprocessing)
-    priors = resolve_priors(config.priors)
+    priors = resolve_priors(config.priors, config.model.structure)
     mcmc = make_mcmc(md, priors, config)
     start = time.perf_counter()
     draws = sample(mcmc, config, md, priors, **sampler_options(config))
@@ -392,6 +393,24 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
 
     return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report,
                      sampling_seconds=seconds, data_sha256=data_sha256(df))
+
+
+def _with_available_feature(df: pd.DataFrame, config: FitConfig) -> FitConfig:
+    """The config, its feature replaced by the data's only loss column when the data have no
+    ``task_loss`` (:func:`~ladderfit.data.schema.available_feature`), with a warning that says so."""
+    import dataclasses
+    import warnings
+
+    from ..data.schema import available_feature
+
+    spec = config.model
+    feature = available_feature(df, spec.feature)
+    if not spec.uses_feature or feature == spec.feature:
+        return config
+    new = spec.replace(feature=feature)
+    warnings.warn(f"the data have no 'task_loss' column; fitting its only loss column {feature!r} as the "
+                  f"intermediate feature (model {new.name!r})", UserWarning, stacklevel=3)
+    return dataclasses.replace(config, model=new)
 
 
 def _ladder_data(data, tasks=None, runs=None) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pandas as pd
 from ..data.preprocess import Preprocessing, checkpoint_jitter, step1_points, step2_points
 from ..data.schema import check_model_columns
 from ..data.targets import flops_per_token_coef
+from .geometry import hull_distance
 from ..data.tasks import task_value
 from ..errors import LadderDataError
 from .spec import ModelSpec
@@ -150,8 +151,9 @@ class ModelData:
         return np.log(flops) - self.logC_c, np.zeros_like(flops)
 
     def distance_beyond(self, x, z):
-        """Euclidean distance in (log N, log D) beyond the ladder's largest N and D (0 inside)."""
-        return np.hypot(np.maximum(np.asarray(x) - self.x_max, 0.0), np.maximum(np.asarray(z) - self.z_max, 0.0))
+        """Euclidean distance of centred (x, z) from the convex hull of the ladder's runs, in
+        (log N, log D) ((log C, 0) for the compute structure); 0 inside (:mod:`.geometry`)."""
+        return hull_distance(np.column_stack([self.s1_x, self.s1_z]), x, z)
 
 
 def points_grid(row: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +230,9 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     z_max = float(np.log(per_run["D"]).max() - logD_c)
     logC_c, coef = 0.0, (0.0, 1.0)
     if spec.structure == "compute":
+        if "flops" not in df.columns:  # training FLOPs so far, 6 N D (Kaplan et al. 2020)
+            df = df.assign(flops=6.0 * df["N"] * df["D"])
+            p1 = p1.assign(flops=6.0 * p1["N"] * p1["D"])
         flops = df.groupby("run")["flops"].max()
         logC_c = float(np.mean(np.log(flops)))
         s1_x = np.log(p1["flops"].to_numpy(float)) - logC_c

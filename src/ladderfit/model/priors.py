@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpyro.distributions as dist
 
-__all__ = ["DEFAULT_PRIORS", "prior", "resolve_priors"]
+__all__ = ["DEFAULT_PRIORS", "DISCREPANCY_BY_STRUCTURE", "prior", "resolve_priors"]
 
 DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     # ---- step 1: L(N, D) = E + A / N^alpha + B / D^beta --------------------------------
@@ -57,9 +57,19 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
 OTHER_FAMILIES: dict[str, tuple[str, ...]] = {"discrepancy": ("LogNormal", "Fixed")}
 
 
-def resolve_priors(overrides: Mapping[str, tuple] | None = None) -> dict[str, tuple[str, tuple[float, ...]]]:
-    """Defaults updated with user overrides; returns ``{name: (family, params)}``."""
+#: Each structure's own discrepancy (a better mean needs less of it), calibrated like the
+#: default's on the bundled OLMo ladder's nested hold-outs; where a structure is missing, the
+#: defaults above apply. Distances are in (log N, log D) for every structure except compute,
+#: whose ladder is a line in log C.
+DISCREPANCY_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {}
+
+
+def resolve_priors(overrides: Mapping[str, tuple] | None = None,
+                   structure: str | None = None) -> dict[str, tuple[str, tuple[float, ...]]]:
+    """Defaults (with the ``structure``'s own discrepancy, :data:`DISCREPANCY_BY_STRUCTURE`)
+    updated with user overrides; returns ``{name: (family, params)}``."""
     out = {k: (v[0], tuple(float(p) for p in v[1])) for k, v in DEFAULT_PRIORS.items()}
+    out.update(DISCREPANCY_BY_STRUCTURE.get(structure, {}))
     for name, spec in (overrides or {}).items():
         if name not in DEFAULT_PRIORS:
             raise KeyError(f"unknown prior {name!r}; known priors: {', '.join(DEFAULT_PRIORS)}")
