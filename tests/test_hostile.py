@@ -21,7 +21,7 @@ import pytest
 
 import ladderfit
 from ladderfit.cli import main
-from ladderfit.errors import LadderDataError
+from ladderfit.errors import LadderDataError, LadderDataWarning
 
 SRC = str(Path(ladderfit.__file__).resolve().parents[1])
 
@@ -870,3 +870,105 @@ def test_output_cut_by_the_reader_is_not_an_error():
     assert out.stdout.count("\n") == 2
     assert "error" not in out.stderr and "Traceback" not in out.stderr
     assert out.returncode == 0
+
+
+# ----------------------------------------------------------------------------- silently wrong: units nobody checks
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Any fit fails the test: the plausibility checks must stop the command before sampling."""
+    import ladderfit.model.bayes as bayes
+
+    def fitted(*args, **kwargs):
+        raise AssertionError("sampled before checking the data's plausibility")
+
+    monkeypatch.setattr(bayes, "fit", fitted)
+
+
+def _with_multiplier(df):
+    return df.assign(multiplier=df["run"].str.extract(r"-(\d+)xC")[0].astype(float))
+
+
+def _falling(df):
+    order = {r: i for i, r in enumerate(sorted(df["run"].unique(), key=lambda r: df.loc[df["run"] == r, "flops"].max()))}
+    return df.assign(accuracy=0.9 - 0.03 * df["run"].map(order))
+
+
+def _swap_sizes(df):
+    df = df.copy()
+    df.loc[df["size"] == "100M", "N"], df.loc[df["size"] == "800M", "N"] = 8e8, 1e8
+    return df
+
+
+def _scale_runs(df, col, factor, runs=("200M-2xC", "400M-4xC")):
+    df = df.copy()
+    df.loc[df["run"].isin(runs), col] *= factor
+    return df
+
+
+IMPLAUSIBLE = {
+    "N in millions": (lambda d: d.assign(N=d["N"] / 1e6), ["N = 100", "'100M-1xC'", "looks like millions"]),
+    "D in billions": (lambda d: d.assign(D=d["D"] / 1e9), ["D = ", "'100M-1xC'", "looks like billions"]),
+    "N = 1.3e299": (lambda d: d.assign(N=np.where(d["size"] == "800M", 1.3e299, d["N"])), ["N = 1.3e+299", "'800M-1xC'"]),
+    "N swapped between sizes": (_swap_sizes, ["sizes '100M' and '200M'", "N = 8e+08"]),
+    "D 10x against the multiplier": (lambda d: _scale_runs(_with_multiplier(d), "D", 10),
+                                     ["'200M-2xC'", "'400M-4xC'", "multiplier 2 but D / (20 N) = 20"]),
+    "accuracy divided by 100": (lambda d: d.assign(accuracy=d["accuracy"] / 100), ["task 'arc_easy'", "divided by 100"]),
+}
+
+
+@pytest.mark.parametrize("case", list(IMPLAUSIBLE))
+def test_implausible_data_fails_data_summary(tmp_path, capsys, case):
+    make, culprits = IMPLAUSIBLE[case]
+    path = tmp_path / "ladder.csv"
+    make(tidy_ladder()).to_csv(path, index=False)
+    line = assert_failed(run(capsys, "data", "summary", "--data", path), *culprits)
+    assert "--no-plausibility-check" in line
+
+
+@pytest.mark.parametrize("case", list(IMPLAUSIBLE))
+def test_implausible_data_fails_before_sampling(tmp_path, capsys, no_fit, case):
+    make, culprits = IMPLAUSIBLE[case]
+    path = tmp_path / "ladder.csv"
+    make(tidy_ladder()).to_csv(path, index=False)
+    assert_failed(run(capsys, "predict", "--data", path, "--tasks", "piqa", "--chains", "1"), *culprits)
+
+
+def test_n_and_d_swapped_in_a_results_table(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    pd.DataFrame({"run": ["small", "medium", "large", "xl"], "params": [2e9, 4e9, 8e9, 1.6e10],
+                  "tokens": [1e8, 2e8, 4e8, 8e8], "piqa": [0.6, 0.63, 0.66, 0.7]}).to_csv(path, index=False)
+    assert_failed(run(capsys, "data", "summary", "--data", path, "--form", "wide"),
+                  "tokens per parameter", "'small'", "D/N = 0.05")
+
+
+def test_params_in_millions_in_a_results_table(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    pd.DataFrame({"run": ["190M-1xC", "370M-1xC", "760M-1xC"], "params": [190.4, 371.3, 758.2],
+                  "tokens": [3.8e9, 7.4e9, 1.5e10], "piqa": [0.6, 0.63, 0.66]}).to_csv(path, index=False)
+    assert_failed(run(capsys, "data", "summary", "--data", path, "--form", "wide"),
+                  "N = 190.4 for run '190M-1xC'", "looks like millions", "e.g. 1.9e+08")
+
+
+def test_accuracy_falling_with_compute_warns_naming_the_task(tmp_path, capsys):
+    path = tmp_path / "falling.csv"
+    _falling(tidy_ladder()).to_csv(path, index=False)
+    with pytest.warns(LadderDataWarning, match="task 'piqa': the final accuracy falls with training compute"):
+        code, out, err = run(capsys, "data", "summary", "--data", path)
+    assert code == 0 and "Traceback" not in err
+
+
+def test_no_plausibility_check_option(tmp_path, capsys):
+    path = tmp_path / "millions.csv"
+    tidy_ladder().assign(N=lambda d: d["N"] / 1e6).to_csv(path, index=False)
+    code, out, err = run(capsys, "data", "summary", "--data", path, "--no-plausibility-check")
+    assert code == 0, err
+    assert "12 runs" in out
+    assert_failed(run(capsys, "data", "summary", "--data", path), "looks like millions")  # off for that command only
+
+
+def test_plausibility_error_in_a_fresh_process(tmp_path):
+    path = tmp_path / "huge.csv"
+    tidy_ladder().assign(N=lambda d: np.where(d["size"] == "800M", 1.3e299, d["N"])).to_csv(path, index=False)
+    assert_failed(cli("data", "summary", "--data", path, timeout=60), "N = 1.3e+299", "sane range")

@@ -214,7 +214,8 @@ def test_n_items_fall_back_to_registry_and_subject_table(tmp_path):
              "hendrycksTest-virology": {"acc": 1.0, "acc_stderr": 0.0}}
     for step in (10, 20):
         write(tmp_path / f"r{step}.json", small(acc=0.0, step=step, extra=extra))
-    df = read_lm_eval(tmp_path, {"m": 1e8}, lambda r, s: s * 1e6).set_index(["step", "task"])
+    # accuracy 0 on ARC-Easy is far below chance: read it without the plausibility checks
+    df = read_lm_eval(tmp_path, {"m": 1e8}, lambda r, s: s * 1e6, check_plausibility=False).set_index(["step", "task"])
     assert df.loc[(10, "arc_easy"), "n_items"] == 2376  # p = 0: stderr says nothing
     assert df.loc[(10, "mmlu"), "n_items"] == 135 + 166
     assert_allclose(df.loc[(10, "mmlu"), "accuracy"], 166 / 301, rtol=1e-12)
@@ -229,7 +230,7 @@ def test_run_and_step_fallbacks(tmp_path):
     for step in (5, 6):
         write(tmp_path / "local" / f"x{step}.json",
               {"results": {"piqa": {"acc": 0.6}}, "config": {"model_args": {"pretrained": f"/ckpt/other-1B/step{step}"}}})
-    df = read_lm_eval(tmp_path / "local", {"other-1B": 1e9}, lambda r, s: s * 1e6)
+    df = read_lm_eval(tmp_path / "local", {"other-1B": 1e9}, lambda r, s: s * 1e8)  # D / N >= 0.1
     assert df["run"].unique().tolist() == ["other-1B"] and df["size"].unique().tolist() == ["1B"]
     assert df["step"].tolist() == [5, 6]
 

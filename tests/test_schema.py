@@ -17,7 +17,7 @@ def table() -> pd.DataFrame:
     for run, size, n in (("B-1xC", "B", 2e8), ("A-1xC", "A", 1e8)):
         for step in (30, 10, 20):
             for task in ("piqa", "hellaswag"):
-                rows.append({"run": run, "size": size, "N": n, "D": step * 1e6, "step": step, "task": task,
+                rows.append({"run": run, "size": size, "N": n, "D": step * 1e8, "step": step, "task": task,
                              "accuracy": 0.3 + step / 100, "task_loss": 2.0 - step / 100})
     return pd.DataFrame(rows)
 

@@ -32,7 +32,7 @@ from .data.readers import read_data, read_lm_eval, read_olmo_csv, read_tidy
 from .data.results_table import read_results_table
 from .data.schema import validate
 from .data.targets import as_targets
-from .errors import LadderDataError
+from .errors import LadderDataError, LadderDataWarning
 from .model.spec import ModelSpec
 
 __version__ = "0.1.0"
@@ -68,5 +68,5 @@ __all__ = [
     "rank_correlation", "load_olmo_ladder", "load_pythia_ladder", "paper_targets",
     "Preprocessing", "read_data", "read_lm_eval", "read_olmo_csv", "read_tidy",
     "read_results_table",
-    "LadderDataError", "validate", "as_targets", "ModelSpec",
+    "LadderDataError", "LadderDataWarning", "validate", "as_targets", "ModelSpec",
 ]  # fmt: skip

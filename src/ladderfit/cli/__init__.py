@@ -86,6 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_platform(args)
     try:
         check_platform(args)
+        if getattr(args, "no_plausibility_check", False):
+            from ..data.plausibility import plausibility_check_off
+
+            with plausibility_check_off():
+                return int(args.func(args) or 0)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("ladderfit: interrupted", file=sys.stderr)

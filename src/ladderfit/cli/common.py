@@ -112,11 +112,18 @@ def setup_platform(args: argparse.Namespace) -> None:
 
 
 def add_data_arg(p: argparse.ArgumentParser) -> None:
+    """--data, and --no-plausibility-check (:func:`~ladderfit.cli.main` runs the command without those checks)."""
     p.add_argument(
         "--data",
         default=None,
         help="tidy CSV, an OLMo log CSV, a folder of OLMo logs, or a bundled ladder: bundled:olmo "
              "(the default) or bundled:pythia",
+    )
+    p.add_argument(
+        "--no-plausibility-check",
+        action="store_true",
+        help="skip the checks of the data's units and values (N in millions, D off its multiplier, accuracy "
+             "below chance or falling with compute): only for data you know are right",
     )
 
 

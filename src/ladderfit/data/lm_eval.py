@@ -358,6 +358,7 @@ def read_lm_eval(
     tasks: str | Iterable[str] | None = None,
     metric: str = "acc",
     validate_output: bool = True,
+    check_plausibility: bool | None = None,
 ) -> pd.DataFrame:
     """Read lm-evaluation-harness results JSON into the tidy ladder table.
 
@@ -374,6 +375,7 @@ def read_lm_eval(
         that is in :data:`ladderfit.data.tasks.TASKS`; others (``crows_pairs_*``, ...) are skipped.
     metric : ``"acc"`` or ``"acc_norm"`` (``acc`` where a task has no ``acc_norm``).
     validate_output : check the table with :func:`ladderfit.data.schema.validate`.
+    check_plausibility : ``False`` skips its checks of units and values (:mod:`ladderfit.data.plausibility`).
 
     Returns
     -------
@@ -464,5 +466,5 @@ def read_lm_eval(
                 stacklevel=2,
             )
     if validate_output:
-        return validate(df, source=source)
+        return validate(df, source=source, check_plausibility=check_plausibility)
     return df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)

@@ -168,6 +168,7 @@ def read_olmo_csv(
     *,
     sizes: Mapping[str, Mapping[str, float]] | None = None,
     validate_output: bool = True,
+    check_plausibility: bool | None = None,
 ) -> pd.DataFrame:
     """Read OLMo ladder logs (wide W&B CSVs) into the tidy table.
 
@@ -201,7 +202,8 @@ def read_olmo_csv(
             raise LadderDataError(f"{f}: no such file")
     df = pd.concat([_read_one_olmo(f, sizes) for f in files], ignore_index=True)
     if validate_output:
-        df = validate(df, source=str(paths) if isinstance(paths, (str, Path)) else "OLMo logs")
+        df = validate(df, source=str(paths) if isinstance(paths, (str, Path)) else "OLMo logs",
+                      check_plausibility=check_plausibility)
     return df
 
 
@@ -213,17 +215,23 @@ def _min_checkpoints(df: pd.DataFrame) -> int:
     return 1 if len(steps) >= 2 and (steps == 1).all() else 2
 
 
-def read_tidy(data: str | Path | pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
+def read_tidy(
+    data: str | Path | pd.DataFrame, *, source: str | None = None, check_plausibility: bool | None = None
+) -> pd.DataFrame:
     """Read a tidy table (CSV path, compressed CSV, or DataFrame) and validate it.
 
     Each run needs at least two checkpoints, except in a final-only ladder (two or more runs,
     each evaluated once, as :func:`ladderfit.read_results_table` reads a table without steps).
+    ``check_plausibility=False`` skips the checks of units and values (see
+    :mod:`ladderfit.data.plausibility`) here and in any fit of the table returned.
     """
     if isinstance(data, pd.DataFrame):
-        return validate(data, source=source or "DataFrame", min_checkpoints=_min_checkpoints(data))
+        return validate(data, source=source or "DataFrame", min_checkpoints=_min_checkpoints(data),
+                        check_plausibility=check_plausibility)
     path = Path(data)
     df = read_csv_file(path, "a tidy CSV file", "a tidy CSV with columns run, size, N, D, step, task, accuracy, task_loss")
-    return validate(df, source=source or str(path), min_checkpoints=_min_checkpoints(df))
+    return validate(df, source=source or str(path), min_checkpoints=_min_checkpoints(df),
+                    check_plausibility=check_plausibility)
 
 
 def read_csv_file(path: Path, kind: str, empty_hint: str) -> pd.DataFrame:
@@ -327,7 +335,9 @@ def _results_table_hint(path: Path) -> None:
         )
 
 
-def read_data(path: str | Path | pd.DataFrame | None = None, *, form: str | None = None) -> pd.DataFrame:
+def read_data(
+    path: str | Path | pd.DataFrame | None = None, *, form: str | None = None, check_plausibility: bool | None = None
+) -> pd.DataFrame:
     """Load ladder data from wherever it is.
 
     ``None`` gives the bundled OLMo ladder; ``"bundled:olmo"`` and ``"bundled:pythia"`` name
@@ -337,14 +347,15 @@ def read_data(path: str | Path | pd.DataFrame | None = None, *, form: str | None
     ``form`` (``"auto"``, ``"wide"`` or ``"long"``) reads a per-run results table with
     :func:`ladderfit.read_results_table` (N and D from its columns). Without ``form`` a results
     table is never guessed: a CSV that is not tidy but reads as one fails with a message naming
-    that reader.
+    that reader. ``check_plausibility=False`` skips the checks of units and values (see
+    :mod:`ladderfit.data.plausibility`; the bundled ladders pass them).
     """
     if form is not None:
         from .results_table import read_results_table
 
         if path is None or (isinstance(path, str) and path.startswith(BUNDLED_PREFIX)):
             raise LadderDataError(f"form={form!r} reads a results-table CSV file; give its path")
-        return read_results_table(path, form=form)
+        return read_results_table(path, form=form, check_plausibility=check_plausibility)
     if path is None:
         from .bundled import load_olmo_ladder
 
@@ -352,7 +363,7 @@ def read_data(path: str | Path | pd.DataFrame | None = None, *, form: str | None
     if isinstance(path, str) and path.startswith(BUNDLED_PREFIX):
         return _bundled(path[len(BUNDLED_PREFIX):])
     if isinstance(path, pd.DataFrame):
-        return read_tidy(path)
+        return read_tidy(path, check_plausibility=check_plausibility)
     p = Path(path)
     if p.is_dir():
         if any(p.glob("*.json")) or any(p.glob("*/*.json")):
@@ -360,16 +371,16 @@ def read_data(path: str | Path | pd.DataFrame | None = None, *, form: str | None
                 f"{p}: holds lm-evaluation-harness JSON; read it with ladderfit.read_lm_eval(...) "
                 "giving N and D, and save it as a tidy CSV"
             )
-        return read_olmo_csv(p)
+        return read_olmo_csv(p, check_plausibility=check_plausibility)
     if not p.exists():
         raise LadderDataError(f"{p}: no such file or folder")
     if p.suffix == ".json":
         raise LadderDataError(f"{p}: lm-evaluation-harness JSON needs N and D; use ladderfit.read_lm_eval(...)")
     if _looks_like_olmo(p):
-        return read_olmo_csv(p)
+        return read_olmo_csv(p, check_plausibility=check_plausibility)
     if p.is_file():
         _results_table_hint(p)
-    return read_tidy(p)
+    return read_tidy(p, check_plausibility=check_plausibility)
 
 
 from .lm_eval import read_lm_eval  # noqa: E402  (re-exported; lm_eval does not import readers)

@@ -223,6 +223,7 @@ def read_results_table(
     chance: Mapping[str, float] | None = None,
     missing_nd: str = "error",
     source: str | None = None,
+    check_plausibility: bool | None = None,
 ) -> pd.DataFrame:
     """Read a per-run results table (CSV path or DataFrame) into the tidy ladder table.
 
@@ -248,6 +249,8 @@ def read_results_table(
     chance : task -> chance accuracy, for tasks not in the registry (adds a ``chance`` column).
     missing_nd : ``"error"`` (default): a run without N or D fails, naming it; ``"drop"``:
         such runs are left out and listed in ``attrs["runs_without_N_D"]``.
+    check_plausibility : ``False`` skips the checks of units and values (N in millions, ...;
+        :mod:`ladderfit.data.plausibility`), here and in any fit of the table returned.
 
     Returns
     -------
@@ -517,8 +520,9 @@ def read_results_table(
     unused = [str(c) for c in raw.columns if c not in used]
     first = ["run", "size", "N", "D", "step", "task", "accuracy"]
     long = long[first + [c for c in long.columns if c not in first]]
-    out = validate(long, source=source, min_checkpoints=1 if final_only else 2)
+    out = validate(long, source=source, min_checkpoints=1 if final_only else 2, check_plausibility=check_plausibility)
     out.attrs = {
+        **out.attrs,  # "plausibility_check": False when skipped
         "form": form,
         "unused_columns": unused,
         "notes": notes,

@@ -102,6 +102,7 @@ def validate(
     *,
     min_checkpoints: int = 2,
     require: tuple[str, ...] = (),
+    check_plausibility: bool | None = None,
 ) -> pd.DataFrame:
     """Check a tidy ladder table and return a clean, sorted copy.
 
@@ -111,6 +112,11 @@ def validate(
     source : name used in error messages (a file path, say).
     min_checkpoints : a run needs at least this many checkpoints.
     require : extra columns that must be present (e.g. the intermediate feature).
+    check_plausibility : run :mod:`ladderfit.data.plausibility`'s checks of units and values
+        (N in millions, accuracy below chance, ...). ``None``: yes, unless inside
+        :func:`~ladderfit.data.plausibility.plausibility_check_off` or ``data`` was read with
+        ``check_plausibility=False`` (kept in ``attrs["plausibility_check"]``, so a fit of a
+        table read that way does not check again).
     """
     if not isinstance(data, pd.DataFrame):
         _fail(source, f"expected a pandas DataFrame, got {type(data).__name__}")
@@ -211,7 +217,15 @@ def validate(
             f"run {run!r} (task {task!r}) has {n} checkpoint(s); expected at least {min_checkpoints} per run",
         )
 
-    return df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
+    out = df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
+    from . import plausibility  # here: plausibility needs targets, which imports bundled, which imports this module
+
+    if plausibility.plausibility_wanted(data, check_plausibility):
+        plausibility.check_plausibility(out, source)
+        out.attrs.pop("plausibility_check", None)
+    else:
+        out.attrs["plausibility_check"] = False
+    return out
 
 
 def _check_tokens(df: pd.DataFrame, source: str) -> None:
