@@ -259,11 +259,11 @@ def test_cli_calibrate_writes_the_table_and_plot_draws_it(real, tmp_path, capsys
     monkeypatch.setattr(bayes, "fit", reuse)
     out = tmp_path / "calibration.csv"
     args = ["calibrate", "--tasks", ",".join(TASKS), "--holdout", "largest_size", "small_corner", "--chains", "1",
-            "--draws", "40", "--seed", "3", "--out", str(out)]  # fmt: skip
+            "--draws", "50", "--seed", "3", "--out", str(out)]  # fmt: skip
     assert main(args) == 3  # the tiny fits did not converge: not a calibration to trust
     assert "did not converge" in capsys.readouterr().err
     assert main(args + ["--allow-unconverged"]) == 0
-    assert [k["draws"] for k in seen] == [40] * 4 and seen[0]["seed"] == 3 and seen[0]["tasks"] == TASKS
+    assert [k["draws"] for k in seen] == [50] * 4 and seen[0]["seed"] == 3 and seen[0]["tasks"] == TASKS
     table = read_calibration(out)
     assert list(table.columns) == list(CALIBRATION_COLUMNS) and len(table) == len(TASKS) * 16
     text = capsys.readouterr().out

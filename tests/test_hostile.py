@@ -767,6 +767,218 @@ def test_variance_unknown_run(capsys):
     assert_failed(run(capsys, "variance", "--run", "9B-1xC"), "9B-1xC")
 
 
+# ----------------------------------------------------------------------------- silently wrong: options resolved silently
+
+#: The commands that fit, each with what it needs to run up to its fit (design: a candidate).
+FITTING = {
+    "predict": ["predict"],
+    "plot": ["plot", "step2"],
+    "design": ["design", "--candidate", "c=1e9,2e10"],
+    "calibrate": ["calibrate", "--holdout", "largest_size"],
+}
+
+
+@pytest.fixture
+def no_sampling(monkeypatch, fake_fit):
+    """Neither the fit nor NUTS may run: a case must fail before either."""
+    import ladderfit.model.bayes as bayes
+
+    monkeypatch.setattr(bayes, "MCMC", lambda *a, **k: pytest.fail("sampled"))
+    return fake_fit
+
+
+@pytest.mark.parametrize("command", list(FITTING))
+@pytest.mark.parametrize(
+    "options, culprits",
+    [
+        (["--model", "two_step", "--structure", "single_step"], ["--model two_step", "--structure single_step"]),
+        (["--model", "two_step/c4_loss", "--feature", "task_loss"], ["--model two_step/c4_loss", "--feature task_loss"]),
+        (["--structure", "single_step", "--feature", "c4_loss"], ["--feature c4_loss", "--structure single_step"]),
+        (["--model", "c4_loss", "--structure", "single_step"], ["--model c4_loss", "--structure single_step"]),
+    ],
+)
+def test_model_options_that_disagree(tmp_path, capsys, no_sampling, tidy_csv, command, options, culprits):
+    out = tmp_path / ("o.png" if command == "plot" else "o.csv")
+    before = snapshot(tidy_csv)
+    assert_failed(run(capsys, *FITTING[command], "--data", tidy_csv, *options, "--out", out), *culprits, "disagree")
+    assert not no_sampling and not out.exists() and snapshot(tidy_csv) == before
+
+
+def test_model_options_that_agree_or_refine():
+    from ladderfit.cli import build_parser
+    from ladderfit.cli.common import model_from_args
+
+    def spec(*options):
+        return model_from_args(build_parser().parse_args(["predict", *options]))
+
+    assert spec("--model", "two_step/c4_loss", "--feature", "c4_loss").name == "two_step/c4_loss"
+    assert spec("--model", "two_step", "--structure", "two_step").name == "two_step"
+    assert spec("--model", "two_step", "--feature", "c4_loss").name == "two_step/c4_loss"  # the name left it open
+    assert spec("--model", "c4_loss", "--structure", "compute").name == "compute/c4_loss"
+    assert spec("--model", "two_step", "--run-effects").name == "two_step+run_effects"
+
+
+@pytest.mark.parametrize("command", ["predict", "plot", "design", "calibrate", "backtest"])
+@pytest.mark.parametrize("value", ["", ",", "piqa,,arc_easy", "piqa,"])
+def test_empty_task_names_are_an_error(tmp_path, capsys, no_sampling, command, value):
+    argv = FITTING.get(command, ["backtest", "--method", "least_squares"])
+    out = tmp_path / ("o.png" if command == "plot" else "o.csv")
+    line = assert_failed(run(capsys, *argv, "--tasks", value, "--out", out), "--tasks", repr(value))
+    assert "none empty" in line and not no_sampling and not out.exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "plot", "design", "calibrate", "backtest"])
+def test_repeated_tasks_accumulate_in_every_command(command):
+    from ladderfit.cli import build_parser
+
+    argv = FITTING.get(command, ["backtest"])
+    args = build_parser().parse_args([*argv, "--tasks", "piqa", "--tasks", "arc_easy,piqa", "--tasks", " csqa "])
+    assert args.tasks == ["piqa", "arc_easy", "csqa"]
+
+
+def test_plot_keeps_the_space_separated_form():
+    from ladderfit.cli import build_parser
+
+    args = build_parser().parse_args(["plot", "step2", "--tasks", "piqa", "arc_easy,csqa", "--tasks", "hellaswag"])
+    assert args.tasks == ["piqa", "arc_easy", "csqa", "hellaswag"]
+
+
+def test_predict_fits_every_repeated_task(capsys, fake_fit):
+    code, _, err = run(capsys, "predict", "--tasks", "piqa", "--tasks", "arc_easy", "--quiet")
+    assert code in (0, 3), err
+    assert fake_fit[0]["tasks"] == ["piqa", "arc_easy"]
+
+
+@pytest.mark.parametrize("feature", ["accuracy", "run", "N", "step", "label"])
+def test_feature_that_is_not_a_loss_column(tmp_path, capsys, no_sampling, feature):
+    path = tmp_path / "t.csv"
+    tidy_ladder().assign(c4_loss=3.0, label="x").to_csv(path, index=False)
+    before = snapshot(path)
+    line = assert_failed(run(capsys, "predict", "--data", path, "--feature", feature), repr(feature), "not a loss column")
+    assert "task_loss, c4_loss" in line
+    assert not no_sampling and snapshot(path) == before
+
+
+@pytest.mark.parametrize("feature", ["accuracy", "N"])
+def test_feature_that_is_not_a_loss_column_from_python(monkeypatch, feature):
+    import ladderfit.model.bayes as bayes
+
+    monkeypatch.setattr(bayes, "MCMC", lambda *a, **k: pytest.fail("sampled"))
+    with pytest.raises(LadderDataError, match=f"'{feature}' is not a loss column.*task_loss"):
+        ladderfit.fit(tidy_ladder(), feature=feature, chains=1)
+
+
+def test_predict_names_what_it_fitted(capsys, fake_fit, tidy_csv):
+    code, out, err = run(capsys, "predict", "--data", tidy_csv, "--quiet")
+    assert code in (0, 3), err
+    header = out.splitlines()[0]
+    assert header.startswith(f"ladder {tidy_csv} (") and "model two_step (feature task_loss)" in header
+    assert header.endswith("1 task(s): piqa")
+
+
+def test_plot_names_the_fit_it_draws(capsys, fit_path, tmp_path):
+    code, out, err = run(capsys, "plot", "step2", "--fit", fit_path, "--out", tmp_path / "s.png", "--dpi", "20")
+    assert code == 0, err
+    assert f"saved fit {fit_path}" in out and "model two_step (feature task_loss)" in out and "piqa" in out
+
+
+@pytest.mark.parametrize(
+    "command, options",
+    [(["plot", "step2"], ["--chains", "2"]), (["plot", "forest"], ["--model", "compute"]),
+     (["design", "--candidate", "c=1e9,2e10"], ["--seed", "3"]), (["design", "--candidate", "c=1e9,2e10"], ["--run-effects"])],
+)
+def test_fit_options_with_a_saved_fit(capsys, fit_path, tmp_path, command, options):
+    out = tmp_path / ("o.png" if command[0] == "plot" else "o.csv")
+    assert_failed(run(capsys, *command, "--fit", fit_path, *options, "--out", out), "--fit", options[0])
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- silently wrong: bounds and types
+
+
+@pytest.mark.parametrize(
+    "args, culprit",
+    [
+        (["predict", "--seed", str(2**32)], "--seed"),
+        (["predict", "--seed", str(2**70)], "--seed"),
+        (["predict", "--seed", "1.5"], "--seed"),
+        (["predict", "--seed", "seven"], "--seed"),
+        (["plot", "step2", "--seed", str(2**32)], "--seed"),
+        (["design", "--design-seed", str(2**32)], "--design-seed"),
+        (["predict", "--draws", "1"], "--draws"),
+        (["backtest", "--draws", "49"], "--draws"),
+        (["plot", "step2", "--dpi", "100000"], "--dpi"),
+        (["plot", "step2", "--dpi", "5"], "--dpi"),
+        (["calibrate", "--discrepancy", "inf"], "--discrepancy"),
+        (["calibrate", "--discrepancy", "nan"], "--discrepancy"),
+        (["calibrate", "--discrepancy", "-1"], "--discrepancy"),
+        (["calibrate", "--discrepancy", "wide"], "--discrepancy"),
+    ],
+)
+def test_out_of_bounds_options(capsys, no_sampling, args, culprit):
+    line = assert_failed(run(capsys, *args), culprit, repr(args[-1]))
+    assert "expected" in line and not no_sampling
+
+
+@pytest.mark.parametrize("seed", [2**32, -1, 1.5, True, "0"])
+def test_seed_bounds_from_python(seed):
+    with pytest.raises(ValueError, match="seed"):
+        ladderfit.FitConfig(seed=seed)
+
+
+def test_seed_bounds_accept_numpy_integers():
+    assert ladderfit.FitConfig(seed=np.int64(2**32 - 1)).seed == 2**32 - 1
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, float("inf"), float("nan"), "wide", True])
+def test_discrepancy_bounds_from_python(tiny_fit, value):
+    with pytest.raises(ValueError, match="discrepancy"):
+        tiny_fit.predict(["7B-4T"], discrepancy=value)
+
+
+def test_a_task_name_is_one_task_not_its_letters(monkeypatch):
+    import ladderfit.model.bayes as bayes
+
+    assert ladderfit.FitConfig(tasks="piqa").tasks == ["piqa"]
+    assert ladderfit.FitConfig(runs="1B-5xC").runs == ["1B-5xC"]
+    monkeypatch.setattr(bayes, "MCMC", lambda *a, **k: pytest.fail("sampled"))
+    with pytest.raises(LadderDataError, match=r"\['chess'\]"):
+        ladderfit.fit(tasks="chess", chains=1)
+
+
+@pytest.mark.parametrize("tasks", [[], "", [""], ["piqa", None]])
+def test_empty_task_names_from_python(tasks):
+    with pytest.raises(ValueError, match="tasks"):
+        ladderfit.FitConfig(tasks=tasks)
+
+
+def _bad_column(tmp_path, col, value):
+    df = tidy_ladder()
+    df[col] = df[col].astype(float) if col in df else 0.0
+    run_name = df["run"].iloc[7]
+    df.loc[df["run"] == run_name, col] = value
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    return df, path, run_name
+
+
+@pytest.mark.parametrize("col, value", [("replicate", 0.5), ("replicate", -1), ("step", 1e20), ("step", 2.0**53)])
+def test_step_and_replicate_are_whole_numbers(tmp_path, capsys, no_sampling, col, value):
+    df, path, run_name = _bad_column(tmp_path, col, value)
+    before = snapshot(path)
+    for command in (["data", "summary"], ["predict"]):
+        assert_failed(run(capsys, *command, "--data", path), f"column '{col}'", "whole numbers", run_name)
+    assert not no_sampling and snapshot(path) == before
+    with pytest.raises(LadderDataError, match=f"'{col}' must hold whole numbers.*{run_name}"):
+        ladderfit.read_data(df)
+
+
+def test_a_huge_step_is_not_blamed_on_d(tmp_path, capsys):
+    _, path, _ = _bad_column(tmp_path, "step", 1e20)
+    line = assert_failed(run(capsys, "data", "summary", "--data", path), "step")
+    assert "'D'" not in line
+
+
 # ----------------------------------------------------------------------------- atomic writes
 
 

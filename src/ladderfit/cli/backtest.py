@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_data_arg, add_pool_args, add_sampler_args, check_outputs, split_names, write_csv
+from .common import add_data_arg, add_model_args, add_out_arg, add_pool_args, add_sampler_args, check_outputs, split_names, write_csv
 
 __all__ = ["add_parser"]
 
@@ -27,7 +27,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     check_outputs(args, out="table")
     methods = list(dict.fromkeys(args.method or _METHODS))
-    models = split_names(args.model) or ["two_step"]
+    models = args.model or ["two_step"]
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
     seed = 0 if args.seed is None else args.seed
     holdout = args.holdout
@@ -38,13 +38,15 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         holdout=holdout,
         methods=methods,
         models=models,
-        tasks=split_names(args.tasks),
-        runs=split_names(args.runs),
+        tasks=args.tasks,
+        runs=args.runs,
         fit_options=fit_options,
         seed=seed,
         skip_unsupported=args.skip_unsupported,
     )
     held = list(dict.fromkeys(df["run"]))
+    print(f"ladder {args.data or 'bundled:olmo'}; model(s) {', '.join(dict.fromkeys(df['model']))}; "
+          f"{df['task'].nunique()} task(s): {', '.join(dict.fromkeys(df['task']))}")
     print(f"held out: {', '.join(held)}  (truth: final-checkpoint accuracy; errors and widths in accuracy points)")
     print(format_backtest(df))
     print()
@@ -76,14 +78,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--method", action="append", choices=_METHODS,
                    help="bayes and/or least_squares (repeat the option; default: both)")
-    p.add_argument("--model", action="append",
-                   help="model names: two_step (default), single_step, compute, c4_loss (two_step/c4_loss), "
-                        "two_step+run_effects (bayes only); comma-separated or repeated")
+    add_model_args(p, several=True)
     p.add_argument("--skip-unsupported", action="store_true",
                    help="skip method/model pairs that do not exist (least squares + run effects) instead of failing")
     add_pool_args(p)
     add_sampler_args(p, defaults=False)
-    p.add_argument("--out", default=None, help="write the backtest table to this CSV (e.g. backtest.csv)")
+    add_out_arg(p, "write the backtest table to this CSV (e.g. backtest.csv)")
     p.add_argument("--allow-unconverged", action="store_true",
                    help="exit 0 even when a Bayesian fit did not converge (by default: exit status 3)")
     p.set_defaults(func=_cmd_backtest)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_arg, add_pool_args, add_sampler_args, check_outputs, split_names, write_csv
+import math
+
+from .common import add_data_arg, add_model_args, add_out_arg, add_pool_args, add_sampler_args, check_outputs, model_from_args, write_csv
 
 __all__ = ["add_parser"]
 
@@ -26,17 +28,21 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from ..analysis.calibration import NESTED_HOLDOUTS, calibration, format_calibration, summarize_calibration
 
     check_outputs(args, out="table")
+    spec = model_from_args(args)
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
     table = calibration(
         args.data,
         holdouts=args.holdout or NESTED_HOLDOUTS,
-        model=args.model,
-        tasks=split_names(args.tasks),
-        runs=split_names(args.runs),
+        model=spec,
+        tasks=args.tasks,
+        runs=args.runs,
         fit_options=fit_options,
         seed=0 if args.seed is None else args.seed,
         discrepancy=args.discrepancy,
     )
+    print(f"ladder {args.data or 'bundled:olmo'}; model {spec.name}"
+          f"{f' (feature {spec.feature})' if spec.uses_feature else ''}; "
+          f"{table['task'].nunique()} task(s): {', '.join(dict.fromkeys(table['task']))}")
     for rule, info in table.attrs["fits"].items():
         verdict = "converged" if info.converged else (
             "NOT converged: max R-hat {max_r_hat:.3f}, min bulk ESS {min_ess_bulk:.0f}, {divergences} divergences"
@@ -81,9 +87,9 @@ def _discrepancy(text: str):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected cross_validated, model or a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected cross_validated, model or a finite number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value
 
 
@@ -98,16 +104,16 @@ def add_parser(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_arg(p)
-    p.add_argument("--model", default=None, metavar="NAME",
-                   help="model specification: two_step (default), compute, single_step, two_step/c4_loss, ...")
+    add_model_args(p)
     p.add_argument("--holdout", nargs="+", action="extend", choices=NESTED_HOLDOUTS, metavar="RULE",
                    help=f"hold-out rules, one or more of {', '.join(NESTED_HOLDOUTS)} (default: all)")
     p.add_argument("--discrepancy", type=_discrepancy, default="cross_validated", metavar="HOW",
                    help="discrepancy to predict with: cross_validated (default: each held-out run with the setting "
-                        "calibrated on the other hold-outs' other runs), model (the model's prior) or a number")
+                        "calibrated on the other hold-outs' other runs), model (the model's prior) or a finite "
+                        "number >= 0")
     add_pool_args(p)
     add_sampler_args(p, defaults=False)
-    p.add_argument("--out", default=None, help="write the calibration table to this CSV (e.g. calibration.csv)")
+    add_out_arg(p, "write the calibration table to this CSV (e.g. calibration.csv)")
     p.add_argument("--allow-unconverged", action="store_true",
                    help="exit 0 even when a hold-out's fit did not converge (its rows say converged=False); "
                         "by default such a calibration exits with status 3")

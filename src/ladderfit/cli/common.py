@@ -5,32 +5,41 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..model.config import SEED_MAX
+
 __all__ = [
     "setup_platform", "add_data_arg", "add_sampler_args", "add_model_args", "add_target_arg", "split_names",
-    "positive_int", "nonnegative_int", "int_at_least", "check_platform", "check_outputs", "add_pool_args",
-    "write_csv",
+    "positive_int", "nonnegative_int", "seed_int", "int_at_least", "check_platform", "check_outputs",
+    "add_pool_args", "add_tasks_arg", "add_out_arg", "model_from_args", "fit_header", "check_fit_options",
+    "write_csv", "MIN_DRAWS", "SEED_MAX",
 ]  # fmt: skip
 
+#: The fewest draws per chain ``--draws`` takes: the ESS, R-hat and the 90% and 95% intervals
+#: are noise below that (the sampler itself draws 400 by need, in steps of 50).
+MIN_DRAWS = 50
 
-def int_at_least(low: int, why: str = ""):
-    """argparse ``type=``: an integer >= ``low`` (``why`` is added to the message)."""
+
+def int_at_least(low: int, why: str = "", high: int | None = None):
+    """argparse ``type=``: an integer >= ``low`` (and <= ``high``; ``why`` is added to the message)."""
+    span = f">= {low}" if high is None else f"from {low} to {high}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{why}, got {text!r}")
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}{why}, got {text!r}")
         return value
 
-    parse.__name__ = f"int >= {low}"
+    parse.__name__ = f"int {span}"
     return parse
 
 
-#: argparse ``type=`` for counts (>= 1) and for seeds (>= 0).
+#: argparse ``type=`` for counts (>= 1), for non-negative counts and for seeds (0 to 2**32 - 1).
 positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
+seed_int = int_at_least(0, high=SEED_MAX)
 
 
 def check_platform(args: argparse.Namespace) -> None:
@@ -135,20 +144,50 @@ def add_sampler_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     from ..model.config import FitConfig
 
     d = FitConfig()
-    for name, help_ in (("chains", "NUTS chains"), ("draws", "draws per chain after warmup"),
-                        ("warmup", "warmup iterations per chain"), ("seed", "random seed")):
+    kinds = {"chains": positive_int, "draws": int_at_least(MIN_DRAWS), "warmup": positive_int, "seed": seed_int}
+    for name, help_ in (("chains", "NUTS chains"), ("draws", f"draws per chain after warmup, at least {MIN_DRAWS}"),
+                        ("warmup", "warmup iterations per chain"), ("seed", f"random seed, 0 to {SEED_MAX}")):
         value = getattr(d, name)
-        kind = nonnegative_int if name == "seed" else positive_int
         shown = (f"by need: {d.first_draws}, then more until the ESS reaches {d.ess_target:.0f} "
                  f"and R-hat 1.01, at most {d.max_draws}") if value is None else value
-        p.add_argument(f"--{name}", type=kind, default=value if defaults else None, help=f"{help_} (default {shown})")
+        p.add_argument(f"--{name}", type=kinds[name], default=value if defaults else None,
+                       help=f"{help_} (default {shown})")
+
+
+class _Names(argparse.Action):
+    """Comma-separated names; the option repeated adds more (the union, in order). An empty
+    name (``--tasks ''``, ``a,,b``) is an error, not "all"."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        names = list(getattr(namespace, self.dest, None) or [])
+        for text in [values] if isinstance(values, str) else values:
+            items = [v.strip() for v in text.split(",")]
+            if not all(items):
+                raise argparse.ArgumentError(self, f"expected comma-separated names, none empty, got {text!r}")
+            names += items
+        setattr(namespace, self.dest, list(dict.fromkeys(names)))
+
+
+def add_tasks_arg(p: argparse.ArgumentParser, what: str = "tasks to fit", default: str = "all in the data",
+                  space_separated: bool = False) -> None:
+    """--tasks a,b (repeatable: ``--tasks a,b --tasks c`` is a, b, c), the same in every command;
+    ``space_separated`` also takes ``--tasks a b`` (``plot``'s older form)."""
+    also = "; space-separated names (the older form) also work" if space_separated else ""
+    p.add_argument("--tasks", action=_Names, nargs="+" if space_separated else None, default=None, metavar="T[,T...]",
+                   help=f"{what}, comma-separated; repeat the option to add more "
+                        f"(--tasks a,b --tasks c is a, b and c){also} (default: {default})")
+
+
+def add_out_arg(p: argparse.ArgumentParser, help_: str, metavar: str = "CSV") -> None:
+    """--out FILE: what the command writes (checked before any work)."""
+    p.add_argument("--out", default=None, metavar=metavar, help=help_)
 
 
 def add_pool_args(p: argparse.ArgumentParser) -> None:
     """--tasks and --runs (the pool of runs a hold-out draws on): shared by backtest and calibrate."""
-    p.add_argument("--tasks", action="append", help="tasks, comma-separated or repeated (default: all)")
-    p.add_argument("--runs", action="append",
-                   help="the pool of runs, comma-separated or repeated "
+    add_tasks_arg(p)
+    p.add_argument("--runs", action=_Names, default=None, metavar="RUN[,RUN...]",
+                   help="the pool of runs, comma-separated; repeat the option to add more "
                         "(default: the paper's 16 for the bundled ladder)")
 
 
@@ -180,17 +219,70 @@ def split_names(values) -> list[str] | None:
     return list(dict.fromkeys(out)) or None
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """--model NAME, or its parts --structure, --feature, --run-effects (see ModelSpec)."""
+def add_model_args(p: argparse.ArgumentParser, several: bool = False) -> None:
+    """--model NAME, or its parts --structure, --feature, --run-effects (see ModelSpec); with
+    ``several``, --model names one or more models (comma-separated, repeatable) and has no parts."""
     from ..model.spec import STRUCTURES
 
-    p.add_argument("--model", default=None, metavar="NAME",
-                   help="model specification: two_step (default), compute, single_step, two_step/c4_loss, "
-                        "two_step+run_effects, ...")
+    names = "two_step (default), compute, single_step, two_step/c4_loss, two_step+run_effects"
+    if several:
+        p.add_argument("--model", action=_Names, default=None, metavar="NAME[,NAME...]",
+                       help=f"models to compare, comma-separated; repeat the option to add more: {names}")
+        return
+    p.add_argument("--model", default=None, metavar="NAME", help=f"model specification: {names}, ...")
     p.add_argument("--structure", choices=STRUCTURES, default=None,
-                   help="step 1 in (N, D), in training compute C, or accuracy straight from (N, D)")
-    p.add_argument("--feature", default=None, help="intermediate feature column (default task_loss)")
+                   help="step 1 in (N, D), in training compute C, or accuracy straight from (N, D); "
+                        "with --model, an error unless it agrees")
+    p.add_argument("--feature", default=None,
+                   help="intermediate feature: a loss column of the data (default task_loss); with --model, an "
+                        "error unless it agrees; the single_step structure has none")
     p.add_argument("--run-effects", action="store_true", help="add run-level effects to step 2")
+
+
+def model_from_args(args: argparse.Namespace):
+    """The :class:`~ladderfit.model.spec.ModelSpec` of --model and its parts. A part that
+    contradicts --model, or a feature for the single step (which reads none), is an error."""
+    from ..errors import LadderDataError
+    from ..model.spec import STRUCTURES, as_spec
+
+    name, structure, feature = args.model, args.structure, args.feature
+    spec = as_spec(name, structure=structure, feature=feature, run_effects=True if args.run_effects else None)
+    named = as_spec(name) if name is not None else None
+    if named is not None:
+        head, _, tail = name.strip().removesuffix("+run_effects").partition("/")
+        stated = {"structure"} if head in STRUCTURES else set()
+        stated |= {"feature"} if tail or head not in STRUCTURES else set()
+        for part, value in (("structure", structure), ("feature", feature)):
+            if value is not None and part in stated and value != getattr(named, part):
+                raise LadderDataError(f"--model {name} and --{part} {value} disagree (the model's {part} is "
+                                      f"{getattr(named, part)}); give one of them, or the same {part} in both")
+    if not spec.uses_feature and (feature is not None or (named is not None and named.uses_feature)):
+        given = f"--feature {feature}" if feature is not None else f"--model {name}"
+        single = f"--structure {structure}" if structure is not None else f"--model {name}"
+        raise LadderDataError(f"{given} and {single} disagree: the single_step structure reads no "
+                              "intermediate feature; drop the feature or use a two-step structure")
+    return spec
+
+
+def check_fit_options(args: argparse.Namespace) -> None:
+    """With --fit (a saved fit), the options of a new fit are an error, not silently ignored."""
+    from ..errors import LadderDataError
+
+    if not getattr(args, "fit", None):
+        return
+    given = [f"--{k.replace('_', '-')}" for k in ("model", "structure", "feature", "run_effects", "chains", "draws",
+                                                 "warmup", "seed") if getattr(args, k, None) not in (None, False)]
+    if given:
+        raise LadderDataError(f"--fit {args.fit} loads a saved fit; {', '.join(given)} set(s) a new fit: "
+                              "drop --fit to fit anew, or drop those options")
+
+
+def fit_header(fit, source) -> str:
+    """One line naming what a fit fitted: the ladder (data source), the model, its feature, the tasks."""
+    spec = fit.config.model
+    feature = f"feature {spec.feature}" if spec.uses_feature else "no intermediate feature"
+    return (f"ladder {source or 'bundled:olmo'} ({fit.model_data.n_runs} runs); model {spec.name} ({feature}); "
+            f"{len(fit.tasks)} task(s): {', '.join(fit.tasks)}")
 
 
 def add_progress_args(p: argparse.ArgumentParser) -> None:

@@ -1,7 +1,7 @@
 """``ladderfit design``: which rung to train next, ranked by expected narrowing of the target's interval per FLOP.
 
     ladderfit design --target 7B-4T --candidate 1B-20xC=1.28e9,5.1e11 --candidate 3B=3.2e9,6.3e10
-                     [--sizes 1e9,3e9 --multipliers 1,2,5,10] [--fit FIT.nc | --data PATH --chains ...]
+                     [--sizes 1e9,3e9 --multipliers 1,2,5,10] [--fit FIT.nc | --data PATH --model NAME --chains ...]
                      [--tasks a,b] [--outcomes 64] [--greedy 5] [--out design.csv] [--greedy-out greedy.csv]
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_data_arg, add_progress_args, add_sampler_args, check_outputs, int_at_least, nonnegative_int, split_names
+from .common import (add_data_arg, add_model_args, add_out_arg, add_progress_args, add_sampler_args, add_tasks_arg,
+                     check_fit_options, check_outputs, fit_header, int_at_least, model_from_args, nonnegative_int,
+                     seed_int)
 
 __all__ = ["add_parser", "format_ranking", "format_greedy", "candidates_from_args", "add_candidate_args"]
 
@@ -99,12 +101,14 @@ def _cmd_design(args: argparse.Namespace) -> int:
 
     # checked before any sampling: outputs, target, candidates, tasks
     check_outputs(args, out="table", greedy_out="table")
+    check_fit_options(args)
+    spec = None if args.fit else model_from_args(args)
     targets = args.target or ["7B-4T"]
     if len(targets) != 1:
         raise LadderDataError(f"--target: one target at a time, got {len(targets)} ({', '.join(targets)})")
     target = as_targets(targets)
     candidates = candidates_from_args(args)
-    tasks = split_names(args.tasks)
+    tasks = args.tasks
     data = read_data(args.data) if args.data is not None or not args.fit else None
     if tasks and data is not None:
         unknown = [t for t in tasks if t not in set(data["task"])]
@@ -115,6 +119,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
         from ..model.results import load
 
         fit = load(args.fit)
+        print(fit_header(fit, f"of the saved fit {args.fit}"))
     else:
         from ..model.bayes import fit as fit_model
         from ..model.diagnostics import ConvergenceWarning
@@ -123,7 +128,8 @@ def _cmd_design(args: argparse.Namespace) -> int:
         print("ladderfit: fitting the model (use --fit FILE to reuse a saved fit) ...", file=sys.stderr)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit = fit_model(args.data, tasks=tasks, progress_bar=args.progress, **options)
+            fit = fit_model(args.data, tasks=tasks, model=spec, progress_bar=args.progress, **options)
+        print(fit_header(fit, args.data))
         if not fit.converged:
             print("\nWARNING: the fit did not converge: the design inherits its posterior\n", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
@@ -166,15 +172,17 @@ def add_parser(sub) -> None:
     p.add_argument("--target", action="append", default=None, metavar="NAME[=N,D]",
                    help="the target model: a paper name (7B-4T, 13B-5T) or NAME=N,D (default 7B-4T)")
     add_candidate_args(p)
-    p.add_argument("--tasks", default=None, help="comma-separated task names (default: all in the fit)")
-    p.add_argument("--fit", default=None, metavar="FIT.nc", help="a fit saved with LadderFit.save; skips fitting")
+    add_tasks_arg(p, "tasks to score", default="all in the fit")
+    p.add_argument("--fit", default=None, metavar="FIT.nc",
+                   help="a fit saved with LadderFit.save; skips fitting (the model and sampler options are then an error)")
+    add_model_args(p)
     add_sampler_args(p, defaults=False)
     p.add_argument("--outcomes", type=int_at_least(2), default=64, help="simulated outcomes per candidate (default 64)")
     p.add_argument("--max-draws", type=int_at_least(10), default=1000,
                    help="posterior draws used as the importance sample (default 1000)")
     p.add_argument("--greedy", type=nonnegative_int, default=5, help="steps of the greedy stopping view (default 5; 0 skips)")
-    p.add_argument("--design-seed", type=nonnegative_int, default=None, help="seed of the outcomes (default the fit's)")
-    p.add_argument("--out", default=None, metavar="CSV", help="write one row per (candidate, task) to this CSV")
+    p.add_argument("--design-seed", type=seed_int, default=None, help="seed of the outcomes (default the fit's)")
+    add_out_arg(p, "write one row per (candidate, task) to this CSV")
     p.add_argument("--greedy-out", default=None, metavar="CSV", help="write the stopping view to this CSV")
     add_progress_args(p)
     p.set_defaults(func=_cmd_design)

@@ -1,14 +1,15 @@
 """``ladderfit plot KIND``: draw a figure of a fit and save it.
 
-    ladderfit plot KIND [--out FILE.png|pdf] [--data PATH] [--tasks T ...] [--target T ...]
-                        [--fit FIT.nc] [--chains N --warmup N --draws N --seed N]
+    ladderfit plot KIND [--out FILE.png|pdf] [--data PATH] [--tasks T,T ...] [--target T ...]
+                        [--fit FIT.nc | --model NAME --chains N --warmup N --draws N --seed N]
     ladderfit plot calibration --calibration calibration.csv [--out FILE.png]
 
 KIND is one of step1, step2, chained, forest, variance, trace, rank, parameters, calibration,
 prior, ppc, loo_pit, design (:data:`ladderfit.plots.PLOTS`; ``--step 1|2`` picks the observations of
 ppc and loo_pit; ``design`` takes ``--candidate NAME=N,D`` or ``--sizes``/``--multipliers`` and draws
 the stopping view of :func:`ladderfit.analysis.design.design` for ``--target``). ``--fit`` loads a fit saved with ``LadderFit.save`` instead
-of fitting; without it the model is fitted first (the sampler options apply). ``calibration``
+of fitting (the model and sampler options are then an error); without it the model is fitted
+first (the model and sampler options apply). ``calibration``
 draws the table written by ``ladderfit calibrate --out`` and fits nothing. matplotlib and
 JAX are imported only inside the command.
 """
@@ -19,7 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_data_arg, add_sampler_args, add_target_arg, check_outputs, int_at_least, positive_int, split_names
+from .common import (add_data_arg, add_model_args, add_out_arg, add_sampler_args, add_target_arg, add_tasks_arg,
+                     check_fit_options, check_outputs, fit_header, int_at_least, model_from_args, positive_int)
 
 __all__ = ["add_parser", "PLOT_KINDS", "get_fit"]
 
@@ -30,19 +32,22 @@ PLOT_KINDS: tuple[str, ...] = (
 
 
 def get_fit(args: argparse.Namespace):
-    """Load ``--fit`` or fit the model on ``--data`` with the sampler options."""
-    tasks = split_names(args.tasks)
+    """Load ``--fit`` or fit the model on ``--data`` with the model and sampler options; say which."""
     if args.fit:
         from ..model.results import load
 
-        return load(args.fit)
+        fit = load(args.fit)
+        print(fit_header(fit, f"of the saved fit {args.fit}"))
+        return fit
     from ..model.bayes import fit
 
     options = {k: getattr(args, k) for k in ("chains", "warmup", "draws", "seed") if getattr(args, k) is not None}
-    if tasks:
-        options["tasks"] = tasks
+    if args.tasks:
+        options["tasks"] = args.tasks
     print("ladderfit: fitting the model (use --fit FILE to reuse a saved fit) ...", file=sys.stderr)
-    return fit(args.data, progress_bar=False, **options)  # no host callbacks: the compiled program is cached
+    fitted = fit(args.data, model=model_from_args(args), progress_bar=False, **options)  # no host callbacks: cached
+    print(fit_header(fitted, args.data))
+    return fitted
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -65,7 +70,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     out = Path(args.out or f"{kind}.png")
     args.out = str(out)
     check_outputs(args, out="figure")
-    tasks = split_names(args.tasks)
+    check_fit_options(args)
+    if not args.fit and kind not in ("calibration", "variance"):
+        model_from_args(args)  # the model options agree, before reading or fitting anything
+    tasks = args.tasks
     targets = args.target or None  # NAME=N,D holds a comma: never split targets
     if kind == "calibration":
         from ..analysis.calibration import read_calibration
@@ -139,11 +147,12 @@ def add_parser(sub) -> None:
         description="Draw a figure of a fitted ladder and save it (PNG, PDF, SVG: by the --out suffix).",
     )
     p.add_argument("kind", choices=PLOT_KINDS, metavar="KIND", help="one of: " + ", ".join(PLOT_KINDS))
-    p.add_argument("--out", default=None, help="output file (default KIND.png); the suffix picks the format")
+    add_out_arg(p, "output file (default KIND.png); the suffix picks the format", metavar="FILE")
     add_data_arg(p)
-    p.add_argument("--tasks", nargs="+", default=None, help="tasks to fit and draw (default: all)")
+    add_tasks_arg(p, "tasks to fit and draw", default="all", space_separated=True)
     add_target_arg(p, "default: 7B-4T for step1, none for step2, the paper's two for chained and forest")
     p.add_argument("--fit", default=None, metavar="FIT.nc", help="a fit saved with LadderFit.save; skips fitting")
+    add_model_args(p)
     add_sampler_args(p, defaults=False)
     p.add_argument("--calibration", default=None, metavar="CSV",
                    help="calibration: the table written by 'ladderfit calibrate --out'")
@@ -157,5 +166,6 @@ def add_parser(sub) -> None:
 
     add_candidate_args(p)
     p.add_argument("--greedy", type=positive_int, default=5, help="design: steps of the greedy stopping view (default 5)")
-    p.add_argument("--dpi", type=positive_int, default=150, help="resolution of raster output (default 150)")
+    p.add_argument("--dpi", type=int_at_least(20, high=1200), default=150,
+                   help="resolution of raster output, 20 to 1200 (default 150)")
     p.set_defaults(func=_cmd_plot)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import (add_data_arg, add_model_args, add_progress_args, add_sampler_args, add_target_arg, check_outputs,
-                     say_fitting, split_names)
+from .common import (add_data_arg, add_model_args, add_out_arg, add_progress_args, add_sampler_args, add_target_arg,
+                     add_tasks_arg, check_outputs, fit_header, model_from_args, say_fitting)
 
 __all__ = ["add_parser", "format_predictions"]
 
@@ -37,22 +37,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..data.readers import read_data
     from ..data.schema import check_model_columns
     from ..io import atomic_write
-    from ..model.spec import as_spec
+    from ..model.spec import check_feature
 
-    # checked before sampling: outputs, targets, the data and the model's columns
+    # checked before sampling: outputs, targets, the model options, the data and the model's columns
     check_outputs(args, out="table", save="fit")
     targets = as_targets(args.target or None)
-    spec = as_spec(args.model, structure=args.structure, feature=args.feature,
-                   run_effects=True if args.run_effects else None)
+    spec = model_from_args(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         say_fitting(args)
         data = read_data(args.data) if args.data is not None else None
         if data is not None:  # the model's columns, before sampling
             check_model_columns(data, spec.structure, spec.feature, source=args.data)
+            check_feature(data, spec, source=args.data)
         fit = fit_model(
             data,
-            tasks=split_names(args.tasks),
+            tasks=args.tasks,
             chains=args.chains,
             draws=args.draws,
             warmup=args.warmup,
@@ -76,6 +76,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     d = fit.diagnostics.as_dict()
     chains = fit.idata.posterior.sizes["chain"]
     rhat = "R-hat n/a (1 chain)" if chains < 2 else f"max R-hat {d['max_r_hat']:.3f}"
+    print(fit_header(fit, args.data))
     print(
         f"fitted {len(fit.tasks)} tasks on {fit.model_data.n_runs} runs in {fit.sampling_seconds:.0f} s: "
         f"{rhat}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
@@ -102,10 +103,10 @@ def add_parser(sub) -> None:
     )
     add_data_arg(p)
     add_target_arg(p, "default: 7B-4T and 13B-5T")
-    p.add_argument("--tasks", default=None, help="comma-separated task names (default: all in the data)")
+    add_tasks_arg(p)
     add_sampler_args(p)
     add_model_args(p)
-    p.add_argument("--out", help="write the tidy predictions to this CSV")
+    add_out_arg(p, "write the tidy predictions to this CSV")
     p.add_argument("--save", help="save the fit (netCDF) to this path")
     p.add_argument("--loss", action="store_true", help="also print the predicted task loss")
     add_progress_args(p)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
@@ -26,6 +27,7 @@ __all__ = [
     "read_lm_eval",
     "check_csv_header",
     "read_csv_file",
+    "check_whole_numbers",
 ]
 
 #: OLMo ladder model sizes: non-embedding parameters N, tokens per batch, training FLOPs per token.
@@ -226,12 +228,41 @@ def read_tidy(
     :mod:`ladderfit.data.plausibility`) here and in any fit of the table returned.
     """
     if isinstance(data, pd.DataFrame):
+        check_whole_numbers(data, source or "DataFrame")
         return validate(data, source=source or "DataFrame", min_checkpoints=_min_checkpoints(data),
                         check_plausibility=check_plausibility)
     path = Path(data)
     df = read_csv_file(path, "a tidy CSV file", "a tidy CSV with columns run, size, N, D, step, task, accuracy, task_loss")
+    check_whole_numbers(df, source or str(path))
     return validate(df, source=source or str(path), min_checkpoints=_min_checkpoints(df),
                     check_plausibility=check_plausibility)
+
+
+#: Above 2**53 a float no longer holds every whole number: a step beyond it is no step count.
+_MAX_WHOLE = 2**53
+
+
+def check_whole_numbers(df: pd.DataFrame, source: str) -> None:
+    """Columns ``step`` and ``replicate`` hold whole numbers from 0 to 2**53, read as such: a
+    replicate of 0.5 is not truncated to 0, nor a step of 1e20 wrapped to a negative number.
+    Values that are not numbers at all are left to :func:`~ladderfit.data.schema.validate`."""
+    for col in ("step", "replicate"):
+        if col not in df.columns or pd.api.types.is_bool_dtype(df[col]):
+            continue
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(values) & ((values < 0) | (values != np.round(values)) | (values >= _MAX_WHOLE))
+        bad |= np.isinf(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            run = f"run {df['run'].iloc[i]!r}, " if "run" in df.columns else ""
+            what = "training steps" if col == "step" else "the seed rerun's index"
+            value = df[col].iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise LadderDataError(
+                f"{source}: column {col!r} must hold whole numbers from 0 to 2**53 ({what}); row {i} "
+                f"({run}{col}={value!r}) is not; {int(bad.sum())} bad value(s) in all"
+            )
 
 
 def read_csv_file(path: Path, kind: str, empty_hint: str) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, model_for
 from .priors import resolve_priors
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64: used from here by analysis modules)
-from .spec import as_spec
+from .spec import as_spec, check_feature
 
 if TYPE_CHECKING:
     import arviz as az
@@ -380,6 +380,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     prepare(config.chains)  # float64, a CPU device per chain
     df = _ladder_data(data, config.tasks, config.runs)
     config = _with_available_feature(df, config)
+    check_feature(df, config.model)
     md = build_model_data(df, config.model, config.preprocessing)
     priors = resolve_priors(config.priors, config.model.structure)
     mcmc = make_mcmc(md, priors, config)

@@ -7,10 +7,12 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from ..data.preprocess import Preprocessing
 from .spec import ModelSpec, as_spec
 
-__all__ = ["FitConfig", "FIRST_DRAWS", "show_progress_bar"]
+__all__ = ["FitConfig", "FIRST_DRAWS", "SEED_MAX", "show_progress_bar"]
 
 #: Draws per chain before the ESS and R-hat are checked when ``draws=None``. On the bundled
 #: ladder's ten tasks the first n of 4 x 600 draws met the goals (R-hat <= 1.01, bulk and tail
@@ -18,6 +20,24 @@ __all__ = ["FitConfig", "FIRST_DRAWS", "show_progress_bar"]
 #: earlier run, which chose 400); the Pythia ladder needs 500-600 or more and gets them by
 #: continuation (``benchmarks/sampler_levers.py --first-draws``).
 FIRST_DRAWS = 400
+#: The largest seed: NumPy's and JAX's seeds are 32-bit.
+SEED_MAX = 2**32 - 1
+
+
+def _is_int(value) -> bool:
+    """A whole number (Python's or NumPy's), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _names(value, what: str) -> list[str] | None:
+    """``tasks``/``runs``: ``None`` (all), one name (a str is one task, not its letters) or a list."""
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if not names or bad:
+        raise ValueError(f"{what} must be None (all), a name or a list of names, none empty; got {value!r}")
+    return list(dict.fromkeys(names))
 
 
 @dataclass
@@ -80,8 +100,10 @@ class FitConfig:
             v = getattr(self, name)
             if name == "draws" and v is None:
                 continue
-            if not isinstance(v, int) or v < 1:
+            if not _is_int(v) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"seed must be a whole number from 0 to {SEED_MAX}, got {self.seed!r}")
         if not (isinstance(self.ess_target, (int, float)) and self.ess_target > 0):
             raise ValueError(f"ess_target must be a positive number, got {self.ess_target!r}")
         if self.chain_method not in ("auto", "parallel", "sequential", "vectorized"):
@@ -92,10 +114,7 @@ class FitConfig:
             raise ValueError(f"float32_likelihood must be True or False, got {self.float32_likelihood!r}")
         if not isinstance(self.progress_bar, bool) and self.progress_bar != "auto":
             raise ValueError(f"progress_bar must be True, False or 'auto', got {self.progress_bar!r}")
-        if self.tasks is not None:
-            self.tasks = list(self.tasks)
-        if self.runs is not None:
-            self.runs = list(self.runs)
+        self.tasks, self.runs = _names(self.tasks, "tasks"), _names(self.runs, "runs")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -419,7 +419,14 @@ def discrepancy_priors(discrepancy) -> dict:
             raise ValueError(f"discrepancy: unknown prior(s) {sorted(unknown)}; "
                              "expected discrepancy, discrepancy_power, discrepancy_drift")
         return dict(discrepancy)
+    if isinstance(discrepancy, np.ndarray) and discrepancy.ndim == 0:
+        discrepancy = discrepancy.item()
+    if isinstance(discrepancy, (str, bool, np.bool_)):
+        raise ValueError(f"discrepancy: expected None, a finite number >= 0, a prior or a dict of priors, "
+                         f"got {discrepancy!r}")
     if np.isscalar(discrepancy):
+        if not (np.isreal(discrepancy) and np.isfinite(discrepancy) and discrepancy >= 0):
+            raise ValueError(f"discrepancy: a fixed scale is a finite number >= 0, got {discrepancy!r}")
         return {"discrepancy": ("Fixed", (float(discrepancy),))}
     return {"discrepancy": tuple(discrepancy)}
 

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..data.schema import LOSS_COLUMNS
+import numpy as np
+import pandas as pd
 
-__all__ = ["ModelSpec", "STRUCTURES", "DEFAULT_FEATURE", "as_spec"]
+from ..data.schema import LOSS_COLUMNS, OPTIONAL_NUMERIC, REQUIRED
+from ..errors import LadderDataError
+
+__all__ = ["ModelSpec", "STRUCTURES", "DEFAULT_FEATURE", "as_spec", "check_feature"]
 
 STRUCTURES: tuple[str, ...] = ("two_step", "compute", "single_step")
 DEFAULT_FEATURE = "task_loss"
@@ -104,3 +108,25 @@ def as_spec(model=None, **parts) -> ModelSpec:
         raise TypeError(f"model must be a ModelSpec, a name such as 'two_step' or a dict, got {type(model).__name__}")
     changes = {k: v for k, v in parts.items() if v is not None}
     return spec.replace(**changes) if changes else spec
+
+
+def check_feature(df: pd.DataFrame, spec: ModelSpec, source: str = "data") -> None:
+    """The intermediate feature of a two-step structure is a loss: a numeric, positive, finite
+    column that is not one of the schema's others (``accuracy``, ``run``, ``N`` ...). A missing
+    column is left to :func:`~ladderfit.data.schema.check_model_columns`."""
+    if not spec.uses_feature or spec.feature not in df.columns:
+        return
+    col, name = df[spec.feature], spec.feature
+    if name in (set(REQUIRED) | set(OPTIONAL_NUMERIC)) - set(LOSS_COLUMNS):
+        why = "it is another column of the ladder's schema"
+    elif not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        why = f"it is not numeric ({col.dtype})"
+    elif not (np.isfinite(col.to_numpy(float)).all() and (col.to_numpy(float) > 0).all()):
+        why = "it has values that are not finite or not > 0"
+    else:
+        return
+    have = [c for c in LOSS_COLUMNS if c in df.columns]
+    raise LadderDataError(
+        f"{source}: the feature {name!r} is not a loss column ({why}); the data's loss columns: "
+        f"{', '.join(have) if have else 'none (fit accuracy straight from (N, D) with model single_step)'}"
+    )
