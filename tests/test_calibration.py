@@ -295,3 +295,45 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
 
 def test_public_api():
     assert ladderfit.calibration is calibration and ladderfit.summarize_calibration is summarize_calibration
+
+
+# ----------------------------------------------------------------------------- choosing a model, saving the choice
+
+
+def test_choose_model_by_crps_with_coverage_as_a_constraint():
+    from ladderfit.analysis.calibration import choose_model
+
+    t = _hand_table()
+    many = pd.concat([t.assign(run=t["run"] + f"_{i}") for i in range(5)], ignore_index=True)  # 10 pairs per bin
+    narrow = many.assign(crps=many["crps"] / 2)  # better scores, but 90% coverage 0 in the far bin
+    wide = many.assign(lower_90=0.0, upper_90=1.0)  # covers everything... at 100%: over the 97% bound
+    miss = many["run"].isin(["r0_0", "r2_0", "r4_0"])  # one pair in ten per bin outside its interval
+    ok = many.assign(lower_90=np.where(miss, 0.99, 0.0), upper_90=1.0)  # 90% in every bin
+    ok["crps"] = many["crps"] * 1.5
+    chosen, scores = choose_model({"narrow": narrow, "wide": wide, "ok": ok})
+    assert chosen == "ok"
+    assert list(scores["model"]) == ["narrow", "wide", "ok"]  # sorted by CRPS
+    assert scores.set_index("model")["admissible"].to_dict() == {"narrow": False, "wide": False, "ok": True}
+    # none admissible: the best score, whatever its coverage
+    assert choose_model({"narrow": narrow, "wide": wide})[0] == "narrow"
+
+
+def test_a_calibration_choice_round_trips_and_is_read_before_any_fit(tmp_path):
+    from ladderfit.model.calibrated import read_choice, write_choice
+
+    priors = {"discrepancy": ("LogNormal", (np.log(0.05), 0.3)), "discrepancy_power": ("Fixed", (2.0,)),
+              "discrepancy_drift": ("Fixed", (0.05,)), "discrepancy_max_distance": ("Fixed", (3.1,))}
+    path = write_choice(tmp_path / "choice.json", "single_step", priors, [{"model": "single_step", "crps": 1.0}], "x.csv")
+    got = read_choice(path)
+    assert got["model"] == "single_step" and got["source"] == "x.csv"
+    assert got["priors"]["discrepancy_drift"] == ("Fixed", (0.05,))
+    assert got["priors"]["discrepancy"][1] == pytest.approx(priors["discrepancy"][1])
+    # a damaged or foreign file names itself; fit(..., calibration=) fails before sampling
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    with pytest.raises(LadderDataError, match="bad.json: not a calibration choice"):
+        read_choice(bad)
+    with pytest.raises(LadderDataError, match="no such file"):
+        read_choice(tmp_path / "missing.json")
+    with pytest.raises(LadderDataError, match="made for model 'single_step', not 'two_step'"):
+        ladderfit.fit(None, model="two_step", calibration=path)

@@ -52,7 +52,7 @@ from .discrepancy import DRIFTS, DiscrepancyEstimate, crps, crps_by_gamma, estim
 from .stacking import log_density
 
 __all__ = [
-    "calibration", "fit_holdouts", "score_holdouts", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
+    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
     "distance_beyond", "distance_bin", "calibration_columns", "interval_levels", "check_calibration_table",
     "read_calibration", "pit_counts", "Holdout", "HoldoutFit", "NESTED_HOLDOUTS", "DISTANCE_BINS", "LEVELS",
     "CALIBRATION_COLUMNS",
@@ -354,6 +354,40 @@ def calibration(
                                          fit_options=fit_options, seed=seed)
     return score_holdouts(fitted, skipped, name, levels=levels, discrepancy=discrepancy, drifts=drifts, seed=seed,
                           score=score)
+
+
+def calibrated_priors(table: pd.DataFrame) -> dict:
+    """The discrepancy priors a cross-validated calibration table calibrated (from all its
+    hold-outs), with the largest distance it was calibrated at."""
+    if "discrepancy" not in table.attrs:
+        raise LadderDataError("the table has no discrepancy estimate: calibrate with discrepancy='cross_validated'")
+    return {**table.attrs["discrepancy"].priors,
+            "discrepancy_max_distance": ("Fixed", (round(float(table["distance"].max()), 2),))}
+
+
+def choose_model(tables: dict, coverage=(0.80, 0.97), min_pairs: int = 10) -> tuple[str, pd.DataFrame]:
+    """Choose among models by a proper score of their held-out predictions.
+
+    ``tables``: model name -> calibration table (:func:`calibration`). The choice is the lowest
+    mean CRPS over all pairs among the models whose 90% coverage lies in ``coverage`` in every
+    distance bin with at least ``min_pairs`` pairs (coverage a constraint, not the objective);
+    if none does, the lowest CRPS of all. Returns ``(name, scores)``: one row per model with
+    ``crps`` (points), ``log_score``, ``interval_score_90``, ``mae``, ``mean_width_90``,
+    ``coverage_90``, ``above_median`` over all pairs, ``worst_bin_coverage_90`` and ``admissible``.
+    """
+    rows = []
+    for name, table in tables.items():
+        s = summarize_calibration(table).set_index("bin")
+        bins = s.loc[[b[0] for b in DISTANCE_BINS]]
+        bins = bins[bins["n"] >= min_pairs]
+        cov = bins["coverage_90"]
+        rows.append({"model": name, **{k: s.loc["all", k] for k in ("n", "crps", "log_score", "interval_score_90", "mae",
+                                                                    "mean_width_90", "coverage_90", "above_median")},
+                     "worst_bin_coverage_90": float(cov.min()) if len(cov) else np.nan,
+                     "admissible": bool(len(cov) and cov.between(*coverage).all())})  # fmt: skip
+    scores = pd.DataFrame(rows).sort_values("crps", kind="stable").reset_index(drop=True)
+    pool = scores[scores["admissible"]] if scores["admissible"].any() else scores
+    return str(pool.iloc[0]["model"]), scores
 
 
 # ---------------------------------------------------------------------------- summary

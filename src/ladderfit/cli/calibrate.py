@@ -1,16 +1,19 @@
 """``ladderfit calibrate``: nested hold-outs inside the ladder, intervals scored by distance.
 
-    ladderfit calibrate [--data PATH] [--model NAME] [--holdout RULE ...] [--tasks hellaswag,piqa]
-                        [--runs RUN,...] [--chains 4] [--warmup 300] [--draws N] [--seed 0]
-                        [--out calibration.csv]
+    ladderfit calibrate [--data PATH] [--model NAME] [--compare NAME,...] [--holdout RULE ...]
+                        [--tasks hellaswag,piqa] [--runs RUN,...] [--chains 4] [--warmup 300] [--draws N]
+                        [--seed 0] [--out calibration.csv] [--save-choice choice.json]
 
 Fits the Bayesian model once per hold-out rule (default: all of largest_size,
 two_largest_sizes, largest_multiplier, two_largest_multipliers, corner, small_corner; rules
 that do not apply to the ladder are skipped with a note), predicts every held-out run, and
 prints the coverage of the 50/80/90/95% intervals, the 90% width, the MAE and the 90%
 interval score per distance bin (near d < 0.7, mid, far d > 1.5 in (log N, log D)), then the
-PIT counts. ``--out`` writes one row per (hold-out, run, task); ``ladderfit plot calibration
---calibration FILE`` draws it. See :mod:`ladderfit.analysis.calibration`.
+PIT counts. With ``--compare``, it calibrates each model and chooses the one with the lowest
+CRPS among those whose coverage holds (the scores table says why). ``--out`` writes one row
+per (hold-out, run, task); ``ladderfit plot calibration --calibration FILE`` draws it;
+``--save-choice FILE`` writes the chosen model and discrepancy for ``ladderfit predict
+--calibration FILE``. See :mod:`ladderfit.analysis.calibration`.
 """
 
 from __future__ import annotations
@@ -19,27 +22,54 @@ import argparse
 
 import math
 
-from .common import add_data_arg, add_model_args, add_out_arg, add_pool_args, add_sampler_args, check_outputs, model_from_args, write_csv
+from .common import (NameList, add_data_arg, add_model_args, add_out_arg, add_pool_args, add_sampler_args, check_outputs,
+                     model_from_args, write_csv)
 
 __all__ = ["add_parser"]
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..analysis.calibration import NESTED_HOLDOUTS, calibration, format_calibration, summarize_calibration
+    from ..analysis.calibration import calibration, choose_model, format_calibration, summarize_calibration
+    from ..model.spec import as_spec
 
-    check_outputs(args, out="table")
-    spec = model_from_args(args)
+    check_outputs(args, out="table", save_choice="calibration choice")
+    specs = list(dict.fromkeys([model_from_args(args), *(as_spec(m) for m in args.compare or [])]))
+    if args.save_choice and args.discrepancy != "cross_validated":
+        from ..errors import LadderDataError
+
+        raise LadderDataError("--save-choice needs --discrepancy cross_validated (the discrepancy it saves is "
+                              f"calibrated on the hold-outs), got --discrepancy {args.discrepancy}")
+    tables = {spec.name: _calibrate_one(args, spec) for spec in specs}
+    chosen, scores = choose_model(tables) if len(tables) > 1 else (specs[0].name, None)
+    table = tables[chosen]
+    if scores is not None:
+        print("\nmodels by their held-out predictions (all pairs; CRPS and IS90 in points, lower is better; log score "
+              "in nats, higher is better; admissible: 90% coverage in 80-97% in every bin of >= 10 pairs)")
+        print(scores.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"chosen: {chosen} (the lowest CRPS{' among the admissible' if scores['admissible'].any() else '; none is admissible'})")
+    print()
+    print(format_calibration(summarize_calibration(table)))
+    if args.out:
+        write_csv(args.out, table)
+    if args.save_choice:
+        from ..analysis.calibration import calibrated_priors
+        from ..model.calibrated import write_choice
+
+        records = None if scores is None else scores.to_dict("records")
+        write_choice(args.save_choice, chosen, calibrated_priors(table), records, source=args.data or "bundled:olmo")
+        print(f"\nwrote {args.save_choice}: model {chosen} and its discrepancy; use it with "
+              f"'ladderfit predict --calibration {args.save_choice}' or fit(..., calibration=...)")
+    return _convergence_status({n: t for n, t in tables.items()}, args.allow_unconverged)
+
+
+def _calibrate_one(args: argparse.Namespace, spec):
+    """Calibrate one model and print its fits and discrepancy."""
+    from ..analysis.calibration import NESTED_HOLDOUTS, calibration
+
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
-    table = calibration(
-        args.data,
-        holdouts=args.holdout or NESTED_HOLDOUTS,
-        model=spec,
-        tasks=args.tasks,
-        runs=args.runs,
-        fit_options=fit_options,
-        seed=0 if args.seed is None else args.seed,
-        discrepancy=args.discrepancy,
-    )
+    table = calibration(args.data, holdouts=args.holdout or NESTED_HOLDOUTS, model=spec, tasks=args.tasks,
+                        runs=args.runs, fit_options=fit_options, seed=0 if args.seed is None else args.seed,
+                        discrepancy=args.discrepancy)  # fmt: skip
     print(f"ladder {args.data or 'bundled:olmo'}; model {spec.name}"
           f"{f' (feature {spec.feature})' if spec.uses_feature else ''}; "
           f"{table['task'].nunique()} task(s): {', '.join(dict.fromkeys(table['task']))}")
@@ -47,8 +77,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         verdict = "converged" if info.converged else (
             "NOT converged: max R-hat {max_r_hat:.3f}, min bulk ESS {min_ess_bulk:.0f}, {divergences} divergences"
         ).format(**info.diagnostics)
-        runs = f"trained on {len(info.train)} runs, predicted {len(info.held)}"
-        print(f"{rule}: {runs}; fit {info.fit_seconds:.1f} s, {verdict}")
+        print(f"{rule}: trained on {len(info.train)} runs, predicted {len(info.held)}; fit {info.fit_seconds:.1f} s, "
+              f"{verdict}")
     for rule, why in table.attrs["skipped"].items():
         print(f"{rule}: skipped ({why})")
     for rule, by_run in table.attrs.get("discrepancy_by_holdout", {}).items():
@@ -58,21 +88,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if "discrepancy" in table.attrs:
         est = table.attrs["discrepancy"]
         print(f"discrepancy from all hold-outs: {est}")
-        print(f"  use it: priors={{'discrepancy': ('LogNormal', ({est.prior[1][0]:.3f}, {est.prior[1][1]:.3f})), "
-              f"'discrepancy_power': ('Fixed', ({est.power:g},)), 'discrepancy_drift': ('Fixed', ({est.drift:g},))}}")
-    print()
-    print(format_calibration(summarize_calibration(table)))
-    if args.out:
-        write_csv(args.out, table)
-    return _convergence_status(table, args.allow_unconverged)
+    return table
 
 
-def _convergence_status(table, allow: bool) -> int:
+def _convergence_status(tables: dict, allow: bool) -> int:
     """0 when every hold-out's fit converged; else name them, and exit 3 unless ``allow``
     (then the table's ``converged`` column marks their rows)."""
     import sys
 
-    bad = [rule for rule, info in table.attrs["fits"].items() if not info.converged]
+    bad = [f"{rule} ({name})" for name, t in tables.items() for rule, info in t.attrs["fits"].items()
+           if not info.converged]
     if not bad:
         return 0
     verdict = "its rows are marked converged=False in the table" if allow else "exit status 3"
@@ -114,6 +139,12 @@ def add_parser(sub) -> None:
     add_pool_args(p)
     add_sampler_args(p, defaults=False)
     add_out_arg(p, "write the calibration table to this CSV (e.g. calibration.csv)")
+    p.add_argument("--compare", action=NameList, default=None, metavar="NAME[,NAME...]",
+                   help="other models to calibrate beside --model; the one whose held-out predictions have the "
+                        "lowest CRPS (among those whose 90%% coverage is 80-97%% in every distance bin) is chosen")
+    p.add_argument("--save-choice", default=None, metavar="FILE",
+                   help="write the chosen model and its calibrated discrepancy to this JSON file, for "
+                        "'ladderfit predict --calibration FILE'")
     p.add_argument("--allow-unconverged", action="store_true",
                    help="exit 0 even when a hold-out's fit did not converge (its rows say converged=False); "
                         "by default such a calibration exits with status 3")

@@ -11,7 +11,7 @@ __all__ = [
     "setup_platform", "add_data_arg", "add_sampler_args", "add_model_args", "add_target_arg", "split_names",
     "positive_int", "nonnegative_int", "seed_int", "int_at_least", "check_platform", "check_outputs",
     "add_pool_args", "add_tasks_arg", "add_out_arg", "model_from_args", "fit_header", "check_fit_options",
-    "write_csv", "MIN_DRAWS", "SEED_MAX",
+    "write_csv", "MIN_DRAWS", "SEED_MAX", "NameList",
 ]  # fmt: skip
 
 #: The fewest draws per chain ``--draws`` takes: the ESS, R-hat and the 90% and 95% intervals
@@ -154,7 +154,7 @@ def add_sampler_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
                        help=f"{help_} (default {shown})")
 
 
-class _Names(argparse.Action):
+class NameList(argparse.Action):
     """Comma-separated names; the option repeated adds more (the union, in order). An empty
     name (``--tasks ''``, ``a,,b``) is an error, not "all"."""
 
@@ -173,7 +173,7 @@ def add_tasks_arg(p: argparse.ArgumentParser, what: str = "tasks to fit", defaul
     """--tasks a,b (repeatable: ``--tasks a,b --tasks c`` is a, b, c), the same in every command;
     ``space_separated`` also takes ``--tasks a b`` (``plot``'s older form)."""
     also = "; space-separated names (the older form) also work" if space_separated else ""
-    p.add_argument("--tasks", action=_Names, nargs="+" if space_separated else None, default=None, metavar="T[,T...]",
+    p.add_argument("--tasks", action=NameList, nargs="+" if space_separated else None, default=None, metavar="T[,T...]",
                    help=f"{what}, comma-separated; repeat the option to add more "
                         f"(--tasks a,b --tasks c is a, b and c){also} (default: {default})")
 
@@ -186,7 +186,7 @@ def add_out_arg(p: argparse.ArgumentParser, help_: str, metavar: str = "CSV") ->
 def add_pool_args(p: argparse.ArgumentParser) -> None:
     """--tasks and --runs (the pool of runs a hold-out draws on): shared by backtest and calibrate."""
     add_tasks_arg(p)
-    p.add_argument("--runs", action=_Names, default=None, metavar="RUN[,RUN...]",
+    p.add_argument("--runs", action=NameList, default=None, metavar="RUN[,RUN...]",
                    help="the pool of runs, comma-separated; repeat the option to add more "
                         "(default: the paper's 16 for the bundled ladder)")
 
@@ -226,7 +226,7 @@ def add_model_args(p: argparse.ArgumentParser, several: bool = False) -> None:
 
     names = "two_step (default), compute, single_step, two_step/c4_loss, two_step+run_effects"
     if several:
-        p.add_argument("--model", action=_Names, default=None, metavar="NAME[,NAME...]",
+        p.add_argument("--model", action=NameList, default=None, metavar="NAME[,NAME...]",
                        help=f"models to compare, comma-separated; repeat the option to add more: {names}")
         return
     p.add_argument("--model", default=None, metavar="NAME", help=f"model specification: {names}, ...")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .common import (add_data_arg, add_model_args, add_out_arg, add_progress_args, add_sampler_args, add_target_arg,
@@ -28,6 +29,36 @@ def format_predictions(pred, quantity: str = "accuracy", level: int = 90) -> str
     return title + "\n" + table.to_string()
 
 
+def _discrepancy(text: str):
+    """--discrepancy: ``calibrated`` -> None (the fit's priors), ``none`` -> 0, else a finite number >= 0."""
+    if text == "calibrated":
+        return None
+    if text == "none":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected calibrated, none or a finite number >= 0, got {text!r}")
+    return value
+
+
+def format_locations(fit, targets) -> str:
+    """One line per target: where it lies relative to the ladder, and whether the discrepancy's
+    growth with the distance is extrapolated past the hold-outs it was calibrated on."""
+    lines = []
+    for r in fit.locate(targets).itertuples():
+        text = {"inside": "inside the ladder (d = 0)",
+                "beyond": f"{r.distance:.2f} log-units beyond the ladder",
+                "beside": f"{r.distance:.2f} log-units outside the ladder's hull, not beyond it"}[r.location]
+        if r.extrapolated:
+            top = fit.priors["discrepancy_max_distance"][1][0]
+            text += f" (the discrepancy was calibrated on hold-outs up to d = {top:.2f}: its growth is extrapolated)"
+        lines.append(f"  {r.target}: {text}")
+    return "\n".join(lines)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
@@ -43,6 +74,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     check_outputs(args, out="table", save="fit")
     targets = as_targets(args.target or None)
     spec = model_from_args(args)
+    choice = None
+    if args.calibration is not None:  # the ladder's own calibration: read before sampling
+        from ..model.calibrated import read_choice
+        from ..model.spec import as_spec
+
+        choice = read_choice(args.calibration)
+        if args.model is None and args.structure is None and args.feature is None and not args.run_effects:
+            spec = as_spec(choice["model"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         say_fitting(args)
@@ -59,6 +98,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             seed=args.seed,
             model=spec,
             progress_bar=args.progress,
+            **({"calibration": choice} if choice is not None else {}),
         )
     shown = set()
     for w in caught:
@@ -72,7 +112,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.save:  # the fit first: it is the costly part, kept even if a later step fails
         fit.save(args.save)
         print(f"saved the fit to {args.save}")
-    pred = fit.predict(targets)
+    pred = fit.predict(targets, discrepancy=args.discrepancy)
     d = fit.diagnostics.as_dict()
     chains = fit.idata.posterior.sizes["chain"]
     rhat = "R-hat n/a (1 chain)" if chains < 2 else f"max R-hat {d['max_r_hat']:.3f}"
@@ -83,6 +123,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         + ("" if d["converged"] else "  — NOT CONVERGED")
     )
     print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
+    print(format_locations(fit, targets))
     print()
     print(format_predictions(pred, "accuracy"))
     if args.loss and (pred["quantity"] == "task_loss").any():
@@ -108,6 +149,13 @@ def add_parser(sub) -> None:
     add_model_args(p)
     add_out_arg(p, "write the tidy predictions to this CSV")
     p.add_argument("--save", help="save the fit (netCDF) to this path")
+    p.add_argument("--calibration", default=None, metavar="FILE",
+                   help="a ladder's own calibration (written by 'ladderfit calibrate --save-choice'): its model, "
+                        "unless --model is given, and its discrepancy")
+    p.add_argument("--discrepancy", type=_discrepancy, default=None, metavar="HOW",
+                   help="calibrated (default: the model's calibrated discrepancy, or --calibration's), none (no "
+                        "discrepancy: the law taken as exact beyond the ladder) or GAMMA (a fixed spread, a finite "
+                        "number >= 0, with the calibrated drift)")
     p.add_argument("--loss", action="store_true", help="also print the predicted task loss")
     add_progress_args(p)
     p.set_defaults(func=_cmd_predict)

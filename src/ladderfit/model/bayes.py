@@ -360,6 +360,9 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
         returns a ``LeastSquaresFit`` whose ``predict`` gives the same table.
     model : the :class:`~ladderfit.model.spec.ModelSpec` or its name (default ``"two_step"``);
         ``structure=``, ``feature=`` and ``run_effects=`` keywords change single parts of it.
+    calibration : keyword option: a file written by ``ladderfit calibrate --save-choice`` (or
+        :func:`~ladderfit.model.calibrated.read_choice`'s dict): the model it chose (unless
+        ``model`` is given) and its discrepancy priors (under any ``priors`` given).
 
     Returns
     -------
@@ -373,6 +376,10 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
         raise ValueError(f"method must be 'bayes' or 'least_squares', got {method!r}")
     parts = {k: options.pop(k) for k in ("structure", "feature", "run_effects") if k in options}
     base = config.__dict__ if config else {}
+    calibration = options.pop("calibration", None)
+    if calibration is not None:  # a ladder's own calibration: its model, unless given, and its discrepancy
+        model, options["priors"] = _calibrated(calibration, model if model is not None else base.get("model"),
+                                               options.get("priors", base.get("priors")))
     spec = as_spec(model if model is not None else base.get("model"), **parts)
     if method == "least_squares":
         return _fit_least_squares(data, base, spec, options)
@@ -394,6 +401,22 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
 
     return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report,
                      sampling_seconds=seconds, data_sha256=data_sha256(df))
+
+
+def _calibrated(calibration, model, priors) -> tuple:
+    """(model, priors) with a calibration choice (:func:`~ladderfit.model.calibrated.read_choice`):
+    its model when none is given, its discrepancy under the priors given; a model of another
+    structure than the one calibrated is an error (the discrepancy belongs to its structure)."""
+    from ..errors import LadderDataError
+    from .calibrated import read_choice
+
+    choice = read_choice(calibration)
+    chosen = as_spec(choice["model"])
+    if model is not None and as_spec(model).structure != chosen.structure:
+        raise LadderDataError(f"calibration {calibration if not isinstance(calibration, dict) else ''}: it was "
+                              f"made for model {chosen.name!r}, not {as_spec(model).name!r}; calibrate that model, "
+                              "or leave the model out to use the calibrated one")
+    return (model if model is not None else chosen), {**choice["priors"], **dict(priors or {})}
 
 
 def _with_available_feature(df: pd.DataFrame, config: FitConfig) -> FitConfig:

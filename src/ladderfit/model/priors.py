@@ -51,6 +51,7 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "discrepancy": ("LogNormal", (math.log(0.100), 0.31), "gamma: discrepancy sd per unit of d^power (LogNormal, or Fixed)"),
     "discrepancy_power": ("Fixed", (1.5,), "power of the distance d in the discrepancy sd gamma d^power"),
     "discrepancy_drift": ("Fixed", (0.0,), "delta: mean of the logit-scale discrepancy per unit of d^power (the law's bias)"),
+    "discrepancy_max_distance": ("Fixed", (3.1,), "largest distance d of the hold-outs the discrepancy was calibrated on"),
 }
 
 #: Priors that may take another family than their default's.

@@ -23,8 +23,8 @@ from .provenance import DATA_HASH_DESCRIPTION, library_versions
 from .spec import as_spec
 from ..data.targets import as_targets
 
-__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED", "format_version",
-           "quantile_summary"]
+__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "DISCREPANCY_PRIORS", "MODEL_NAME", "PREDICTED",
+           "format_version", "quantile_summary"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v4"
 
@@ -195,10 +195,11 @@ class LadderFit:
         targets : names (``"7B-4T"``), ``"NAME=N,D"`` strings, a DataFrame ``target, N, D`` ...
             (see :func:`ladderfit.data.targets.as_targets`); ``None``: the paper's 7B-4T and 13B-5T.
         levels : central interval levels in percent.
-        discrepancy : the model discrepancy to predict with: ``None`` (the fit's priors,
-            :data:`~ladderfit.model.priors.DEFAULT_PRIORS` ``"discrepancy"`` and
-            ``"discrepancy_power"`` unless overridden), a number (fixed gamma), a prior of gamma
-            ``("LogNormal", (mu, sigma))``, or a dict of both priors (what
+        discrepancy : the model discrepancy ``d^p (delta + gamma eps)`` to predict with:
+            ``None`` (the fit's priors: the structure's calibrated default unless overridden),
+            a number (a fixed gamma with the fit's drift delta; 0: no discrepancy at all), a
+            prior of gamma ``("LogNormal", (mu, sigma))``, or a dict of the priors
+            :data:`DISCREPANCY_PRIORS` (what
             :attr:`~ladderfit.analysis.discrepancy.DiscrepancyEstimate.priors` gives). It
             changes predictions only, never the posterior.
         store : also keep the draws in :attr:`idata` as ArviZ's ``predictions`` and
@@ -206,13 +207,15 @@ class LadderFit:
 
         Returns
         -------
-        Tidy DataFrame: ``target, task, N, D, quantity`` (``task_loss`` or ``accuracy``),
-        ``mean, median, sd`` and ``lower_L``/``upper_L`` for each level L.
+        Tidy DataFrame: ``target, task, N, D, distance, location`` (where the target lies:
+        :meth:`locate`), ``quantity`` (``task_loss`` or ``accuracy``), ``mean, median, sd`` and
+        ``lower_L``/``upper_L`` for each level L.
         """
         tg = as_targets(targets)
         draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
         if store:
             self._store_predictions(tg, draws, seed, discrepancy)
+        where = self.locate(tg)
         rows = []
         for quantity in ("task_loss", "accuracy"):
             if quantity not in draws:  # the single-step structure predicts accuracy only
@@ -229,11 +232,36 @@ class LadderFit:
                             "task": task,
                             "N": row["N"],
                             "D": row["D"],
+                            "distance": where["distance"].iloc[i],
+                            "location": where["location"].iloc[i],
                             "quantity": quantity,
                             **{k: float(v[i, j]) for k, v in stats.items()},
                         }
                     )
         return pd.DataFrame(rows)
+
+    def locate(self, targets=None) -> pd.DataFrame:
+        """Where each target lies relative to the ladder: ``target, N, D, distance, location``.
+
+        ``distance``: from the convex hull of the ladder's runs in (log N, log D) (log C for the
+        compute structure; :mod:`ladderfit.model.geometry`), the d of the discrepancy;
+        ``location``: ``inside`` (d = 0), ``beyond`` (larger N or D than any ladder run: an
+        extrapolation), or ``beside`` (outside the hull, not beyond it: smaller, or another
+        tokens-per-parameter ratio within the ladder's range); ``extrapolated``: whether d
+        exceeds the largest distance the discrepancy was calibrated at (prior
+        ``discrepancy_max_distance``), so that its growth d^p is extrapolated too.
+        """
+        tg = as_targets(targets)
+        md = self.model_data
+        x, z = md.target_xz(tg)
+        d = np.asarray(md.distance_beyond(x, z), float)
+        beyond = (x > md.s1_x.max() + 1e-9) | (z > md.s1_z.max() + 1e-9)
+        calibrated = self.priors.get("discrepancy_max_distance", ("Fixed", (np.inf,)))[1][0]
+        return pd.DataFrame({
+            "target": tg["target"].to_numpy(), "N": tg["N"].to_numpy(float), "D": tg["D"].to_numpy(float),
+            "distance": d, "location": np.where(d <= 1e-9, "inside", np.where(beyond, "beyond", "beside")),
+            "extrapolated": d > calibrated,
+        })  # fmt: skip
 
     def add_predictions(self, targets=None, seed: int | None = None, discrepancy=None) -> xr.Dataset:
         """Keep the posterior predictive at ``targets`` in :attr:`idata`, the ArviZ way.
@@ -411,13 +439,18 @@ def quantile_summary(predictions: xr.Dataset, levels=(50, 90), quantities=("task
     return pd.DataFrame(rows)
 
 
+#: The priors that make the discrepancy (what :meth:`LadderFit.predict`'s ``discrepancy`` may set).
+DISCREPANCY_PRIORS = ("discrepancy", "discrepancy_power", "discrepancy_drift", "discrepancy_max_distance")
+
+
 def discrepancy_priors(discrepancy) -> dict:
-    """Prior overrides from :meth:`LadderFit.predict`'s ``discrepancy`` argument."""
+    """Prior overrides from :meth:`LadderFit.predict`'s ``discrepancy`` argument: a dict of
+    :data:`DISCREPANCY_PRIORS`; a number, a fixed gamma with the fit's drift (0: no
+    discrepancy at all, drift included); or a prior of gamma."""
     if isinstance(discrepancy, dict):
-        unknown = set(discrepancy) - {"discrepancy", "discrepancy_power", "discrepancy_drift"}
+        unknown = set(discrepancy) - set(DISCREPANCY_PRIORS)
         if unknown:
-            raise ValueError(f"discrepancy: unknown prior(s) {sorted(unknown)}; "
-                             "expected discrepancy, discrepancy_power, discrepancy_drift")
+            raise ValueError(f"discrepancy: unknown prior(s) {sorted(unknown)}; expected {', '.join(DISCREPANCY_PRIORS)}")
         return dict(discrepancy)
     if isinstance(discrepancy, np.ndarray) and discrepancy.ndim == 0:
         discrepancy = discrepancy.item()
@@ -427,6 +460,8 @@ def discrepancy_priors(discrepancy) -> dict:
     if np.isscalar(discrepancy):
         if not (np.isreal(discrepancy) and np.isfinite(discrepancy) and discrepancy >= 0):
             raise ValueError(f"discrepancy: a fixed scale is a finite number >= 0, got {discrepancy!r}")
+        if discrepancy == 0:  # no discrepancy at all: neither spread nor drift
+            return {"discrepancy": ("Fixed", (0.0,)), "discrepancy_drift": ("Fixed", (0.0,))}
         return {"discrepancy": ("Fixed", (float(discrepancy),))}
     return {"discrepancy": tuple(discrepancy)}
 
