@@ -95,6 +95,9 @@ def test_draws_by_need_continue_when_the_ess_is_short(one_task):
     first, second = x[:, :n0].mean(), x[:, n0:].mean()
     assert abs(first - second) < 4 * x.std() / np.sqrt(40)
     assert more.provenance["sampler"]["draws_taken"] == 550
+    # how many and why, said with the fit
+    assert "550 draws per chain: the first 400 had ESS" in more.idata.sample_stats.attrs["ladderfit_draws"]
+    assert exact.idata.sample_stats.attrs["ladderfit_draws"] == "120 draws per chain (as asked)"
 
 
 def test_draws_by_need_is_documented_in_the_config():

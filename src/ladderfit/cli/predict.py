@@ -122,6 +122,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         f"{rhat}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
         + ("" if d["converged"] else "  — NOT CONVERGED")
     )
+    if fit.idata.sample_stats.attrs.get("ladderfit_draws"):
+        print(f"{chains} chains, {fit.idata.sample_stats.attrs['ladderfit_draws']}")
     print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
     print(format_locations(fit, targets))
     print()

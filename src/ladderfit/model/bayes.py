@@ -153,6 +153,7 @@ class Draws:
     samples: dict
     extra: dict
     _report: ConvergenceReport | None = field(default=None, repr=False, compare=False)
+    note: str = field(default="", compare=False)  # how many draws were taken, and why
 
     @classmethod
     def of(cls, mcmc: MCMC) -> Draws:
@@ -188,18 +189,25 @@ class Draws:
         return report
 
 
+#: Draws per chain of each continuation: always the same, so that every continuation runs one
+#: compiled program (read from the persistent compilation cache after the first time).
+EXTEND_CHUNK = 200
+
+
 def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Draws:
     """Warm up (unless ``mcmc`` is) and draw ``config.first_draws`` per chain. With
     ``config.draws=None`` (by need), while the bulk or tail ESS is below ``config.ess_target``
     or R-hat above 1.01, continue the chains where they stopped (no new warmup) to the draws
     the ESS so far projects, with a quarter more for margin, at most twice and up to
-    ``config.max_draws`` per chain. The first 400 meet the goals on the bundled ladder for
-    most seeds; a harder posterior (the Pythia ladder) gets more.
+    ``config.max_draws`` per chain, in chunks of :data:`EXTEND_CHUNK` draws (one program for
+    every continuation). The first 400 meet the goals on the bundled ladder for most seeds; a
+    harder posterior (the Pythia ladder) gets more. ``Draws.note`` says how many and why.
     """
     extra_fields = ("diverging", "num_steps")
     mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)
     _import_while_sampling()
     draws = Draws.of(mcmc)
+    note = f"{draws.n_draws} draws per chain" + (" (as asked)" if config.draws is not None else "")
     for _ in range(2):
         n = draws.n_draws
         if config.draws is not None or n >= config.max_draws:
@@ -208,13 +216,18 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
         d = report.as_dict()
         ess = min(d["min_ess_bulk"], d["min_ess_tail"])
         if ess >= config.ess_target and d["max_r_hat"] <= report.rhat_max:
+            note += f": ESS {ess:.0f} >= {config.ess_target:.0f} and R-hat {d['max_r_hat']:.3f} after {n}"
             break
         wanted = n * max(1.25 * config.ess_target / max(ess, 1.0), 1.5)  # R-hat alone: half as many again
-        more = int(min(config.max_draws, np.ceil(wanted / 50) * 50)) - n
-        mcmc.post_warmup_state = mcmc.last_state
-        mcmc.num_samples = more
-        mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=extra_fields, **kwargs)
-        draws = draws + Draws.of(mcmc)
+        add = int(min(config.max_draws, np.ceil(wanted / EXTEND_CHUNK) * EXTEND_CHUNK)) - n
+        for size in [EXTEND_CHUNK] * (add // EXTEND_CHUNK) + ([add % EXTEND_CHUNK] if add % EXTEND_CHUNK else []):
+            mcmc.num_samples = size  # a short last chunk only where max_draws is no multiple of the chunk
+            mcmc.post_warmup_state = mcmc.last_state
+            mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=extra_fields, **kwargs)
+            draws = draws + Draws.of(mcmc)
+        note = (f"{draws.n_draws} draws per chain: the first {n} had ESS {ess:.0f} (goal {config.ess_target:.0f}) "
+                f"and R-hat {d['max_r_hat']:.3f}, so the chains went on")
+    draws.note = note
     return draws
 
 
@@ -303,6 +316,8 @@ def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.I
         coords=coords,
         dims=dims,
     )
+    if getattr(draws, "note", ""):
+        idata.sample_stats.attrs["ladderfit_draws"] = draws.note
     return label_points(idata, md, ("observed_data", "posterior_predictive", "log_likelihood"))
 
 
