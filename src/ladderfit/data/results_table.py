@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
-from .readers import read_csv_file
+from .csv_files import read_csv_file
 from .schema import validate
 from .tasks import TASKS
 
