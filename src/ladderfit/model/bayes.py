@@ -32,7 +32,7 @@ from .inputs import ModelData, build_model_data
 from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, model_for
 from .priors import resolve_priors
 from .provenance import data_sha256
-from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64: used from here by analysis modules)
+from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
 from .spec import as_spec
 
 if TYPE_CHECKING:
