@@ -89,6 +89,19 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
             f"{source}: model size {size!r} has no parameter count; known sizes {sorted(sizes)} "
             "(pass sizes={'SIZE': {'N': ...}} to read_olmo_csv)"
         )
+    raw = _read_olmo_log(path)
+    base = _olmo_checkpoints(raw, path, m, sizes[size])
+    tasks = _olmo_task_rows(raw, base, source)
+    out = pd.concat([_olmo_mmlu_rows(raw, base, source), *tasks], ignore_index=True)  # MMLU's rows first
+    from .tasks import TASKS
+
+    out["n_items"] = out["task"].map(lambda t: TASKS[t].n_items).astype(float)
+    return out
+
+
+def _read_olmo_log(path: Path) -> pd.DataFrame:
+    """One OLMo log as read, with rows and a ``_step`` column."""
+    source = str(path)
     try:
         raw = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -98,7 +111,11 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
     if len(raw) == 0:
         raise LadderDataError(f"{source}: the file has a header but no rows; expected one row per checkpoint")
     _need(raw, ["_step"], source)
-    info = sizes[size]
+    return raw
+
+
+def _olmo_checkpoints(raw: pd.DataFrame, path: Path, m: re.Match, info: Mapping[str, float]) -> pd.DataFrame:
+    """A row per checkpoint of a log: run, size, multiplier, replicate, N, D, step, flops, c4_loss."""
     step = raw["_step"]
     if "throughput/total_tokens" in raw.columns:
         tokens = raw["throughput/total_tokens"]
@@ -107,12 +124,12 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
     elif "batch_tokens" in info:
         tokens = raw["_step"] * info["batch_tokens"]
     else:
-        raise LadderDataError(f"{source}: no 'throughput/total_tokens' or 'batch_size_in_tokens' column to give D")
+        raise LadderDataError(f"{path}: no 'throughput/total_tokens' or 'batch_size_in_tokens' column to give D")
 
     base = pd.DataFrame(
         {
             "run": path.stem,
-            "size": size,
+            "size": m["size"],
             "multiplier": float(m["mult"]),
             "replicate": int(bool(m["rerun"])),
             "N": float(info["N"]),
@@ -126,7 +143,11 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
         base["flops"] = base["D"] * info["flops_per_token"]
     if "eval/c4_en-validation/CrossEntropyLoss" in raw.columns:
         base["c4_loss"] = raw["eval/c4_en-validation/CrossEntropyLoss"]
+    return base
 
+
+def _olmo_task_rows(raw: pd.DataFrame, base: pd.DataFrame, source: str) -> list[pd.DataFrame]:
+    """The checkpoints' rows of each task of :data:`_OLMO_TASKS` (but MMLU)."""
     frames = []
     for task, (split, metric) in _OLMO_TASKS.items():
         cols = _olmo_columns(task, split, metric)
@@ -138,8 +159,11 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
         if cols["task_ce"] in raw.columns:
             part["task_ce"] = -pd.to_numeric(raw[cols["task_ce"]], errors="coerce")
         frames.append(part)
+    return frames
 
-    # MMLU: item-weighted mean of the four test categories.
+
+def _olmo_mmlu_rows(raw: pd.DataFrame, base: pd.DataFrame, source: str) -> pd.DataFrame:
+    """MMLU's rows: the item-weighted mean of the four test categories."""
     total = sum(MMLU_CATEGORIES.values())
     part = base.copy()
     part["task"] = "mmlu"
@@ -150,13 +174,7 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
         _need(raw, cols, source)
         vals = sum(pd.to_numeric(raw[c], errors="coerce") * n for c, n in zip(cols, MMLU_CATEGORIES.values()))
         part[out] = vals / total * (-1.0 if out == "task_ce" else 1.0)
-    frames.insert(0, part)
-
-    out = pd.concat(frames, ignore_index=True)
-    from .tasks import TASKS
-
-    out["n_items"] = out["task"].map(lambda t: TASKS[t].n_items).astype(float)
-    return out
+    return part
 
 
 def _mmlu_column(category: str, kind: str) -> str:
