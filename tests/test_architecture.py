@@ -174,7 +174,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "analysis/variance.py:variance": "not split yet",
     "cli/plot.py:_cmd_plot": "not split yet",
     "cli/predict.py:_cmd_predict": "not split yet",
-    "data/schema.py:validate": "not split yet",
     "model/bayes.py:initial_values": "not split yet",
     "model/inputs.py:build_model_data": "model/inputs.py is being edited by another developer",
     "model/joint.py:ladder_model": "the NumPyro model; model/joint.py is being edited by another developer",
