@@ -34,10 +34,11 @@ from ..data.preprocess import Preprocessing
 from ..data.readers import read_data
 from ..data.targets import as_targets
 from ..errors import LadderDataError
-from ..model.bayes import DIMS, LAW_SITES, enable_x64, label_points, select
+from ..model.bayes import DIMS, LAW_SITES, label_points, select
 from ..model.inputs import ModelData, build_model_data
 from ..model.joint import model_for
 from ..model.priors import resolve_priors
+from ..model.runtime import enable_x64
 from ..model.spec import as_spec
 
 __all__ = ["prior_predictive", "OBSERVED_SITES"]

@@ -161,34 +161,38 @@ def compute_vs_error(
             }  # fmt: skip
             train = df[df["run"].isin(ladder)].reset_index(drop=True)
             for method, spec in pairs:
-                row = {**base, "method": method, "model": spec.name, "n": 0, "mae": np.nan, "coverage_90": np.nan,
-                       "mean_width_90": np.nan, "fit_seconds": np.nan, "note": ""}  # fmt: skip
-                if base["n_sizes"] < 2:
-                    row["note"] = "skipped: 1 model size cannot identify the N exponent of step 1"
-                    rows.append(row)
-                    continue
-                try:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
-                        bt, info = fit_and_score(train, truth, method, spec, tasks, fit_options, ls_options, seed)
-                except LadderDataError as err:
-                    row["note"] = f"skipped: {err}"
-                    rows.append(row)
-                    continue
-                s = summarize_backtest(bt).iloc[0]
-                row.update(n=int(s["n"]), mae=s["mae"], coverage_90=s["coverage_90"],
-                           mean_width_90=s["mean_width_90"], fit_seconds=s["fit_seconds"])  # fmt: skip
-                if info.get("converged") is False:
-                    row["note"] = "bayes fit did not converge (R-hat/ESS/divergences)"
-                elif any("converge" in str(w.message).lower() for w in caught):
-                    row["note"] = "convergence warning"
-                rows.append(row)
+                rows.append(_ladder_row(base, train, truth, method, spec, tasks, fit_options, ls_options, seed))
     out = pd.DataFrame(rows, columns=list(COMPUTE_CURVE_COLUMNS))
     out.attrs["reference"] = ref_name
     out.attrs["reference_flops"] = ref_flops
     out.attrs["target_runs"] = list(held)
     return out
 
+
+
+def _ladder_row(base: dict, train: pd.DataFrame, truth: pd.DataFrame, method: str, spec, tasks, fit_options,
+                ls_options, seed) -> dict:
+    """One ladder's row for one method: its backtest summary, or a note why it was skipped or is doubtful."""
+    row = {**base, "method": method, "model": spec.name, "n": 0, "mae": np.nan, "coverage_90": np.nan,
+           "mean_width_90": np.nan, "fit_seconds": np.nan, "note": ""}  # fmt: skip
+    if base["n_sizes"] < 2:
+        row["note"] = "skipped: 1 model size cannot identify the N exponent of step 1"
+        return row
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bt, info = fit_and_score(train, truth, method, spec, tasks, fit_options, ls_options, seed)
+    except LadderDataError as err:
+        row["note"] = f"skipped: {err}"
+        return row
+    s = summarize_backtest(bt).iloc[0]
+    row.update(n=int(s["n"]), mae=s["mae"], coverage_90=s["coverage_90"],
+               mean_width_90=s["mean_width_90"], fit_seconds=s["fit_seconds"])  # fmt: skip
+    if info.get("converged") is False:
+        row["note"] = "bayes fit did not converge (R-hat/ESS/divergences)"
+    elif any("converge" in str(w.message).lower() for w in caught):
+        row["note"] = "convergence warning"
+    return row
 
 def format_compute_curve(df: pd.DataFrame) -> str:
     """A readable table of :func:`compute_vs_error`'s result."""

@@ -588,6 +588,24 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
     if weights not in ("task", "joint"):
         raise LadderDataError(f"design: weights must be 'task' or 'joint', got {weights!r}")
     ctx = _Context(fit, tg, tasks, data, int(outcomes), int(max_draws), seed, level, psis, bool(null), weights)
+    lls, rows, spread = _score_candidates(ctx, cands)
+    table, ranking, rename = _design_tables(rows, spread, float(min_reduction), level)
+    bad = ranking.loc[~ranking["reliable"], "candidate"].tolist()
+    if bad:
+        warnings.warn(
+            f"design: the importance weights degenerated (median ESS < {LOW_ESS:g} or Pareto k > 0.7) for "
+            f"{', '.join(bad)}: their expected widths are too optimistic; check with a refit or more draws",
+            DesignWarning, stacklevel=2,
+        )
+    result = DesignResult(table=table, ranking=ranking, target=ctx.target, ladder_flops=ctx.ladder_flops, level=level)
+    if greedy_steps:
+        result.greedy = _greedy(ctx, cands, lls, int(greedy_steps), float(min_reduction))
+        result.greedy = result.greedy.rename(columns=rename)
+    return result
+
+
+def _score_candidates(ctx: _Context, cands: pd.DataFrame) -> tuple[dict, list[dict], dict]:
+    """Each candidate's log-likelihood (with its x, z), its rows per task, and its per-outcome width spread."""
     lls, rows, spread = {}, [], {}
     for i, c in enumerate(cands.itertuples(index=False)):
         cx, cz = ctx.xz(c.N, c.D)
@@ -612,11 +630,18 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
                 "distance_now": ctx.target_draws.distance(ladder_points(ctx.md)),
                 "distance_after": ctx.target_draws.distance(edge),
             })  # fmt: skip
+    return lls, rows, spread
+
+
+def _design_tables(
+    rows: list[dict], spread: dict, min_reduction: float, level: float
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """The per-task table and the ranking (widths named by ``level``), and that renaming of the columns."""
     table = pd.DataFrame(rows)
     table["reduction"] = table["width_now"] - table["width_expected"]
     table["reduction_per_eflop"] = table["reduction"] / (table["flops"] / 1e18)
     table["reliable"] = (table["ess"] >= LOW_ESS) & ~(table["pareto_k"] > 0.7)
-    ranking = _ranking(table, float(min_reduction))
+    ranking = _ranking(table, min_reduction)
     sp = pd.DataFrame(spread, index=["width_outcome_sd", "width_outcome_5", "width_outcome_95"]).T
     ranking = ranking.merge(sp, left_on="candidate", right_index=True)
     table = table.merge(ranking[["candidate", "rank"]], on="candidate").sort_values(["rank", "task"])
@@ -629,19 +654,7 @@ def design(fit, target="7B-4T", candidates=None, *, tasks=None, data=None, outco
               "width_outcome_95": f"width_{lab}_outcome_95"}
     table = table.rename(columns=rename).reset_index(drop=True)
     ranking = ranking.rename(columns=rename)
-    bad = ranking.loc[~ranking["reliable"], "candidate"].tolist()
-    if bad:
-        warnings.warn(
-            f"design: the importance weights degenerated (median ESS < {LOW_ESS:g} or Pareto k > 0.7) for "
-            f"{', '.join(bad)}: their expected widths are too optimistic; check with a refit or more draws",
-            DesignWarning, stacklevel=2,
-        )
-    result = DesignResult(table=table, ranking=ranking, target=ctx.target, ladder_flops=ctx.ladder_flops, level=level)
-    if greedy_steps:
-        result.greedy = _greedy(ctx, cands, lls, int(greedy_steps), float(min_reduction))
-        result.greedy = result.greedy.rename(columns=rename)
-    return result
-
+    return table, ranking, rename
 
 def _ranking(table: pd.DataFrame, min_reduction: float) -> pd.DataFrame:
     g = table.groupby("candidate", sort=False)

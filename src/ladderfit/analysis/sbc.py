@@ -44,11 +44,12 @@ from scipy import stats
 
 from ..data.bundled import default_runs
 from ..data.readers import read_data
-from ..model.bayes import enable_x64, initial_values, select
+from ..model.bayes import initial_values, select
 from ..model.config import FitConfig
 from ..model.inputs import build_model_data
 from ..model.joint import model_for
 from ..model.priors import resolve_priors
+from ..model.runtime import enable_x64
 from .checks import OBSERVED_SITES, prior_predictive
 
 __all__ = ["sbc", "rank_uniformity", "DEFAULT_PARAMS"]

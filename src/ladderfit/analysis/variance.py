@@ -247,6 +247,14 @@ def variance(
         out = out.join(_fit_measures(fit, target))
     if backtest is not None:
         out = out.join(_backtest_errors(backtest))
+    out = _ranked(out, sort_by)
+    out.attrs.update({"run": run, "last_n": int(last_n), "feature": feature, "sort_by": sort_by})
+    return out
+
+
+
+def _ranked(out: pd.DataFrame, sort_by: str) -> pd.DataFrame:
+    """The table by task sorted by ``sort_by`` (NaN last), a ``rank`` column, the columns in order."""
     if sort_by not in out.columns:
         raise ValueError(f"sort_by {sort_by!r} is not a column; choose from {', '.join(out.columns)}")
     out = out.reset_index()
@@ -259,10 +267,7 @@ def variance(
         "final_accuracy", "binom_se",
         *FIT_MEASURES, "target", "backtest_abs_error",
     ]  # fmt: skip
-    out = out[[c for c in order if c in out.columns]]
-    out.attrs.update({"run": run, "last_n": int(last_n), "feature": feature, "sort_by": sort_by})
-    return out
-
+    return out[[c for c in order if c in out.columns]]
 
 def rank_correlation(variance_df: pd.DataFrame, backtest_df: pd.DataFrame, measures=None) -> pd.DataFrame:
     """Spearman rank correlation of each measure with the backtest absolute error, over tasks.

@@ -54,12 +54,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import pandas as pd
 
-    from .. import plots
-
-    from ..data.readers import read_data
-    from ..errors import LadderDataError
     from ..io import atomic_path
 
     kind = args.kind
@@ -75,7 +70,22 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         model_from_args(args)  # the model options agree, before reading or fitting anything
     tasks = args.tasks
     targets = args.target or None  # NAME=N,D holds a comma: never split targets
-    if kind == "calibration":
+    if kind in ("calibration", "variance"):
+        fig = _table_figure(args, targets)
+    else:
+        fig = _fit_figure(args, tasks, targets)
+    with atomic_path(out) as tmp:  # a failed or interrupted write leaves the previous figure
+        fig.savefig(tmp, dpi=args.dpi, bbox_inches="tight", format=out.suffix.lstrip(".").lower())
+    print(f"wrote {out}")
+    return 0
+
+
+def _table_figure(args: argparse.Namespace, targets: list[str] | None):
+    """The figures of a table rather than a fit: calibration (from its CSV) and variance."""
+    from .. import plots
+    from ..errors import LadderDataError
+
+    if args.kind == "calibration":
         from ..analysis.calibration import read_calibration
 
         if not args.calibration:
@@ -83,58 +93,62 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                 "plot calibration: needs --calibration FILE.csv, the table written by "
                 "'ladderfit calibrate --out FILE.csv' (plot does not run the calibration's fits)"
             )
-        fig = plots.plot_calibration(read_calibration(args.calibration))
-    elif kind == "variance":
-        from ..analysis.variance import variance
+        return plots.plot_calibration(read_calibration(args.calibration))
+    from ..analysis.variance import variance
 
-        fit = get_fit(args) if args.fit else None
-        fig = plots.plot_variance(
-            variance(args.data, run=args.run, last_n=args.last_n, fit=fit, target=targets[0] if targets else None)
+    fit = get_fit(args) if args.fit else None
+    return plots.plot_variance(
+        variance(args.data, run=args.run, last_n=args.last_n, fit=fit, target=targets[0] if targets else None)
+    )
+
+
+def _fit_figure(args: argparse.Namespace, tasks: list[str] | None, targets: list[str] | None):
+    """The figures of a fit (read with --fit, or fitted here), for the tasks asked for."""
+    import pandas as pd
+
+    from .. import plots
+    from ..errors import LadderDataError
+
+    kind = args.kind
+    fit = get_fit(args)
+    unknown = [t for t in tasks or () if t not in fit.tasks]
+    if unknown:
+        source = f"the fit {args.fit}" if args.fit else "the fit"
+        raise LadderDataError(
+            f"--tasks: {', '.join(map(repr, unknown))} not in {source}; it has {', '.join(fit.tasks)}"
         )
-    else:
-        fit = get_fit(args)
-        unknown = [t for t in tasks or () if t not in fit.tasks]
-        if unknown:
-            source = f"the fit {args.fit}" if args.fit else "the fit"
-            raise LadderDataError(
-                f"--tasks: {', '.join(map(repr, unknown))} not in {source}; it has {', '.join(fit.tasks)}"
-            )
-        if kind == "step1":
-            fig = plots.plot_step1(fit, data=args.data, tasks=tasks, target=targets[0] if targets else "7B-4T", x=args.x)
-        elif kind == "step2":
-            fig = plots.plot_step2(fit, tasks=tasks, target=targets[0] if targets else None)
-        elif kind == "chained":
-            actual = pd.read_csv(args.actual) if args.actual else None
-            fig = plots.plot_chained(fit, tasks=tasks, targets=targets, actual=actual)
-        elif kind == "forest":
-            preds = fit.predict(targets, levels=(50, 90))
-            if tasks:
-                preds = preds[preds["task"].isin(tasks)]
-            fig = plots.plot_forest(preds)
-        elif kind == "trace":
-            fig = plots.plot_trace(fit, var_names=args.var_names, tasks=tasks)
-        elif kind == "rank":
-            fig = plots.plot_rank(fit, var_names=args.var_names, tasks=tasks)
-        elif kind == "prior":
-            fig = plots.plot_prior_predictive(fit, task=tasks, seed=fit.config.seed)
-        elif kind == "ppc":
-            fig = plots.plot_ppc(fit, step=args.step, tasks=tasks)
-        elif kind == "loo_pit":
-            fig = plots.plot_loo_pit(fit, step=args.step, tasks=tasks)
-        elif kind == "design":
-            from ..analysis.design import design
-            from .design import candidates_from_args
+    if kind == "step1":
+        return plots.plot_step1(fit, data=args.data, tasks=tasks, target=targets[0] if targets else "7B-4T", x=args.x)
+    if kind == "step2":
+        return plots.plot_step2(fit, tasks=tasks, target=targets[0] if targets else None)
+    if kind == "chained":
+        actual = pd.read_csv(args.actual) if args.actual else None
+        return plots.plot_chained(fit, tasks=tasks, targets=targets, actual=actual)
+    if kind == "forest":
+        preds = fit.predict(targets, levels=(50, 90))
+        if tasks:
+            preds = preds[preds["task"].isin(tasks)]
+        return plots.plot_forest(preds)
+    if kind == "design":
+        from ..analysis.design import design
+        from ..data.readers import read_data
+        from .design import candidates_from_args
 
-            target = targets[0] if targets else "7B-4T"
-            data = read_data(args.data) if args.data is not None or not args.fit else None
-            fig = plots.plot_design(design(fit, target, candidates_from_args(args), tasks=tasks, data=data,
-                                           greedy_steps=args.greedy))
-        else:  # parameters
-            fig = plots.plot_parameter_forest(fit, var_names=args.var_names, tasks=tasks)
-    with atomic_path(out) as tmp:  # a failed or interrupted write leaves the previous figure
-        fig.savefig(tmp, dpi=args.dpi, bbox_inches="tight", format=out.suffix.lstrip(".").lower())
-    print(f"wrote {out}")
-    return 0
+        target = targets[0] if targets else "7B-4T"
+        data = read_data(args.data) if args.data is not None or not args.fit else None
+        return plots.plot_design(design(fit, target, candidates_from_args(args), tasks=tasks, data=data,
+                                        greedy_steps=args.greedy))
+    if kind == "trace":
+        return plots.plot_trace(fit, var_names=args.var_names, tasks=tasks)
+    if kind == "rank":
+        return plots.plot_rank(fit, var_names=args.var_names, tasks=tasks)
+    if kind == "prior":
+        return plots.plot_prior_predictive(fit, task=tasks, seed=fit.config.seed)
+    if kind == "ppc":
+        return plots.plot_ppc(fit, step=args.step, tasks=tasks)
+    if kind == "loo_pit":
+        return plots.plot_loo_pit(fit, step=args.step, tasks=tasks)
+    return plots.plot_parameter_forest(fit, var_names=args.var_names, tasks=tasks)  # parameters
 
 
 def add_parser(sub) -> None:

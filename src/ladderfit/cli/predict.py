@@ -100,32 +100,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             progress_bar=args.progress,
             **({"calibration": choice} if choice is not None else {}),
         )
-    shown = set()
-    for w in caught:
-        if (w.category, str(w.message)) in shown:  # the data are validated twice
-            continue
-        shown.add((w.category, str(w.message)))
-        if issubclass(w.category, ConvergenceWarning):
-            print(f"\nWARNING: {w.message}\n", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    _show_warnings(caught)
     if args.save:  # the fit first: it is the costly part, kept even if a later step fails
         fit.save(args.save)
         print(f"saved the fit to {args.save}")
     pred = fit.predict(targets, discrepancy=args.discrepancy)
     d = fit.diagnostics.as_dict()
-    chains = fit.idata.posterior.sizes["chain"]
-    rhat = "R-hat n/a (1 chain)" if chains < 2 else f"max R-hat {d['max_r_hat']:.3f}"
     print(fit_header(fit, args.data))
-    print(
-        f"fitted {len(fit.tasks)} tasks on {fit.model_data.n_runs} runs in {fit.sampling_seconds:.0f} s: "
-        f"{rhat}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
-        + ("" if d["converged"] else "  — NOT CONVERGED")
-    )
-    if fit.idata.sample_stats.attrs.get("ladderfit_draws"):
-        print(f"{chains} chains, {fit.idata.sample_stats.attrs['ladderfit_draws']}")
-    print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
-    print(format_locations(fit, targets))
+    _print_summary(fit, d, targets)
     print()
     print(format_predictions(pred, "accuracy"))
     if args.loss and (pred["quantity"] == "task_loss").any():
@@ -135,6 +117,38 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         atomic_write(args.out, lambda tmp: pred.to_csv(tmp, index=False))
         print(f"\nwrote {args.out}")
     return 0 if d["converged"] else 3
+
+
+def _show_warnings(caught: list) -> None:
+    """Show the warnings caught while fitting once each; a ConvergenceWarning as a plain WARNING line."""
+    import warnings
+
+    from ..model.diagnostics import ConvergenceWarning
+
+    shown = set()
+    for w in caught:
+        if (w.category, str(w.message)) in shown:  # the data are validated twice
+            continue
+        shown.add((w.category, str(w.message)))
+        if issubclass(w.category, ConvergenceWarning):
+            print(f"\nWARNING: {w.message}\n", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _print_summary(fit, d: dict, targets) -> None:
+    """One line on the fit (tasks, runs, seconds, R-hat, ESS, divergences), then the targets."""
+    chains = fit.idata.posterior.sizes["chain"]
+    rhat = "R-hat n/a (1 chain)" if chains < 2 else f"max R-hat {d['max_r_hat']:.3f}"
+    print(
+        f"fitted {len(fit.tasks)} tasks on {fit.model_data.n_runs} runs in {fit.sampling_seconds:.0f} s: "
+        f"{rhat}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
+        + ("" if d["converged"] else "  — NOT CONVERGED")
+    )
+    if fit.idata.sample_stats.attrs.get("ladderfit_draws"):
+        print(f"{chains} chains, {fit.idata.sample_stats.attrs['ladderfit_draws']}")
+    print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
+    print(format_locations(fit, targets))
 
 
 def add_parser(sub) -> None:

@@ -403,6 +403,19 @@ def read_lm_eval(
     files = _list_files(paths)
     source = str(paths) if isinstance(paths, (str, Path)) else "lm-eval results"
 
+    rows, lambada, found_all, dropped = _read_files(files, n_params, tokens, run, metric, wanted)
+    _check_rows(rows, wanted, found_all, dropped, source)
+    df = _with_lambada_loss(pd.DataFrame(rows), lambada)
+    if validate_output:
+        return validate(df, source=source, check_plausibility=check_plausibility)
+    return df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
+
+
+def _read_files(
+    files: list[Path], n_params: NParams, tokens: Tokens, run: RunArg, metric: str, wanted: set[str] | None
+) -> tuple[list[dict], dict[tuple[str, int], float], set[str], dict[tuple[str, int], float]]:
+    """The rows of every file (a dict per checkpoint and task), the lambada losses per checkpoint,
+    every task found, and the checkpoints dropped for D <= 0 (with their D)."""
     rows: list[dict] = []
     seen: dict[tuple[str, int, str], Path] = {}
     lambada: dict[tuple[str, int], float] = {}
@@ -432,7 +445,13 @@ def read_lm_eval(
             seen[key] = path
             rows.append({"run": name, "size": _size_label(name), "N": n, "D": d, "step": step,
                          "task": task, "accuracy": acc, "n_items": n_items})
+    return rows, lambada, found_all, dropped
 
+
+def _check_rows(
+    rows: list[dict], wanted: set[str] | None, found_all: set[str], dropped: dict[tuple[str, int], float], source: str
+) -> None:
+    """Fail for a named task in no file or no rows at all; warn (for read_lm_eval's caller) of dropped checkpoints."""
     if wanted is not None:
         missing = sorted(wanted - found_all)
         if missing:
@@ -444,7 +463,7 @@ def read_lm_eval(
         warnings.warn(
             f"read_lm_eval: dropped {len(dropped)} checkpoint(s) with D <= 0 (e.g. run {r!r} step {s}: "
             f"D={d:g}); the schema needs D > 0",
-            stacklevel=2,
+            stacklevel=3,
         )
     if not rows:
         raise LadderDataError(
@@ -452,7 +471,9 @@ def read_lm_eval(
             f"(tasks found: {sorted(found_all)}) at checkpoints with D > 0"
         )
 
-    df = pd.DataFrame(rows)
+
+def _with_lambada_loss(df: pd.DataFrame, lambada: dict[tuple[str, int], float]) -> pd.DataFrame:
+    """Add ``lambada_loss`` when every checkpoint has one; else warn (for read_lm_eval's caller) and leave it out."""
     checkpoints = list(zip(df["run"], df["step"]))
     if lambada:
         have = [c in lambada for c in checkpoints]
@@ -463,8 +484,6 @@ def read_lm_eval(
             warnings.warn(
                 f"read_lm_eval: {len(lacking)} checkpoint(s) have no lambada_openai perplexity "
                 f"(e.g. run {lacking[0][0]!r} step {lacking[0][1]}); column lambada_loss left out",
-                stacklevel=2,
+                stacklevel=3,
             )
-    if validate_output:
-        return validate(df, source=source, check_plausibility=check_plausibility)
-    return df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
+    return df

@@ -3,7 +3,7 @@
 :func:`ladderfit.data.schema.validate` calls :func:`check_plausibility` on every table it
 passes, so every reader and every fit run these checks before any sampling:
 
-* N and D lie in the sane ranges of a target (:data:`~ladderfit.data.targets.TARGET_RANGE`);
+* N and D lie in the sane ranges of a target (:data:`TARGET_RANGE`);
   N in millions or D in billions fail, with the scale they look like.
 * N rises with the size labels that carry a number (``190M``, ``1.4b``), and is within a
   factor :data:`LABEL_FACTOR` of them (N swapped between sizes, N in thousands).
@@ -34,12 +34,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError, LadderDataWarning
-from .targets import TARGET_RANGE
 from .tasks import task_value
+
+#: Sane ranges of a run's or a target's N (parameters) and D (tokens): outside them a prediction is
+#: meaningless (and 1e-300 or 1e400 overflow the law to sd = inf).
+TARGET_RANGE: dict[str, tuple[float, float]] = {"N": (1e3, 1e15), "D": (1e3, 1e18)}
+
 
 __all__ = [
     "check_plausibility", "plausibility_check_off", "plausibility_wanted", "size_label_value",
-    "TOKENS_PER_PARAM", "LABEL_FACTOR", "MULTIPLIER_FACTOR",
+    "TOKENS_PER_PARAM", "LABEL_FACTOR", "MULTIPLIER_FACTOR", "TARGET_RANGE",
     "CHANCE_FRACTION", "MONOTONE_RHO", "MONOTONE_MIN_RUNS", "OVERRIDE",
 ]  # fmt: skip
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
+from .csv_files import check_csv_header, read_csv_file  # noqa: F401  (re-exported)
 from .schema import validate
 
 __all__ = [
@@ -90,6 +91,19 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
             f"{source}: model size {size!r} has no parameter count; known sizes {sorted(sizes)} "
             "(pass sizes={'SIZE': {'N': ...}} to read_olmo_csv)"
         )
+    raw = _read_olmo_log(path)
+    base = _olmo_checkpoints(raw, path, m, sizes[size])
+    tasks = _olmo_task_rows(raw, base, source)
+    out = pd.concat([_olmo_mmlu_rows(raw, base, source), *tasks], ignore_index=True)  # MMLU's rows first
+    from .tasks import TASKS
+
+    out["n_items"] = out["task"].map(lambda t: TASKS[t].n_items).astype(float)
+    return out
+
+
+def _read_olmo_log(path: Path) -> pd.DataFrame:
+    """One OLMo log as read, with rows and a ``_step`` column."""
+    source = str(path)
     try:
         raw = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -99,7 +113,11 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
     if len(raw) == 0:
         raise LadderDataError(f"{source}: the file has a header but no rows; expected one row per checkpoint")
     _need(raw, ["_step"], source)
-    info = sizes[size]
+    return raw
+
+
+def _olmo_checkpoints(raw: pd.DataFrame, path: Path, m: re.Match, info: Mapping[str, float]) -> pd.DataFrame:
+    """A row per checkpoint of a log: run, size, multiplier, replicate, N, D, step, flops, c4_loss."""
     step = raw["_step"]
     if "throughput/total_tokens" in raw.columns:
         tokens = raw["throughput/total_tokens"]
@@ -108,12 +126,12 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
     elif "batch_tokens" in info:
         tokens = raw["_step"] * info["batch_tokens"]
     else:
-        raise LadderDataError(f"{source}: no 'throughput/total_tokens' or 'batch_size_in_tokens' column to give D")
+        raise LadderDataError(f"{path}: no 'throughput/total_tokens' or 'batch_size_in_tokens' column to give D")
 
     base = pd.DataFrame(
         {
             "run": path.stem,
-            "size": size,
+            "size": m["size"],
             "multiplier": float(m["mult"]),
             "replicate": int(bool(m["rerun"])),
             "N": float(info["N"]),
@@ -127,7 +145,11 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
         base["flops"] = base["D"] * info["flops_per_token"]
     if "eval/c4_en-validation/CrossEntropyLoss" in raw.columns:
         base["c4_loss"] = raw["eval/c4_en-validation/CrossEntropyLoss"]
+    return base
 
+
+def _olmo_task_rows(raw: pd.DataFrame, base: pd.DataFrame, source: str) -> list[pd.DataFrame]:
+    """The checkpoints' rows of each task of :data:`_OLMO_TASKS` (but MMLU)."""
     frames = []
     for task, (split, metric) in _OLMO_TASKS.items():
         cols = _olmo_columns(task, split, metric)
@@ -139,8 +161,11 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
         if cols["task_ce"] in raw.columns:
             part["task_ce"] = -pd.to_numeric(raw[cols["task_ce"]], errors="coerce")
         frames.append(part)
+    return frames
 
-    # MMLU: item-weighted mean of the four test categories.
+
+def _olmo_mmlu_rows(raw: pd.DataFrame, base: pd.DataFrame, source: str) -> pd.DataFrame:
+    """MMLU's rows: the item-weighted mean of the four test categories."""
     total = sum(MMLU_CATEGORIES.values())
     part = base.copy()
     part["task"] = "mmlu"
@@ -151,13 +176,7 @@ def _read_one_olmo(path: Path, sizes: Mapping[str, Mapping[str, float]]) -> pd.D
         _need(raw, cols, source)
         vals = sum(pd.to_numeric(raw[c], errors="coerce") * n for c, n in zip(cols, MMLU_CATEGORIES.values()))
         part[out] = vals / total * (-1.0 if out == "task_ce" else 1.0)
-    frames.insert(0, part)
-
-    out = pd.concat(frames, ignore_index=True)
-    from .tasks import TASKS
-
-    out["n_items"] = out["task"].map(lambda t: TASKS[t].n_items).astype(float)
-    return out
+    return part
 
 
 def _mmlu_column(category: str, kind: str) -> str:
@@ -263,61 +282,6 @@ def check_whole_numbers(df: pd.DataFrame, source: str) -> None:
                 f"{source}: column {col!r} must hold whole numbers from 0 to 2**53 ({what}); row {i} "
                 f"({run}{col}={value!r}) is not; {int(bad.sum())} bad value(s) in all"
             )
-
-
-def read_csv_file(path: Path, kind: str, empty_hint: str) -> pd.DataFrame:
-    """Read a CSV file with one clear LadderDataError for each way it can fail: missing, a
-    folder (expected ``kind``), a bad header, empty (expected ``empty_hint``), unreadable."""
-    if not path.exists():
-        raise LadderDataError(f"{path}: no such file")
-    if path.is_dir():
-        raise LadderDataError(f"{path}: is a folder; expected {kind}")
-    check_csv_header(path)
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise LadderDataError(f"{path}: the file is empty; expected {empty_hint}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise LadderDataError(f"{path}: not a readable CSV file ({' '.join(str(err).split())})") from None
-
-
-def _header_row(path: Path) -> list[str] | None:
-    """The first row of a CSV file as written (pandas renames a repeated ``accuracy`` to ``accuracy.1``)."""
-    import csv
-    import gzip
-    import io
-
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-        opener = gzip.open if head == b"\x1f\x8b" else open
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
-            line = fh.readline()
-    except (OSError, UnicodeDecodeError, EOFError):
-        return None  # pandas reports unreadable files below
-    if not line.strip():
-        return None
-    return next(csv.reader(io.StringIO(line)))
-
-
-def check_csv_header(path: Path) -> None:
-    """Reject repeated column names and files separated by something other than commas."""
-    header = _header_row(path)
-    if header is None:
-        return
-    names = [h.strip() for h in header]
-    if len(names) == 1:
-        for sep, label in ((";", "semicolons (';')"), ("\t", "tabs"), ("|", "'|'")):
-            if names[0].count(sep) >= 2:
-                raise LadderDataError(
-                    f"{path}: the header is one column separated by {label} ({names[0][:60]!r}...); "
-                    "expected a comma-separated CSV: re-save it with ',' as the separator"
-                )
-    dups = sorted({n for n in names if names.count(n) > 1})
-    if dups:
-        raise LadderDataError(
-            f"{path}: column name(s) {dups} appear more than once in the header; expected each column once"
-        )
 
 
 def _looks_like_olmo(path: Path) -> bool:

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
-from .readers import read_csv_file
+from .csv_files import read_csv_file
 from .schema import validate
 from .tasks import TASKS
 
@@ -266,15 +266,7 @@ def read_results_table(
         task column (named, with the run and value), accuracy outside [0, 1] (percent
         detected: "looks like percent; divide by 100"), or anything :func:`validate` rejects.
     """
-    if form not in ("auto", "wide", "long"):
-        raise ValueError(f"form must be 'auto', 'wide' or 'long', got {form!r}")
-    if metric not in ACC_SUFFIXES:
-        raise ValueError(f"metric must be 'acc' or 'acc_norm', got {metric!r}")
-    if missing_nd not in ("error", "drop"):
-        raise ValueError(f"missing_nd must be 'error' or 'drop', got {missing_nd!r}")
-    wanted = None if tasks is None else ({tasks} if isinstance(tasks, str) else set(tasks))
-    if wanted is not None and not wanted:
-        raise ValueError("tasks is empty; give task names or None for all tasks found")
+    wanted = _check_arguments(form, metric, missing_nd, tasks)
     raw, source = _load(data, source)
     if len(raw) == 0:
         raise LadderDataError(f"{source}: the table has a header but no rows; expected one row per run")
@@ -284,17 +276,73 @@ def read_results_table(
     raw.columns = [str(c) for c in raw.columns]
     notes: list[str] = []
     used: set[str] = set()
-
     if form == "auto":
-        form = _detect_form(cols, metric, wanted) or ("wide" if wanted is not None else None)
-        if form is None:
-            raise LadderDataError(
-                f"{source}: neither a long results table (columns run, task, accuracy) nor a wide one "
-                f"(a column per task, e.g. 'hellaswag' or 'hellaswag_acc'; known tasks: "
-                f"{', '.join(sorted(TASKS))}; name other task columns with tasks=[...]); columns found: "
-                f"{', '.join(map(str, raw.columns))}"
-            )
+        form = _auto_form(raw, cols, metric, wanted, source)
 
+    base, step_col = _run_and_step(raw, cols, run_column, step_column, source, used)
+    found = _checkpoint_columns(raw, cols, base, N, D, source, used, notes)
+    if form == "wide":
+        long = _wide_to_long(raw, cols, base, metric, wanted, source, used)
+    else:
+        long = _long_tasks(raw, cols, base, wanted, source, used)
+    long = _accuracy_fractions(long, percent, source, notes)
+    long = long.drop(columns=[c for c in long.columns if c.startswith("_col_")])
+    lacking = _n_d_from_arguments(long, N, D, found, missing_nd, source, notes)
+    long = _drop_runs_without_n_d(long, lacking, missing_nd, source, notes)
+    long, without_loss = _per_task_columns(long, chance, source, notes)
+    single, final_only = _evaluations_per_run(long, step_col, source, notes)
+
+    unused = [str(c) for c in raw.columns if c not in used]
+    first = ["run", "size", "N", "D", "step", "task", "accuracy"]
+    long = long[first + [c for c in long.columns if c not in first]]
+    out = validate(long, source=source, min_checkpoints=1 if final_only else 2, check_plausibility=check_plausibility)
+    out.attrs = {
+        **out.attrs,  # "plausibility_check": False when skipped
+        "form": form,
+        "unused_columns": unused,
+        "notes": notes,
+        "runs_without_N_D": sorted(lacking),
+        "tasks_without_loss": without_loss,
+        "single_evaluation_runs": single,
+        "final_only": final_only,
+    }
+    return out
+
+
+# --- arguments and the columns found ----------------------------------------------------------
+
+
+def _check_arguments(form: str, metric: str, missing_nd: str, tasks: str | Iterable[str] | None) -> set[str] | None:
+    """Reject bad arguments (ValueError); the tasks asked for as a set, or None for all found."""
+    if form not in ("auto", "wide", "long"):
+        raise ValueError(f"form must be 'auto', 'wide' or 'long', got {form!r}")
+    if metric not in ACC_SUFFIXES:
+        raise ValueError(f"metric must be 'acc' or 'acc_norm', got {metric!r}")
+    if missing_nd not in ("error", "drop"):
+        raise ValueError(f"missing_nd must be 'error' or 'drop', got {missing_nd!r}")
+    wanted = None if tasks is None else ({tasks} if isinstance(tasks, str) else set(tasks))
+    if wanted is not None and not wanted:
+        raise ValueError("tasks is empty; give task names or None for all tasks found")
+    return wanted
+
+
+def _auto_form(raw: pd.DataFrame, cols: dict[str, str], metric: str, wanted: set[str] | None, source: str) -> str:
+    """``form="auto"``: long or wide from the header (wide when tasks are named), else an error."""
+    form = _detect_form(cols, metric, wanted) or ("wide" if wanted is not None else None)
+    if form is None:
+        raise LadderDataError(
+            f"{source}: neither a long results table (columns run, task, accuracy) nor a wide one "
+            f"(a column per task, e.g. 'hellaswag' or 'hellaswag_acc'; known tasks: "
+            f"{', '.join(sorted(TASKS))}; name other task columns with tasks=[...]); columns found: "
+            f"{', '.join(map(str, raw.columns))}"
+        )
+    return form
+
+
+def _run_and_step(
+    raw: pd.DataFrame, cols: dict[str, str], run_column: str, step_column: str | None, source: str, used: set[str]
+) -> tuple[pd.DataFrame, str | None]:
+    """The frame of each row's run and step (0 without a step column), and the step's column."""
     run_names = (_norm(run_column),) + (ALIASES["run"] if run_column == "run" else ())
     run_col = run_column if run_column in raw.columns else _find(cols, run_names)
     if run_col is None:
@@ -318,8 +366,14 @@ def read_results_table(
         used.add(step_col)
     else:
         base["step"] = 0
+    return base, step_col
 
-    # per-run and per-checkpoint columns
+
+def _checkpoint_columns(
+    raw: pd.DataFrame, cols: dict[str, str], base: pd.DataFrame, N: NArg, D: DArg, source: str,
+    used: set[str], notes: list[str],
+) -> dict[str, str]:
+    """Add the per-run and per-checkpoint columns (N, D, size, ...) to ``base``; name -> column read."""
     found: dict[str, str] = {}
     for name in ("N", "D", "size", "flops", "multiplier", "replicate", "c4_loss", "lambada_loss"):
         col = _find(cols, ALIASES[name])
@@ -337,59 +391,80 @@ def read_results_table(
             base["size"] = raw[col].astype(str)
         else:
             base[name] = _numbers(raw.assign(run=base["run"]), col, source, name)
+    return found
 
-    # the tasks
-    if form == "wide":
-        per_task = _wide_tasks(cols, metric, wanted)
-        if wanted is not None and wanted - set(per_task):
-            raise LadderDataError(
-                f"{source}: no accuracy column for task(s) {sorted(wanted - set(per_task))}; expected a column "
-                f"'TASK' or 'TASK_acc'; columns found: {', '.join(raw.columns)}"
-            )
-        if not per_task:
-            raise LadderDataError(
-                f"{source}: no task columns; expected a column per task named after it (e.g. 'hellaswag', "
-                f"'hellaswag_acc'; known tasks: {', '.join(sorted(TASKS))}, or name yours with tasks=[...]); "
-                f"columns found: {', '.join(raw.columns)}"
-            )
-        frames = []
-        for task, entry in per_task.items():
-            part = base.copy()
-            part["task"] = task
-            for out, col in entry.items():
-                what = "accuracy" if out == "accuracy" else f"{out} of task {task!r}"
-                part[out] = _numbers(raw.assign(run=base["run"]), col, source, what)
-                part[f"_col_{out}"] = col
-                used.add(col)
-            frames.append(part)
-        long = pd.concat(frames, ignore_index=True)
-    else:
-        task_col = _find(cols, LONG_ALIASES["task"])
-        acc_col = _find(cols, LONG_ALIASES["accuracy"])
-        if task_col is None or acc_col is None:
-            raise LadderDataError(
-                f"{source}: a long results table needs a task column ({', '.join(LONG_ALIASES['task'])}) and an "
-                f"accuracy column ({', '.join(LONG_ALIASES['accuracy'])}); columns found: {', '.join(raw.columns)}"
-            )
-        long = base.copy()
-        long["task"] = raw[task_col].astype(str).str.strip()
-        used |= {task_col}
-        for out, names in LONG_ALIASES.items():
-            if out == "task":
-                continue
-            col = _find(cols, names)
-            if col is None or col in used:
-                continue
-            long[out] = _numbers(raw.assign(run=base["run"]), col, source, out)
-            long[f"_col_{out}"] = col
+
+# --- wide and long to one row per (run, step, task) -------------------------------------------
+
+
+def _wide_to_long(
+    raw: pd.DataFrame, cols: dict[str, str], base: pd.DataFrame, metric: str, wanted: set[str] | None,
+    source: str, used: set[str],
+) -> pd.DataFrame:
+    """A wide table's task columns stacked: a row per (run, step, task), ``_col_*`` naming each source column."""
+    per_task = _wide_tasks(cols, metric, wanted)
+    if wanted is not None and wanted - set(per_task):
+        raise LadderDataError(
+            f"{source}: no accuracy column for task(s) {sorted(wanted - set(per_task))}; expected a column "
+            f"'TASK' or 'TASK_acc'; columns found: {', '.join(raw.columns)}"
+        )
+    if not per_task:
+        raise LadderDataError(
+            f"{source}: no task columns; expected a column per task named after it (e.g. 'hellaswag', "
+            f"'hellaswag_acc'; known tasks: {', '.join(sorted(TASKS))}, or name yours with tasks=[...]); "
+            f"columns found: {', '.join(raw.columns)}"
+        )
+    frames = []
+    for task, entry in per_task.items():
+        part = base.copy()
+        part["task"] = task
+        for out, col in entry.items():
+            what = "accuracy" if out == "accuracy" else f"{out} of task {task!r}"
+            part[out] = _numbers(raw.assign(run=base["run"]), col, source, what)
+            part[f"_col_{out}"] = col
             used.add(col)
-        if wanted is not None:
-            absent = sorted(wanted - set(long["task"]))
-            if absent:
-                raise LadderDataError(f"{source}: task(s) {absent} not in column {task_col!r}; tasks found: "
-                                      f"{sorted(set(long['task']))}")
-            long = long[long["task"].isin(wanted)].reset_index(drop=True)
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
 
+
+def _long_tasks(
+    raw: pd.DataFrame, cols: dict[str, str], base: pd.DataFrame, wanted: set[str] | None, source: str,
+    used: set[str],
+) -> pd.DataFrame:
+    """A long table's task, accuracy and per-task columns (``_col_*`` naming each), the tasks asked for."""
+    task_col = _find(cols, LONG_ALIASES["task"])
+    acc_col = _find(cols, LONG_ALIASES["accuracy"])
+    if task_col is None or acc_col is None:
+        raise LadderDataError(
+            f"{source}: a long results table needs a task column ({', '.join(LONG_ALIASES['task'])}) and an "
+            f"accuracy column ({', '.join(LONG_ALIASES['accuracy'])}); columns found: {', '.join(raw.columns)}"
+        )
+    long = base.copy()
+    long["task"] = raw[task_col].astype(str).str.strip()
+    used |= {task_col}
+    for out, names in LONG_ALIASES.items():
+        if out == "task":
+            continue
+        col = _find(cols, names)
+        if col is None or col in used:
+            continue
+        long[out] = _numbers(raw.assign(run=base["run"]), col, source, out)
+        long[f"_col_{out}"] = col
+        used.add(col)
+    if wanted is not None:
+        absent = sorted(wanted - set(long["task"]))
+        if absent:
+            raise LadderDataError(f"{source}: task(s) {absent} not in column {task_col!r}; tasks found: "
+                                  f"{sorted(set(long['task']))}")
+        long = long[long["task"].isin(wanted)].reset_index(drop=True)
+    return long
+
+
+# --- checks and what each row still needs -----------------------------------------------------
+
+
+def _accuracy_fractions(long: pd.DataFrame, percent: bool, source: str, notes: list[str]) -> pd.DataFrame:
+    """Skip empty accuracy cells; accuracies as fractions (percent divided by 100, percent detected)."""
     # empty accuracy cells: no result for that (run, task)
     empty = long["accuracy"].isna()
     if empty.any():
@@ -399,7 +474,6 @@ def read_results_table(
     if len(long) == 0:
         raise LadderDataError(f"{source}: every accuracy cell is empty; expected accuracies in [0, 1]")
 
-    # percent
     acc = long["accuracy"].to_numpy()
     if percent:
         if (acc <= 1).all():
@@ -419,9 +493,13 @@ def read_results_table(
                     "divide by 100 or pass percent=True"
                 )
             raise LadderDataError(f"{source}: column {col!r} must lie in [0, 1] (a fraction); {where}")
+    return long
 
-    # N and D
-    long = long.drop(columns=[c for c in long.columns if c.startswith("_col_")])
+
+def _n_d_from_arguments(
+    long: pd.DataFrame, N: NArg, D: DArg, found: dict[str, str], missing_nd: str, source: str, notes: list[str]
+) -> dict[str, str]:
+    """Fill N and D from the arguments where given; run -> "N" or "D" for runs they lack (``missing_nd="drop"``)."""
     lacking: dict[str, str] = {}
     if N is not None:
         values = {}
@@ -449,6 +527,13 @@ def read_results_table(
         notes.append("D from the D argument")
     elif "D" in found:
         notes.append(f"D from column {found['D']!r}")
+    return lacking
+
+
+def _drop_runs_without_n_d(
+    long: pd.DataFrame, lacking: dict[str, str], missing_nd: str, source: str, notes: list[str]
+) -> pd.DataFrame:
+    """Fail on a run without N or D (``missing_nd="error"``) or leave it out (adding it to ``lacking``); add size."""
     for name, arg in (("N", "N"), ("D", "D")):
         if name not in long.columns:  # for no run at all: nothing to drop
             raise LadderDataError(
@@ -473,8 +558,13 @@ def read_results_table(
             raise LadderDataError(f"{source}: no run has both N and D; expected N and D columns or arguments")
     if "size" not in long.columns:
         long["size"] = long["N"].map(_short)
+    return long
 
-    # losses present for some tasks only
+
+def _per_task_columns(
+    long: pd.DataFrame, chance: Mapping[str, float] | None, source: str, notes: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Drop per-task columns some tasks lack (task_loss, task_ce, n_items); add chance; the tasks without loss."""
     loss_tasks = set()
     if "task_loss" in long.columns:
         loss_tasks = set(long.loc[long["task_loss"].notna(), "task"])
@@ -498,7 +588,13 @@ def read_results_table(
         if unknown:
             raise LadderDataError(f"{source}: no chance accuracy for task(s) {unknown}; add them to chance=")
         long["chance"] = long["task"].map(lambda t: chance.get(t, TASKS[t].chance if t in TASKS else np.nan))
+    return long, without_loss
 
+
+def _evaluations_per_run(
+    long: pd.DataFrame, step_col: str | None, source: str, notes: list[str]
+) -> tuple[list[str], bool]:
+    """The runs evaluated once and whether all are (final-only); without a step column, one row per task."""
     steps = long.groupby("run")["step"].nunique()
     if step_col is None:
         dup = long.duplicated(["run", "task"], keep=False)
@@ -516,19 +612,4 @@ def read_results_table(
     final_only = bool((steps == 1).all())
     if step_col is not None and single:
         notes.append(f"{len(single)} run(s) with one evaluation only: {single[:8]}")
-
-    unused = [str(c) for c in raw.columns if c not in used]
-    first = ["run", "size", "N", "D", "step", "task", "accuracy"]
-    long = long[first + [c for c in long.columns if c not in first]]
-    out = validate(long, source=source, min_checkpoints=1 if final_only else 2, check_plausibility=check_plausibility)
-    out.attrs = {
-        **out.attrs,  # "plausibility_check": False when skipped
-        "form": form,
-        "unused_columns": unused,
-        "notes": notes,
-        "runs_without_N_D": sorted(lacking),
-        "tasks_without_loss": without_loss,
-        "single_evaluation_runs": single,
-        "final_only": final_only,
-    }
-    return out
+    return single, final_only

@@ -118,6 +118,27 @@ def validate(
         ``check_plausibility=False`` (kept in ``attrs["plausibility_check"]``, so a fit of a
         table read that way does not check again).
     """
+    df = _columns(data, source, require)
+    _as_numbers(df, source)
+    _check_ranges(df, source)
+    _check_tasks_and_runs(df, source)
+    _check_tokens(df, source)
+    _check_sizes(df, source)
+    _check_accuracy_varies(df, source)
+    _check_checkpoints(df, source, min_checkpoints)
+    out = df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
+    from . import plausibility  # here: plausibility needs targets, which imports bundled, which imports this module
+
+    if plausibility.plausibility_wanted(data, check_plausibility):
+        plausibility.check_plausibility(out, source)
+        out.attrs.pop("plausibility_check", None)
+    else:
+        out.attrs["plausibility_check"] = False
+    return out
+
+
+def _columns(data: pd.DataFrame, source: str, require: tuple[str, ...]) -> pd.DataFrame:
+    """A copy with string column names, each once, the required ones present, run/size/task as strings."""
     if not isinstance(data, pd.DataFrame):
         _fail(source, f"expected a pandas DataFrame, got {type(data).__name__}")
     if len(data) == 0:
@@ -141,7 +162,11 @@ def validate(
         if df[col].isna().any():
             _fail(source, f"column {col!r} has missing values: {_first_bad(df, df[col].isna().to_numpy(), col)}")
         df[col] = df[col].astype(str)
+    return df
 
+
+def _as_numbers(df: pd.DataFrame, source: str) -> None:
+    """The numeric columns as finite floats, in place (no booleans, no text)."""
     numeric = [c for c in ("N", "D", "step", "accuracy") + OPTIONAL_NUMERIC if c in df.columns]
     for col in numeric:
         is_bool = pd.api.types.is_bool_dtype(df[col]) or (
@@ -161,6 +186,9 @@ def validate(
             _fail(source, f"column {col!r} must be finite (no NaN or inf); {_first_bad(df, nonfinite, col)}")
         df[col] = values
 
+
+def _check_ranges(df: pd.DataFrame, source: str) -> None:
+    """Accuracy in [0, 1], chance in [0, 1), positive columns > 0, steps non-negative integers (cast, in place)."""
     acc = df["accuracy"].to_numpy()
     out = (acc < 0) | (acc > 1)
     if out.any():
@@ -183,6 +211,9 @@ def validate(
     if "replicate" in df.columns:
         df["replicate"] = df["replicate"].astype(np.int64)
 
+
+def _check_tasks_and_runs(df: pd.DataFrame, source: str) -> None:
+    """Known tasks (or a chance column), one row per (run, step, task), per-run columns constant per run."""
     if "chance" not in df.columns:
         unknown = sorted(set(df["task"]) - set(TASKS))
         if unknown:
@@ -204,10 +235,9 @@ def validate(
                 vals = sorted(df.loc[df["run"] == run, col].unique().tolist())
                 _fail(source, f"column {col!r} must take one value per run; run {run!r} has {vals[:5]}")
 
-    _check_tokens(df, source)
-    _check_sizes(df, source)
-    _check_accuracy_varies(df, source)
 
+def _check_checkpoints(df: pd.DataFrame, source: str, min_checkpoints: int) -> None:
+    """Each (run, task) has at least ``min_checkpoints`` checkpoints."""
     counts = df.groupby(["run", "task"])["step"].nunique()
     few = counts[counts < min_checkpoints]
     if len(few):
@@ -216,16 +246,6 @@ def validate(
             source,
             f"run {run!r} (task {task!r}) has {n} checkpoint(s); expected at least {min_checkpoints} per run",
         )
-
-    out = df.sort_values(["run", "task", "step"], kind="stable").reset_index(drop=True)
-    from . import plausibility  # here: plausibility needs targets, which imports bundled, which imports this module
-
-    if plausibility.plausibility_wanted(data, check_plausibility):
-        plausibility.check_plausibility(out, source)
-        out.attrs.pop("plausibility_check", None)
-    else:
-        out.attrs["plausibility_check"] = False
-    return out
 
 
 def _check_tokens(df: pd.DataFrame, source: str) -> None:

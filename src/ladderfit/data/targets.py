@@ -15,13 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .bundled import paper_targets
+from .plausibility import TARGET_RANGE
 from ..errors import LadderDataError
 
 __all__ = ["as_targets", "parse_target", "fill_flops", "flops_per_token_coef", "TARGET_RANGE"]
 
-#: Sane ranges of a target's N (parameters) and D (tokens): outside them a prediction is
-#: meaningless (and 1e-300 or 1e400 overflow the law to sd = inf).
-TARGET_RANGE: dict[str, tuple[float, float]] = {"N": (1e3, 1e15), "D": (1e3, 1e18)}
 
 
 def _check_range(name: str, col: str, value: float) -> None:

@@ -32,7 +32,7 @@ from .inputs import ModelData, build_model_data
 from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, model_for
 from .priors import resolve_priors
 from .provenance import data_sha256
-from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64: used from here by analysis modules)
+from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
 from .spec import as_spec, check_feature
 
 if TYPE_CHECKING:
@@ -78,29 +78,8 @@ def select(df: pd.DataFrame, tasks=None, runs=None) -> pd.DataFrame:
 def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
     """Start NUTS near the data: per-task log-linear regressions for step 1, logit-linear for step 2."""
     T, G = md.n_tasks, md.n_laws
-    g_N, g_D, s_loss = np.full(G, 0.05), np.full(G, 0.05), np.full(G, 0.02)
-    u_c, log_k, s_acc = np.zeros(T), np.full(T, np.log(5.0)), np.full(T, 0.01)
-    for t in range(G):  # step 1: one law per task, or one shared (md.s1_task is then all 0)
-        i = md.s1_task == t
-        X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
-        y = np.log(md.s1_loss[i])
-        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-        g_N[t], g_D[t] = np.clip(-coef[1], 0.005, 0.5), np.clip(-coef[2], 0.005, 0.5)
-        s_loss[t] = np.clip(np.std(y - X @ coef), 0.003, 0.1)
-    for t in range(T):
-        j = md.s2_task == t
-        if not j.any():  # the single step has no checkpoints: its start is set below
-            continue
-        c = md.chance[t]
-        r = np.clip((md.s2_acc[j] - c) / (1 - c), 0.01, 0.99)
-        u = np.log(r / (1 - r))
-        dl = md.s2_loss[j] - md.loss_centre[t]
-        X2 = np.c_[np.ones(j.sum()), dl]
-        coef2, *_ = np.linalg.lstsq(X2, u, rcond=None)
-        u_c[t] = np.clip(coef2[0], -6, 6)
-        log_k[t] = np.log(np.clip(-coef2[1], 0.5, 50.0))
-        p = c + (1 - c) / (1 + np.exp(-(u_c[t] - np.exp(log_k[t]) * dl)))
-        s_acc[t] = np.clip(np.std(md.s2_acc[j] - p), 0.002, 0.05)
+    g_N, g_D, s_loss = _step1_start(md)
+    u_c, log_k, s_acc = _step2_start(md)
     # exponents: 0.3 unless E > 0 needs them larger (E/L_c = 1 - g_N/alpha - g_D/beta)
     alpha = np.maximum(0.3, 2.5 * (g_N + g_D))
     beta = np.maximum(0.3, 2.5 * (g_N + g_D))
@@ -116,24 +95,7 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
         "noise_ratio": np.clip(s_acc / md.acc_binomial_sd, 0.1, 10.0),
     }  # fmt: skip
     if md.structure == "single_step":  # logit-scale law: start from a log-linear logit fit
-        u1 = np.zeros(T)
-        sl_N, sl_D = np.full(T, 0.5), np.full(T, 0.5)
-        for t in range(T):
-            i = md.s1_task == t
-            c = md.chance[t]
-            r = np.clip((md.s1_acc[i] - c) / (1 - c), 0.01, 0.99)
-            X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
-            coef, *_ = np.linalg.lstsq(X, np.log(r / (1 - r)), rcond=None)
-            u1[t] = np.clip(coef[0], -6, 6)
-            sl_N[t], sl_D[t] = np.clip(coef[1], 0.02, 5.0), np.clip(coef[2], 0.02, 5.0)
-
-        return {
-            "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
-            "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
-            "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,
-            "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T),
-            "noise_ratio": np.full(T, np.exp(priors["noise_ratio"][1][0])),  # the prior's median: one point per run
-        }  # fmt: skip
+        return _single_step_start(md, priors, tau)
     if md.structure == "compute":  # one term in C: no D slope or exponent
         for name in ("slope_D", "beta_z", "beta_mu", "beta_tau"):
             init.pop(name)
@@ -144,6 +106,64 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
     if md.n_replicated:
         init.update(seed_share=np.full(G, 0.5), config_raw=np.zeros(md.n_replicated))
     return init
+
+
+def _step1_start(md: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 1's slopes in log N and log D and loss noise, per law, from log-linear least squares."""
+    G = md.n_laws
+    g_N, g_D, s_loss = np.full(G, 0.05), np.full(G, 0.05), np.full(G, 0.02)
+    for t in range(G):  # step 1: one law per task, or one shared (md.s1_task is then all 0)
+        i = md.s1_task == t
+        X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
+        y = np.log(md.s1_loss[i])
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        g_N[t], g_D[t] = np.clip(-coef[1], 0.005, 0.5), np.clip(-coef[2], 0.005, 0.5)
+        s_loss[t] = np.clip(np.std(y - X @ coef), 0.003, 0.1)
+    return g_N, g_D, s_loss
+
+
+def _step2_start(md: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 2's logit centre, log steepness and accuracy noise, per task, from logit-linear least squares."""
+    T = md.n_tasks
+    u_c, log_k, s_acc = np.zeros(T), np.full(T, np.log(5.0)), np.full(T, 0.01)
+    for t in range(T):
+        j = md.s2_task == t
+        if not j.any():  # the single step has no checkpoints: its start is set below
+            continue
+        c = md.chance[t]
+        r = np.clip((md.s2_acc[j] - c) / (1 - c), 0.01, 0.99)
+        u = np.log(r / (1 - r))
+        dl = md.s2_loss[j] - md.loss_centre[t]
+        X2 = np.c_[np.ones(j.sum()), dl]
+        coef2, *_ = np.linalg.lstsq(X2, u, rcond=None)
+        u_c[t] = np.clip(coef2[0], -6, 6)
+        log_k[t] = np.log(np.clip(-coef2[1], 0.5, 50.0))
+        p = c + (1 - c) / (1 + np.exp(-(u_c[t] - np.exp(log_k[t]) * dl)))
+        s_acc[t] = np.clip(np.std(md.s2_acc[j] - p), 0.002, 0.05)
+    return u_c, log_k, s_acc
+
+
+def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.ndarray]:
+    """The single step's start: a logit-scale law from a log-linear fit of each task's logit accuracy."""
+    T = md.n_tasks
+    u1 = np.zeros(T)
+    sl_N, sl_D = np.full(T, 0.5), np.full(T, 0.5)
+    for t in range(T):
+        i = md.s1_task == t
+        c = md.chance[t]
+        r = np.clip((md.s1_acc[i] - c) / (1 - c), 0.01, 0.99)
+        X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
+        coef, *_ = np.linalg.lstsq(X, np.log(r / (1 - r)), rcond=None)
+        u1[t] = np.clip(coef[0], -6, 6)
+        sl_N[t], sl_D[t] = np.clip(coef[1], 0.02, 5.0), np.clip(coef[2], 0.02, 5.0)
+
+    return {
+        "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
+        "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
+        "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,
+        "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T),
+        "noise_ratio": np.full(T, np.exp(priors["noise_ratio"][1][0])),  # the prior's median: one point per run
+    }  # fmt: skip
 
 
 @dataclass

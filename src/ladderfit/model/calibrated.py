@@ -27,11 +27,11 @@ _KEYS = ("discrepancy", "discrepancy_power", "discrepancy_drift", "discrepancy_m
 
 def write_choice(path, model: str, priors: dict, scores: list[dict] | None = None, source: str = "") -> Path:
     """Write the choice (``model``, the discrepancy ``priors``) with the ``scores`` that made it."""
-    from .. import __version__
     from ..io import atomic_write
+    from .provenance import library_versions
 
     payload = {"format": CHOICE_FORMAT, "model": as_spec(model).name, "source": str(source),
-               "ladderfit_version": __version__,
+               "ladderfit_version": library_versions().get("ladderfit", "?"),
                "priors": {k: [v[0], [float(p) for p in v[1]]] for k, v in priors.items() if k in _KEYS},
                "scores": scores or []}  # fmt: skip
     path = Path(path)

@@ -474,7 +474,7 @@ def load(path: str | Path) -> LadderFit:
     (:class:`~ladderfit.model.diagnostics.ConvergenceWarning`).
     """
     from ..errors import LadderDataError
-    from .bayes import enable_x64
+    from .runtime import enable_x64
 
     enable_x64()
     path = Path(path)
