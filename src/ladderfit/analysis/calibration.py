@@ -242,7 +242,9 @@ def _discrepancies(fitted: dict[str, _Fitted], seed: int, drifts=DRIFTS) -> tupl
     Nested cross-validation: the pairs of run r in hold-out h are scored with the (p, delta,
     gamma) that scores best on the pairs of the *other* hold-outs, less every pair of run r
     (whose truth the other hold-outs share): no setting is chosen on a truth it is scored on,
-    nor on the fit it scores. Clusters of the bootstrap are the held-out runs.
+    nor on the fit it scores. Where no such pair is left (Pythia: both hold-outs predict the
+    largest model), the estimate is ``None`` and the pairs are scored with the model's own
+    discrepancy, calibrated on another ladder. Clusters of the bootstrap are the held-out runs.
     """
     scores = {rule: crps_by_gamma(f.fit, f.truth, seed=seed, drifts=drifts) for rule, f in fitted.items()}
     rules = np.concatenate([[rule] * len(f.truth) for rule, f in fitted.items()])
@@ -250,6 +252,8 @@ def _discrepancies(fitted: dict[str, _Fitted], seed: int, drifts=DRIFTS) -> tupl
     stacked = np.vstack([scores[r] for r in fitted])
 
     def estimate(mask):
+        if not mask.any():  # no pair independent of this one: the model's own (shipped) discrepancy
+            return None
         return estimate_discrepancy(stacked[mask], runs[mask], seed=seed, drifts=drifts)
 
     per = {rule: {run: estimate((rules != rule) & (runs != run)) for run in dict.fromkeys(f.truth["run"])}
@@ -289,7 +293,8 @@ def score_holdouts(fitted: dict, skipped: dict, model: str, *, levels=LEVELS, di
                                   f"got {list(fitted)} (pass discrepancy='model' or a number)")  # fmt: skip
         per, overall = _discrepancies(fitted, seed, drifts)
         attrs.update(discrepancy=overall, discrepancy_by_holdout=per)
-        scale = {rule: {run: est.priors for run, est in per[rule].items()} for rule in fitted}
+        scale = {rule: {run: est.priors if est is not None else None for run, est in per[rule].items()}
+                 for rule in fitted}
     elif isinstance(discrepancy, str) and discrepancy == "model":
         scale = dict.fromkeys(fitted)
     elif isinstance(discrepancy, str):

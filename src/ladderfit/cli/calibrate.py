@@ -82,9 +82,11 @@ def _calibrate_one(args: argparse.Namespace, spec):
     for rule, why in table.attrs["skipped"].items():
         print(f"{rule}: skipped ({why})")
     for rule, by_run in table.attrs.get("discrepancy_by_holdout", {}).items():
-        settings = sorted({(e.power, e.drift, e.gamma) for e in by_run.values()})
+        settings = sorted({(e.power, e.drift, e.gamma) for e in by_run.values() if e is not None})
+        own = [run for run, e in by_run.items() if e is None]
         print(f"{rule}: scored with " + "; ".join(f"d^{p:g} x ({dr:+.3f} + {g:.3f} eps)" for p, dr, g in settings)
-              + " (chosen on the other hold-outs' other runs)")
+              + " (chosen on the other hold-outs' other runs)"
+              + (f"; {', '.join(own)} with the model's own discrepancy (no independent pair to choose on)" if own else ""))
     if "discrepancy" in table.attrs:
         est = table.attrs["discrepancy"]
         print(f"discrepancy from all hold-outs: {est}")

@@ -370,9 +370,10 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
 
     the power law of step 1 moved onto the logit scale (``g`` are the logit slopes at the
     ladder's centre; the ceiling ``u_c + a + b`` plays the role of the irreducible loss E).
-    Observed once per run: the mean accuracy of the last evaluations at the final D
-    (``final_acc_obs``), with a run's scatter around the law ``sigma_acc`` (noise ratio x
-    binomial sd); the target adds one evaluation's jitter and the discrepancy. Exponents are
+    Observed once per run: the mean accuracy of the last n evaluations at the final D
+    (``final_acc_obs``), with sd ``sqrt(sigma_acc^2 + j^2 / n)``: a run's scatter around the
+    law ``sigma_acc`` (noise ratio x binomial sd) and the measured noise of that mean (the
+    checkpoint jitter j); the target adds one evaluation's jitter and the discrepancy. Exponents are
     pooled as in :func:`ladder_model`. Run effects do not apply (one point per run);
     ``for_sampler`` and ``likelihood_dtype`` change nothing (one parameterization, few points).
     """
@@ -399,8 +400,11 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
 
     t1 = data.s1_task
     p = accuracy_from_logit(u(data.s1_x, data.s1_z, t1), floor[t1])
-    with numpyro.plate("step1_point", len(t1)):  # a run's scatter around the law: sigma_acc
-        numpyro.sample("final_acc_obs", dist.Normal(p, sigma_acc[t1]), obs=data.s1_acc if observe else None)
+    # a run's scatter around the law, sigma_acc, and the measured noise of the mean of its last
+    # n evaluations, j^2 / n (as in step 2 of the two-step model): a floor under the sd
+    sd = jnp.sqrt(sigma_acc[t1] ** 2 + jnp.asarray(data.acc_jitter)[t1] ** 2 / jnp.asarray(data.s1_nlast))
+    with numpyro.plate("step1_point", len(t1)):
+        numpyro.sample("final_acc_obs", dist.Normal(p, sd), obs=data.s1_acc if observe else None)
 
     if target_x is not None:
         with _target_plates(priors, target_x, target_z, T) as (tx, tz, gamma):
