@@ -267,8 +267,12 @@ def fit_holdouts(data=None, *, holdouts=NESTED_HOLDOUTS, model=None, tasks=None,
     ``fitted`` maps each rule to its fit, truth, distances and :class:`HoldoutFit`, and
     ``skipped`` each rule that does not apply (or whose fit failed for too few data) to why.
     :func:`score_holdouts` scores them; :func:`calibration` does both."""
+    from ..data.schema import available_feature
+
     ((_, spec),) = method_model_pairs(["bayes"], [model if model is not None else "two_step"])
     df, pool, tasks = prepare_ladder(data, tasks, runs)
+    if spec.uses_feature:  # no task_loss, one loss column (Pythia's lambada_loss): that one, named
+        spec = spec.replace(feature=available_feature(df, spec.feature))
     splits, skipped = nested_holdouts(df, pool, holdouts)
     fitted: dict[str, _Fitted] = {}
     for rule, split in splits.items():

@@ -39,8 +39,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
         raise LadderDataError("--save-choice needs --discrepancy cross_validated (the discrepancy it saves is "
                               f"calibrated on the hold-outs), got --discrepancy {args.discrepancy}")
-    tables = {spec.name: _calibrate_one(args, spec) for spec in specs}
-    chosen, scores = choose_model(tables) if len(tables) > 1 else (specs[0].name, None)
+    tables = {}
+    for spec in specs:  # keyed by the model fitted (a missing task_loss resolved to the data's loss column)
+        table = _calibrate_one(args, spec)
+        tables[str(table["model"].iloc[0])] = table
+    chosen, scores = choose_model(tables) if len(tables) > 1 else (next(iter(tables)), None)
     table = tables[chosen]
     if scores is not None:
         print("\nmodels by their held-out predictions (all pairs; CRPS and IS90 in points, lower is better; log score "
@@ -65,13 +68,15 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _calibrate_one(args: argparse.Namespace, spec):
     """Calibrate one model and print its fits and discrepancy."""
     from ..analysis.calibration import NESTED_HOLDOUTS, calibration
+    from ..model.spec import as_spec
 
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
     table = calibration(args.data, holdouts=args.holdout or NESTED_HOLDOUTS, model=spec, tasks=args.tasks,
                         runs=args.runs, fit_options=fit_options, seed=0 if args.seed is None else args.seed,
                         discrepancy=args.discrepancy)  # fmt: skip
-    print(f"ladder {args.data or 'bundled:olmo'}; model {spec.name}"
-          f"{f' (feature {spec.feature})' if spec.uses_feature else ''}; "
+    fitted = as_spec(str(table["model"].iloc[0]))
+    print(f"ladder {args.data or 'bundled:olmo'}; model {fitted.name}"
+          f"{f' (feature {fitted.feature})' if fitted.uses_feature else ''}; "
           f"{table['task'].nunique()} task(s): {', '.join(dict.fromkeys(table['task']))}")
     for rule, info in table.attrs["fits"].items():
         verdict = "converged" if info.converged else (
