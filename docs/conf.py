@@ -49,7 +49,7 @@ extensions = [
     "results_tables",  # docs/_ext: benchmarks/results/*.json -> docs/_generated/results/*.md
 ]
 
-exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "_ext", "_templates"]
+exclude_patterns = ["_build", "_generated", "figures", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "_ext", "_templates"]
 templates_path = ["_templates"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
