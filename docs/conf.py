@@ -46,6 +46,7 @@ extensions = [
     "numpydoc",
     "sphinxarg.ext",
     "docstring_fixes",  # docs/_ext: plain-text docstring markup mended for docutils (see its docstring)
+    "code_tables",  # docs/_ext: tables from the code (the priors) -> docs/_generated/*.md
     "results_tables",  # docs/_ext: benchmarks/results/*.json -> docs/_generated/results/*.md
 ]
 
