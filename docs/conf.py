@@ -62,6 +62,7 @@ nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True  # a notebook that raises fails the build
 nb_execution_show_tb = True
+nb_output_stderr = "remove"  # warnings of the fast-mode fits (not converged) and progress-bar notices
 nb_merge_streams = True
 if not _PYTHIA.is_dir():
     nb_execution_excludepatterns = ["*03_your_own_ladder*"]
