@@ -19,10 +19,11 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
 sys.path.insert(0, str(ROOT / "src"))
 
-# The notebooks' kernels inherit this environment: fast sampling, CPU, no windows, no progress bars.
+# The notebooks' kernels inherit this environment: fast sampling, CPU, no progress bars. (No
+# MPLBACKEND: the kernel's inline backend is what puts the figures in the pages.)
 os.environ["LADDERFIT_FAST"] = "1"
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.pop("MPLBACKEND", None)
 os.environ.setdefault("LADDERFIT_PROGRESS_BAR", "0")
 # Notebook 3 reads EleutherAI's Pythia evaluation files from the shared folder next to the
 # repository (not shipped); without them it is shown unexecuted.
