@@ -84,7 +84,8 @@ numpydoc_validation_checks: set[str] = set()
 # --- HTML -----------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"ladderfit {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
@@ -93,3 +94,5 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_context = {"default_mode": "light"}
+# single pages have no section navigation: give their width to the text
+html_sidebars = {"index": [], "getting_started": [], "results": [], "cli": []}
