@@ -1,0 +1,263 @@
+"""Benchmark tables rendered from the results files their scripts write, never typed by hand.
+
+A results file is ``benchmarks/results/NAME.json``, written by ``benchmarks/NAME.py``: a JSON
+object with the provenance keys ``commit``, ``date`` and ``machine`` (also ``version``,
+``python``, ``settings``) and ``summary``, a list of flat records (one per table row). This
+module turns one into a markdown table with a caption naming the commit, date and machine.
+
+* As a Sphinx extension (``extensions = [..., "results_tables"]``), at the start of the build it
+  writes ``docs/_generated/results/VIEW.md`` for every view in :data:`VIEWS`; the pages include
+  them (```` ```{include} ../_generated/results/calibration.md ```` ). A missing results file
+  renders as "not yet measured"; a malformed one stops the build (:class:`ResultsError`).
+* As a script, ``python docs/_ext/results_tables.py --readme`` rewrites the README's tables
+  between the markers ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->`` with
+  :func:`readme_block` (``--check`` only says whether they are current; the tests check it too).
+
+Nothing here imports ladderfit, Sphinx or pandas: the tests call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+GENERATED = ROOT / "docs" / "_generated" / "results"
+README = ROOT / "README.md"
+PROVENANCE = ("commit", "date", "machine")
+
+
+class ResultsError(ValueError):
+    """A results file that exists but cannot be rendered (not JSON, keys missing, rows uneven)."""
+
+
+# (key, header, scale, decimals): a cell is ``round(value * scale, decimals)``. Columns of
+# results files without an entry here are rendered as they come (:func:`_generic_columns`).
+CALIBRATION_COLUMNS = (
+    ("ladder", "ladder", None, None),
+    ("model", "model", None, None),
+    ("discrepancy", "discrepancy", None, None),
+    ("bin", "distance", None, None),
+    ("n", "pairs", None, None),
+    ("coverage_50", "cov 50 (%)", 100.0, 1),
+    ("coverage_80", "cov 80 (%)", 100.0, 1),
+    ("coverage_90", "cov 90 (%)", 100.0, 1),
+    ("coverage_95", "cov 95 (%)", 100.0, 1),
+    ("mean_width_90", "width 90", 1.0, 2),
+    ("mae", "MAE", 1.0, 2),
+    ("interval_score_90", "IS90", 1.0, 2),
+    ("crps", "CRPS", 1.0, 2),
+    ("log_score", "log score", 1.0, 2),
+    ("above_median", "above median (%)", 100.0, 1),
+)
+COLUMNS = {"calibration": CALIBRATION_COLUMNS}
+
+#: What each results file's table says, beneath the caption.
+NOTES = {
+    "calibration": (
+        "Nested hold-outs inside each bundled ladder, every held-out run scored with the discrepancy "
+        "chosen on the other hold-outs' other runs; distance bins: near < 0.7, mid 0.7-1.5, far > 1.5 "
+        "log-units beyond the training runs. Coverage and *above median* in %, width 90, MAE, the 90% "
+        "interval score (IS90) and CRPS in accuracy points (lower is better), the log score in nats "
+        "(higher is better); *above median* is 50% when the medians are unbiased."
+    ),
+}
+
+#: name -> (results file, filter, columns to leave out). A filter maps a record key to a glob
+#: pattern (or a tuple of them) its value must match.
+VIEWS: dict[str, tuple[str, dict, tuple]] = {
+    "calibration": ("calibration", {}, ()),
+    # the README's table: the default structure (two_step; on Pythia with its feature) and discrepancy
+    "calibration_default": ("calibration", {"model": "two_step*", "discrepancy": "drift"}, ("discrepancy",)),
+    "backtest": ("backtest", {}, ()),
+    "paper_parity": ("paper_parity", {}, ()),
+    "compute_vs_error": ("compute_vs_error", {}, ()),
+    "stacking": ("stacking", {}, ()),
+    "design_backtest": ("design_backtest", {}, ()),
+    "sbc": ("sbc", {}, ()),
+    "noise": ("noise", {}, ()),
+    "speed": ("speed", {}, ()),
+    "sampler_levers": ("sampler_levers", {}, ()),
+    "ablations": ("ablations", {}, ()),
+    "item_calibration": ("item_calibration", {}, ()),
+}
+#: The README shows this view of a results file between its markers.
+README_VIEWS = {"calibration": "calibration_default"}
+
+
+def load_results(path: Path) -> dict:
+    """Read and check one results file; :class:`ResultsError` if it is malformed."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsError(f"{path}: not a readable JSON file ({err})") from err
+    if not isinstance(payload, dict):
+        raise ResultsError(f"{path}: expected a JSON object, got {type(payload).__name__}")
+    missing = [k for k in (*PROVENANCE, "summary") if k not in payload]
+    if missing:
+        raise ResultsError(f"{path}: missing key(s) {', '.join(missing)}")
+    rows = payload["summary"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ResultsError(f"{path}: 'summary' must be a list of records (JSON objects)")
+    for i, row in enumerate(rows):
+        bad = [k for k, v in row.items() if isinstance(v, (dict, list))]
+        if bad:
+            raise ResultsError(f"{path}: summary[{i}] has nested values in {', '.join(bad)}")
+        if set(row) != set(rows[0]):
+            raise ResultsError(f"{path}: summary[{i}] has keys {sorted(row)}, summary[0] {sorted(rows[0])}")
+    return payload
+
+
+def _matches(value, patterns) -> bool:
+    patterns = (patterns,) if isinstance(patterns, str) else tuple(patterns)
+    return any(fnmatch.fnmatchcase(str(value), p) for p in patterns)
+
+
+def select(rows: list[dict], where: dict) -> list[dict]:
+    """The records whose values match every pattern of ``where``."""
+    return [r for r in rows if all(k in r and _matches(r[k], p) for k, p in where.items())]
+
+
+def _generic_columns(rows: list[dict]) -> tuple:
+    return tuple((k, k.replace("_", " "), 1.0 if _is_number(rows[0][k]) else None, "g") for k in rows[0])
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def cell(value, scale, decimals) -> str:
+    """One table cell: text as it is, a number scaled and rounded (``decimals="g"``: 4 significant
+    digits), an empty or non-finite number as an en dash."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if scale is None or not _is_number(value):
+        return str(value).replace("|", "\\|")
+    if isinstance(value, int) and scale == 1.0:
+        return str(value)
+    if decimals == "g":
+        return f"{value * scale:.4g}"
+    return f"{value * scale:.{decimals}f}"
+
+
+def caption(name: str, payload: dict) -> str:
+    """Where the numbers come from: script, commit, date, machine, ladderfit and Python versions."""
+    extra = ", ".join(f"{k} {payload[k]}" for k in ("version", "python") if k in payload)
+    extra = extra.replace("version", "ladderfit").replace("python", "Python")
+    return (f"*Written by `benchmarks/{name}.py` at commit `{payload['commit']}` on {payload['date']}, "
+            f"{payload['machine']}" + (f" ({extra})" if extra else "") + f"; file `benchmarks/results/{name}.json`.*")
+
+
+def not_measured(name: str) -> str:
+    return f"*Not yet measured: `benchmarks/results/{name}.json` is written by `python benchmarks/{name}.py`.*\n"
+
+
+def render(view: str, results_dir: Path | None = None) -> str:
+    """Markdown for one view of :data:`VIEWS` (or a results file name): the table, its caption and
+    note, or the "not yet measured" line when the file is missing. Raises :class:`ResultsError`
+    for a malformed file."""
+    name, where, drop = VIEWS.get(view, (view, {}, ()))
+    path = Path(results_dir or RESULTS) / f"{name}.json"
+    if not path.exists():
+        return not_measured(name)
+    payload = load_results(path)
+    rows = select(payload["summary"], where)
+    if not rows:
+        return f"*No rows in `benchmarks/results/{name}.json` for {where}.*\n\n{caption(name, payload)}\n"
+    columns = [c for c in COLUMNS.get(name, _generic_columns(rows)) if c[0] not in drop]
+    absent = [c[0] for c in columns if c[0] not in rows[0]]
+    if absent:
+        raise ResultsError(f"{path}: summary records lack {', '.join(absent)}")
+    align = ["---:" if _is_number(rows[0][key]) else "---" for key, *_ in columns]
+    lines = ["| " + " | ".join(c[1] for c in columns) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(cell(r[key], scale, dec) for key, _, scale, dec in columns) + " |" for r in rows]
+    text = "\n".join(lines) + "\n\n" + caption(name, payload) + "\n"
+    if name in NOTES:
+        text += "\n" + NOTES[name] + "\n"
+    return text
+
+
+def parse_table(markdown: str) -> list[dict]:
+    """The rows of the first pipe table in ``markdown`` as {header: cell text} (for the tests)."""
+    lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
+    if len(lines) < 2:
+        return []
+    split = lambda ln: [c.strip() for c in re.split(r"(?<!\\)\|", ln.strip())[1:-1]]  # noqa: E731
+    head = split(lines[0])
+    return [dict(zip(head, split(ln))) for ln in lines[2:]]
+
+
+def readme_block(name: str, results_dir: Path | None = None) -> str:
+    """What the README holds between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``."""
+    return "\n" + render(README_VIEWS.get(name, name), results_dir) + "\n"
+
+
+MARKERS = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.S)
+
+
+def readme_tables(text: str) -> dict[str, str]:
+    """{name: the text between the markers} of every marked table in a README."""
+    return {m["name"]: m["body"] for m in MARKERS.finditer(text)}
+
+
+def update_readme(path: Path = README, results_dir: Path | None = None) -> bool:
+    """Rewrite the README's marked tables from the results files; True if it changed."""
+    text = path.read_text()
+    new = MARKERS.sub(lambda m: m[1] + readme_block(m["name"], results_dir) + m[4], text)
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+def write_generated(out: Path = GENERATED, results_dir: Path | None = None) -> list[Path]:
+    """Write ``VIEW.md`` for every view into ``out`` (a file is rewritten only when it changed,
+    so Sphinx does not rebuild the pages that include it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for view in VIEWS:
+        path, text = out / f"{view}.md", render(view, results_dir)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        written.append(path)
+    return written
+
+
+def _builder_inited(app) -> None:
+    from sphinx.errors import ExtensionError
+
+    try:
+        write_generated()
+    except ResultsError as err:
+        raise ExtensionError(f"malformed results file: {err}") from err
+
+
+def setup(app):
+    app.connect("builder-inited", _builder_inited)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Render benchmarks/results/*.json into the README and docs.")
+    ap.add_argument("--readme", action="store_true", help="rewrite the README's marked tables")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the README's marked tables are stale")
+    ap.add_argument("--print", metavar="VIEW", help="print one view's markdown")
+    args = ap.parse_args(argv)
+    if args.print:
+        print(render(args.print), end="")
+    if args.check:
+        stale = [n for n, body in readme_tables(README.read_text()).items() if body != readme_block(n)]
+        print("README tables stale: " + ", ".join(stale) if stale else "README tables current")
+        return 1 if stale else 0
+    if args.readme:
+        print("README updated" if update_readme() else "README already current")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The documentation says what the code and the results files say.
+
+(a) the results-table renderer (``docs/_ext/results_tables.py``) puts the results file's numbers
+in its table, rounded as the headers say; a missing file renders as "not yet measured", a
+malformed one raises; (b) each table between ``<!-- results:NAME -->`` markers in the README is
+exactly the rendering of ``benchmarks/results/NAME.json`` (skipped while that file does not
+exist); (c) every public name (``ladderfit.__all__``, and each subpackage's ``__all__``) and
+every module is in the API reference's autosummary lists. Fast: no Sphinx build, no fitting.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import pkgutil
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import ladderfit
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+EXAMPLE = Path(__file__).resolve().parent / "data" / "calibration_example.json"
+sys.path.insert(0, str(DOCS / "_ext"))
+results_tables = importlib.import_module("results_tables")
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    shutil.copy(EXAMPLE, tmp_path / "calibration.json")
+    return tmp_path
+
+
+def _number(text: str) -> float:
+    return float("nan") if text == "–" else float(text)
+
+
+def _check_rows(table_rows, records, columns):
+    assert len(table_rows) == len(records)
+    for row, record in zip(table_rows, records):
+        for key, header, scale, decimals in columns:
+            shown, value = row[header], record[key]
+            if scale is None:
+                assert shown == str(value), (header, shown, value)
+            elif value is None or (isinstance(value, float) and not math.isfinite(value)):
+                assert shown == "–"
+            else:
+                step = 10.0 ** -decimals if isinstance(decimals, int) else abs(value * scale) * 1e-3
+                assert abs(_number(shown) - value * scale) <= step / 2 + 1e-9, (header, shown, value)
+
+
+def test_renderer_puts_the_files_numbers_in_the_table(results_dir):
+    payload = json.loads(EXAMPLE.read_text())
+    text = results_tables.render("calibration", results_dir)
+    _check_rows(results_tables.parse_table(text), payload["summary"], results_tables.CALIBRATION_COLUMNS)
+    # the caption names where the numbers come from
+    for key in ("commit", "date", "machine"):
+        assert str(payload[key]) in text
+    assert "benchmarks/calibration.py" in text
+
+
+def test_renderer_view_selects_rows_and_keeps_their_numbers(results_dir):
+    payload = json.loads(EXAMPLE.read_text())
+    name, where, drop = results_tables.VIEWS["calibration_default"]
+    records = results_tables.select(payload["summary"], where)
+    assert records and all(r["model"].startswith("two_step") and r["discrepancy"] == "drift" for r in records)
+    assert len(records) < len(payload["summary"])
+    columns = [c for c in results_tables.CALIBRATION_COLUMNS if c[0] not in drop]
+    rows = results_tables.parse_table(results_tables.render("calibration_default", results_dir))
+    _check_rows(rows, records, columns)
+
+
+def test_generic_results_file_is_rendered_as_it_comes(tmp_path):
+    payload = {"commit": "abc", "date": "2026-01-01", "machine": "m", "summary": [
+        {"task": "piqa", "mae": 1.23456, "n": 4}, {"task": "mmlu", "mae": 0.5, "n": 3}]}
+    (tmp_path / "backtest.json").write_text(json.dumps(payload))
+    rows = results_tables.parse_table(results_tables.render("backtest", tmp_path))
+    assert rows == [{"task": "piqa", "mae": "1.235", "n": "4"}, {"task": "mmlu", "mae": "0.5", "n": "3"}]
+
+
+def test_missing_results_file_says_not_yet_measured(tmp_path):
+    text = results_tables.render("calibration", tmp_path)
+    assert "not yet measured" in text.lower() and "|" not in text
+
+
+@pytest.mark.parametrize("content", [
+    "{not json",
+    json.dumps([1, 2]),
+    json.dumps({"commit": "a", "date": "d", "summary": []}),  # no machine
+    json.dumps({"commit": "a", "date": "d", "machine": "m", "summary": {"a": 1}}),
+    json.dumps({"commit": "a", "date": "d", "machine": "m", "summary": [{"a": 1}, {"b": 2}]}),
+    json.dumps({"commit": "a", "date": "d", "machine": "m", "summary": [{"ladder": "olmo"}]}),  # columns missing
+])
+def test_malformed_results_file_raises(tmp_path, content):
+    (tmp_path / "calibration.json").write_text(content)
+    with pytest.raises(results_tables.ResultsError):
+        results_tables.render("calibration", tmp_path)
+
+
+def test_readme_markers_round_trip(tmp_path, results_dir):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:calibration -->\nold\n<!-- /results:calibration -->\nend\n")
+    assert results_tables.update_readme(readme, results_dir)
+    body = results_tables.readme_tables(readme.read_text())["calibration"]
+    assert body == results_tables.readme_block("calibration", results_dir)
+    assert not results_tables.update_readme(readme, results_dir)  # idempotent
+    assert readme.read_text().startswith("intro\n") and readme.read_text().endswith("end\n")
+
+
+# --- (b) the README's tables are the renderings of the results files -------------------------------
+
+README_TABLES = results_tables.readme_tables((ROOT / "README.md").read_text())
+
+
+def test_readme_has_the_calibration_markers():
+    assert "calibration" in README_TABLES
+
+
+@pytest.mark.parametrize("name", sorted(README_TABLES))
+def test_readme_table_is_the_rendering_of_its_results_file(name):
+    view_file = results_tables.VIEWS.get(results_tables.README_VIEWS.get(name, name), (name,))[0]
+    path = results_tables.RESULTS / f"{view_file}.json"
+    if not path.exists():
+        assert "not yet measured" in README_TABLES[name].lower()
+        pytest.skip(f"{path.relative_to(ROOT)} does not exist yet")
+    assert README_TABLES[name] == results_tables.readme_block(name), (
+        f"README table {name} is stale: run python docs/_ext/results_tables.py --readme")
+
+
+# --- (c) every public name is in the API reference ------------------------------------------------
+
+SUBPACKAGES = ("data", "model", "analysis", "plots", "cli")
+
+
+def _autosummary_entries() -> set[str]:
+    """Fully qualified names listed in the autosummary directives of the API pages."""
+    names = set()
+    for path in (DOCS / "api").glob("*.rst"):
+        current = None
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if m := re.match(r"\.\. currentmodule:: (\S+)", line):
+                current = None if m[1] == "None" else m[1]
+            if line.startswith(".. autosummary::"):
+                for entry in lines[i + 1:]:
+                    if entry.strip() and not entry.startswith("   "):
+                        break
+                    entry = entry.strip()
+                    if not entry or entry.startswith(":"):
+                        continue
+                    names.add(entry if entry.startswith("ladderfit") or current is None else f"{current}.{entry}")
+    return names
+
+
+def _public_names() -> set[str]:
+    names = {f"ladderfit.{n}" for n in ladderfit.__all__}
+    for sub in SUBPACKAGES:
+        module = importlib.import_module(f"ladderfit.{sub}")
+        names |= {f"ladderfit.{sub}.{n}" for n in getattr(module, "__all__", ())}
+    return names
+
+
+def _modules() -> set[str]:
+    mods = {"ladderfit.errors", "ladderfit.io"}
+    for sub in SUBPACKAGES:
+        package = importlib.import_module(f"ladderfit.{sub}")
+        mods.add(package.__name__)
+        mods |= {f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+                 if not m.name.startswith("_")}
+    return mods
+
+
+def test_every_public_name_is_in_the_api_reference():
+    missing = sorted(_public_names() - _autosummary_entries())
+    assert not missing, f"add to docs/api/index.rst: {missing}"
+
+
+def test_every_module_is_in_the_api_reference():
+    missing = sorted(_modules() - _autosummary_entries())
+    assert not missing, f"add to docs/api/modules.rst: {missing}"
+
+
+def test_api_reference_lists_nothing_that_does_not_exist():
+    for name in sorted(_autosummary_entries()):
+        module, _, attr = name.rpartition(".")
+        try:
+            importlib.import_module(name)
+            continue
+        except ImportError:
+            pass
+        assert hasattr(importlib.import_module(module), attr), f"{name} is in the API reference but not in the code"
+
+
+def test_docs_build_settings():
+    """The build executes the notebooks in fast mode and fails on a notebook's error."""
+    conf = (DOCS / "conf.py").read_text()
+    assert 'os.environ["LADDERFIT_FAST"] = "1"' in conf
+    assert "nb_execution_raise_on_error = True" in conf
+    assert re.search(r'nb_execution_mode = "(cache|force)"', conf)
+    listed = re.findall(r"notebooks/(\w+)", (DOCS / "tutorials.md").read_text())
+    assert sorted(f"{n}.ipynb" for n in listed) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_readme_figures_exist_and_are_small():
+    readme = (ROOT / "README.md").read_text()
+    figures = re.findall(r"\]\((docs/figures/[\w.-]+\.png)\)", readme)
+    assert figures, "the README shows a figure"
+    for fig in figures:
+        assert (ROOT / fig).stat().st_size < 150 * 1024, fig
