@@ -8,7 +8,6 @@ error. The slow test checks the expected widths against real refits.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -46,10 +45,8 @@ def sim_fit(sim):
 
 @pytest.fixture(scope="module")
 def result(sim_fit):
-    start = time.perf_counter()
-    res = design(sim_fit, TARGET, CANDIDATES, outcomes=48, greedy_steps=3, seed=0)
-    res.seconds = time.perf_counter() - start
-    return res
+    # its time is measured in benchmarks/, not asserted here
+    return design(sim_fit, TARGET, CANDIDATES, outcomes=48, greedy_steps=3, seed=0)
 
 
 def _mean(res: DesignResult) -> pd.DataFrame:
@@ -68,7 +65,6 @@ def test_table_has_the_issue_columns(result):
     # 6 N D on a ladder without flops
     row = result.ranking.set_index("candidate").loc["far"]
     assert row["flops"] == pytest.approx(6 * row["N"] * row["D"])
-    assert result.seconds < 30
 
 
 def test_far_rung_helps_more_than_inside_and_duplicate_least(result):
@@ -89,13 +85,28 @@ def test_expected_width_never_above_current(result):
 
 
 def test_greedy_stopping_view(result):
-    g = result.greedy
-    assert list(g["step"]) == list(range(len(g))) and 2 <= len(g) <= 4  # stops when no rung helps detectably
-    assert g["cumulative_flops"].is_monotonic_increasing
-    assert g["share_of_target"].iloc[0] == pytest.approx(result.ladder_flops / result.target["flops"])
-    assert "far" in set(g["candidate"]) and g["width_90_expected"].is_monotonic_decreasing
-    # conditioning on more rungs does not widen the interval beyond Monte Carlo error
-    assert g["width_90_expected"].iloc[-1] <= g["width_90_expected"].iloc[0] + 0.005
+    """Three steps asked, three candidates: the far rung first, then a stop, because neither
+    the inside rung nor the duplicate narrows the interval detectably (by more than 2% of the
+    width and 2 SE), alone (the ranking) or after the far one. Each recorded step meets the
+    stopping rule's condition, and step 1 is the ranking's far rung seen again: its width
+    within Monte Carlo error, its distance and FLOPs exactly."""
+    g, r = result.greedy, _mean(result)
+    assert list(g["step"]) == [0, 1] and list(g["candidate"]) == ["(current ladder)", "far"], g
+    assert not r.loc[["inside", "duplicate"], "detectable"].any() and r.loc["far", "detectable"]
+    # step 0 is the current ladder as the table has it
+    assert g["width_90_expected"].iloc[0] == pytest.approx(result.table.groupby("task")["width_90_now"].first().mean())
+    assert g["cumulative_flops"].iloc[0] == pytest.approx(result.ladder_flops) and g["flops"].iloc[0] == 0
+    assert g["share_of_target"].tolist() == pytest.approx((g["cumulative_flops"] / result.target["flops"]).tolist())
+    # every step taken narrowed the previous width by more than min_reduction (2%) of it
+    w = g["width_90_expected"].to_numpy()
+    assert (w[1:] < (1 - 0.02) * w[:-1]).all(), w
+    # step 1 conditions on the far rung alone: the ranking's expected width (PSIS-smoothed
+    # weights there, raw ones here, the same outcomes) within 3 of its Monte Carlo SE
+    far = g.iloc[1]
+    assert abs(far["width_90_expected"] - r.loc["far", "width_90_expected"]) < 3 * r.loc["far", "width_90_expected_se"]
+    assert far["distance"] == pytest.approx(r.loc["far", "distance_after"]) and far["distance"] < g["distance"].iloc[0]
+    assert far["flops"] == pytest.approx(r.loc["far", "flops"])
+    assert far["cumulative_flops"] == pytest.approx(result.ladder_flops + r.loc["far", "flops"])
 
 
 def test_plot_design(result):
@@ -174,7 +185,8 @@ def test_cli_design_from_saved_fit(sim_fit, tmp_path, capsys):
     table = pd.read_csv(out)
     assert {"candidate", "N", "D", "flops", "task", "width_90_now", "width_90_expected", "reduction_per_eflop"} <= set(
         table.columns)
-    assert len(table) == 4 and 1 <= len(pd.read_csv(greedy)) <= 3
+    steps = pd.read_csv(greedy)  # --greedy 2: the current ladder, then at most 2 rungs; far first
+    assert len(table) == 4 and len(steps) <= 3 and list(steps["candidate"][:2]) == ["(current ladder)", "far"]
     fig = tmp_path / "design.png"
     assert main(["plot", "design", "--fit", str(path), "--target", TARGET, "--candidate", "far=2e9,4e11",
                  "--candidate", "near=3e8,2e10", "--greedy", "2", "--out", str(fig)]) == 0  # fmt: skip
