@@ -90,7 +90,8 @@ def check_convergence(
     chains, draws = post.sizes["chain"], post.sizes["draw"]
     if ess_min is None:
         ess_min = 100.0 * chains
-    table = az.summary(idata, var_names=names, kind="diagnostics")[["r_hat", "ess_bulk", "ess_tail"]]
+    # unrounded: az.summary rounds to 2 decimals by default, which would judge R-hat 1.0149 as 1.01
+    table = az.summary(idata, var_names=names, kind="diagnostics", round_to="none")[["r_hat", "ess_bulk", "ess_tail"]]
     # a single chain has no R-hat; constant parameters give NaN: treat as worst case
     table = table.fillna({"r_hat": np.inf if chains > 1 else 1.0, "ess_bulk": 0.0, "ess_tail": 0.0})
     div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
