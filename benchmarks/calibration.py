@@ -9,10 +9,11 @@ pythia-1.4b from the four smaller models and pythia-1b + 1.4b from the three sma
 structure (OLMo: two_step, single_step, compute; Pythia: two_step/lambada_loss, single_step) is
 fitted once per hold-out with the package's defaults, and its predictions are scored three ways:
 
-* **drift**: the discrepancy ``d^p (delta + gamma eps)`` with (p, delta, gamma) chosen by CRPS
-  in a nested cross-validation: each held-out run of a hold-out with the setting that scores
-  best on the *other* hold-outs' pairs of the *other* runs (so never on its own truth or fit);
-* **no drift**: the same with delta = 0 (the discrepancy of the previous default: a spread only);
+* **no drift** (what the package ships): the discrepancy ``d^p gamma eps`` with (p, gamma) chosen
+  by CRPS in a nested cross-validation: each held-out run of a hold-out with the setting that
+  scores best on the *other* hold-outs' pairs of the *other* runs (so never on its own truth or
+  fit); where no such pair is left (Pythia), the model's own (shipped) discrepancy;
+* **drift**: the same with a drift, ``d^p (delta + gamma eps)``, delta chosen too;
 * **OLMo's** (Pythia only): the setting from all OLMo hold-outs of the same structure, applied to
   Pythia without looking at it: a check on a ladder family that chose nothing.
 
@@ -61,6 +62,9 @@ def main() -> None:
 
     import ladderfit
     from ladderfit.analysis.calibration import NESTED_HOLDOUTS, fit_holdouts, score_holdouts, summarize_calibration
+    from ladderfit.analysis.discrepancy import DRIFTS
+    from ladderfit.model.priors import resolve_priors
+    from ladderfit.model.spec import as_spec
 
     out = Path(args.out_dir)
     out.mkdir(exist_ok=True)
@@ -90,7 +94,7 @@ def main() -> None:
                 print(f"  {rule}: skipped ({why})")
             fits_info[(name, spec_name)] = {rule: {"converged": f.info.converged, "seconds": f.info.fit_seconds,
                                                    **f.info.diagnostics} for rule, f in fitted.items()}
-            variants = {"drift": {}, "no drift": {"drifts": (0.0,)}}
+            variants = {"no drift": {}, "drift": {"drifts": DRIFTS}}
             key = spec_name.split("/")[0]  # the structure, whatever the feature: its OLMo estimate applies
             if name != "olmo" and ("olmo", key) in estimates:
                 variants["OLMo's"] = {"discrepancy": estimates[("olmo", key)].priors}
@@ -101,9 +105,16 @@ def main() -> None:
                 results[(name, spec_name, variant)] = table
                 if "discrepancy" in table.attrs:
                     est = table.attrs["discrepancy"]
-                    if variant == "drift":
+                    estimates[(name, key, variant)] = est
+                    if variant == "no drift":  # the variant the package ships (calibration's default)
                         estimates[(name, key)] = est
                     print(f"  {variant}: from all hold-outs {est}")
+            if name == "olmo":
+                shipped = {k: v for k, v in resolve_priors(None, as_spec(spec_name).structure).items()
+                           if k in ("discrepancy", "discrepancy_power", "discrepancy_drift")}
+                est = estimates[(name, key)].priors
+                same = all(shipped[k][0] == est[k][0] and np.allclose(shipped[k][1], est[k][1], atol=5e-3) for k in shipped)
+                print(f"  shipped {shipped}: {'match' if same else 'DO NOT match'} the no-drift estimate")
 
     print("\n# Calibration by distance (nested cross-validation: each held-out run scored with the discrepancy "
           "chosen on the other hold-outs' other runs; OLMo's: the estimate from all OLMo hold-outs)")
@@ -126,9 +137,9 @@ def main() -> None:
     write_results("calibration", {
         "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
         "summary": records,
-        "estimates": {f"{k[0]}/{k[1]}": {"power": e.power, "drift": e.drift, "gamma": e.gamma, "log_sd": e.log_sd,
-                                         "gamma_90": [e.lower_90, e.upper_90], "pairs": e.n_pairs}
-                      for k, e in estimates.items()},
+        "estimates": {"/".join(k): {"power": e.power, "drift": e.drift, "gamma": e.gamma, "log_sd": e.log_sd,
+                                    "gamma_90": [e.lower_90, e.upper_90], "pairs": e.n_pairs}
+                      for k, e in estimates.items() if len(k) == 3},
         "fits": {f"{k[0]}/{k[1]}": v for k, v in fits_info.items()},
     })
     print(f"\n(tables in {out}/; summary in benchmarks/results/calibration.json)")

@@ -35,6 +35,7 @@ from ladderfit.analysis.calibration import (  # noqa: E402
     summarize_calibration,
 )
 from ladderfit.cli import main  # noqa: E402
+from ladderfit.model.spec import DEFAULT_MODEL  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # tiny fits do not converge
 
@@ -175,7 +176,7 @@ def test_calibration_table(real, ladder):
         assert group["fit_seconds"].nunique() == 1 and group["fit_seconds"].iloc[0] == split.fit_seconds > 0
         assert (group["converged"] == split.converged).all()
     assert list(table["bin"]) == list(distance_bin(table["distance"]))
-    assert set(table["bin"]) == {"near", "mid", "far"} and (table["model"] == "two_step").all()
+    assert set(table["bin"]) == {"near", "mid", "far"} and (table["model"] == DEFAULT_MODEL).all()  # none named
     assert table.attrs["skipped"] == {} and set(table.attrs["fits"]) == {"largest_size", "small_corner"}
     assert table.attrs["fits"]["small_corner"].train == tuple(SMALL)
     # the PIT bins inside each interval add up to the pairs it covers

@@ -34,5 +34,5 @@ def test_a_table_without_task_loss_fits_its_only_loss_column():
         check_model_columns(two, "two_step", "task_loss")
     small = pythia[pythia["task"].isin(["piqa"]) & pythia["run"].isin(pythia["run"].unique()[:4])]
     with pytest.warns(UserWarning, match="only loss column 'lambada_loss'"):
-        fit = ladderfit.fit(small, chains=1, warmup=20, draws=10, seed=0)
+        fit = ladderfit.fit(small, model="two_step", chains=1, warmup=20, draws=10, seed=0)
     assert fit.config.model.feature == "lambada_loss"

@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..data.bundled import default_runs
 from ..errors import LadderDataError
-from ..model.spec import ModelSpec, as_spec
+from ..model.spec import DEFAULT_MODEL, ModelSpec, as_spec
 
 __all__ = [
     "backtest", "summarize_backtest", "resolve_holdout", "default_pool", "final_accuracy", "run_table",
@@ -289,7 +289,7 @@ def backtest(
     *,
     holdout="largest_size",
     methods: Iterable[str] = ("bayes", "least_squares"),
-    models: Iterable = ("two_step",),
+    models: Iterable = (DEFAULT_MODEL,),
     tasks=None,
     runs=None,
     fit_options: dict | None = None,

@@ -27,7 +27,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     check_outputs(args, out="table")
     methods = list(dict.fromkeys(args.method or _METHODS))
-    models = args.model or ["two_step"]
+    models = args.model or [None]  # None: the default model
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
     seed = 0 if args.seed is None else args.seed
     holdout = args.holdout

@@ -68,12 +68,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _calibrate_one(args: argparse.Namespace, spec):
     """Calibrate one model and print its fits and discrepancy."""
     from ..analysis.calibration import NESTED_HOLDOUTS, calibration
+    from ..analysis.discrepancy import DRIFTS
     from ..model.spec import as_spec
 
     fit_options = {k: getattr(args, k) for k in ("chains", "warmup", "draws") if getattr(args, k) is not None}
     table = calibration(args.data, holdouts=args.holdout or NESTED_HOLDOUTS, model=spec, tasks=args.tasks,
                         runs=args.runs, fit_options=fit_options, seed=0 if args.seed is None else args.seed,
-                        discrepancy=args.discrepancy)  # fmt: skip
+                        discrepancy=args.discrepancy, drifts=DRIFTS if args.drift else (0.0,))  # fmt: skip
     fitted = as_spec(str(table["model"].iloc[0]))
     print(f"ladder {args.data or 'bundled:olmo'}; model {fitted.name}"
           f"{f' (feature {fitted.feature})' if fitted.uses_feature else ''}; "
@@ -149,6 +150,9 @@ def add_parser(sub) -> None:
     p.add_argument("--compare", action=NameList, default=None, metavar="NAME[,NAME...]",
                    help="other models to calibrate beside --model; the one whose held-out predictions have the "
                         "lowest CRPS (among those whose 90%% coverage is 80-97%% in every distance bin) is chosen")
+    p.add_argument("--drift", action="store_true",
+                   help="let the hold-outs choose a drift of the discrepancy too (its mean: the law's bias beyond "
+                        "the ladder), d^p (delta + gamma eps); by default delta = 0")
     p.add_argument("--save-choice", default=None, metavar="FILE",
                    help="write the chosen model and its calibrated discrepancy to this JSON file, for "
                         "'ladderfit predict --calibration FILE'")

@@ -224,7 +224,7 @@ def add_model_args(p: argparse.ArgumentParser, several: bool = False) -> None:
     ``several``, --model names one or more models (comma-separated, repeatable) and has no parts."""
     from ..model.spec import STRUCTURES
 
-    names = "two_step (default), compute, single_step, two_step/c4_loss, two_step+run_effects"
+    names = "single_step (default), two_step (the paper's two steps), compute, two_step/c4_loss, two_step+run_effects"
     if several:
         p.add_argument("--model", action=NameList, default=None, metavar="NAME[,NAME...]",
                        help=f"models to compare, comma-separated; repeat the option to add more: {names}")

@@ -45,9 +45,17 @@ def get_fit(args: argparse.Namespace):
     if args.tasks:
         options["tasks"] = args.tasks
     print("ladderfit: fitting the model (use --fit FILE to reuse a saved fit) ...", file=sys.stderr)
-    fitted = fit(args.data, model=model_from_args(args), progress_bar=False, **options)  # no host callbacks: cached
+    spec = model_from_args(args)
+    if _two_step_figure(args) and args.model is None and args.structure is None:
+        spec = spec.replace(structure="two_step")  # step 1 and step 2 are figures of the two-step model
+    fitted = fit(args.data, model=spec, progress_bar=False, **options)  # no host callbacks: cached
     print(fit_header(fitted, args.data))
     return fitted
+
+
+def _two_step_figure(args: argparse.Namespace) -> bool:
+    """Whether the figure draws the two steps (task loss, the sigmoid), which the default single step has not."""
+    return args.kind in ("step1", "step2", "chained")
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:

@@ -393,7 +393,9 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
         same specification on the same data path; it takes ``tasks``, ``runs``, ``model``,
         ``seed`` and least-squares options (``n_starts``, ``n_boot``, ``ideal_point``) and
         returns a ``LeastSquaresFit`` whose ``predict`` gives the same table.
-    model : the :class:`~ladderfit.model.spec.ModelSpec` or its name (default ``"two_step"``);
+    model : the :class:`~ladderfit.model.spec.ModelSpec` or its name (default
+        :data:`~ladderfit.model.spec.DEFAULT_MODEL`, the single step: the best proper scores on
+        both bundled ladders' hold-outs; ``"two_step"`` is the paper's two steps);
         ``structure=``, ``feature=`` and ``run_effects=`` keywords change single parts of it.
     calibration : keyword option: a file written by ``ladderfit calibrate --save-choice`` (or
         :func:`~ladderfit.model.calibrated.read_choice`'s dict): the model it chose (unless

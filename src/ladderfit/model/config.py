@@ -71,7 +71,7 @@ class FitConfig:
 
     tasks: list[str] | None = None
     runs: list[str] | None = None
-    model: ModelSpec = field(default_factory=ModelSpec)
+    model: ModelSpec = field(default_factory=as_spec)  # DEFAULT_MODEL
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     chains: int = 4
     warmup: int = 300

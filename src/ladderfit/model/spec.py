@@ -26,16 +26,25 @@ import pandas as pd
 from ..data.schema import LOSS_COLUMNS, OPTIONAL_NUMERIC, REQUIRED
 from ..errors import LadderDataError
 
-__all__ = ["ModelSpec", "STRUCTURES", "DEFAULT_FEATURE", "as_spec", "check_feature"]
+__all__ = ["ModelSpec", "STRUCTURES", "DEFAULT_FEATURE", "DEFAULT_MODEL", "as_spec", "check_feature"]
 
 STRUCTURES: tuple[str, ...] = ("two_step", "compute", "single_step")
 DEFAULT_FEATURE = "task_loss"
+#: The model fitted when none is named (``fit()``, ``ladderfit predict``, ``calibrate``,
+#: ``backtest``): chosen by proper scores (CRPS, log score, interval score) of held-out
+#: predictions on the nested hold-outs of both bundled ladders, OLMo and Pythia, where the
+#: single step beat the two-step and compute structures on every score
+#: (``benchmarks/calibration.py``, ``benchmarks/results/calibration.json``). A feature or run
+#: effects asked for without a structure mean the two-step structure, which has them.
+DEFAULT_MODEL = "single_step"
 _RUN_EFFECTS = "+run_effects"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The model: ``structure``, intermediate ``feature`` and ``run_effects`` (see module doc)."""
+    """The model: ``structure``, intermediate ``feature`` and ``run_effects`` (see module doc).
+    ``ModelSpec()`` is the two-step specification; the model fitted when none is named is
+    :data:`DEFAULT_MODEL` (``as_spec(None)``)."""
 
     structure: str = "two_step"
     feature: str = DEFAULT_FEATURE
@@ -94,10 +103,12 @@ class ModelSpec:
 
 
 def as_spec(model=None, **parts) -> ModelSpec:
-    """A :class:`ModelSpec` from a spec, a name, a dict or ``None`` (the default), with any of
-    ``structure``, ``feature``, ``run_effects`` given as keywords overriding it (``None`` = keep)."""
+    """A :class:`ModelSpec` from a spec, a name, a dict or ``None`` (:data:`DEFAULT_MODEL`), with any
+    of ``structure``, ``feature``, ``run_effects`` given as keywords overriding it (``None`` = keep)."""
     if model is None:
-        spec = ModelSpec()
+        # a feature or run effects without a structure: the two-step structure, which has them
+        two = parts.get("structure") is None and (parts.get("feature") is not None or bool(parts.get("run_effects")))
+        spec = ModelSpec() if two else ModelSpec.parse(DEFAULT_MODEL)
     elif isinstance(model, ModelSpec):
         spec = model
     elif isinstance(model, str):
