@@ -100,7 +100,7 @@ def main() -> None:
     rows, refit_seconds = [], 0.0
     for r in res.ranking.itertuples():
         t1 = time.perf_counter()
-        refit = ladderfit.fit(df, runs=base + [r.candidate], tasks=tasks, **sampler)
+        refit = ladderfit.fit(df, runs=base + [r.candidate], tasks=tasks, model="two_step", **sampler)
         refit_seconds += time.perf_counter() - t1
         width, err = summarize(refit, r.candidate)
         rows.append({"candidate": r.candidate, "eflops": r.flops / 1e18, "design_rank": r.rank,

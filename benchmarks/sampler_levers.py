@@ -87,9 +87,9 @@ def gradient(n: int = 5000) -> None:
     from ladderfit.model.joint import model_for
     from ladderfit.model.priors import resolve_priors
 
-    config = FitConfig()
+    config = FitConfig(model="two_step")  # the levers are those of the two-step geometry
     md = bayes.build_model_data(bayes._ladder_data(None), config.model, config.preprocessing)
-    priors = resolve_priors(config.priors)
+    priors = resolve_priors(config.priors, config.model.structure)
     T = md.n_tasks
 
     def per_task(theta, dtype=jnp.float64):
@@ -204,10 +204,10 @@ def levers(rows, seed: int) -> None:
     head = f"{'sampler':<64} {'wall s':>7} {'draws':>5} {'steps':>6} {'depth':>5} {'ESS bulk':>8} {'ESS tail':>8} {'R-hat':>6} {'div':>4} {'|r| med':>7} {'|r| max':>7}"
     print(head)
     for label, geometry, options in rows:
-        config = FitConfig(seed=seed, progress_bar=False, **options)
+        config = FitConfig(seed=seed, progress_bar=False, **{"model": "two_step", **options})
         df = bayes._ladder_data(None)
         md = bayes.build_model_data(df, config.model, config.preprocessing)
-        priors = resolve_priors(config.priors)
+        priors = resolve_priors(config.priors, config.model.structure)
         t0 = time.perf_counter()
         kwargs = bayes.sampler_options(config) if geometry else {}
         draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, **kwargs)
@@ -244,7 +244,7 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> 
         for seed in range(seeds):
             config = FitConfig(seed=seed, progress_bar=False, draws=max(prefixes), model=model)
             md = bayes.build_model_data(df, config.model, config.preprocessing)
-            priors = resolve_priors(config.priors)
+            priors = resolve_priors(config.priors, config.model.structure)
             t0 = time.perf_counter()
             draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, **bayes.sampler_options(config))
             wall = time.perf_counter() - t0

@@ -77,7 +77,7 @@ def stages(label: str, timings: dict) -> None:
         prepare(config.chains)
         df = bayes._ladder_data(None)
         md = bayes.build_model_data(df, config.model, config.preprocessing)
-        priors = resolve_priors(config.priors)
+        priors = resolve_priors(config.priors, config.model.structure)
         mcmc = bayes.make_mcmc(md, priors, config)
         compile_s["t"] = 0.0
         t0 = time.perf_counter()

@@ -47,7 +47,7 @@ def main(argv=None) -> None:
     from ladderfit import plots
 
     tasks = args.tasks.split(",") if args.tasks else None
-    options = {"chains": args.chains, "warmup": args.warmup, "seed": args.seed, "tasks": tasks}
+    options = {"chains": args.chains, "warmup": args.warmup, "seed": args.seed, "tasks": tasks, "model": "two_step"}  # step figures
     if args.draws is not None:
         options["draws"] = args.draws
     t0 = time.perf_counter()
