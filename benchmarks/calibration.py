@@ -27,13 +27,9 @@ the share of truths above the median (bias; 50% when unbiased). Writes every tab
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 LADDER_MODELS = {
     "olmo": ("two_step", "single_step", "compute"),
@@ -61,6 +57,7 @@ def main() -> None:
     import pandas as pd
 
     import ladderfit
+    from results_io import write_results
     from ladderfit.analysis.calibration import NESTED_HOLDOUTS, fit_holdouts, score_holdouts, summarize_calibration
     from ladderfit.analysis.discrepancy import DRIFTS
     from ladderfit.model.priors import resolve_priors
@@ -143,23 +140,6 @@ def main() -> None:
         "fits": {f"{k[0]}/{k[1]}": v for k, v in fits_info.items()},
     })
     print(f"\n(tables in {out}/; summary in benchmarks/results/calibration.json)")
-
-
-def write_results(name: str, payload: dict) -> Path:
-    """Write ``benchmarks/results/NAME.json`` with the commit, the package version and the machine."""
-    import platform
-
-    import ladderfit
-
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True)
-    meta = {"commit": commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else ""),
-            "version": getattr(ladderfit, "__version__", "?"), "python": platform.python_version(),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "date": time.strftime("%Y-%m-%d %H:%M")}
-    path = ROOT / "benchmarks" / "results" / f"{name}.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({**meta, **payload}, indent=1, default=float))
-    return path
 
 
 if __name__ == "__main__":

@@ -158,7 +158,8 @@ def main() -> None:
     head = ("run", "import", "compile", "warmup", "sampling", "pred+idata", "draws", "ESS bulk", "ESS tail",
             "ESS/s", "R-hat", "div.", "steps/draw")
     print(" ".join(f"{h:>10}" for h in head))
-    for r in _rows(out):
+    stage_rows = _rows(out)
+    for r in stage_rows:
         print(" ".join(f"{v:>10}" for v in r))
 
     print("\n2. commands (new processes), wall seconds and peak resident memory")
@@ -173,6 +174,12 @@ def main() -> None:
         results.append((name, wall, peak, fitted))
         print(f"{name:<24} {wall:6.1f} s (goal <= {GOALS[name]:.0f})  {peak:6.0f} MB  {fitted}")
 
+    from results_io import write_results
+
+    summary = [{"what": name, "seconds": round(wall, 1), "goal_seconds": GOALS[name], "peak_mb": round(peak),
+                "fit": fitted} for name, wall, peak, fitted in results]  # fmt: skip
+    stages_table = [dict(zip(head, r)) for r in stage_rows]
+    write_results("speed", {"settings": {"quick": args.quick}, "summary": summary, "stages": stages_table})
     if args.quick:
         return
     print(f"\n3. {args.tasks} simulated tasks, 16 runs, one fit")
