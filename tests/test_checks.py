@@ -21,7 +21,7 @@ def sim():
 
 
 def test_prior_predictive_respects_E_positive_and_has_dims(sim):
-    idata = ladderfit.prior_predictive(sim.data, num_samples=200, preprocessing=RAW, targets=["7B-4T"])
+    idata = ladderfit.prior_predictive(sim.data, model="two_step", num_samples=200, preprocessing=RAW, targets=["7B-4T"])
     assert {"prior", "prior_predictive", "observed_data", "constant_data"} <= set(idata.groups())
     E = idata.prior["E"]
     assert E.dims == ("chain", "draw", "task") and E.sizes["draw"] == 200
@@ -37,7 +37,7 @@ def test_prior_predictive_respects_E_positive_and_has_dims(sim):
 
 
 def test_prior_predictive_soft_constraint_is_the_models_factor(sim):
-    idata = ladderfit.prior_predictive(sim.data, num_samples=100, preprocessing=RAW, constraint="soft", seed=1)
+    idata = ladderfit.prior_predictive(sim.data, model="two_step", num_samples=100, preprocessing=RAW, constraint="soft", seed=1)
     assert "soft" in idata.attrs["constraint"]
     # the barrier is 2% of the level wide: E may dip below 0 but only a little
     E, L_c = idata.prior["E"].values, idata.prior["L_c"].values
@@ -48,7 +48,7 @@ def test_prior_predictive_soft_constraint_is_the_models_factor(sim):
 def tiny_fit(sim):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a one-chain test fit does not converge, by design
-        return ladderfit.fit(sim.data, seed=0, **TINY)
+        return ladderfit.fit(sim.data, model="two_step", seed=0, **TINY)
 
 
 def _rug_counts(ax) -> list[int]:

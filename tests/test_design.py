@@ -40,7 +40,7 @@ def sim():
 def sim_fit(sim):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return ladderfit.fit(sim.data, **SAMPLER)
+        return ladderfit.fit(sim.data, model="two_step", **SAMPLER)
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_expected_widths_track_real_refits(sim, sim_fit, result):
         data = pd.concat([sim.data, extra.assign(run=name, size=name)], ignore_index=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            refit = ladderfit.fit(data, **SAMPLER)
+            refit = ladderfit.fit(data, model="two_step", **SAMPLER)
         p = refit.predict(TARGET, levels=(90,)).query("quantity == 'accuracy'")
         actual[name] = float((p["upper_90"] - p["lower_90"]).mean())
     expected = _mean(result)["width_90_expected"]

@@ -139,7 +139,7 @@ def test_crps_by_gamma_equals_predicting_with_each_gamma():
     train = sim.data[~sim.data["run"].str.startswith("760M")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = ladderfit.fit(train, chains=1, warmup=60, draws=40, seed=0, max_tree_depth=5)
+        fit = ladderfit.fit(train, model="two_step", chains=1, warmup=60, draws=40, seed=0, max_tree_depth=5)
     truth = final_accuracy(sim.data[sim.data["run"].isin(["760M-1xC", "760M-10xC"])])
     fast = crps_by_gamma(fit, truth, seed=3, drifts=DRIFTS, max_samples=None)
     assert fast.shape == (len(truth), len(POWERS), len(DRIFTS), len(GAMMA_GRID))

@@ -95,7 +95,7 @@ def tidy_ladder(sizes=(1e8, 2e8, 4e8, 8e8), mults=(1, 2, 4), tasks=("piqa", "arc
 def tiny_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny fits do not converge, by design
-        return ladderfit.fit(tasks=["piqa"], chains=1, warmup=20, draws=20, max_tree_depth=4, seed=0)
+        return ladderfit.fit(model="two_step", tasks=["piqa"], chains=1, warmup=20, draws=20, max_tree_depth=4, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ def sim():
 def sim_fit(sim):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        return ladderfit.fit(sim.data, seed=0, **FAST)
+        return ladderfit.fit(sim.data, model="two_step", seed=0, **FAST)
 
 
 def test_fit_converges_on_simulated_ladder(sim_fit):
@@ -70,7 +70,7 @@ def sim_fit_runs(sim):
     """The run-effects variant: the model the simulation draws from."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        return ladderfit.fit(sim.data, seed=0, run_effects=True, **FAST)
+        return ladderfit.fit(sim.data, model="two_step", seed=0, run_effects=True, **FAST)
 
 
 def _inside(fit, truths, names=("alpha", "beta", "E", "k", "L0", "floor")) -> tuple[int, int]:
@@ -126,7 +126,7 @@ def test_interval_wider_for_noisier_task():
     truths = [replace(truths[0], name="quiet", sigma_acc=0.002, n_items=20000, run_tau=0.002),
               replace(truths[0], name="noisy", sigma_acc=0.02, n_items=300, run_tau=0.02)]  # fmt: skip
     sim = simulate_ladder(truths, seed=2)
-    fit = ladderfit.fit(sim.data, seed=0, **FAST)
+    fit = ladderfit.fit(sim.data, model="two_step", seed=0, **FAST)
     pred = fit.predict(TARGETS[:1]).query("quantity == 'accuracy'").set_index("task")
     width = pred["upper_90"] - pred["lower_90"]
     assert width["noisy"] > 2 * width["quiet"]
@@ -147,15 +147,15 @@ def test_same_seed_same_numbers(sim):
     data = sim.data[sim.data["task"] == "task0"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # a short run: only determinism matters here
-        a = ladderfit.fit(data, seed=5, chains=1, warmup=100, draws=100).predict(TARGETS)
-        b = ladderfit.fit(data, seed=5, chains=1, warmup=100, draws=100).predict(TARGETS)
+        a = ladderfit.fit(data, model="two_step", seed=5, chains=1, warmup=100, draws=100).predict(TARGETS)
+        b = ladderfit.fit(data, model="two_step", seed=5, chains=1, warmup=100, draws=100).predict(TARGETS)
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_planted_nonconvergence_warns(sim):
     data = sim.data[sim.data["task"] == "task0"]
     with pytest.warns(ConvergenceWarning, match="did NOT converge"):
-        fit = ladderfit.fit(data, seed=0, chains=2, warmup=5, draws=20)
+        fit = ladderfit.fit(data, model="two_step", seed=0, chains=2, warmup=5, draws=20)
     assert not fit.converged
     assert fit.diagnostics.problems()
 
@@ -230,7 +230,7 @@ def test_compare_variants_by_loo(sim_fit, sim_fit_runs, sim):
         assert len(runs) == sim.data["run"].nunique()
         assert table.loc[name, "elpd_loo"] == pytest.approx(runs["elpd_loo"].sum(), rel=1e-9)
         assert table.loc[name, "p_loo"] == pytest.approx(runs["p_loo"].sum(), rel=1e-6, abs=1e-6)
-    smaller = ladderfit.fit(sim.data[sim.data["task"] == "task0"], seed=0, **FAST)
+    smaller = ladderfit.fit(sim.data[sim.data["task"] == "task0"], model="two_step", seed=0, **FAST)
     with pytest.raises(LadderDataError, match="other acc_obs observations"):
         compare({"default": sim_fit, "one task": smaller})
 
@@ -247,7 +247,7 @@ def test_interval_coverage_and_recovery_over_seeds():
         sim = simulate_ladder(default_truths(4, seed=10 + seed), seed=10 + seed)
         truth = sim.truth_at(TARGETS, seed=100 + seed, noisy=True)
         for name, opts in (("default", {}), ("runs", {"run_effects": True})):
-            fit = ladderfit.fit(sim.data, seed=seed, **FAST, **opts)
+            fit = ladderfit.fit(sim.data, model="two_step", seed=seed, **FAST, **opts)
             m = fit.predict(TARGETS, levels=(50, 90)).query("quantity == 'accuracy'").merge(truth, on=["target", "task"])
             cov[name][0] += int(((m["lower_90"] <= m["accuracy"]) & (m["accuracy"] <= m["upper_90"])).sum())
             cov[name][1] += len(m)
@@ -327,7 +327,7 @@ def test_same_seed_same_numbers_whatever_the_chain_method(sim):
     for method in ("parallel", "parallel_again", "vectorized"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = ladderfit.fit(sim.data, chains=2, warmup=50, draws=30, seed=3, max_tree_depth=5,
+            fit = ladderfit.fit(sim.data, model="two_step", chains=2, warmup=50, draws=30, seed=3, max_tree_depth=5,
                                 chain_method=method.replace("_again", ""))  # fmt: skip
         draws[method] = fit.idata.posterior["k"].values
         k_post[method] = fit.idata.posterior["k"]
@@ -384,7 +384,7 @@ def test_seed_reruns_are_replicates_of_one_configuration():
     assert np.allclose(diffs[h], 0.25 * _rerun_log_differences(md)[h])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = ladderfit.fit(data, runs=list(PAPER_LADDER_RUNS) + reruns, chains=2, warmup=200, draws=200, seed=0)
+        fit = ladderfit.fit(data, model="two_step", runs=list(PAPER_LADDER_RUNS) + reruns, chains=2, warmup=200, draws=200, seed=0)
     post = fit.idata.posterior
     assert "config_raw" in post and post["config_raw"].sizes["replicated_config"] == 8
     share = post["seed_share"]

@@ -39,7 +39,7 @@ def cached_tiny_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ladderfit.fit(
-            tasks=TINY_TASKS, runs=list(PAPER_LADDER_RUNS), chains=1, warmup=80, draws=40, max_tree_depth=5, seed=1
+            model="two_step", tasks=TINY_TASKS, runs=list(PAPER_LADDER_RUNS), chains=1, warmup=80, draws=40, max_tree_depth=5, seed=1
         )
 
 

@@ -77,9 +77,9 @@ def test_draws_by_need_continue_when_the_ess_is_short(one_task):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ladderfit.ConvergenceWarning)
-        short = ladderfit.fit(one_task, ess_target=50.0, **common)
-        more = ladderfit.fit(one_task, ess_target=1e6, max_draws=550, **common)
-        exact = ladderfit.fit(one_task, draws=120, ess_target=1e6, **common)
+        short = ladderfit.fit(one_task, model="two_step", ess_target=50.0, **common)
+        more = ladderfit.fit(one_task, model="two_step", ess_target=1e6, max_draws=550, **common)
+        exact = ladderfit.fit(one_task, model="two_step", draws=120, ess_target=1e6, **common)
     n0 = FitConfig().first_draws
     assert n0 == FIRST_DRAWS == 400
     # a reachable ESS target: the first 400 draws, continued only if R-hat was above 1.01 then
@@ -212,7 +212,7 @@ def test_float32_likelihood_gives_the_float64_posterior():
     from numpyro.infer.util import log_density
 
     tasks = ["arc_easy", "hellaswag", "piqa"]
-    fits = {flag: ladderfit.fit(tasks=tasks, float32_likelihood=flag, progress_bar=False) for flag in (True, False)}
+    fits = {flag: ladderfit.fit(model="two_step", tasks=tasks, float32_likelihood=flag, progress_bar=False) for flag in (True, False)}
     fit = fits[True]
     md, priors = fit.model_data, fit.priors
     post = fit.idata.posterior

@@ -26,7 +26,7 @@ def sim():
 def tiny(data, draws=40, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny fits do not converge, by design
-        return ladderfit.fit(data, chains=1, warmup=60, draws=draws, seed=0, preprocessing=RAW, **options)
+        return ladderfit.fit(data, **{"model": "two_step", **options}, chains=1, warmup=60, draws=draws, seed=0, preprocessing=RAW)
 
 
 def load_quietly(path):

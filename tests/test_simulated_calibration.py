@@ -204,7 +204,7 @@ def test_fit_on_item_ladder_converges_and_covers():
     sim = simulate_ladder(default_truths(3, seed=7), seed=7, items=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        fit = ladderfit.fit(sim.data, seed=0, **FAST)
+        fit = ladderfit.fit(sim.data, model="two_step", seed=0, **FAST)
     d = fit.diagnostics.as_dict()
     # R-hat unrounded (the diagnostics table is az.summary's, rounded to 2 decimals)
     rhat = az.rhat(fit.idata, var_names=[v for v in PARAMETERS if v in fit.idata.posterior])
@@ -254,7 +254,7 @@ def over_seeds():
     pairs, params = [], []
     for s in SEEDS:
         sim = simulate_ladder(default_truths(4, seed=30 + s), seed=30 + s, items=True)
-        fit = ladderfit.fit(sim.data, seed=s, **FAST)
+        fit = ladderfit.fit(sim.data, model="two_step", seed=s, **FAST)
         truth = sim.truth_at(targets, seed=300 + s)
         for name, disc in (("none", 0.0), ("default", None)):  # the simulated law is exact: no discrepancy
             pred = fit.predict(targets, levels=(50, 90), discrepancy=disc).query("quantity == 'accuracy'")
@@ -376,7 +376,7 @@ def test_final_only_ladder_fits_and_covers():
         final = sim.data.sort_values("step").groupby(["run", "task"]).tail(1).reset_index(drop=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = ladderfit.fit(final, seed=s, chains=2, warmup=400, draws=400)
+            fit = ladderfit.fit(final, model="two_step", seed=s, chains=2, warmup=400, draws=400)
         targets = beyond([2, 3])
         pred = fit.predict(targets, levels=(90,), discrepancy=0.0).query("quantity == 'accuracy'")
         m = pred.merge(sim.truth_at(targets, seed=500 + s), on=["target", "task"])
