@@ -160,7 +160,7 @@ def test_cli_backtest_writes_csv(tmp_path, capsys):
     from ladderfit.cli import main
 
     out = tmp_path / "f.csv"
-    rc = main(["backtest", "--method", "least_squares", "--tasks", "hellaswag", "--out", str(out)])
+    rc = main(["backtest", "--method", "least_squares", "--model", "two_step", "--tasks", "hellaswag", "--out", str(out)])
     assert rc == 0
     df = pd.read_csv(out)
     assert list(df.columns) == list(BACKTEST_COLUMNS)

@@ -663,16 +663,17 @@ def test_structures_that_cannot_fit_an_lm_eval_ladder(pythia, tmp_path, capsys, 
 
 def test_two_step_names_the_feature_columns_there_are(tmp_path, capsys, fake_fit):
     path = tmp_path / "t.csv"
-    tidy_ladder().drop(columns=["task_loss"]).assign(c4_loss=3.0).to_csv(path, index=False)
-    assert_failed(run(capsys, "predict", "--data", path), "task_loss", "c4_loss")
+    # two loss columns and no task_loss: no guess (with one, that one is fitted, and said)
+    tidy_ladder().drop(columns=["task_loss"]).assign(c4_loss=3.0, lambada_loss=2.0).to_csv(path, index=False)
+    assert_failed(run(capsys, "predict", "--data", path, "--model", "two_step"), "task_loss", "c4_loss", "lambada_loss")
     assert not fake_fit
 
 
 def test_structure_errors_from_python(pythia):
     with pytest.raises(LadderDataError, match="task_loss"):
         ladderfit.fit(pythia.drop(columns=["lambada_loss"], errors="ignore"), model="two_step", chains=1)
-    with pytest.raises(LadderDataError, match="flops"):
-        ladderfit.fit(pythia, model="compute", chains=1)
+    with pytest.raises(LadderDataError, match="task_loss"):  # FLOPs are 6 N D without a flops column
+        ladderfit.fit(pythia.drop(columns=["lambada_loss"], errors="ignore"), model="compute", chains=1)
 
 
 # ----------------------------------------------------------------------------- more bad data files

@@ -109,7 +109,7 @@ def test_target_accuracy_close_to_truth(sim_fit, sim):
 def test_predict_table_columns_and_no_nan(sim_fit):
     pred = sim_fit.predict(TARGETS, levels=(50, 80))
     assert list(pred.columns) == [
-        "target", "task", "N", "D", "quantity", "mean", "median", "sd",
+        "target", "task", "N", "D", "distance", "location", "quantity", "mean", "median", "sd",
         "lower_50", "upper_50", "lower_80", "upper_80",
     ]  # fmt: skip
     assert len(pred) == 2 * 3 * 2
@@ -299,11 +299,13 @@ def test_variants_fit_and_predict(sim, variant):
         plots.plot_step1(fit)
 
 
-def test_compute_variant_needs_flops(sim):
-    from ladderfit.data.schema import LadderDataError
+def test_compute_variant_without_flops_takes_6ND(sim):
+    from ladderfit.model.inputs import build_model_data
+    from ladderfit.model.spec import as_spec
 
-    with pytest.raises(LadderDataError, match="flops"):
-        ladderfit.fit(sim.data, model="compute", chains=1, warmup=10, draws=10)
+    assert "flops" not in sim.data.columns
+    md = build_model_data(sim.data, as_spec("compute"))
+    assert md.flops_coef == pytest.approx((np.log(6.0), 1.0), abs=1e-9)
 
 
 def _median_and_mcse(da) -> tuple[np.ndarray, np.ndarray]:

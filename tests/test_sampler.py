@@ -115,7 +115,7 @@ def test_sampler_geometry_matches_the_model_posterior(one_task):
     sigmoid (within Monte Carlo error) on a simulated task."""
     from numpyro.infer import MCMC, NUTS, init_to_value
 
-    config = FitConfig(chains=2, warmup=300, draws=400, progress_bar=False)
+    config = FitConfig(chains=2, warmup=300, draws=400, progress_bar=False, model="two_step")
     md = bayes.build_model_data(one_task, config.model, config.preprocessing)
     priors = resolve_priors()
     out = {}

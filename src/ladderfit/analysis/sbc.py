@@ -96,7 +96,7 @@ def sbc(
     n_sims : number of simulations (one prior draw and one NUTS fit each).
     params : the parameters to rank (posterior sites of the model: sampled or deterministic).
     fit_options : :class:`~ladderfit.model.config.FitConfig` fields: ``tasks``, ``runs``,
-        ``model``, ``preprocessing``, ``priors`` (for the draws and the fits), ``chains``,
+        ``model`` (default ``"two_step"``, whose parameters :data:`DEFAULT_PARAMS` are), ``preprocessing``, ``priors`` (for the draws and the fits), ``chains``,
         ``warmup``, ``draws``, ``target_accept``, ``max_tree_depth``, ``seed`` (the fits'
         seeds are ``seed + 1 + sim``).
     n_draws : posterior draws each truth is ranked among, thinned evenly from the
@@ -114,9 +114,10 @@ def sbc(
     if n_sims < 1:
         raise ValueError("n_sims must be at least 1")
     enable_x64()
-    options = FitConfig(**{"progress_bar": False, **dict(fit_options or {})})
+    # the two-step model unless told: the model whose sampler geometry and likelihood grids NUTS uses
+    options = FitConfig(**{"progress_bar": False, "model": "two_step", **dict(fit_options or {})})
     df, md = _design(data, options)
-    priors = resolve_priors(options.priors)
+    priors = resolve_priors(options.priors, options.model.structure)
     prior = prior_predictive(df, model=options.model, tasks=options.tasks, runs=options.runs, priors=options.priors,
                              preprocessing=options.preprocessing, num_samples=n_sims, seed=seed, constraint="soft")  # fmt: skip
     unknown = [p for p in params if p not in prior.prior]

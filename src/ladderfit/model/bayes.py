@@ -417,6 +417,8 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     if calibration is not None:  # a ladder's own calibration: its model, unless given, and its discrepancy
         model, options["priors"] = _calibrated(calibration, model if model is not None else base.get("model"),
                                                options.get("priors", base.get("priors")))
+    if model is None and base.get("model") is None and method == "least_squares" and not parts:
+        model = "two_step"  # the paper's method fits the paper's two steps unless told
     spec = as_spec(model if model is not None else base.get("model"), **parts)
     if method == "least_squares":
         return _fit_least_squares(data, base, spec, options)

@@ -545,7 +545,8 @@ def fit_least_squares(
     n_boot : residual-bootstrap refits of step 1 for the task-loss interval (0: none).
     reference_targets : targets at which start agreement is judged (default: the paper's).
     """
-    spec = as_spec(model, structure=structure, feature=feature)
+    # the paper's two steps unless told (the Bayesian fit's default is the single step)
+    spec = as_spec(model if model is not None else "two_step", structure=structure, feature=feature)
     if spec.run_effects:
         raise LadderDataError(f"model {spec.name!r}: least squares has no run effects")
     structure, feature = spec.structure, spec.feature
