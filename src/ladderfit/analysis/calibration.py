@@ -29,10 +29,12 @@ Distance
 
 Columns of :func:`calibration` (one row per hold-out, held-out run and task)
     ``holdout, run, task, N, D, distance, actual, median, lower_50, upper_50, lower_80,
-    upper_80, lower_90, upper_90, lower_95, upper_95, model, bin, converged, fit_seconds``.
+    upper_80, lower_90, upper_90, lower_95, upper_95, crps, log_score, model, bin, converged,
+    fit_seconds``.
     ``actual`` is the run's final-checkpoint accuracy (as in :func:`.backtest.backtest`);
     ``median`` and the central ``lower_L``/``upper_L`` bounds are quantiles of the posterior
-    predictive of accuracy; all accuracies are fractions. ``D`` is the run's final D.
+    predictive of accuracy; ``crps`` and ``log_score`` score the predictive draws against the
+    truth (:func:`score_holdout`); all accuracies are fractions. ``D`` is the run's final D.
     ``converged`` and ``fit_seconds`` (wall time, JAX compilation included) describe the
     hold-out's fit.
 """
