@@ -180,3 +180,18 @@ def test_bayes_backtest_tiny(ladder):
     assert list(dict.fromkeys(df["model"])) == ["two_step", "compute", "single_step"]
     # a predictive interval of the joint model is wider than the least-squares band
     assert df["width_90"].mean() > 1.0
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_cli_backtest_exits_3_when_a_bayesian_fit_did_not_converge(tmp_path, capsys):
+    """A fit far too short to converge: the table is still written, the culprit named, exit 3;
+    --allow-unconverged exits 0."""
+    from ladderfit.cli import main
+
+    out = tmp_path / "bt.csv"
+    args = ["backtest", "--method", "bayes", "--tasks", "piqa", "--chains", "1", "--warmup", "20", "--draws", "50",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 3
+    err = capsys.readouterr().err
+    assert "did not converge" in err and "bayes single_step" in err and out.exists()
+    assert main(args + ["--allow-unconverged"]) == 0
