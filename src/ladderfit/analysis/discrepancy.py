@@ -133,7 +133,7 @@ def crps_by_gamma(fit, truth: pd.DataFrame, grid=GAMMA_GRID, seed: int = 0, powe
     power p of ``powers``, drift delta of ``drifts`` and gamma of ``grid``: an array
     (rows, powers, drifts, gammas), from one predictive pass (:func:`predictive_parts`), so
     differences between the settings are not Monte Carlo noise."""
-    parts = fit if isinstance(fit, PredictiveParts) else predictive_parts(fit, truth, seed, max_samples)
+    parts = predictive_parts(fit, truth, seed, max_samples)
     out = np.empty((len(parts.actual), len(powers), len(drifts), len(grid)))
     for i, power in enumerate(powers):
         for j, drift in enumerate(drifts):

@@ -62,7 +62,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         write_choice(args.save_choice, chosen, calibrated_priors(table), records, source=args.data or "bundled:olmo")
         print(f"\nwrote {args.save_choice}: model {chosen} and its discrepancy; use it with "
               f"'ladderfit predict --calibration {args.save_choice}' or fit(..., calibration=...)")
-    return _convergence_status({n: t for n, t in tables.items()}, args.allow_unconverged)
+    return _convergence_status(tables, args.allow_unconverged)
 
 
 def _calibrate_one(args: argparse.Namespace, spec):

@@ -16,13 +16,12 @@ import json
 from pathlib import Path
 
 from ..errors import LadderDataError
-from .priors import resolve_priors
+from .priors import DISCREPANCY_PRIORS, resolve_priors
 from .spec import as_spec
 
 __all__ = ["CHOICE_FORMAT", "write_choice", "read_choice"]
 
 CHOICE_FORMAT = "ladderfit.calibration_choice.v1"
-_KEYS = ("discrepancy", "discrepancy_power", "discrepancy_drift", "discrepancy_max_distance")
 
 
 def write_choice(path, model: str, priors: dict, scores: list[dict] | None = None, source: str = "") -> Path:
@@ -32,7 +31,7 @@ def write_choice(path, model: str, priors: dict, scores: list[dict] | None = Non
 
     payload = {"format": CHOICE_FORMAT, "model": as_spec(model).name, "source": str(source),
                "ladderfit_version": library_versions().get("ladderfit", "?"),
-               "priors": {k: [v[0], [float(p) for p in v[1]]] for k, v in priors.items() if k in _KEYS},
+               "priors": {k: [v[0], [float(p) for p in v[1]]] for k, v in priors.items() if k in DISCREPANCY_PRIORS},
                "scores": scores or []}  # fmt: skip
     path = Path(path)
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1, default=float)))

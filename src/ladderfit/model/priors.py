@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpyro.distributions as dist
 
-__all__ = ["DEFAULT_PRIORS", "DISCREPANCY_BY_STRUCTURE", "prior", "resolve_priors"]
+__all__ = ["DEFAULT_PRIORS", "DISCREPANCY_BY_STRUCTURE", "DISCREPANCY_PRIORS", "prior", "resolve_priors"]
 
 DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     # ---- step 1: L(N, D) = E + A / N^alpha + B / D^beta --------------------------------
@@ -54,6 +54,9 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "discrepancy_drift": ("Fixed", (0.0,), "delta: mean of the logit-scale discrepancy per unit of d^power (the law's bias)"),
     "discrepancy_max_distance": ("Fixed", (3.10,), "largest distance d of the hold-outs the discrepancy was calibrated on"),
 }
+
+#: The priors that make the discrepancy ``d^p (drift + gamma eps)`` and its calibrated range.
+DISCREPANCY_PRIORS = ("discrepancy", "discrepancy_power", "discrepancy_drift", "discrepancy_max_distance")
 
 #: Priors that may take another family than their default's.
 OTHER_FAMILIES: dict[str, tuple[str, ...]] = {"discrepancy": ("LogNormal", "Fixed")}

@@ -18,12 +18,12 @@ from .config import FitConfig
 from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
 from .inputs import ModelData
 from .joint import SAMPLED_SITES, model_for
-from .priors import DEFAULT_PRIORS, resolve_priors
+from .priors import DEFAULT_PRIORS, DISCREPANCY_PRIORS, resolve_priors
 from .provenance import DATA_HASH_DESCRIPTION, library_versions
 from .spec import as_spec
 from ..data.targets import as_targets
 
-__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "DISCREPANCY_PRIORS", "MODEL_NAME", "PREDICTED",
+__all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED",
            "format_version", "quantile_summary"]
 
 MODEL_NAME = "ladderfit.joint_two_step.v4"
@@ -199,7 +199,7 @@ class LadderFit:
             ``None`` (the fit's priors: the structure's calibrated default unless overridden),
             a number (a fixed gamma with the fit's drift delta; 0: no discrepancy at all), a
             prior of gamma ``("LogNormal", (mu, sigma))``, or a dict of the priors
-            :data:`DISCREPANCY_PRIORS` (what
+            :data:`~ladderfit.model.priors.DISCREPANCY_PRIORS` (what
             :attr:`~ladderfit.analysis.discrepancy.DiscrepancyEstimate.priors` gives). It
             changes predictions only, never the posterior.
         store : also keep the draws in :attr:`idata` as ArviZ's ``predictions`` and
@@ -439,13 +439,9 @@ def quantile_summary(predictions: xr.Dataset, levels=(50, 90), quantities=("task
     return pd.DataFrame(rows)
 
 
-#: The priors that make the discrepancy (what :meth:`LadderFit.predict`'s ``discrepancy`` may set).
-DISCREPANCY_PRIORS = ("discrepancy", "discrepancy_power", "discrepancy_drift", "discrepancy_max_distance")
-
-
 def discrepancy_priors(discrepancy) -> dict:
     """Prior overrides from :meth:`LadderFit.predict`'s ``discrepancy`` argument: a dict of
-    :data:`DISCREPANCY_PRIORS`; a number, a fixed gamma with the fit's drift (0: no
+    :data:`~ladderfit.model.priors.DISCREPANCY_PRIORS`; a number, a fixed gamma with the fit's drift (0: no
     discrepancy at all, drift included); or a prior of gamma."""
     if isinstance(discrepancy, dict):
         unknown = set(discrepancy) - set(DISCREPANCY_PRIORS)
