@@ -403,3 +403,22 @@ def test_seed_reruns_are_replicates_of_one_configuration():
     assert float(mean.sel(task="hellaswag")) < 0.5 - 0.5 * (0.5 - implied["hellaswag"]), (mean.values, implied)
     assert float(mean.sel(task="piqa")) > float(mean.sel(task="hellaswag")) + 0.15, mean.values
     assert float(sd.sel(task="piqa")) < 0.85 * prior_sd and float(sd.sel(task="hellaswag")) < 0.85 * prior_sd, sd.values
+
+
+def test_locate_says_where_each_target_lies(sim_fit):
+    """Distance from the hull of the ladder's runs (the discrepancy's d), inside/beyond/beside,
+    and whether d is past the distance the discrepancy was calibrated on."""
+    from ladderfit.model.geometry import hull_distance
+
+    md = sim_fit.model_data
+    i = int(np.argmax(md.s1_x + md.s1_z))  # the largest run: a vertex of the hull
+    N0, D0 = np.exp(md.s1_x[i] + md.logN_c), np.exp(md.s1_z[i] + md.logD_c)
+    targets = pd.DataFrame({"target": ["on", "far", "small"], "N": [N0, N0 * 40, N0 / 100], "D": [D0, D0 * 40, D0 / 100]})
+    where = sim_fit.locate(targets).set_index("target")
+    x, z = md.target_xz(targets)
+    np.testing.assert_allclose(where["distance"], hull_distance(np.column_stack([md.s1_x, md.s1_z]), x, z))
+    assert where.loc["on", "location"] == "inside" and where.loc["on", "distance"] == pytest.approx(0, abs=1e-9)
+    assert where.loc["far", "location"] == "beyond" and where.loc["small", "location"] == "beside"
+    top = sim_fit.priors["discrepancy_max_distance"][1][0]
+    assert where.loc["far", "distance"] > top and where.loc["far", "extrapolated"]
+    assert not where.loc["on", "extrapolated"]
