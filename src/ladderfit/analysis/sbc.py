@@ -19,10 +19,11 @@ into a ladder table and preprocessing again is not possible: preprocessing avera
 evaluations of a run, smooths checkpoints over a moving window, thins them and *measures*
 the jitters from neighbouring checkpoints, none of which can be inverted. So the design
 (:class:`~ladderfit.model.inputs.ModelData` of the ladder table, preprocessing done once) is
-kept and the NumPyro model (:func:`~ladderfit.model.joint.model_for`) is conditioned on the
-drawn observations directly with :func:`numpyro.handlers.condition`; NUTS starts from
-:func:`~ladderfit.model.bayes.initial_values` of the design with the drawn observations in
-place of the real ones, as a fit of such data would.
+kept and the drawn observations replace the real ones in its arrays (``s1_loss``, ``s2_acc``,
+``s1_acc``); NUTS then runs exactly what :func:`ladderfit.fit` runs on that design: the same
+model keywords (:func:`~ladderfit.model.bayes.sampler_options`: the sampler's geometry, the
+likelihood on grids, the checkpoints' terms in float32 unless ``float32_likelihood=False``),
+started from :func:`~ladderfit.model.bayes.initial_values` of the drawn data.
 
 Ranks of one simulation are correlated across the tasks (they share the pooled
 parameters); :func:`rank_uniformity` therefore tests each (parameter, index) over the
@@ -38,13 +39,12 @@ from dataclasses import replace
 import jax
 import numpy as np
 import pandas as pd
-from numpyro.handlers import condition
 from numpyro.infer import MCMC, NUTS, init_to_value
 from scipy import stats
 
 from ..data.bundled import default_runs
 from ..data.readers import read_data
-from ..model.bayes import initial_values, select
+from ..model.bayes import initial_values, sampler_options, select
 from ..model.config import FitConfig
 from ..model.inputs import build_model_data
 from ..model.joint import model_for
@@ -134,15 +134,17 @@ def sbc(
         obs = {s: np.asarray(prior.prior_predictive[s].values[0, i]) for s in sites}
         md_i = replace(md, **{_DATA_FIELD[s]: (np.exp(v) if s == "loss_obs" else v) for s, v in obs.items()})
         kernel = NUTS(
-            condition(model, data=obs),
+            model,
             init_strategy=init_to_value(values=initial_values(md_i, priors)),
             target_accept_prob=options.target_accept,
             max_tree_depth=(min(options.warmup_tree_depth, options.max_tree_depth), options.max_tree_depth),
         )
         mcmc = MCMC(kernel, num_warmup=options.warmup, num_samples=options.first_draws, num_chains=options.chains,
                     chain_method="sequential", progress_bar=options.progress_bar is True)  # fmt: skip
-        mcmc.run(jax.random.PRNGKey(options.seed + 1 + i), md, priors, observe=False, for_sampler=True,
-                 extra_fields=("diverging",))  # the sampler's geometry, as fit() uses it
+        # the drawn observations in the design, fitted exactly as fit() fits data: the sampler's
+        # geometry and likelihood grids, the checkpoints' terms in the configured precision
+        mcmc.run(jax.random.PRNGKey(options.seed + 1 + i), md_i, priors, extra_fields=("diverging",),
+                 **sampler_options(options))
         samples = mcmc.get_samples()
         divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         for name in params:
