@@ -56,6 +56,7 @@ from .stacking import log_density
 
 __all__ = [
     "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
+    "holdout_draws", "scored_rows",
     "distance_beyond", "distance_bin", "calibration_columns", "interval_levels", "check_calibration_table",
     "read_calibration", "pit_counts", "Holdout", "HoldoutFit", "NESTED_HOLDOUTS", "DISTANCE_BINS", "LEVELS",
     "CALIBRATION_COLUMNS",
@@ -183,18 +184,9 @@ def distance_bin(distance) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- fitting and scoring
-def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS, discrepancy=None, seed: int = 0) -> pd.DataFrame:
-    """Predict each held-out run of ``truth`` with ``fit`` and return the scored rows.
-
-    ``truth``: ``run, task, N, D, actual`` (:func:`~.backtest.final_accuracy`); ``distance``:
-    the runs' distance beyond the training runs, a Series indexed by run; ``discrepancy``: the
-    discrepancy to predict with (``None``: the fit's priors; a number; a prior of gamma
-    ``("LogNormal", (mu, sigma))``; a dict of priors, as
-    :attr:`~.discrepancy.DiscrepancyEstimate.priors`; or a dict run -> any of these, one per
-    held-out run). Returns ``truth`` with ``distance``, ``median``, ``lower_L``/``upper_L`` for
-    each level, ``crps`` (accuracy as a fraction; lower is better) and ``log_score`` (log
-    predictive density of the truth, Gaussian kernel; higher is better).
-    """
+def holdout_draws(fit, truth: pd.DataFrame, discrepancy=None, seed: int = 0) -> np.ndarray:
+    """Predictive draws (samples, rows) of the accuracy of each row of ``truth`` (``run, task,
+    N, D, actual``) by ``fit``, with ``discrepancy`` as in :func:`score_holdout`."""
     from ..model.results import discrepancy_priors
 
     parts = predictive_parts(fit, truth, seed=seed)
@@ -212,11 +204,33 @@ def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS, 
         gamma = np.full(S, params[0]) if family == "Fixed" else np.exp(rng.normal(params[0], params[1], S))
         rows = runs == run
         acc[:, rows] = parts.accuracy(power, drift, gamma, rows)
+    return acc
+
+
+def scored_rows(truth: pd.DataFrame, distance: pd.Series, acc: np.ndarray, levels=LEVELS) -> pd.DataFrame:
+    """``truth`` with the scores of its predictive draws ``acc`` (samples, rows): columns as
+    :func:`score_holdout` returns them."""
+    y = truth["actual"].to_numpy(float)
     out = truth.assign(distance=truth["run"].map(distance).to_numpy(float), median=np.median(acc, axis=0))
     for lev in levels:
         lo, hi = np.quantile(acc, [(100 - lev) / 200, (100 + lev) / 200], axis=0)
         out[f"lower_{lev:g}"], out[f"upper_{lev:g}"] = lo, hi
-    return out.assign(crps=crps(acc, parts.actual), log_score=log_density(acc, parts.actual))
+    return out.assign(crps=crps(acc, y), log_score=log_density(acc, y))
+
+
+def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS, discrepancy=None, seed: int = 0) -> pd.DataFrame:
+    """Predict each held-out run of ``truth`` with ``fit`` and return the scored rows.
+
+    ``truth``: ``run, task, N, D, actual`` (:func:`~.backtest.final_accuracy`); ``distance``:
+    the runs' distance beyond the training runs, a Series indexed by run; ``discrepancy``: the
+    discrepancy to predict with (``None``: the fit's priors; a number; a prior of gamma
+    ``("LogNormal", (mu, sigma))``; a dict of priors, as
+    :attr:`~.discrepancy.DiscrepancyEstimate.priors`; or a dict run -> any of these, one per
+    held-out run). Returns ``truth`` with ``distance``, ``median``, ``lower_L``/``upper_L`` for
+    each level, ``crps`` (accuracy as a fraction; lower is better) and ``log_score`` (log
+    predictive density of the truth, Gaussian kernel; higher is better).
+    """
+    return scored_rows(truth, distance, holdout_draws(fit, truth, discrepancy, seed), levels)
 
 
 class _Fitted(NamedTuple):
