@@ -1185,3 +1185,81 @@ def test_plausibility_error_in_a_fresh_process(tmp_path):
     path = tmp_path / "huge.csv"
     tidy_ladder().assign(N=lambda d: np.where(d["size"] == "800M", 1.3e299, d["N"])).to_csv(path, index=False)
     assert_failed(cli("data", "summary", "--data", path, timeout=60), "N = 1.3e+299", "sane range")
+
+
+# ----------------------------------------------------------------------------- interrupts and pipes
+
+
+def _interrupt_case(tmp_path):
+    out, save = tmp_path / "p.csv", tmp_path / "fit.nc"
+    out.write_text("previous table\n")
+    save.write_bytes(b"previous fit")
+    return out, save, snapshot(out, save)
+
+
+def test_interrupt_during_the_fit_keeps_every_file(tmp_path, capsys, monkeypatch):
+    import signal
+
+    import ladderfit.model.bayes as bayes
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bayes, "fit", interrupted)
+    out, save, before = _interrupt_case(tmp_path)
+    code, _, err = run(capsys, "predict", "--tasks", "piqa", "--out", out, "--save", save)
+    assert code == 130 and "Traceback" not in err
+    assert err.splitlines()[-1] == "ladderfit: interrupted; every existing file was left as it was"
+    assert snapshot(out, save) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc", "p.csv"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back
+
+
+def test_interrupt_swallowed_by_a_callback_still_stops_the_command(tmp_path, capsys, monkeypatch, tiny_fit):
+    """A Ctrl-C raised inside a callback that swallows it (as XLA's do) stops the command all the same."""
+    import signal
+
+    import ladderfit.model.bayes as bayes
+
+    def swallowed(*a, **k):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # what a C++ callback does with it
+        return tiny_fit
+
+    monkeypatch.setattr(bayes, "fit", swallowed)
+    out, save, before = _interrupt_case(tmp_path)
+    code, _, err = run(capsys, "predict", "--tasks", "piqa", "--out", out, "--save", save)
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
+    assert snapshot(out, save) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc", "p.csv"]
+    from ladderfit.io import atomic_write
+
+    atomic_write(out, lambda tmp: Path(tmp).write_text("new\n"))  # the interrupt is forgotten after the command
+    assert out.read_text() == "new\n"
+
+
+def _closed_stdout(argv, tmp_path, script=""):
+    """Run the command with its standard output a pipe nobody reads (``| head -1`` that left)."""
+    code = script + f"\nimport sys\nfrom ladderfit.cli import main\nsys.exit(main({[str(a) for a in argv]!r}))\n"
+    p = subprocess.Popen([sys.executable, "-c", code], env=env_for(PYTHONUNBUFFERED="1"), cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()  # the reader is gone before the first line
+    err = p.stderr.read()
+    return p.wait(timeout=120), err
+
+
+def test_closed_stdout_does_not_stop_the_table_being_written(tmp_path):
+    out = tmp_path / "v.csv"
+    code, err = _closed_stdout(["variance", "--out", out], tmp_path)
+    assert code == 0 and "Traceback" not in err and "Exception ignored" not in err, err
+    assert "acc_sd" in pd.read_csv(out).columns
+
+
+def test_predict_with_a_closed_stdout_writes_its_files(tmp_path, fit_path):
+    out, save = tmp_path / "p.csv", tmp_path / "f.nc"
+    fake = (f"import ladderfit, ladderfit.model.bayes as b\n"
+            f"b.fit = lambda *a, **k: ladderfit.load({str(fit_path)!r})\n")
+    code, err = _closed_stdout(["predict", "--tasks", "piqa", "--out", out, "--save", save], tmp_path, fake)
+    assert code == 3, err  # the tiny fit did not converge: the command's own status, not the pipe's
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert set(pd.read_csv(out)["task"]) == {"piqa"} and ladderfit.load(save).tasks == ["piqa"]

@@ -5,19 +5,26 @@
 the command's inputs). :func:`atomic_write` writes to a temporary file in the same folder and
 moves it into place with :func:`os.replace`, so a write that fails partway (disk full, an
 interrupt) leaves the previous file, or none, never a truncated one.
+
+:func:`interrupt_guard` remembers a Ctrl-C even where it was swallowed (a KeyboardInterrupt
+raised inside a callback of XLA's C++ code is lost there): :func:`check_interrupt` then raises it
+again, and :func:`atomic_path` never moves a file into place after one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import LadderDataError
 
-__all__ = ["OUTPUT_KINDS", "check_output", "atomic_write", "atomic_path"]
+__all__ = ["OUTPUT_KINDS", "check_output", "atomic_write", "atomic_path", "interrupt_guard", "check_interrupt",
+           "interrupted"]
 
 #: What each kind of output may be called.
 OUTPUT_KINDS: dict[str, tuple[str, ...]] = {
@@ -85,6 +92,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if existed:
             mode = path.stat().st_mode & 0o7777
         os.chmod(tmp, mode)
+        check_interrupt()  # a Ctrl-C swallowed on the way keeps the previous file
         os.replace(tmp, path)
     except BaseException as err:
         with contextlib.suppress(OSError):
@@ -106,3 +114,39 @@ def atomic_write(path: str | Path, write) -> Path:
     with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)
+
+
+_INTERRUPTED = threading.Event()
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C came while :func:`interrupt_guard` was on (caught or swallowed)."""
+    return _INTERRUPTED.is_set()
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt if a Ctrl-C came, even one swallowed where it was raised."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+def _on_sigint(signum, frame):
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupt_guard() -> Iterator[None]:
+    """Remember every SIGINT while on (outside the main thread, where no handler can be set, only
+    Python's own); the previous handler comes back after."""
+    _INTERRUPTED.clear()
+    try:
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        yield
+    finally:
+        _INTERRUPTED.clear()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
