@@ -1263,3 +1263,156 @@ def test_predict_with_a_closed_stdout_writes_its_files(tmp_path, fit_path):
     assert code == 3, err  # the tiny fit did not converge: the command's own status, not the pipe's
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert set(pd.read_csv(out)["task"]) == {"piqa"} and ladderfit.load(save).tasks == ["piqa"]
+
+
+# ----------------------------------------------------------------------------- messages that state the cause
+
+
+@pytest.fixture
+def never_blocks():
+    """A read that blocks (a FIFO without a writer) fails the test after 20 s instead of hanging."""
+    import signal
+
+    def stuck(*a):
+        raise AssertionError("blocked reading")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("name, content, culprit", [
+    ("ladder.csv", "gzip", "is gzip-compressed, not text CSV"),
+    ("ladder.csv", b"PK\x03\x04\x14\x00\x06\x00 xl/workbook.xml", "is an Excel (.xlsx) or zip file, not text CSV"),
+    ("ladder.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 old excel", "is an Excel (.xls) file"),
+])
+def test_binary_file_named_csv_says_what_it_is(tmp_path, capsys, name, content, culprit):
+    import gzip
+
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(tidy_ladder().to_csv(index=False).encode()) if content == "gzip" else content)
+    before = snapshot(path)
+    line = assert_failed(run(capsys, "data", "summary", "--data", path), "ladder.csv", culprit)
+    assert "utf-8" not in line.lower() and snapshot(path) == before
+
+
+def test_gzip_named_csv_gz_is_read(tmp_path, capsys):
+    import gzip
+
+    path = tmp_path / "ladder.csv.gz"
+    path.write_bytes(gzip.compress(tidy_ladder().to_csv(index=False).encode()))
+    code, out, err = run(capsys, "data", "summary", "--data", path)
+    assert code == 0 and "12 runs" in out, err
+
+
+@pytest.mark.parametrize("command", [["data", "summary", "--data"], ["variance", "--fit"], ["plot", "step2", "--fit"]])
+def test_symlink_loop_is_named_so(tmp_path, capsys, command):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    assert_failed(run(capsys, *command, a), "a.csv", "symlink loop")
+
+
+def test_dangling_symlink_names_its_target(tmp_path, capsys):
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "gone.csv")
+    assert_failed(run(capsys, "data", "summary", "--data", link), "link.csv", "gone.csv", "does not exist")
+
+
+@pytest.mark.parametrize("command", [
+    ["data", "summary", "--data", "{fifo}"],
+    ["variance", "--fit", "{fifo}"],
+    ["variance", "--backtest", "{fifo}"],
+    ["predict", "--tasks", "piqa", "--calibration", "{fifo}"],
+    ["plot", "chained", "--actual", "{fifo}"],
+])
+def test_named_pipe_is_refused_at_once(tmp_path, capsys, never_blocks, no_sampling, command):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    argv = [str(fifo) if a == "{fifo}" else a for a in command]
+    out = [] if command[0] == "data" else ["--out", tmp_path / ("o.png" if command[0] == "plot" else "o.csv")]
+    assert_failed(run(capsys, *argv, *out), "pipe.csv", "named pipe (FIFO)")
+    assert not no_sampling
+
+
+@pytest.mark.parametrize("content, culprit", [
+    (b"", "the file is empty"),
+    (b"target,task,accuracy\n", "no rows"),
+    (b"who,task,score\n7B-4T,piqa,0.8\n", "missing column"),
+    (b"target,task,accuracy\n70B-15T,piqa,0.8\n", "'70B-15T'"),
+])
+def test_bad_actual_file_is_named_before_fitting(tmp_path, capsys, no_sampling, content, culprit):
+    actual = tmp_path / "actual.csv"
+    actual.write_bytes(content)
+    out = tmp_path / "c.png"
+    assert_failed(run(capsys, "plot", "chained", "--actual", actual, "--out", out), "--actual" if content else "actual.csv",
+                  "actual.csv", culprit)
+    assert not no_sampling and not out.exists()
+
+
+# ----------------------------------------------------------------------------- checks before the fit
+
+
+@pytest.mark.parametrize("target, culprit", [("8B-2T", "NAME=N,D"), ("small=100,1e12", "sane range")])
+@pytest.mark.parametrize("kind", ["step2", "chained", "forest"])
+def test_plot_checks_targets_before_fitting(tmp_path, capsys, no_sampling, kind, target, culprit):
+    out = tmp_path / "f.png"
+    assert_failed(run(capsys, "plot", kind, "--target", target, "--out", out), target.split("=")[0], culprit)
+    assert not no_sampling and not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["trace", "rank", "parameters"])
+def test_plot_checks_var_names_before_fitting(tmp_path, capsys, no_sampling, kind):
+    out = tmp_path / "f.png"
+    assert_failed(run(capsys, "plot", kind, "--var-names", "alpha", "alhpa", "--out", out), "'alhpa'", "expected",
+                  "alpha")
+    assert not no_sampling and not out.exists()
+
+
+def test_plot_var_names_of_another_model_name_the_fit(tmp_path, capsys, fit_path):
+    out = tmp_path / "f.png"
+    assert_failed(run(capsys, "plot", "trace", "--fit", fit_path, "--var-names", "run_tau", "--out", out),
+                  "'run_tau'", "model two_step")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["--out", "--save"])
+def test_output_folder_that_cannot_hold_files_fails_before_sampling(tmp_path, capsys, no_sampling, monkeypatch,
+                                                                     option):
+    import ladderfit.io as lio
+
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    real = lio.tempfile.mkstemp
+
+    def read_only(*a, dir=None, **k):
+        if Path(dir) == folder:
+            raise OSError(30, "Read-only file system")
+        return real(*a, dir=dir, **k)
+
+    monkeypatch.setattr(lio.tempfile, "mkstemp", read_only)
+    name = "p.csv" if option == "--out" else "f.nc"
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", option, folder / name), name, "cannot hold files",
+                  "Read-only file system")
+    assert not no_sampling and list(folder.iterdir()) == []
+
+
+def test_output_under_proc_fails_before_sampling(capsys, no_sampling):
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", "--out", "/proc/p.csv"), "/proc/p.csv", "'/proc'")
+    assert not no_sampling and not Path("/proc/p.csv").exists()
+
+
+def test_calibrate_with_one_holdout_fails_before_fitting(capsys, no_sampling):
+    assert_failed(run(capsys, "calibrate", "--holdout", "largest_size", "--tasks", "piqa"),
+                  "only largest_size applies", "at least 2")
+    assert not no_sampling
+
+
+def test_calibrate_with_one_usable_holdout_fails_before_fitting(tmp_path, capsys, no_sampling):
+    path = tmp_path / "one_mult.csv"
+    tidy_ladder(mults=(1,), tasks=("piqa",)).to_csv(path, index=False)
+    assert_failed(run(capsys, "calibrate", "--data", path, "--holdout", "largest_size", "largest_multiplier"),
+                  "only largest_size applies", "largest_multiplier is skipped", "'multiplier' column")
+    assert not no_sampling

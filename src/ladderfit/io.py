@@ -1,4 +1,8 @@
-"""Output files: checked before any work, written atomically.
+"""Input and output files: checked before any work, outputs written atomically.
+
+:func:`check_input` says what a path given to read is when it cannot be read as a file of text
+or data: missing, a symlink loop, a named pipe or device (reading would block or never end),
+a gzip, zip or Excel file under a ``.csv`` name.
 
 :func:`check_output` says, before a command fits anything, whether a path can be written
 (its folder exists and is writable, its extension is one the writer knows, it is not one of
@@ -14,8 +18,10 @@ again, and :func:`atomic_path` never moves a file into place after one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -23,7 +29,7 @@ from pathlib import Path
 
 from .errors import LadderDataError
 
-__all__ = ["OUTPUT_KINDS", "check_output", "atomic_write", "atomic_path", "interrupt_guard", "check_interrupt",
+__all__ = ["OUTPUT_KINDS", "check_input", "check_output", "atomic_write", "atomic_path", "interrupt_guard", "check_interrupt",
            "interrupted"]
 
 #: What each kind of output may be called.
@@ -33,6 +39,61 @@ OUTPUT_KINDS: dict[str, tuple[str, ...]] = {
     "figure": (".png", ".pdf", ".svg", ".jpg", ".jpeg"),
 }
 _WHAT = {"table": "a CSV table", "fit": "a saved fit (netCDF)", "figure": "a figure"}
+
+
+#: The first bytes of files that are not text, what they are, the suffixes under which a reader
+#: takes them (pandas unpacks ``.gz`` and ``.zip``) and what to do instead.
+_MAGIC = (
+    (b"\x1f\x8b", "is gzip-compressed, not text CSV", (".gz",), "name it .csv.gz or gunzip it"),
+    (b"PK\x03\x04", "is an Excel (.xlsx) or zip file, not text CSV", (".zip",), "save it as CSV from the spreadsheet"),
+    (b"\xd0\xcf\x11\xe0", "is an Excel (.xls) file, not text CSV", (), "save it as CSV from the spreadsheet"),
+)
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _stat(path: Path, where: str, expected: str) -> os.stat_result:
+    """``os.stat`` of ``path`` with a LadderDataError that says why it failed."""
+    try:
+        return os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            why = "a symlink loop (the link points, through other links, back to itself)"
+        elif err.errno == errno.ENOENT and os.path.islink(path):
+            why = f"a symlink to {os.readlink(path)!r}, which does not exist"
+        elif err.errno in (errno.ENOENT, errno.ENOTDIR):
+            why = "no such file"
+        else:
+            why = err.strerror or type(err).__name__
+        raise LadderDataError(f"{where}: {why}; expected {expected}") from None
+
+
+def check_input(path: str | Path, expected: str, *, option: str | None = None, folder_ok: bool = False,
+                text: bool = False) -> Path:
+    """Check that ``path`` can be read as ``expected`` before reading it; return it.
+
+    A LadderDataError names the path (and ``option``) and says what it is: missing, a symlink
+    loop or a dangling link, a folder (unless ``folder_ok``), a named pipe, a device or a socket
+    (never opened: reading could block for ever), or, with ``text``, a gzip, zip or Excel file
+    under another suffix.
+    """
+    path = Path(path)
+    where = f"{option} {str(path)!r}" if option else str(path)
+    mode = _stat(path, where, expected).st_mode
+    if stat.S_ISDIR(mode):
+        if folder_ok:
+            return path
+        raise LadderDataError(f"{where}: is a folder; expected {expected}")
+    for test, kind in _NOT_REGULAR:
+        if test(mode):
+            raise LadderDataError(f"{where}: is {kind}, not a regular file; expected {expected}")
+    if text:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        for magic, what, suffixes, todo in _MAGIC:
+            if head.startswith(magic) and path.suffix.lower() not in suffixes:
+                raise LadderDataError(f"{where}: {what}; expected {expected}: {todo}")
+    return path
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -71,7 +132,20 @@ def check_output(path: str | Path, kind: str, *, option: str = "--out", inputs: 
         raise LadderDataError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")
     if path.exists() and not os.access(path, os.W_OK):
         raise LadderDataError(f"{option} {str(path)!r}: the file exists and is not writable")
+    _trial_write(path, folder, option)
     return path
+
+
+def _trial_write(path: Path, folder: Path, option: str) -> None:
+    """Create and remove a file where :func:`atomic_path` will write: a folder that passes
+    ``os.access`` but holds no files (under ``/proc``, a read-only mount) fails now, not after the work."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".trial", dir=folder)
+    except OSError as err:
+        raise LadderDataError(f"{option} {str(path)!r}: folder {str(folder)!r} cannot hold files "
+                              f"({err.strerror or err}); choose another folder") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 @contextlib.contextmanager

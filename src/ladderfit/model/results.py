@@ -470,14 +470,11 @@ def load(path: str | Path) -> LadderFit:
     (:class:`~ladderfit.model.diagnostics.ConvergenceWarning`).
     """
     from ..errors import LadderDataError
+    from ..io import check_input
     from .runtime import enable_x64
 
     enable_x64()
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; expected a fit saved with LadderFit.save (FIT.nc)")
-    if path.is_dir():
-        raise LadderDataError(f"{path}: is a folder; expected a fit saved with LadderFit.save (FIT.nc)")
+    path = check_input(path, "a fit saved with LadderFit.save (FIT.nc)")  # never opens a pipe: it would block
     try:
         idata = az.from_netcdf(str(path))
     except Exception as err:  # noqa: BLE001
