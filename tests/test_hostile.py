@@ -1265,6 +1265,93 @@ def test_predict_with_a_closed_stdout_writes_its_files(tmp_path, fit_path):
     assert set(pd.read_csv(out)["task"]) == {"piqa"} and ladderfit.load(save).tasks == ["piqa"]
 
 
+# ----------------------------------------------------------------------------- damaged saved fits
+
+
+def _edited_fit(fit_path, out, change, checksums=True):
+    """A copy of the saved fit with ``change(idata)`` applied; ``checksums``: keep the old ones
+    (an edit after saving) or write fresh ones (a fit saved with those contents)."""
+    import arviz as az
+
+    from ladderfit.model.results import CHECKSUM_ATTR, content_checksums
+
+    idata = az.from_netcdf(str(fit_path))
+    for group in idata.groups():
+        idata[group].load()
+    change(idata)
+    if checksums == "fresh":
+        idata.posterior.attrs[CHECKSUM_ATTR] = json.dumps(content_checksums(idata))
+    elif not checksums:
+        del idata.posterior.attrs[CHECKSUM_ATTR]
+    idata.to_netcdf(str(out))
+    return out
+
+
+def _shift(group, name, by=0.1):
+    def change(idata):
+        ds = getattr(idata, group)
+        ds[name] = ds[name].copy(data=ds[name].values + by)
+    return change
+
+
+def _set_attr(idata):
+    priors = json.loads(idata.posterior.attrs["ladderfit_priors"])
+    priors["alpha_mu"][1][0] += 1.0
+    idata.posterior.attrs["ladderfit_priors"] = json.dumps(priors)
+
+
+@pytest.mark.parametrize("change, culprit", [
+    (_shift("posterior", "alpha"), "posterior/alpha"),
+    (_shift("constant_data", "md_s1_loss"), "constant_data/md_s1_loss"),
+    (_set_attr, "attribute ladderfit_priors"),
+])
+def test_fit_edited_after_saving_is_refused_by_name(capsys, fit_path, tmp_path, change, culprit):
+    path = _edited_fit(fit_path, tmp_path / "edited.nc", change)
+    before = snapshot(path)
+    out = tmp_path / "s.png"
+    assert_failed(run(capsys, "plot", "step2", "--fit", path, "--out", out), "edited.nc", "changed after it was saved",
+                  culprit)
+    with pytest.raises(LadderDataError, match=f"edited.nc: the file was changed after it was saved.*{culprit}"):
+        ladderfit.load(path)
+    assert not out.exists() and snapshot(path) == before
+
+
+def test_nan_in_the_posterior_is_refused_naming_the_variable(capsys, fit_path, tmp_path):
+    def nan(idata):
+        k = idata.posterior["k"].values.copy()
+        k[0, 3, 0] = np.nan
+        idata.posterior["k"] = idata.posterior["k"].copy(data=k)
+
+    path = _edited_fit(fit_path, tmp_path / "nan.nc", nan, checksums="fresh")  # as if saved so
+    out = tmp_path / "d.csv"
+    code, stdout, err = run(capsys, "design", "--fit", path, "--candidate", "c=1e9,2e10", "--out", out)
+    assert_failed((code, stdout, err), "nan.nc", "posterior variable 'k'", "NaN")
+    assert "nan" not in stdout.lower() and not out.exists()
+    with pytest.raises(LadderDataError, match="posterior variable 'k' holds 1 NaN"):
+        ladderfit.load(path)
+
+
+def test_fit_saved_without_checksums_loads_with_a_note(fit_path, tmp_path):
+    path = _edited_fit(fit_path, tmp_path / "old.nc", lambda idata: None, checksums=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = ladderfit.load(path)
+    notes = [w for w in caught if issubclass(w.category, LadderDataWarning)]
+    assert len(notes) == 1 and "old.nc: saved without checksums" in str(notes[0].message)
+    assert fit.tasks == ["piqa"]
+
+
+def test_saved_fit_carries_checksums_of_every_group(fit_path):
+    import arviz as az
+
+    from ladderfit.model.results import CHECKSUM_ATTR
+
+    idata = az.from_netcdf(str(fit_path))
+    sums = json.loads(idata.posterior.attrs[CHECKSUM_ATTR])
+    assert {k.split("/")[0] for k in sums if "/" in k} == set(idata.groups())
+    assert "attribute ladderfit_config" in sums and "posterior/alpha" in sums
+
+
 # ----------------------------------------------------------------------------- messages that state the cause
 
 
