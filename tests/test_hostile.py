@@ -1185,3 +1185,321 @@ def test_plausibility_error_in_a_fresh_process(tmp_path):
     path = tmp_path / "huge.csv"
     tidy_ladder().assign(N=lambda d: np.where(d["size"] == "800M", 1.3e299, d["N"])).to_csv(path, index=False)
     assert_failed(cli("data", "summary", "--data", path, timeout=60), "N = 1.3e+299", "sane range")
+
+
+# ----------------------------------------------------------------------------- interrupts and pipes
+
+
+def _interrupt_case(tmp_path):
+    out, save = tmp_path / "p.csv", tmp_path / "fit.nc"
+    out.write_text("previous table\n")
+    save.write_bytes(b"previous fit")
+    return out, save, snapshot(out, save)
+
+
+def test_interrupt_during_the_fit_keeps_every_file(tmp_path, capsys, monkeypatch):
+    import signal
+
+    import ladderfit.model.bayes as bayes
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bayes, "fit", interrupted)
+    out, save, before = _interrupt_case(tmp_path)
+    code, _, err = run(capsys, "predict", "--tasks", "piqa", "--out", out, "--save", save)
+    assert code == 130 and "Traceback" not in err
+    assert err.splitlines()[-1] == "ladderfit: interrupted; every existing file was left as it was"
+    assert snapshot(out, save) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc", "p.csv"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back
+
+
+def test_interrupt_swallowed_by_a_callback_still_stops_the_command(tmp_path, capsys, monkeypatch, tiny_fit):
+    """A Ctrl-C raised inside a callback that swallows it (as XLA's do) stops the command all the same."""
+    import signal
+
+    import ladderfit.model.bayes as bayes
+
+    def swallowed(*a, **k):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # what a C++ callback does with it
+        return tiny_fit
+
+    monkeypatch.setattr(bayes, "fit", swallowed)
+    out, save, before = _interrupt_case(tmp_path)
+    code, _, err = run(capsys, "predict", "--tasks", "piqa", "--out", out, "--save", save)
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
+    assert snapshot(out, save) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc", "p.csv"]
+    from ladderfit.io import atomic_write
+
+    atomic_write(out, lambda tmp: Path(tmp).write_text("new\n"))  # the interrupt is forgotten after the command
+    assert out.read_text() == "new\n"
+
+
+def _closed_stdout(argv, tmp_path, script=""):
+    """Run the command with its standard output a pipe nobody reads (``| head -1`` that left)."""
+    code = script + f"\nimport sys\nfrom ladderfit.cli import main\nsys.exit(main({[str(a) for a in argv]!r}))\n"
+    p = subprocess.Popen([sys.executable, "-c", code], env=env_for(PYTHONUNBUFFERED="1"), cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()  # the reader is gone before the first line
+    err = p.stderr.read()
+    return p.wait(timeout=120), err
+
+
+def test_closed_stdout_does_not_stop_the_table_being_written(tmp_path):
+    out = tmp_path / "v.csv"
+    code, err = _closed_stdout(["variance", "--out", out], tmp_path)
+    assert code == 0 and "Traceback" not in err and "Exception ignored" not in err, err
+    assert "acc_sd" in pd.read_csv(out).columns
+
+
+def test_predict_with_a_closed_stdout_writes_its_files(tmp_path, fit_path):
+    out, save = tmp_path / "p.csv", tmp_path / "f.nc"
+    fake = (f"import ladderfit, ladderfit.model.bayes as b\n"
+            f"b.fit = lambda *a, **k: ladderfit.load({str(fit_path)!r})\n")
+    code, err = _closed_stdout(["predict", "--tasks", "piqa", "--out", out, "--save", save], tmp_path, fake)
+    assert code == 3, err  # the tiny fit did not converge: the command's own status, not the pipe's
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert set(pd.read_csv(out)["task"]) == {"piqa"} and ladderfit.load(save).tasks == ["piqa"]
+
+
+# ----------------------------------------------------------------------------- damaged saved fits
+
+
+def _edited_fit(fit_path, out, change, checksums=True):
+    """A copy of the saved fit with ``change(idata)`` applied; ``checksums``: keep the old ones
+    (an edit after saving) or write fresh ones (a fit saved with those contents)."""
+    import arviz as az
+
+    from ladderfit.model.results import CHECKSUM_ATTR, content_checksums
+
+    idata = az.from_netcdf(str(fit_path))
+    for group in idata.groups():
+        idata[group].load()
+    change(idata)
+    if checksums == "fresh":
+        idata.posterior.attrs[CHECKSUM_ATTR] = json.dumps(content_checksums(idata))
+    elif not checksums:
+        del idata.posterior.attrs[CHECKSUM_ATTR]
+    idata.to_netcdf(str(out))
+    return out
+
+
+def _shift(group, name, by=0.1):
+    def change(idata):
+        ds = getattr(idata, group)
+        ds[name] = ds[name].copy(data=ds[name].values + by)
+    return change
+
+
+def _set_attr(idata):
+    priors = json.loads(idata.posterior.attrs["ladderfit_priors"])
+    priors["alpha_mu"][1][0] += 1.0
+    idata.posterior.attrs["ladderfit_priors"] = json.dumps(priors)
+
+
+@pytest.mark.parametrize("change, culprit", [
+    (_shift("posterior", "alpha"), "posterior/alpha"),
+    (_shift("constant_data", "md_s1_loss"), "constant_data/md_s1_loss"),
+    (_set_attr, "attribute ladderfit_priors"),
+])
+def test_fit_edited_after_saving_is_refused_by_name(capsys, fit_path, tmp_path, change, culprit):
+    path = _edited_fit(fit_path, tmp_path / "edited.nc", change)
+    before = snapshot(path)
+    out = tmp_path / "s.png"
+    assert_failed(run(capsys, "plot", "step2", "--fit", path, "--out", out), "edited.nc", "changed after it was saved",
+                  culprit)
+    with pytest.raises(LadderDataError, match=f"edited.nc: the file was changed after it was saved.*{culprit}"):
+        ladderfit.load(path)
+    assert not out.exists() and snapshot(path) == before
+
+
+def test_nan_in_the_posterior_is_refused_naming_the_variable(capsys, fit_path, tmp_path):
+    def nan(idata):
+        k = idata.posterior["k"].values.copy()
+        k[0, 3, 0] = np.nan
+        idata.posterior["k"] = idata.posterior["k"].copy(data=k)
+
+    path = _edited_fit(fit_path, tmp_path / "nan.nc", nan, checksums="fresh")  # as if saved so
+    out = tmp_path / "d.csv"
+    code, stdout, err = run(capsys, "design", "--fit", path, "--candidate", "c=1e9,2e10", "--out", out)
+    assert_failed((code, stdout, err), "nan.nc", "posterior variable 'k'", "NaN")
+    assert "nan" not in stdout.lower() and not out.exists()
+    with pytest.raises(LadderDataError, match="posterior variable 'k' holds 1 NaN"):
+        ladderfit.load(path)
+
+
+def test_fit_saved_without_checksums_loads_with_a_note(fit_path, tmp_path):
+    path = _edited_fit(fit_path, tmp_path / "old.nc", lambda idata: None, checksums=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = ladderfit.load(path)
+    notes = [w for w in caught if issubclass(w.category, LadderDataWarning)]
+    assert len(notes) == 1 and "old.nc: saved without checksums" in str(notes[0].message)
+    assert fit.tasks == ["piqa"]
+
+
+def test_saved_fit_carries_checksums_of_every_group(fit_path):
+    import arviz as az
+
+    from ladderfit.model.results import CHECKSUM_ATTR
+
+    idata = az.from_netcdf(str(fit_path))
+    sums = json.loads(idata.posterior.attrs[CHECKSUM_ATTR])
+    assert {k.split("/")[0] for k in sums if "/" in k} == set(idata.groups())
+    assert "attribute ladderfit_config" in sums and "posterior/alpha" in sums
+
+
+# ----------------------------------------------------------------------------- messages that state the cause
+
+
+@pytest.fixture
+def never_blocks():
+    """A read that blocks (a FIFO without a writer) fails the test after 20 s instead of hanging."""
+    import signal
+
+    def stuck(*a):
+        raise AssertionError("blocked reading")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("name, content, culprit", [
+    ("ladder.csv", "gzip", "is gzip-compressed, not text CSV"),
+    ("ladder.csv", b"PK\x03\x04\x14\x00\x06\x00 xl/workbook.xml", "is an Excel (.xlsx) or zip file, not text CSV"),
+    ("ladder.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 old excel", "is an Excel (.xls) file"),
+])
+def test_binary_file_named_csv_says_what_it_is(tmp_path, capsys, name, content, culprit):
+    import gzip
+
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(tidy_ladder().to_csv(index=False).encode()) if content == "gzip" else content)
+    before = snapshot(path)
+    line = assert_failed(run(capsys, "data", "summary", "--data", path), "ladder.csv", culprit)
+    assert "utf-8" not in line.lower() and snapshot(path) == before
+
+
+def test_gzip_named_csv_gz_is_read(tmp_path, capsys):
+    import gzip
+
+    path = tmp_path / "ladder.csv.gz"
+    path.write_bytes(gzip.compress(tidy_ladder().to_csv(index=False).encode()))
+    code, out, err = run(capsys, "data", "summary", "--data", path)
+    assert code == 0 and "12 runs" in out, err
+
+
+@pytest.mark.parametrize("command", [["data", "summary", "--data"], ["variance", "--fit"], ["plot", "step2", "--fit"]])
+def test_symlink_loop_is_named_so(tmp_path, capsys, command):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    assert_failed(run(capsys, *command, a), "a.csv", "symlink loop")
+
+
+def test_dangling_symlink_names_its_target(tmp_path, capsys):
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "gone.csv")
+    assert_failed(run(capsys, "data", "summary", "--data", link), "link.csv", "gone.csv", "does not exist")
+
+
+@pytest.mark.parametrize("command", [
+    ["data", "summary", "--data", "{fifo}"],
+    ["variance", "--fit", "{fifo}"],
+    ["variance", "--backtest", "{fifo}"],
+    ["predict", "--tasks", "piqa", "--calibration", "{fifo}"],
+    ["plot", "chained", "--actual", "{fifo}"],
+])
+def test_named_pipe_is_refused_at_once(tmp_path, capsys, never_blocks, no_sampling, command):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    argv = [str(fifo) if a == "{fifo}" else a for a in command]
+    out = [] if command[0] == "data" else ["--out", tmp_path / ("o.png" if command[0] == "plot" else "o.csv")]
+    assert_failed(run(capsys, *argv, *out), "pipe.csv", "named pipe (FIFO)")
+    assert not no_sampling
+
+
+@pytest.mark.parametrize("content, culprit", [
+    (b"", "the file is empty"),
+    (b"target,task,accuracy\n", "no rows"),
+    (b"who,task,score\n7B-4T,piqa,0.8\n", "missing column"),
+    (b"target,task,accuracy\n70B-15T,piqa,0.8\n", "'70B-15T'"),
+])
+def test_bad_actual_file_is_named_before_fitting(tmp_path, capsys, no_sampling, content, culprit):
+    actual = tmp_path / "actual.csv"
+    actual.write_bytes(content)
+    out = tmp_path / "c.png"
+    assert_failed(run(capsys, "plot", "chained", "--actual", actual, "--out", out), "--actual" if content else "actual.csv",
+                  "actual.csv", culprit)
+    assert not no_sampling and not out.exists()
+
+
+# ----------------------------------------------------------------------------- checks before the fit
+
+
+@pytest.mark.parametrize("target, culprit", [("8B-2T", "NAME=N,D"), ("small=100,1e12", "sane range")])
+@pytest.mark.parametrize("kind", ["step2", "chained", "forest"])
+def test_plot_checks_targets_before_fitting(tmp_path, capsys, no_sampling, kind, target, culprit):
+    out = tmp_path / "f.png"
+    assert_failed(run(capsys, "plot", kind, "--target", target, "--out", out), target.split("=")[0], culprit)
+    assert not no_sampling and not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["trace", "rank", "parameters"])
+def test_plot_checks_var_names_before_fitting(tmp_path, capsys, no_sampling, kind):
+    out = tmp_path / "f.png"
+    assert_failed(run(capsys, "plot", kind, "--var-names", "alpha", "alhpa", "--out", out), "'alhpa'", "expected",
+                  "alpha")
+    assert not no_sampling and not out.exists()
+
+
+def test_plot_var_names_of_another_model_name_the_fit(tmp_path, capsys, fit_path):
+    out = tmp_path / "f.png"
+    assert_failed(run(capsys, "plot", "trace", "--fit", fit_path, "--var-names", "run_tau", "--out", out),
+                  "'run_tau'", "model two_step")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["--out", "--save"])
+def test_output_folder_that_cannot_hold_files_fails_before_sampling(tmp_path, capsys, no_sampling, monkeypatch,
+                                                                     option):
+    import ladderfit.io as lio
+
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    real = lio.tempfile.mkstemp
+
+    def read_only(*a, dir=None, **k):
+        if Path(dir) == folder:
+            raise OSError(30, "Read-only file system")
+        return real(*a, dir=dir, **k)
+
+    monkeypatch.setattr(lio.tempfile, "mkstemp", read_only)
+    name = "p.csv" if option == "--out" else "f.nc"
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", option, folder / name), name, "cannot hold files",
+                  "Read-only file system")
+    assert not no_sampling and list(folder.iterdir()) == []
+
+
+def test_output_under_proc_fails_before_sampling(capsys, no_sampling):
+    assert_failed(run(capsys, "predict", "--tasks", "piqa", "--out", "/proc/p.csv"), "/proc/p.csv", "'/proc'")
+    assert not no_sampling and not Path("/proc/p.csv").exists()
+
+
+def test_calibrate_with_one_holdout_fails_before_fitting(capsys, no_sampling):
+    assert_failed(run(capsys, "calibrate", "--holdout", "largest_size", "--tasks", "piqa"),
+                  "only largest_size applies", "at least 2")
+    assert not no_sampling
+
+
+def test_calibrate_with_one_usable_holdout_fails_before_fitting(tmp_path, capsys, no_sampling):
+    path = tmp_path / "one_mult.csv"
+    tidy_ladder(mults=(1,), tasks=("piqa",)).to_csv(path, index=False)
+    assert_failed(run(capsys, "calibrate", "--data", path, "--holdout", "largest_size", "largest_multiplier"),
+                  "only largest_size applies", "largest_multiplier is skipped", "'multiplier' column")
+    assert not no_sampling

@@ -279,10 +279,11 @@ def _discrepancies(fitted: dict[str, _Fitted], seed: int, drifts=DRIFTS) -> tupl
 
 
 def fit_holdouts(data=None, *, holdouts=NESTED_HOLDOUTS, model=None, tasks=None, runs=None,
-                 fit_options: dict | None = None, seed: int = 0) -> tuple[dict, dict, str]:
+                 fit_options: dict | None = None, seed: int = 0, need: int = 1) -> tuple[dict, dict, str]:
     """Fit the Bayesian model once per nested hold-out: ``(fitted, skipped, model name)``, where
     ``fitted`` maps each rule to its fit, truth, distances and :class:`HoldoutFit`, and
     ``skipped`` each rule that does not apply (or whose fit failed for too few data) to why.
+    Fewer than ``need`` rules that apply is an error before any fit.
     :func:`score_holdouts` scores them; :func:`calibration` does both."""
     from ..data.schema import available_feature
 
@@ -291,6 +292,7 @@ def fit_holdouts(data=None, *, holdouts=NESTED_HOLDOUTS, model=None, tasks=None,
     if spec.uses_feature:  # no task_loss, one loss column (Pythia's lambada_loss): that one, named
         spec = spec.replace(feature=available_feature(df, spec.feature))
     splits, skipped = nested_holdouts(df, pool, holdouts)
+    _check_enough(splits, skipped, need)
     fitted: dict[str, _Fitted] = {}
     for rule, split in splits.items():
         try:
@@ -300,6 +302,18 @@ def fit_holdouts(data=None, *, holdouts=NESTED_HOLDOUTS, model=None, tasks=None,
     if not fitted:
         raise LadderDataError("no hold-out could be scored: " + "; ".join(f"{r}: {why}" for r, why in skipped.items()))
     return fitted, skipped, spec.name
+
+
+def _check_enough(splits: dict, skipped: dict, need: int) -> None:
+    """At least ``need`` hold-outs that apply, before fitting any (cross-validation needs 2)."""
+    if len(splits) >= max(need, 1):
+        return
+    if not splits:
+        raise LadderDataError("no hold-out could be scored: " + "; ".join(f"{r}: {why}" for r, why in skipped.items()))
+    why = "; ".join(f"{r} is skipped: {w}" for r, w in skipped.items())
+    raise LadderDataError(f"hold-outs: only {', '.join(splits)} applies to this ladder{f' ({why})' if why else ''}; "
+                          f"discrepancy='cross_validated' needs at least {need}: give more rules (--holdout), or "
+                          "pass discrepancy='model' or a number (--discrepancy)")
 
 
 def score_holdouts(fitted: dict, skipped: dict, model: str, *, levels=LEVELS, discrepancy="cross_validated",
@@ -380,8 +394,9 @@ def calibration(
     ladder) and ``attrs["discrepancy_by_holdout"]``: rule -> {held-out run -> the estimate it
     was scored with}.
     """
+    cross = isinstance(discrepancy, str) and discrepancy == "cross_validated"
     fitted, skipped, name = fit_holdouts(data, holdouts=holdouts, model=model, tasks=tasks, runs=runs,
-                                         fit_options=fit_options, seed=seed)
+                                         fit_options=fit_options, seed=seed, need=2 if cross else 1)
     return score_holdouts(fitted, skipped, name, levels=levels, discrepancy=discrepancy, drifts=drifts, seed=seed,
                           score=score)
 
@@ -461,9 +476,9 @@ def read_calibration(path) -> pd.DataFrame:
     """Read a calibration table written by ``ladderfit calibrate --out`` (checked)."""
     from pathlib import Path
 
-    path = Path(path)
-    if not path.is_file():
-        raise LadderDataError(f"{path}: no such file; expected a CSV written by 'ladderfit calibrate --out'")
+    from ..io import check_input
+
+    path = check_input(Path(path), "a CSV written by 'ladderfit calibrate --out'", text=True)
     try:
         table = pd.read_csv(path)
     except (ValueError, UnicodeDecodeError) as err:

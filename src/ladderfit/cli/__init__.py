@@ -12,6 +12,7 @@ command imports JAX. To add a command, write a module with ``add_parser`` and li
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -75,15 +76,69 @@ def _write_traceback(err: BaseException) -> str:
     return path
 
 
+class _PipeSafe:
+    """Standard output that outlives its reader (``ladderfit predict --out f.csv | head -1``):
+    once the pipe is closed, what is printed goes nowhere and the command goes on to write its
+    files."""
+
+    def __init__(self, stream):
+        self._stream, self.closed_pipe = stream, False
+
+    def _guard(self, call, *args):
+        if self.closed_pipe:
+            return None
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            self.closed_pipe = True
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # the interpreter's last flush too
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            return None
+
+    def write(self, text):  # noqa: D102
+        written = self._guard(self._stream.write, text)
+        return len(text) if written is None else written
+
+    def flush(self):  # noqa: D102
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit status: 0 done, 2 bad input (one line on stderr), 3 not converged
     (predict), 1 an unexpected error (its traceback goes to a file in the temp folder, or
-    inline with ``--debug``), 130 interrupted."""
-    from .common import check_platform, setup_platform
+    inline with ``--debug``), 130 interrupted (every file as it was: an output is replaced
+    only by a command that was not interrupted). A closed standard output (``| head``) is no
+    error and stops no file from being written."""
+    from ..io import interrupt_guard, interrupted
+    from .common import setup_platform
 
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_platform(args)
+    stdout = sys.stdout
+    sys.stdout = _PipeSafe(stdout)
+    try:
+        with interrupt_guard():
+            code = _run(args)
+            if interrupted():  # a Ctrl-C that a callback swallowed: the command did not finish
+                raise KeyboardInterrupt
+            return code
+    except KeyboardInterrupt:
+        print("ladderfit: interrupted; every existing file was left as it was", file=sys.stderr)
+        return 130
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        sys.stdout = stdout
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its failures turned into exit statuses (but an interrupt)."""
+    from .common import check_platform
+
     try:
         check_platform(args)
         if getattr(args, "no_plausibility_check", False):
@@ -92,11 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with plausibility_check_off():
                 return int(args.func(args) or 0)
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("ladderfit: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader stopped early (``ladderfit data summary | head``): not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:  # the reader stopped early, where not through sys.stdout: not an error
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
         return 0
     except EXPECTED as err:
         if args.debug:

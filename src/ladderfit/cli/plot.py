@@ -78,6 +78,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         model_from_args(args)  # the model options agree, before reading or fitting anything
     tasks = args.tasks
     targets = args.target or None  # NAME=N,D holds a comma: never split targets
+    _check_before_fitting(args, targets)
     if kind in ("calibration", "variance"):
         fig = _table_figure(args, targets)
     else:
@@ -86,6 +87,56 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         fig.savefig(tmp, dpi=args.dpi, bbox_inches="tight", format=out.suffix.lstrip(".").lower())
     print(f"wrote {out}")
     return 0
+
+
+def _check_before_fitting(args: argparse.Namespace, targets: list[str] | None) -> None:
+    """What needs no posterior, before any fitting: the targets, --var-names (parameters of some
+    model) and --actual (read and checked into ``args.actual_table``)."""
+    from ..data.targets import as_targets
+
+    if targets:
+        as_targets(targets)
+    if args.kind in ("trace", "rank", "parameters"):
+        _check_var_names(args.var_names, _model_parameters(), "a parameter of the models")
+    args.actual_table = _read_actual(args.actual, targets) if args.kind == "chained" and args.actual else None
+
+
+def _model_parameters() -> set[str]:
+    """The parameters of every model structure (the variables of a posterior)."""
+    from ..model.bayes import DIMS
+    from ..model.joint import SAMPLED_SITES
+
+    return (set(DIMS) - {"loss_obs", "acc_obs", "final_acc_obs"}) | set(SAMPLED_SITES)
+
+
+def _check_var_names(names, known, what: str) -> None:
+    """--var-names: each a name of ``known`` (``~name`` leaves one out, as in ArviZ)."""
+    from ..errors import LadderDataError
+
+    unknown = [n for n in names if n.lstrip("~") not in known]
+    if unknown:
+        raise LadderDataError(f"--var-names: {', '.join(map(repr, unknown))} is not {what}; expected some of "
+                              f"{', '.join(sorted(known))}")
+
+
+def _read_actual(path: str, targets: list[str] | None):
+    """--actual: a CSV of target, task, accuracy (of targets among those drawn), read before fitting."""
+    from ..data.csv_files import read_csv_file
+    from ..data.targets import as_targets
+    from ..errors import LadderDataError
+    from ..plots.tables import actual_table
+
+    df = read_csv_file(Path(path), "a CSV of actual scores", "a CSV with columns target, task, accuracy")
+    tg = as_targets(targets)
+    try:
+        table = actual_table(df, tg)
+    except ValueError as err:
+        raise LadderDataError(f"--actual {path}: {err}") from None
+    unknown = sorted(set(table["target"]) - set(tg["target"]))
+    if unknown or table.empty:
+        raise LadderDataError(f"--actual {path}: " + (f"target(s) {unknown} are not among the targets drawn "
+                              f"({', '.join(tg['target'])})" if unknown else "no rows; expected target, task, accuracy"))
+    return df
 
 
 def _table_figure(args: argparse.Namespace, targets: list[str] | None):
@@ -112,8 +163,6 @@ def _table_figure(args: argparse.Namespace, targets: list[str] | None):
 
 def _fit_figure(args: argparse.Namespace, tasks: list[str] | None, targets: list[str] | None):
     """The figures of a fit (read with --fit, or fitted here), for the tasks asked for."""
-    import pandas as pd
-
     from .. import plots
     from ..errors import LadderDataError
 
@@ -130,8 +179,7 @@ def _fit_figure(args: argparse.Namespace, tasks: list[str] | None, targets: list
     if kind == "step2":
         return plots.plot_step2(fit, tasks=tasks, target=targets[0] if targets else None)
     if kind == "chained":
-        actual = pd.read_csv(args.actual) if args.actual else None
-        return plots.plot_chained(fit, tasks=tasks, targets=targets, actual=actual)
+        return plots.plot_chained(fit, tasks=tasks, targets=targets, actual=args.actual_table)
     if kind == "forest":
         preds = fit.predict(targets, levels=(50, 90))
         if tasks:
@@ -146,6 +194,8 @@ def _fit_figure(args: argparse.Namespace, tasks: list[str] | None, targets: list
         data = read_data(args.data) if args.data is not None or not args.fit else None
         return plots.plot_design(design(fit, target, candidates_from_args(args), tasks=tasks, data=data,
                                         greedy_steps=args.greedy))
+    if kind in ("trace", "rank", "parameters"):
+        _check_var_names(args.var_names, set(fit.idata.posterior.data_vars), f"a parameter of model {fit.config.model.name}")
     if kind == "trace":
         return plots.plot_trace(fit, var_names=args.var_names, tasks=tasks)
     if kind == "rank":

@@ -42,8 +42,6 @@ def format_variance(df) -> str:
 
 
 def _cmd_variance(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from ..analysis.variance import variance
     from ..io import atomic_write
 
@@ -53,7 +51,11 @@ def _cmd_variance(args: argparse.Namespace) -> int:
         from ..model.results import load
 
         fit = load(args.fit)
-    backtest = pd.read_csv(args.backtest) if args.backtest else None
+    backtest = None
+    if args.backtest:
+        from ..data.csv_files import read_csv_file
+
+        backtest = read_csv_file(Path(args.backtest), "a backtest table", "a CSV written by 'ladderfit backtest --out'")
     targets = args.target or None  # NAME=N,D holds a comma: never split targets
     df = variance(
         args.data, run=args.run, last_n=args.last_n, fit=fit, target=targets[0] if targets else None,

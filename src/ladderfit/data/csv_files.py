@@ -14,17 +14,16 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import LadderDataError
+from ..io import check_input
 
 __all__ = ["read_csv_file", "check_csv_header"]
 
 
 def read_csv_file(path: Path, kind: str, empty_hint: str) -> pd.DataFrame:
     """Read a CSV file with one clear LadderDataError for each way it can fail: missing, a
-    folder (expected ``kind``), a bad header, empty (expected ``empty_hint``), unreadable."""
-    if not path.exists():
-        raise LadderDataError(f"{path}: no such file")
-    if path.is_dir():
-        raise LadderDataError(f"{path}: is a folder; expected {kind}")
+    folder or no regular file, compressed (expected ``kind``; see :func:`~ladderfit.io.check_input`),
+    a bad header, empty (expected ``empty_hint``), unreadable."""
+    check_input(path, kind, text=True)  # missing, a link loop, a pipe, gzip or Excel under a .csv name
     check_csv_header(path)
     try:
         return pd.read_csv(path)

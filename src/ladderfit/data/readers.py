@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
+from ..io import check_input
 from .csv_files import check_csv_header, read_csv_file  # noqa: F401  (re-exported)
 from .schema import validate
 
@@ -219,8 +220,7 @@ def read_olmo_csv(
         if not files:
             raise LadderDataError("read_olmo_csv: no files given")
     for f in files:
-        if not f.exists():
-            raise LadderDataError(f"{f}: no such file")
+        check_input(f, "an OLMo ladder CSV log", text=True)
     df = pd.concat([_read_one_olmo(f, sizes) for f in files], ignore_index=True)
     if validate_output:
         df = validate(df, source=str(paths) if isinstance(paths, (str, Path)) else "OLMo logs",
@@ -359,7 +359,7 @@ def read_data(
         return _bundled(path[len(BUNDLED_PREFIX):])
     if isinstance(path, pd.DataFrame):
         return read_tidy(path, check_plausibility=check_plausibility)
-    p = Path(path)
+    p = check_input(path, "ladder data: a tidy CSV, an OLMo log or a folder of them", folder_ok=True, text=True)
     if p.is_dir():
         if any(p.glob("*.json")) or any(p.glob("*/*.json")):
             raise LadderDataError(
@@ -367,8 +367,6 @@ def read_data(
                 "giving N and D, and save it as a tidy CSV"
             )
         return read_olmo_csv(p, check_plausibility=check_plausibility)
-    if not p.exists():
-        raise LadderDataError(f"{p}: no such file or folder")
     if p.suffix == ".json":
         raise LadderDataError(f"{p}: lm-evaluation-harness JSON needs N and D; use ladderfit.read_lm_eval(...)")
     if _looks_like_olmo(p):

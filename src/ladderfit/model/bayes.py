@@ -27,6 +27,7 @@ from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 from .config import FitConfig, show_progress_bar
 from ..data.readers import read_data
 from ..errors import LadderDataError
+from ..io import check_interrupt
 from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
 from .inputs import ModelData, build_model_data
 from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, model_for
@@ -225,6 +226,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
     """
     extra_fields = ("diverging", "num_steps")
     mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)
+    check_interrupt()  # a Ctrl-C that XLA swallowed while compiling or sampling stops the fit here
     _import_while_sampling()
     draws = Draws.of(mcmc)
     note = f"{draws.n_draws} draws per chain" + (" (as asked)" if config.draws is not None else "")
@@ -244,6 +246,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
             mcmc.num_samples = size  # a short last chunk only where max_draws is no multiple of the chunk
             mcmc.post_warmup_state = mcmc.last_state
             mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=extra_fields, **kwargs)
+            check_interrupt()
             draws = draws + Draws.of(mcmc)
         note = (f"{draws.n_draws} draws per chain: the first {n} had ESS {ess:.0f} (goal {config.ess_target:.0f}) "
                 f"and R-hat {d['max_r_hat']:.3f}, so the chains went on")

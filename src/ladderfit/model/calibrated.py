@@ -45,6 +45,9 @@ def read_choice(calibration) -> dict:
         payload, where = calibration, "calibration"
     else:
         where = str(calibration)
+        from ..io import check_input
+
+        check_input(calibration, "the JSON file written by 'ladderfit calibrate --save-choice'", text=True)
         try:
             payload = json.loads(Path(calibration).read_text())
         except FileNotFoundError:

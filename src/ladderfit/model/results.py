@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -374,6 +376,7 @@ class LadderFit:
             "ladderfit_convergence": json.dumps(prov["convergence"], sort_keys=True),
         })  # fmt: skip
         idata.posterior.attrs.update(attrs)
+        idata.posterior.attrs[CHECKSUM_ATTR] = json.dumps(content_checksums(idata), sort_keys=True)
         from ..io import atomic_path
 
         # a temporary file in the same folder, then os.replace: a failed write (disk full,
@@ -470,14 +473,11 @@ def load(path: str | Path) -> LadderFit:
     (:class:`~ladderfit.model.diagnostics.ConvergenceWarning`).
     """
     from ..errors import LadderDataError
+    from ..io import check_input
     from .runtime import enable_x64
 
     enable_x64()
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; expected a fit saved with LadderFit.save (FIT.nc)")
-    if path.is_dir():
-        raise LadderDataError(f"{path}: is a folder; expected a fit saved with LadderFit.save (FIT.nc)")
+    path = check_input(path, "a fit saved with LadderFit.save (FIT.nc)")  # never opens a pipe: it would block
     try:
         idata = az.from_netcdf(str(path))
     except Exception as err:  # noqa: BLE001
@@ -487,24 +487,8 @@ def load(path: str | Path) -> LadderFit:
             "expected a fit saved with LadderFit.save"
         ) from None
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
-    if attrs.get("ladderfit_model") != MODEL_NAME:
-        found = attrs.get("ladderfit_model")
-        version = format_version(found)
-        if version is not None and version > format_version(MODEL_NAME):
-            raise LadderDataError(
-                f"{path}: written by a newer ladderfit (format v{version}); upgrade ladderfit "
-                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
-            )
-        if version is not None:
-            raise LadderDataError(
-                f"{path}: written by an older ladderfit (format v{version}); refit it and save again "
-                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
-            )
-        hint = " (saved by another version of ladderfit: refit it)" if str(found).startswith("ladderfit.") else ""
-        raise LadderDataError(
-            f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}; "
-            "expected a fit saved with LadderFit.save"
-        )
+    _check_format(path, attrs)
+    _check_contents(path, idata)
     try:
         config = FitConfig.from_json(attrs["ladderfit_config"])
         priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
@@ -533,6 +517,89 @@ def load(path: str | Path) -> LadderFit:
     report = check_convergence(idata, warn=True)
     return LadderFit(idata, config, md, priors, report, seconds, data_sha256=data_hash, versions=versions)
 
+
+def _check_format(path: Path, attrs) -> None:
+    """The file is a ladderfit fit of this format; an older or newer one says what to do."""
+    from ..errors import LadderDataError
+
+    if attrs.get("ladderfit_model") != MODEL_NAME:
+        found = attrs.get("ladderfit_model")
+        version = format_version(found)
+        if version is not None and version > format_version(MODEL_NAME):
+            raise LadderDataError(
+                f"{path}: written by a newer ladderfit (format v{version}); upgrade ladderfit "
+                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
+            )
+        if version is not None:
+            raise LadderDataError(
+                f"{path}: written by an older ladderfit (format v{version}); refit it and save again "
+                f"(this one reads format v{format_version(MODEL_NAME)}, {MODEL_NAME!r})"
+            )
+        hint = " (saved by another version of ladderfit: refit it)" if str(found).startswith("ladderfit.") else ""
+        raise LadderDataError(
+            f"{path}: not a ladderfit fit of model {MODEL_NAME!r} (found {found!r}){hint}; "
+            "expected a fit saved with LadderFit.save"
+        )
+
+
+#: The posterior attribute holding the checksums of a saved fit's contents (:func:`content_checksums`).
+CHECKSUM_ATTR = "ladderfit_checksums"
+
+
+def _digest(values) -> str:
+    """SHA-256 (16 hex digits) of an array's shape and values, the same however netCDF stored them
+    (integers and booleans as int64, floats as float64 with one NaN)."""
+    a = np.asarray(values)
+    h = hashlib.sha256(f"{a.shape}".encode())
+    if a.dtype.kind in "biu":
+        h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    elif a.dtype.kind == "f":
+        a = a.astype(np.float64)
+        h.update(np.ascontiguousarray(np.where(np.isnan(a), np.nan, a)).tobytes())
+    else:
+        h.update(json.dumps(a.tolist(), default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def content_checksums(idata: az.InferenceData) -> dict[str, str]:
+    """The checksums a saved fit is checked against when loaded: one per array of every group
+    (``posterior/alpha``) and per ``ladderfit_`` attribute of the posterior."""
+    out = {f"{group}/{name}": _digest(ds[name].values)
+           for group in idata.groups() for ds in [getattr(idata, group)] for name in sorted(ds.data_vars)}
+    for key, value in idata.posterior.attrs.items():
+        if key.startswith("ladderfit_") and key != CHECKSUM_ATTR:
+            value = value.tolist() if hasattr(value, "tolist") else value
+            text = json.dumps(value, sort_keys=True, default=str)
+            out[f"attribute {key}"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return out
+
+
+def _check_contents(path: Path, idata: az.InferenceData) -> None:
+    """The contents are those saved (their checksums agree) and the draws are finite; a fit saved
+    without checksums (before they were written) loads with a note."""
+    from ..errors import LadderDataError, LadderDataWarning
+
+    stored = idata.posterior.attrs.get(CHECKSUM_ATTR)
+    if stored is None:
+        warnings.warn(f"{path}: saved without checksums (by an older ladderfit): a change since it was saved "
+                      "cannot be detected; save it again to add them", LadderDataWarning, stacklevel=3)
+    else:
+        try:
+            expected = dict(json.loads(stored))
+        except (TypeError, ValueError):
+            expected = {}
+        actual = content_checksums(idata)
+        changed = [k for k in sorted(set(expected) | set(actual)) if expected.get(k) != actual.get(k)]
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            raise LadderDataError(f"{path}: the file was changed after it was saved ({', '.join(changed[:3])}{more} "
+                                  "differ from the checksums written with it); refit and save again, or restore it")
+    for name, da in idata.posterior.data_vars.items():
+        values = np.asarray(da.values)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise LadderDataError(f"{path}: posterior variable {name!r} holds {bad} NaN or infinite draw(s); "
+                                  "expected finite draws: refit and save again")
 
 def format_version(name) -> int | None:
     """The format number N of a saved-fit format name ``ladderfit.joint_two_step.vN``, else ``None``."""
