@@ -169,8 +169,6 @@ MAX_FUNCTION_LINES = 60
 
 #: Functions longer than MAX_FUNCTION_LINES today, each with why it stays long for now.
 LONG_FUNCTIONS: dict[str, str] = {
-    "model/inputs.py:build_model_data": "model/inputs.py is being edited by another developer",
-    "model/joint.py:ladder_model": "the NumPyro model; model/joint.py is being edited by another developer",
     "model/results.py:load": "model/results.py is being edited by another developer",
 }
 

@@ -31,6 +31,7 @@ HEADERLESS_FIELDS = {
     "ladderfit.FitConfig",
     "ladderfit.model.config.FitConfig",
     "ladderfit.analysis.design.DesignResult",
+    "ladderfit.analysis.design.table.DesignResult",
 }
 #: Modules whose indented blocks (after a blank line) are aligned plain text, shown as literal blocks.
 VERBATIM_BLOCKS = {"ladderfit.cli.plot"}

@@ -187,6 +187,31 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     feature = spec.feature
     if not spec.uses_feature:  # the single step reads the runs' final accuracy, no feature
         feature, df = "_final_accuracy", df.assign(_final_accuracy=df["accuracy"])
+    tasks, runs = _tasks_and_runs(df)
+    p1, p2, shared = _model_points(df, spec, feature, prep, tasks)
+    per_run = df.groupby("run").agg(N=("N", "first"), D=("D", "max"))
+    logN_c = float(np.mean(np.log(per_run["N"])))
+    logD_c = float(np.mean(np.log(per_run["D"])))
+    if shared:  # one law for all tasks: step 1 sees each run once (the first task's copy)
+        p1 = p1[p1["task"] == tasks[0]].reset_index(drop=True)
+    constants = _task_constants(df, p1, p2, spec, feature, prep, tasks, shared)
+    inputs = _step1_inputs(df, p1, per_run, spec, logN_c, logD_c)
+    return ModelData(
+        tasks=tasks,
+        runs=list(runs),
+        **constants,
+        logN_c=logN_c,
+        logD_c=logD_c,
+        spec=spec,
+        **inputs,
+        **_point_arrays(p1, p2, feature, tasks, runs),
+        law_of_task=np.zeros(len(tasks), np.int32) if shared else np.arange(len(tasks), dtype=np.int32),
+        s1_config=replicated_configs(p1),
+    )
+
+
+def _tasks_and_runs(df: pd.DataFrame) -> tuple[list, list]:
+    """The tasks (sorted) and the runs (by N, then final D, then name); every run needs every task."""
     tasks = sorted(df["task"].unique())
     runs = sorted(df["run"].unique(), key=lambda r: (df.loc[df["run"] == r, "N"].iloc[0], df.loc[df["run"] == r, "D"].max(), r))
     missing = df.groupby("run")["task"].nunique()
@@ -194,6 +219,13 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
         run = missing.index[missing < len(tasks)][0]
         have = set(df.loc[df["run"] == run, "task"])
         raise LadderDataError(f"run {run!r} lacks task(s) {sorted(set(tasks) - have)}; every run needs every task")
+    return tasks, runs
+
+
+def _model_points(df: pd.DataFrame, spec: ModelSpec, feature: str, prep: Preprocessing,
+                  tasks: list) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """Step 1's points (final per run), step 2's (checkpoints, by task, run and step; none for
+    the single step), and whether the feature is shared by the tasks (one law)."""
     p1 = step1_points(df, feature, prep)
     shared = spec.uses_feature and len(tasks) > 1 and is_shared_feature(df, feature)
     p2 = step2_points(df, feature, prep) if spec.uses_feature else p1.iloc[0:0].assign(step=0, n_smoothed=0.0)
@@ -205,15 +237,15 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
             f"step 1 needs at least 2 model sizes and 3 runs per task; got {n_sizes} size(s), "
             f"{len(p1) // len(tasks)} run(s)"
         )
-    t_idx = {t: i for i, t in enumerate(tasks)}
-    r_idx = {r: i for i, r in enumerate(runs)}
-    per_run = df.groupby("run").agg(N=("N", "first"), D=("D", "max"))
-    logN_c = float(np.mean(np.log(per_run["N"])))
-    logD_c = float(np.mean(np.log(per_run["D"])))
+    return p1, p2, shared
+
+
+def _task_constants(df: pd.DataFrame, p1: pd.DataFrame, p2: pd.DataFrame, spec: ModelSpec, feature: str,
+                    prep: Preprocessing, tasks: list, shared: bool) -> dict:
+    """Per task: chance, items, the feature's scale and centre, the binomial sd at the mean
+    accuracy, and the checkpoint jitters of accuracy and of the feature (in its units)."""
     chance = np.array([task_value(df, t, "chance") for t in tasks])
     n_items = np.array([task_value(df, t, "n_items", default=1000.0) for t in tasks])
-    if shared:  # one law for all tasks: step 1 sees each run once (the first task's copy)
-        p1 = p1[p1["task"] == tasks[0]].reset_index(drop=True)
     loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks[:1] if shared else tasks).to_numpy())
     loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
     p_bar = (p2 if spec.uses_feature else p1).groupby("task")["accuracy" if spec.uses_feature else "accuracy_mean"].mean()
@@ -224,6 +256,14 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
     if spec.uses_feature:  # relative jitter of the raw feature, in the feature's units at the centre
         jitter = checkpoint_jitter(df, feature, prep.skip_fraction, log=True).reindex(tasks).to_numpy()
         loss_noise = np.nan_to_num(jitter, nan=0.0) * loss_centre
+    return {"chance": chance, "n_items": n_items, "loss_scale": loss_scale, "loss_centre": loss_centre,
+            "acc_binomial_sd": acc_binomial_sd, "loss_noise": loss_noise, "acc_jitter": acc_jitter}
+
+
+def _step1_inputs(df: pd.DataFrame, p1: pd.DataFrame, per_run: pd.DataFrame, spec: ModelSpec, logN_c: float,
+                  logD_c: float) -> dict:
+    """Step 1's centred inputs (x, z) and the ladder's edge in them; for ``compute``, x = log C
+    centred (FLOPs 6 N D where the data have none), no z, and the FLOPs-per-token law."""
     s1_x = np.log(p1["N"].to_numpy(float)) - logN_c
     s1_z = np.log(p1["D"].to_numpy(float)) - logD_c
     x_max = float(np.log(per_run["N"]).max() - logN_c)
@@ -239,39 +279,27 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
         s1_z = np.zeros_like(s1_x)
         x_max, z_max = float(np.log(flops).max() - logC_c), 0.0
         coef = flops_per_token_coef(df)
-    return ModelData(
-        tasks=tasks,
-        runs=list(runs),
-        chance=chance,
-        n_items=n_items,
-        loss_scale=loss_scale,
-        loss_centre=loss_centre,
-        acc_binomial_sd=acc_binomial_sd,
-        loss_noise=loss_noise,
-        acc_jitter=acc_jitter,
-        logN_c=logN_c,
-        logD_c=logD_c,
-        x_max=x_max,
-        z_max=z_max,
-        spec=spec,
-        logC_c=logC_c,
-        flops_coef=coef,
-        s1_task=p1["task"].map(t_idx).to_numpy(np.int32),
-        s1_run=p1["run"].map(r_idx).to_numpy(np.int32),
-        s1_x=s1_x,
-        s1_z=s1_z,
-        s1_loss=p1[feature].to_numpy(float),
-        s1_acc=p1["accuracy_mean"].to_numpy(float),
-        s1_nlast=p1["n_last"].to_numpy(float),
-        s2_task=p2["task"].map(t_idx).to_numpy(np.int32),
-        s2_run=p2["run"].map(r_idx).to_numpy(np.int32),
-        s2_step=p2["step"].to_numpy(np.int64),
-        s2_loss=p2[feature].to_numpy(float),
-        s2_acc=p2["accuracy"].to_numpy(float),
-        s2_nsmooth=p2["n_smoothed"].to_numpy(float),
-        law_of_task=np.zeros(len(tasks), np.int32) if shared else np.arange(len(tasks), dtype=np.int32),
-        s1_config=replicated_configs(p1),
-    )
+    return {"s1_x": s1_x, "s1_z": s1_z, "x_max": x_max, "z_max": z_max, "logC_c": logC_c, "flops_coef": coef}
+
+
+def _point_arrays(p1: pd.DataFrame, p2: pd.DataFrame, feature: str, tasks: list, runs: list) -> dict:
+    """The points' arrays: step 1's (task, run, feature, final accuracy, evaluations averaged)
+    and step 2's (task, run, step, feature, accuracy, smoothing count)."""
+    t_idx = {t: i for i, t in enumerate(tasks)}
+    r_idx = {r: i for i, r in enumerate(runs)}
+    return {
+        "s1_task": p1["task"].map(t_idx).to_numpy(np.int32),
+        "s1_run": p1["run"].map(r_idx).to_numpy(np.int32),
+        "s1_loss": p1[feature].to_numpy(float),
+        "s1_acc": p1["accuracy_mean"].to_numpy(float),
+        "s1_nlast": p1["n_last"].to_numpy(float),
+        "s2_task": p2["task"].map(t_idx).to_numpy(np.int32),
+        "s2_run": p2["run"].map(r_idx).to_numpy(np.int32),
+        "s2_step": p2["step"].to_numpy(np.int64),
+        "s2_loss": p2[feature].to_numpy(float),
+        "s2_acc": p2["accuracy"].to_numpy(float),
+        "s2_nsmooth": p2["n_smoothed"].to_numpy(float),
+    }
 
 
 def replicated_configs(p1: pd.DataFrame) -> np.ndarray:

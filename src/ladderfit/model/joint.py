@@ -89,6 +89,7 @@ fixed, all calibrated on nested hold-outs inside a ladder (:mod:`ladderfit.analy
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -192,6 +193,210 @@ def centre_values(u_c, floor_shift, log_k, chance_level) -> dict:
             "centre_slope": log_k + np.log1p(-f) + np.log(q * (1 - q))}
 
 
+class _Law(NamedTuple):
+    """Step 1's law, one row per law: ``L = E + a e^{-alpha x} + b e^{-beta z}`` at the centred
+    (x, z), its level ``L_c`` at the centre, the runs' scatter and the seeds' share of it."""
+
+    L_c: jnp.ndarray
+    E: jnp.ndarray
+    a: jnp.ndarray
+    alpha: jnp.ndarray
+    b: jnp.ndarray
+    beta: jnp.ndarray
+    sigma_loss: jnp.ndarray
+    seed_share: jnp.ndarray | None
+
+
+class _Curve(NamedTuple):
+    """Step 2's sigmoid per task: ``acc(L) = floor + (1 - floor) sigmoid(u_c - k (L - L_centre))``,
+    the runs' scatter ``sigma_acc``, and the run effects' sd (``None`` without them)."""
+
+    u_c: jnp.ndarray
+    k: jnp.ndarray
+    floor: jnp.ndarray
+    sigma_acc: jnp.ndarray
+    run_tau: jnp.ndarray | None
+
+
+def _step1_draws(data: ModelData, priors: dict, with_D: bool) -> dict:
+    """Step 1's parameters per law (plate ``law``): level, centre slopes, the exponents'
+    non-centred draws, the scatter and (with replicates) the seeds' share of it."""
+    draws = {"seed_share": None}
+    with numpyro.plate("law", data.n_laws, dim=-1):
+        draws["level"] = numpyro.sample("level", prior(priors, "level"))
+        draws["g_N"] = numpyro.sample("slope_N", prior(priors, "slope_N"))
+        draws["alpha_z"] = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
+        if with_D:
+            draws["g_D"] = numpyro.sample("slope_D", prior(priors, "slope_D"))
+            draws["beta_z"] = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
+        draws["sigma_loss"] = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
+        if data.n_replicated:  # the share of a run's scatter that a rerun with another seed redraws
+            draws["seed_share"] = numpyro.sample("seed_share", prior(priors, "seed_share"))
+    return draws
+
+
+def _step2_draws(data: ModelData, priors: dict, k_pop: tuple, for_sampler: bool) -> dict:
+    """Step 2's parameters per task (plate ``task``): the logit at the loss centre, the floor's
+    shift from chance, the log slope (pooled), the noise ratio and the run effects' sd."""
+    draws = {"run_tau": None}
+    with numpyro.plate("task", data.n_tasks, dim=-1):
+        draws["u_c"] = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
+        # centred: every task's slope is well identified by its checkpoints
+        log_k_prior = dist.Normal(*k_pop)
+        if for_sampler:
+            draws["floor_shift"], draws["log_k"] = _curve_by_centre(draws["u_c"], jnp.asarray(data.chance), priors,
+                                                                    log_k_prior)
+        else:
+            draws["floor_shift"] = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
+            draws["log_k"] = numpyro.sample("log_k", log_k_prior)
+        draws["noise_ratio"] = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
+        if data.spec.run_effects:
+            draws["run_tau"] = numpyro.sample("run_tau", prior(priors, "run_tau"))
+    return draws
+
+
+def _step1_law(data: ModelData, priors: dict, s1: dict, alpha_pop: tuple, beta_pop: tuple | None) -> _Law:
+    """The law's coefficients per law from its centre parameterization; E > 0 softly (a factor)."""
+    L_c_law = jnp.asarray(data.loss_scale) * jnp.exp(priors["level_sd"][1][0] * s1["level"])
+    alpha_law = jnp.exp(alpha_pop[0] + alpha_pop[1] * s1["alpha_z"])
+    a_law = s1["g_N"] * L_c_law / alpha_law
+    if beta_pop is not None:
+        beta_law = jnp.exp(beta_pop[0] + beta_pop[1] * s1["beta_z"])
+        b_law = s1["g_D"] * L_c_law / beta_law
+    else:
+        beta_law, b_law = jnp.ones_like(alpha_law), jnp.zeros_like(a_law)
+    E_law = L_c_law - a_law - b_law
+    # E > 0, softly: a smooth barrier a few percent of the level wide.
+    numpyro.factor("E_positive", log_sigmoid(E_law / (priors["E_floor"][1][0] * L_c_law)).sum())
+    return _Law(L_c_law, E_law, a_law, alpha_law, b_law, beta_law, s1["sigma_loss"], s1["seed_share"])
+
+
+def _per_task(data: ModelData):
+    """Each task's row of a per-law array (the identity when every task has its own law)."""
+    law = data.law_of_task
+    if np.array_equal(law, np.arange(data.n_tasks)):  # a law per task: no gather (its gradient, a scatter, is slow)
+        return lambda v: jnp.asarray(v)
+    return lambda v: jnp.asarray(v)[law]  # each task's law, so that the tables read per task
+
+
+def _task_tables(data: ModelData, law: _Law, s2: dict, with_D: bool) -> tuple[_Law, _Curve]:
+    """The parameters per task, recorded as deterministic sites in the data's raw units (A, B):
+    step 1's law read per task, and step 2's curve."""
+    per_task = _per_task(data)
+    L_c = numpyro.deterministic("L_c", per_task(law.L_c))
+    alpha = numpyro.deterministic("alpha", per_task(law.alpha))
+    a, b, sigma_loss = per_task(law.a), per_task(law.b), per_task(law.sigma_loss)
+    if with_D:
+        beta = numpyro.deterministic("beta", per_task(law.beta))
+        numpyro.deterministic("A", a * jnp.exp(alpha * data.logN_c))
+        numpyro.deterministic("B", b * jnp.exp(beta * data.logD_c))
+    else:
+        beta = per_task(law.beta)
+        numpyro.deterministic("A", a * jnp.exp(alpha * data.logC_c))
+    E = numpyro.deterministic("E", per_task(law.E))
+    k = numpyro.deterministic("k", jnp.exp(s2["log_k"]))
+    floor = numpyro.deterministic("floor", jnp.asarray(data.chance) + s2["floor_shift"])
+    sigma_acc = numpyro.deterministic("sigma_acc", s2["noise_ratio"] * jnp.asarray(data.acc_binomial_sd))
+    numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + s2["u_c"] / k)
+    seed_share = None if law.seed_share is None else per_task(law.seed_share)
+    task_law = _Law(L_c, E, a, alpha, b, beta, sigma_loss, seed_share)
+    return task_law, _Curve(s2["u_c"], k, floor, sigma_acc, s2["run_tau"])
+
+
+def _run_effects(data: ModelData, run_tau) -> jnp.ndarray:
+    """Run-level offsets of step 2 (task, run): centred (each run's effect is pinned by its own
+    checkpoints), then made to sum to zero over runs so that the effects cannot trade off
+    against the curve's level."""
+    with numpyro.plate("run", data.n_runs, dim=-1):
+        with numpyro.plate("task_r", data.n_tasks, dim=-2):
+            run_raw = numpyro.sample("run_raw", dist.Normal(0.0, run_tau[:, None]))
+    return numpyro.deterministic("run_effect", run_raw - run_raw.mean(-1, keepdims=True))
+
+
+# ---- likelihoods, computed on grids with a row per law (step 1) or task (step 2), along which
+# the row's parameters broadcast: no gather per parameter (the gradient of a gather, a scatter,
+# is slow on CPU). NUTS needs only their sums: with ``on_grid`` each grid is one term of the
+# density, padding masked out; otherwise each point is read out to its site.
+def _col(v):
+    """Per row, along it."""
+    return jnp.asarray(v)[:, None]
+
+
+def _step1_likelihood(data: ModelData, law: _Law, task_law: _Law, observe: bool, on_grid: bool) -> None:
+    """``loss_obs``: each run's final log feature around its law (``law`` per law, ``task_law``
+    per task), seeds of one configuration sharing its deviation."""
+    G = data.n_laws
+    index1, position1 = data.s1_grid()
+    x1, z1 = data.s1_by_law(data.s1_x, np.zeros(G)), data.s1_by_law(data.s1_z, np.zeros(G))
+    mu1 = scaling_law_centred(x1, z1, _col(law.E), _col(law.a), _col(law.alpha), _col(law.b), _col(law.beta))
+    mu1 = jnp.maximum(mu1, 1e-12)  # padding: finite, never read out
+    sd1 = jnp.broadcast_to(_col(law.sigma_loss), mu1.shape)
+    if on_grid and not data.n_replicated:
+        log_loss1 = np.log(data.s1_by_law(data.s1_loss, np.ones(G)))
+        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1).mask(index1 >= 0), obs=log_loss1)
+        return
+    mu1, sd1 = mu1.reshape(-1)[position1], sd1.reshape(-1)[position1]
+    t1 = data.s1_task
+    if data.n_replicated:
+        # seeds of one configuration share its deviation from the law (sd sigma_loss sqrt(1 - s^2))
+        # and differ by the seed part (sd sigma_loss s): the configuration enters the law once
+        share, sigma_loss = task_law.seed_share, task_law.sigma_loss
+        rep_task = jnp.asarray(data.replicated_task)
+        with numpyro.plate("replicated_config", data.n_replicated):
+            config_raw = numpyro.sample("config_raw", dist.Normal(0.0, 1.0))
+        config_dev = config_raw * sigma_loss[rep_task] * jnp.sqrt(1 - share[rep_task] ** 2)
+        rep = jnp.asarray(data.s1_config)
+        in_rep = rep >= 0
+        mu1 = mu1 * jnp.exp(jnp.where(in_rep, config_dev[jnp.maximum(rep, 0)], 0.0))
+        sd1 = jnp.where(in_rep, sigma_loss[t1] * share[t1], sd1)
+    with numpyro.plate("step1_point", len(t1)):
+        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
+
+
+def _step2_likelihood(data: ModelData, curve: _Curve, run_effect, observe: bool, on_grid: bool,
+                      likelihood_dtype: str) -> None:
+    """``acc_obs``: each checkpoint's accuracy around the curve at its observed loss. For NUTS
+    (``on_grid``) each term may be computed in float32 (``likelihood_dtype``) and summed in
+    float64: the same density within 0.01 nats at posterior draws (tests/test_sampler.py), in
+    half the gradient's time (benchmarks/sampler_levers.py --gradient)."""
+    T = data.n_tasks
+    dtype = jnp.dtype(likelihood_dtype) if on_grid else jnp.float64
+    cast = lambda v: jnp.asarray(v).astype(dtype)  # noqa: E731
+    index, position = data.s2_grid()
+    dl = data.s2_by_task(data.s2_loss, data.loss_centre) - data.loss_centre[:, None]  # padding: 0
+    u2 = _col(cast(curve.u_c)) - _col(cast(curve.k)) * cast(dl)
+    f2 = _col(cast(curve.floor))
+    p = accuracy_from_logit(u2, f2)
+    # errors in the observed loss: their effect on accuracy, to first order (the curve's slope)
+    s2 = jax.nn.sigmoid(u2)
+    slope = (1 - f2) * s2 * (1 - s2) * _col(cast(curve.k))
+    jitter = _col(cast(data.acc_jitter)) ** 2 + (slope * _col(cast(data.loss_noise))) ** 2  # one checkpoint's noise
+    sd2 = jnp.sqrt(_col(cast(curve.sigma_acc)) ** 2 + jitter / cast(data.s2_by_task(data.s2_nsmooth, np.ones(T))))
+    if run_effect is not None:
+        p = p + cast(run_effect)[np.arange(T)[:, None], data.s2_by_task(data.s2_run, np.zeros(T, dtype=int))]
+    if on_grid:
+        terms = dist.Normal(p, sd2).log_prob(cast(data.s2_by_task(data.s2_acc, np.full(T, 0.5))))
+        numpyro.factor("acc_obs", jnp.where(index >= 0, terms, 0.0).astype(jnp.float64).sum())
+    else:
+        # (the gather stays when it is the identity: XLA's CPU fusion ran a plain reshape slower)
+        p, sd2 = p.reshape(-1)[position], sd2.reshape(-1)[position]
+        with numpyro.plate("checkpoint", len(position)):
+            numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
+
+
+def _chained_prediction(data: ModelData, priors: dict, law: _Law, curve: _Curve, target_x, target_z) -> None:
+    """The targets' loss from step 1's law (with a run's scatter), then their accuracy from step
+    2's curve at that loss (:func:`_target_accuracy`), per (target, task)."""
+    with _target_plates(priors, target_x, target_z, data.n_tasks) as (tx, tz, gamma):
+        mean_loss = numpyro.deterministic("target_loss_mean", scaling_law_centred(tx, tz, law.E, law.a, law.alpha,
+                                                                                  law.b, law.beta))
+        log_loss = numpyro.sample("target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), law.sigma_loss))
+        loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
+        nu = numpyro.sample("target_run_effect", dist.Normal(0.0, curve.run_tau)) if curve.run_tau is not None else 0.0
+        u_t = curve.u_c - curve.k * (loss - data.loss_centre)
+        _target_accuracy(u_t, curve.floor, curve.sigma_acc, gamma, priors, data, target_x, target_z, nu)
+
+
 def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True,
                  for_sampler: bool = False, likelihood_dtype: str = "float64"):
     """The joint two-step model; with ``target_x``/``target_z`` it also draws target predictions.
@@ -207,155 +412,26 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     ``likelihood_dtype`` (``"float32"``: summed in float64, the same density within 0.01 nats).
     The specification's ``run_effects`` adds the run-level offsets of step 2
     (:class:`~ladderfit.model.spec.ModelSpec`).
+
+    Read as the math: the populations of the exponents and slopes; step 1's law per law
+    (:func:`_step1_draws`, :func:`_step1_law`); step 2's curve per task (:func:`_step2_draws`);
+    both read per task (:func:`_task_tables`); the two likelihoods; the chained prediction.
     """
-    T, R = data.n_tasks, data.n_runs
-    level_sd = priors["level_sd"][1][0]
-    e_floor = priors["E_floor"][1][0]
-    m = jnp.asarray(data.loss_scale)
-    chance_level = jnp.asarray(data.chance)
-
-    run_effects = data.spec.run_effects
     with_D = data.structure == "two_step"  # the compute structure has one term, A / C^alpha
-    alpha_mu, alpha_tau = _population("alpha", priors)
-    if with_D:
-        beta_mu, beta_tau = _population("beta", priors)
-    k_mu, k_tau = _population("k", priors)
-
+    alpha_pop = _population("alpha", priors)
+    beta_pop = _population("beta", priors) if with_D else None
+    k_pop = _population("k", priors)
     # step 1: one law per task, or one for all when the feature is shared by the tasks (C4 loss)
-    with numpyro.plate("law", data.n_laws, dim=-1):
-        level = numpyro.sample("level", prior(priors, "level"))
-        g_N = numpyro.sample("slope_N", prior(priors, "slope_N"))
-        alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
-        if with_D:
-            g_D = numpyro.sample("slope_D", prior(priors, "slope_D"))
-            beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
-        sigma_loss_law = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
-        if data.n_replicated:  # the share of a run's scatter that a rerun with another seed redraws
-            seed_share = numpyro.sample("seed_share", prior(priors, "seed_share"))
-    with numpyro.plate("task", T, dim=-1):  # step 2
-        u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
-        # centred: every task's slope is well identified by its checkpoints
-        log_k_prior = dist.Normal(k_mu, k_tau)
-        if for_sampler:
-            floor_shift, log_k = _curve_by_centre(u_c, chance_level, priors, log_k_prior)
-        else:
-            floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
-            log_k = numpyro.sample("log_k", log_k_prior)
-        noise_ratio = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
-        if run_effects:
-            run_tau = numpyro.sample("run_tau", prior(priors, "run_tau"))
-
-    L_c_law = m * jnp.exp(level_sd * level)
-    alpha_law = jnp.exp(alpha_mu + alpha_tau * alpha_z)
-    a_law = g_N * L_c_law / alpha_law
-    if with_D:
-        beta_law = jnp.exp(beta_mu + beta_tau * beta_z)
-        b_law = g_D * L_c_law / beta_law
-    else:
-        beta_law, b_law = jnp.ones_like(alpha_law), jnp.zeros_like(a_law)
-    E_law = L_c_law - a_law - b_law
-    # E > 0, softly: a smooth barrier a few percent of the level wide.
-    numpyro.factor("E_positive", log_sigmoid(E_law / (e_floor * L_c_law)).sum())
-    law = data.law_of_task
-    if np.array_equal(law, np.arange(T)):  # a law per task: no gather (its gradient, a scatter, is slow)
-        per_task = lambda v: jnp.asarray(v)  # noqa: E731
-    else:  # each task's law, so that the tables read per task
-        per_task = lambda v: jnp.asarray(v)[law]  # noqa: E731
-    L_c = numpyro.deterministic("L_c", per_task(L_c_law))
-    alpha = numpyro.deterministic("alpha", per_task(alpha_law))
-    a, b, sigma_loss = per_task(a_law), per_task(b_law), per_task(sigma_loss_law)
-    if with_D:
-        beta = numpyro.deterministic("beta", per_task(beta_law))
-        numpyro.deterministic("A", a * jnp.exp(alpha * data.logN_c))
-        numpyro.deterministic("B", b * jnp.exp(beta * data.logD_c))
-    else:
-        beta = per_task(beta_law)
-        numpyro.deterministic("A", a * jnp.exp(alpha * data.logC_c))
-    E = numpyro.deterministic("E", per_task(E_law))
-    k = numpyro.deterministic("k", jnp.exp(log_k))
-    floor = numpyro.deterministic("floor", chance_level + floor_shift)
-    sigma_acc = numpyro.deterministic("sigma_acc", noise_ratio * jnp.asarray(data.acc_binomial_sd))
-    L0 = numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + u_c / k)
-
-    if run_effects:
-        with numpyro.plate("run", R, dim=-1):
-            with numpyro.plate("task_r", T, dim=-2):
-                # centred (each run's effect is pinned by its own checkpoints), then made to sum
-                # to zero over runs so that the effects cannot trade off against the curve's level
-                run_raw = numpyro.sample("run_raw", dist.Normal(0.0, run_tau[:, None]))
-        run_effect = numpyro.deterministic("run_effect", run_raw - run_raw.mean(-1, keepdims=True))
-
-    # ---- likelihoods, computed on grids with a row per law (step 1) or task (step 2), along
-    # which the row's parameters broadcast: no gather per parameter (the gradient of a gather,
-    # a scatter, is slow on CPU). NUTS needs only their sums: with ``for_sampler`` each grid is
-    # one term of the density, padding masked out; otherwise each point is read out to its site.
-    col = lambda v: jnp.asarray(v)[:, None]  # noqa: E731  (per row, along it)
+    s1 = _step1_draws(data, priors, with_D)
+    s2 = _step2_draws(data, priors, k_pop, for_sampler)
+    law = _step1_law(data, priors, s1, alpha_pop, beta_pop)
+    task_law, curve = _task_tables(data, law, s2, with_D)
+    run_effect = _run_effects(data, curve.run_tau) if data.spec.run_effects else None
     on_grid = for_sampler and observe
-
-    # ---- step 1 likelihood
-    G = data.n_laws
-    index1, position1 = data.s1_grid()
-    x1, z1 = data.s1_by_law(data.s1_x, np.zeros(G)), data.s1_by_law(data.s1_z, np.zeros(G))
-    mu1 = scaling_law_centred(x1, z1, col(E_law), col(a_law), col(alpha_law), col(b_law), col(beta_law))
-    mu1 = jnp.maximum(mu1, 1e-12)  # padding: finite, never read out
-    sd1 = jnp.broadcast_to(col(sigma_loss_law), mu1.shape)
-    if on_grid and not data.n_replicated:
-        log_loss1 = np.log(data.s1_by_law(data.s1_loss, np.ones(G)))
-        numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1).mask(index1 >= 0), obs=log_loss1)
-    else:
-        mu1, sd1 = mu1.reshape(-1)[position1], sd1.reshape(-1)[position1]
-        t1 = data.s1_task
-        if data.n_replicated:
-            # seeds of one configuration share its deviation from the law (sd sigma_loss sqrt(1 - s^2))
-            # and differ by the seed part (sd sigma_loss s): the configuration enters the law once
-            share = per_task(seed_share)
-            rep_task = jnp.asarray(data.replicated_task)
-            with numpyro.plate("replicated_config", data.n_replicated):
-                config_raw = numpyro.sample("config_raw", dist.Normal(0.0, 1.0))
-            config_dev = config_raw * sigma_loss[rep_task] * jnp.sqrt(1 - share[rep_task] ** 2)
-            rep = jnp.asarray(data.s1_config)
-            in_rep = rep >= 0
-            mu1 = mu1 * jnp.exp(jnp.where(in_rep, config_dev[jnp.maximum(rep, 0)], 0.0))
-            sd1 = jnp.where(in_rep, sigma_loss[t1] * share[t1], sd1)
-        with numpyro.plate("step1_point", len(t1)):
-            numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
-
-    # ---- step 2 likelihood. For NUTS each checkpoint's term may be computed in float32
-    # (``likelihood_dtype``) and summed in float64: the same density within 0.01 nats at
-    # posterior draws (tests/test_sampler.py), in half the gradient's time
-    # (benchmarks/sampler_levers.py --gradient)
-    dtype = jnp.dtype(likelihood_dtype) if on_grid else jnp.float64
-    cast = lambda v: jnp.asarray(v).astype(dtype)  # noqa: E731
-    index, position = data.s2_grid()
-    dl = data.s2_by_task(data.s2_loss, data.loss_centre) - data.loss_centre[:, None]  # padding: 0
-    u2 = col(cast(u_c)) - col(cast(k)) * cast(dl)
-    f2 = col(cast(floor))
-    p = accuracy_from_logit(u2, f2)
-    # errors in the observed loss: their effect on accuracy, to first order (the curve's slope)
-    s2 = jax.nn.sigmoid(u2)
-    slope = (1 - f2) * s2 * (1 - s2) * col(cast(k))
-    jitter = col(cast(data.acc_jitter)) ** 2 + (slope * col(cast(data.loss_noise))) ** 2  # one checkpoint's noise
-    sd2 = jnp.sqrt(col(cast(sigma_acc)) ** 2 + jitter / cast(data.s2_by_task(data.s2_nsmooth, np.ones(T))))
-    if run_effects:
-        p = p + cast(run_effect)[np.arange(T)[:, None], data.s2_by_task(data.s2_run, np.zeros(T, dtype=int))]
-    if on_grid:
-        terms = dist.Normal(p, sd2).log_prob(cast(data.s2_by_task(data.s2_acc, np.full(T, 0.5))))
-        numpyro.factor("acc_obs", jnp.where(index >= 0, terms, 0.0).astype(jnp.float64).sum())
-    else:
-        # (the gather stays when it is the identity: XLA's CPU fusion ran a plain reshape slower)
-        p, sd2 = p.reshape(-1)[position], sd2.reshape(-1)[position]
-        with numpyro.plate("checkpoint", len(position)):
-            numpyro.sample("acc_obs", dist.Normal(p, sd2), obs=data.s2_acc if observe else None)
-
-    # ---- chained prediction at targets
+    _step1_likelihood(data, law, task_law, observe, on_grid)
+    _step2_likelihood(data, curve, run_effect, observe, on_grid, likelihood_dtype)
     if target_x is not None:
-        with _target_plates(priors, target_x, target_z, T) as (tx, tz, gamma):
-            mean_loss = numpyro.deterministic("target_loss_mean", scaling_law_centred(tx, tz, E, a, alpha, b, beta))
-            log_loss = numpyro.sample("target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), sigma_loss))
-            loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
-            nu = numpyro.sample("target_run_effect", dist.Normal(0.0, run_tau)) if run_effects else 0.0
-            u_t = u_c - k * (loss - data.loss_centre)
-            _target_accuracy(u_t, floor, sigma_acc, gamma, priors, data, target_x, target_z, nu)
+        _chained_prediction(data, priors, task_law, curve, target_x, target_z)
 
 
 def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True,
