@@ -56,7 +56,14 @@ CALIBRATION_COLUMNS = (
     ("log_score", "log score", 1.0, 2),
     ("above_median", "above median (%)", 100.0, 1),
 )
-COLUMNS = {"calibration": CALIBRATION_COLUMNS}
+#: The stacking table: each structure and the stack, scored like the calibration (no drift).
+STACKING_COLUMNS = (
+    *CALIBRATION_COLUMNS[:2], ("bin", "distance", None, None), ("pairs", "pairs", None, None),
+    *(c for c in CALIBRATION_COLUMNS if c[0] in ("coverage_90", "mean_width_90", "mae", "interval_score_90", "crps",
+                                                  "log_score", "above_median")),
+)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "stacking": STACKING_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
 NOTES = {
@@ -67,6 +74,12 @@ NOTES = {
         "log-units beyond the training runs. Coverage and *above median* in %, width 90, MAE, the 90% "
         "interval score (IS90) and CRPS in accuracy points (lower is better), the log score in nats "
         "(higher is better); *above median* is 50% when the medians are unbiased."
+    ),
+    "stacking": (
+        "The nested hold-outs of the calibration table, each structure with its cross-validated "
+        "discrepancy (no drift); *stack*: the mixture of the structures with weights fitted, for "
+        "each held-out run, on the log scores of the other hold-outs' other runs (Pythia: OLMo's "
+        "weights where no such run is left). Units as in the calibration table."
     ),
 }
 
