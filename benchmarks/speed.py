@@ -19,7 +19,10 @@ Prints, on this machine:
 4. ``--chain-methods``: the default fit with parallel, vectorized and sequential chains.
 5. ``--calibration``: ``ladderfit calibrate`` (the six nested hold-outs of the bundled ladder).
 
-``--quick`` runs 1 and 2 only. Times are wall-clock on a shared machine: compare within one run.
+``--quick`` runs 1 and 2 only and writes ``benchmarks/results/speed.json``. ``--scale 1000``
+runs only the scale path: one fit of that many simulated tasks (16 runs, the default model), in
+a new process: wall seconds, seconds per task, peak resident memory and convergence, written to
+``benchmarks/results/scale.json``. Times are wall-clock on a shared machine: compare within one run.
 """
 
 from __future__ import annotations
@@ -122,8 +125,27 @@ def simulated(n_tasks: int) -> None:
     t0 = time.perf_counter()
     fit = ladderfit.fit(sim.data, progress_bar=False)
     d = fit.diagnostics.as_dict()
+    steps = float(fit.idata.sample_stats["n_steps"].mean())
     print("ROW", f"{time.perf_counter() - t0:.1f}", f"{d['min_ess_bulk']:.0f}", f"{d['min_ess_tail']:.0f}",
-          f"{d['max_r_hat']:.3f}", d["divergences"], fit.idata.posterior.sizes["draw"], flush=True)
+          f"{d['max_r_hat']:.3f}", d["divergences"], fit.idata.posterior.sizes["draw"], f"{steps:.0f}", flush=True)
+
+
+def scale(sizes: list[int], env: dict) -> None:
+    """The scale path: one fit per size in a new process; prints and writes ``scale.json``."""
+    from results_io import write_results
+
+    me = [sys.executable, os.path.abspath(__file__)]
+    summary = []
+    for n in sizes:
+        wall, peak, out = _run(me + ["--child", "simulated", "--tasks", str(n)], env)
+        for r in _rows(out):
+            row = {"tasks": n, "fit_seconds": float(r[0]), "seconds_per_task": round(float(r[0]) / n, 2),
+                   "process_seconds": round(wall, 1), "peak_mb": round(peak), "min_ess_bulk": int(r[1]),
+                   "min_ess_tail": int(r[2]), "max_r_hat": float(r[3]), "divergences": int(r[4]),
+                   "draws_per_chain": int(r[5]), "steps_per_draw": int(r[6])}
+            summary.append(row)
+            print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    write_results("scale", {"settings": {"tasks": sizes, "runs": 16}, "summary": summary})
 
 
 def _rows(text: str) -> list[list[str]]:
@@ -137,6 +159,7 @@ def main() -> None:
     ap.add_argument("--chain-methods", action="store_true", help="also compare chain methods")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--tasks", type=int, default=100, help="simulated tasks (default 100)")
+    ap.add_argument("--scale", default=None, help="only the scale path: comma-separated task counts, e.g. 1000")
     args = ap.parse_args()
     if args.child:
         t0 = time.perf_counter()
@@ -151,6 +174,8 @@ def main() -> None:
            "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_ENABLE_X64": "1"}  # fmt: skip
     me = [sys.executable, os.path.abspath(__file__)]
     print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}; fresh compilation cache {cache}\n")
+    if args.scale:
+        return scale([int(n) for n in args.scale.split(",")], env)
 
     stage_cache = tempfile.mkdtemp(prefix="ladderfit-jax-cache-")  # cold: empty; warm: filled by cold
     _, _, out = _run(me + ["--child", "stages"], {**env, "JAX_COMPILATION_CACHE_DIR": stage_cache})
@@ -186,7 +211,7 @@ def main() -> None:
     _, peak, out = _run(me + ["--child", "simulated", "--tasks", str(args.tasks)], env)
     for r in _rows(out):
         print(f"fit {r[0]} s (goal <= {GOALS['100 simulated tasks']:.0f}); min ESS bulk {r[1]}, tail {r[2]}; "
-              f"max R-hat {r[3]}; {r[4]} divergences; {r[5]} draws per chain; peak {peak:.0f} MB")
+              f"max R-hat {r[3]}; {r[4]} divergences; {r[5]} draws per chain, {r[6]} steps per draw; peak {peak:.0f} MB")
 
     if args.chain_methods:
         print("\n4. chain methods, the default fit (seconds, compile included)")

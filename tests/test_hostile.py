@@ -1207,11 +1207,12 @@ def test_interrupt_during_the_fit_keeps_every_file(tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(bayes, "fit", interrupted)
     out, save, before = _interrupt_case(tmp_path)
+    handler = signal.getsignal(signal.SIGINT)  # Python's own, or SIG_IGN under a shell's background job
     code, _, err = run(capsys, "predict", "--tasks", "piqa", "--out", out, "--save", save)
     assert code == 130 and "Traceback" not in err
     assert err.splitlines()[-1] == "ladderfit: interrupted; every existing file was left as it was"
     assert snapshot(out, save) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc", "p.csv"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back
+    assert signal.getsignal(signal.SIGINT) is handler  # the handler from before the command is back
 
 
 def test_interrupt_swallowed_by_a_callback_still_stops_the_command(tmp_path, capsys, monkeypatch, tiny_fit):

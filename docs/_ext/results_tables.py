@@ -101,6 +101,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sbc": ("sbc", {}, ()),
     "noise": ("noise", {}, ()),
     "speed": ("speed", {}, ()),
+    "scale": ("scale", {}, ()),
     "sampler_levers": ("sampler_levers", {}, ()),
     "ablations": ("ablations", {}, ()),
     "item_calibration": ("item_calibration", {}, ()),

@@ -52,7 +52,7 @@ _NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a charac
                 (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-def _stat(path: Path, where: str, expected: str) -> os.stat_result:
+def _stat(path: Path, where: str, expected: str, folder_ok: bool = False) -> os.stat_result:
     """``os.stat`` of ``path`` with a LadderDataError that says why it failed."""
     try:
         return os.stat(path)
@@ -62,7 +62,7 @@ def _stat(path: Path, where: str, expected: str) -> os.stat_result:
         elif err.errno == errno.ENOENT and os.path.islink(path):
             why = f"a symlink to {os.readlink(path)!r}, which does not exist"
         elif err.errno in (errno.ENOENT, errno.ENOTDIR):
-            why = "no such file"
+            why = "no such file or folder" if folder_ok else "no such file"
         else:
             why = err.strerror or type(err).__name__
         raise LadderDataError(f"{where}: {why}; expected {expected}") from None
@@ -79,7 +79,7 @@ def check_input(path: str | Path, expected: str, *, option: str | None = None, f
     """
     path = Path(path)
     where = f"{option} {str(path)!r}" if option else str(path)
-    mode = _stat(path, where, expected).st_mode
+    mode = _stat(path, where, expected, folder_ok).st_mode
     if stat.S_ISDIR(mode):
         if folder_ok:
             return path

@@ -52,10 +52,18 @@ from ..model.priors import resolve_priors
 from ..model.runtime import enable_x64
 from .checks import OBSERVED_SITES, prior_predictive
 
-__all__ = ["sbc", "rank_uniformity", "DEFAULT_PARAMS"]
+__all__ = ["sbc", "rank_uniformity", "DEFAULT_PARAMS", "PARAMS_BY_STRUCTURE"]
 
 #: Parameters ranked by default: the pooled means, each task's exponents and step-2 curve, E.
 DEFAULT_PARAMS: tuple[str, ...] = ("alpha_mu", "beta_mu", "k_mu", "alpha", "beta", "k", "L0", "floor", "E", "sigma_acc")
+
+#: Parameters ranked by default for each structure (the two steps': :data:`DEFAULT_PARAMS`).
+PARAMS_BY_STRUCTURE: dict[str, tuple[str, ...]] = {
+    "two_step": DEFAULT_PARAMS,
+    "compute": ("alpha_mu", "k_mu", "alpha", "k", "L0", "floor", "E", "sigma_acc"),
+    "single_step": ("alpha_mu", "beta_mu", "alpha", "beta", "logit_centre", "logit_slope_N", "logit_slope_D",
+                    "floor", "sigma_acc"),
+}
 
 #: The ModelData field each observed site replaces (for the starting values).
 _DATA_FIELD = {"loss_obs": "s1_loss", "acc_obs": "s2_acc", "final_acc_obs": "s1_acc"}
@@ -81,7 +89,7 @@ def sbc(
     data,
     n_sims: int,
     *,
-    params: Sequence[str] = DEFAULT_PARAMS,
+    params: Sequence[str] | None = None,
     fit_options: Mapping | None = None,
     n_draws: int = 99,
     seed: int = 0,
@@ -94,9 +102,10 @@ def sbc(
         runs, the step-2 checkpoints' task losses, preprocessing's jitters. Its own
         observations are not used (only to start NUTS, through the drawn ones). Keep it small.
     n_sims : number of simulations (one prior draw and one NUTS fit each).
-    params : the parameters to rank (posterior sites of the model: sampled or deterministic).
+    params : the parameters to rank (posterior sites of the model: sampled or deterministic);
+        default the structure's :data:`PARAMS_BY_STRUCTURE`.
     fit_options : :class:`~ladderfit.model.config.FitConfig` fields: ``tasks``, ``runs``,
-        ``model`` (default ``"two_step"``, whose parameters :data:`DEFAULT_PARAMS` are), ``preprocessing``, ``priors`` (for the draws and the fits), ``chains``,
+        ``model`` (default ``"two_step"``; ``fit``'s default is ``"single_step"``), ``preprocessing``, ``priors`` (for the draws and the fits), ``chains``,
         ``warmup``, ``draws``, ``target_accept``, ``max_tree_depth``, ``seed`` (the fits'
         seeds are ``seed + 1 + sim``).
     n_draws : posterior draws each truth is ranked among, thinned evenly from the
@@ -118,6 +127,7 @@ def sbc(
     options = FitConfig(**{"progress_bar": False, "model": "two_step", **dict(fit_options or {})})
     df, md = _design(data, options)
     priors = resolve_priors(options.priors, options.model.structure)
+    params = PARAMS_BY_STRUCTURE[md.structure] if params is None else params
     prior = prior_predictive(df, model=options.model, tasks=options.tasks, runs=options.runs, priors=options.priors,
                              preprocessing=options.preprocessing, num_samples=n_sims, seed=seed, constraint="soft")  # fmt: skip
     unknown = [p for p in params if p not in prior.prior]
