@@ -1425,6 +1425,14 @@ def test_named_pipe_is_refused_at_once(tmp_path, capsys, never_blocks, no_sampli
     assert not no_sampling
 
 
+@pytest.mark.parametrize("as_list", [False, True])
+def test_named_pipe_is_refused_by_read_lm_eval(tmp_path, never_blocks, as_list):
+    fifo = tmp_path / "results.json"
+    os.mkfifo(fifo)
+    with pytest.raises(LadderDataError, match=r"results\.json: is a named pipe \(FIFO\)"):
+        ladderfit.read_lm_eval([fifo] if as_list else fifo, n_params=1e9, tokens=2e10)
+
+
 @pytest.mark.parametrize("content, culprit", [
     (b"", "the file is empty"),
     (b"target,task,accuracy\n", "no rows"),

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import LadderDataError
+from ..io import check_input
 from .schema import validate
 from .tasks import TASKS
 
@@ -68,23 +69,19 @@ Tokens = Mapping[str, float | Callable[[int], float]] | Callable[[str, int], flo
 
 
 def _list_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    expected = "lm-evaluation-harness results (a JSON file or a folder of them)"
     if isinstance(paths, (str, Path)):
-        p = Path(paths)
+        p = check_input(paths, expected, folder_ok=True)
         if p.is_dir():
             files = sorted(f for f in p.glob("**/*.json") if f.is_file())
             if not files:
                 raise LadderDataError(f"{p}: folder holds no .json files; expected lm-evaluation-harness results")
             return files
-        if not p.exists():
-            raise LadderDataError(f"{p}: no such file or folder")
         return [p]
     files = [Path(f) for f in paths]
     if not files:
         raise LadderDataError("read_lm_eval: no files given")
-    for f in files:
-        if not f.is_file():
-            raise LadderDataError(f"{f}: no such file")
-    return files
+    return [check_input(f, expected, text=True) for f in files]
 
 
 def _load(path: Path) -> dict:
