@@ -157,6 +157,9 @@ def sbc(
                  **sampler_options(options))
         samples = mcmc.get_samples()
         divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+        # each simulation's data are constants of its own programs: free them, or a few hundred
+        # simulations exhaust the process's memory mappings (LLVM: "Cannot allocate memory")
+        jax.clear_caches()
         for name in params:
             truth = np.asarray(prior.prior[name].values[0, i])
             draws = np.asarray(samples[name])[keep].reshape(n_keep, -1)

@@ -162,6 +162,8 @@ def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.
         "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
         "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
         "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,
+        "logit_slope_N_mu": np.array(np.log(sl_N).mean()), "logit_slope_N_tau": np.array(0.5),
+        "logit_slope_D_mu": np.array(np.log(sl_D).mean()), "logit_slope_D_tau": np.array(0.5),
         "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T),
         "noise_ratio": np.full(T, np.exp(priors["noise_ratio"][1][0])),  # the prior's median: one point per run
     }  # fmt: skip

@@ -110,6 +110,7 @@ SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
     "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "noise_ratio", "run_tau", "run_raw",
     "floor_shift", "logit_slope_N", "logit_slope_D", "seed_share", "config_raw",
+    "logit_slope_N_mu", "logit_slope_N_tau", "logit_slope_D_mu", "logit_slope_D_tau",
 })  # fmt: skip
 
 
@@ -446,6 +447,11 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
 
     the power law of step 1 moved onto the logit scale (``g`` are the logit slopes at the
     ladder's centre; the ceiling ``u_c + a + b`` plays the role of the irreducible loss E).
+    The slopes are partially pooled over tasks, ``log g_{N,t} ~ N(mu_gN, tau_gN)`` (likewise
+    g_D): a task whose runs pin its slope keeps it, one they do not borrows from the others.
+    On both bundled ladders' nested hold-outs this beat independent slopes on every proper
+    score in every distance bin (``benchmarks/calibration.py``; far bin of OLMo: CRPS 1.75 vs
+    1.89 points, 90% interval score 14.3 vs 16.5).
     Observed once per run: the mean accuracy of the last n evaluations at the final D
     (``final_acc_obs``), with sd ``sqrt(sigma_acc^2 + j^2 / n)``: a run's scatter around the
     law ``sigma_acc`` (noise ratio x binomial sd) and the measured noise of that mean (the
@@ -457,10 +463,12 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     chance_level = jnp.asarray(data.chance)
     alpha_mu, alpha_tau = _population("alpha", priors)
     beta_mu, beta_tau = _population("beta", priors)
+    slope_N_pop, slope_D_pop = _population("logit_slope_N", priors), _population("logit_slope_D", priors)
     with numpyro.plate("task", T, dim=-1):
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
-        g_N = numpyro.sample("logit_slope_N", prior(priors, "logit_slope_N"))
-        g_D = numpyro.sample("logit_slope_D", prior(priors, "logit_slope_D"))
+        # centred: the slopes at the ladder's centre are what the runs pin down best
+        g_N = numpyro.sample("logit_slope_N", dist.LogNormal(*slope_N_pop))
+        g_D = numpyro.sample("logit_slope_D", dist.LogNormal(*slope_D_pop))
         alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
         beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))

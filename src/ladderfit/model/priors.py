@@ -42,8 +42,11 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "noise_ratio": ("LogNormal", (math.log(0.5), 1.0), "sd of one evaluation around the curve / binomial sd sqrt(p(1-p)/n)"),
     "run_tau": ("LogNormal", (math.log(0.01), 0.75), "per-task sd of run effects (accuracy scale)"),
     # ---- single-step structure: acc(N, D) = floor + (1 - floor) sigmoid(u(N, D)) -------------
-    "logit_slope_N": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log N at the centre"),
-    "logit_slope_D": ("LogNormal", (math.log(0.5), 1.0), "single step: d logit / d log D at the centre"),
+    # the logit slopes g at the ladder's centre, partially pooled over tasks: log g_t ~ N(mu, tau)
+    "logit_slope_N_mu": ("Normal", (math.log(0.5), 1.0), "single step: population mean of log g_N (d logit / d log N at the centre)"),
+    "logit_slope_N_tau": ("LogNormal", (math.log(0.5), 0.5), "single step: population sd of log g_N (zero-avoiding)"),
+    "logit_slope_D_mu": ("Normal", (math.log(0.5), 1.0), "single step: population mean of log g_D (d logit / d log D at the centre)"),
+    "logit_slope_D_tau": ("LogNormal", (math.log(0.5), 0.5), "single step: population sd of log g_D (zero-avoiding)"),
     # ---- extrapolation -----------------------------------------------------------------
     # the two-step structure's discrepancy d^power (drift + gamma eps), d from the ladder's hull
     # in (log N, log D); calibrated on the bundled OLMo ladder's six nested hold-outs by CRPS
@@ -67,9 +70,9 @@ OTHER_FAMILIES: dict[str, tuple[str, ...]] = {"discrepancy": ("LogNormal", "Fixe
 #: defaults above apply. Distances are in (log N, log D) for every structure except compute,
 #: whose ladder is a line in log C.
 DISCREPANCY_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {
-    # the single step's own predictive spread nearly covers its held-out errors: gamma 0.018 x
-    # d^0.5 (90% bootstrap interval over runs 0-0.056; log-sd 0.61)
-    "single_step": {"discrepancy": ("LogNormal", (math.log(0.0178), 0.61)), "discrepancy_power": ("Fixed", (0.5,)),
+    # the single step (slopes pooled over tasks): gamma 0.032 x d^0.5 (90% bootstrap interval over
+    # runs 0.015-0.046; log-sd 0.36)
+    "single_step": {"discrepancy": ("LogNormal", (math.log(0.032), 0.36)), "discrepancy_power": ("Fixed", (0.5,)),
                     "discrepancy_drift": ("Fixed", (0.0,)), "discrepancy_max_distance": ("Fixed", (3.10,))},
     # compute: d in log C from the ladder's range of C (1B-10xC lies 3.92 beyond the 4-run corner)
     "compute": {"discrepancy": ("LogNormal", (math.log(0.121), 0.15)), "discrepancy_power": ("Fixed", (1.0,)),

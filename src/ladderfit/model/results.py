@@ -492,6 +492,10 @@ def load(path: str | Path) -> LadderFit:
     try:
         config = FitConfig.from_json(attrs["ladderfit_config"])
         priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
+        # priors the model gained after the fit was saved (the single step's slope population):
+        # defaults, which do not change its predictions (the posterior holds each task's values)
+        priors.update({k: (v[0], tuple(v[1])) for k, v in DEFAULT_PRIORS.items()
+                       if k not in priors and k not in DISCREPANCY_PRIORS})
         meta = json.loads(attrs["ladderfit_model_data"])
         const = idata.constant_data
         arrays = {name: const[f"md_{name}"].values for name in ModelData.ARRAYS}
