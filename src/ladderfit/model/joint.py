@@ -450,8 +450,8 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     The slopes are partially pooled over tasks, ``log g_{N,t} ~ N(mu_gN, tau_gN)`` (likewise
     g_D): a task whose runs pin its slope keeps it, one they do not borrows from the others.
     On both bundled ladders' nested hold-outs this beat independent slopes on every proper
-    score in every distance bin (``benchmarks/calibration.py``; far bin of OLMo: CRPS 1.75 vs
-    1.89 points, 90% interval score 14.3 vs 16.5).
+    score in every distance bin (``benchmarks/calibration.py`` at commits 1541537 and b52dd01;
+    far bin of OLMo: CRPS 1.73 vs 1.89 points, 90% interval score 14.2 vs 16.5).
     Observed once per run: the mean accuracy of the last n evaluations at the final D
     (``final_acc_obs``), with sd ``sqrt(sigma_acc^2 + j^2 / n)``: a run's scatter around the
     law ``sigma_acc`` (noise ratio x binomial sd) and the measured noise of that mean (the
