@@ -102,6 +102,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "noise": ("noise", {}, ()),
     "speed": ("speed", {}, ()),
     "scale": ("scale", {}, ()),
+    "far_width": ("far_width", {}, ()),
     "sampler_levers": ("sampler_levers", {}, ()),
     "ablations": ("ablations", {}, ()),
     "item_calibration": ("item_calibration", {}, ()),
