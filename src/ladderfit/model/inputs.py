@@ -248,6 +248,8 @@ def _task_constants(df: pd.DataFrame, p1: pd.DataFrame, p2: pd.DataFrame, spec: 
     n_items = np.array([task_value(df, t, "n_items", default=1000.0) for t in tasks])
     loss_scale = np.exp(p1.groupby("task")[feature].apply(lambda s: np.log(s).mean()).reindex(tasks[:1] if shared else tasks).to_numpy())
     loss_centre = p2.groupby("task")[feature].mean().reindex(tasks).to_numpy()
+    if not spec.uses_feature:  # the single step reads no step-2 points: a placeholder, never used
+        loss_centre = np.nan_to_num(loss_centre, nan=0.0)
     p_bar = (p2 if spec.uses_feature else p1).groupby("task")["accuracy" if spec.uses_feature else "accuracy_mean"].mean()
     p_bar = np.clip(p_bar.reindex(tasks).to_numpy(), 0.02, 0.98)
     acc_binomial_sd = np.sqrt(p_bar * (1 - p_bar) / n_items)

@@ -493,7 +493,7 @@ def load(path: str | Path) -> LadderFit:
         config = FitConfig.from_json(attrs["ladderfit_config"])
         priors = {k: (v[0], tuple(v[1])) for k, v in json.loads(attrs["ladderfit_priors"]).items()}
         # priors the model gained after the fit was saved (the single step's slope population):
-        # defaults, which do not change its predictions (the posterior holds each task's values)
+        # defaults; predictions use the posterior's per-task values, as before
         priors.update({k: (v[0], tuple(v[1])) for k, v in DEFAULT_PRIORS.items()
                        if k not in priors and k not in DISCREPANCY_PRIORS})
         meta = json.loads(attrs["ladderfit_model_data"])
