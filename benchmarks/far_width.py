@@ -94,6 +94,8 @@ def curve_with_fixed(fit, truth, names):
     """The curve's draws at ``truth``'s (N, D) with the parameters ``names`` at their posterior medians."""
     import numpy as np
 
+    from ladderfit.model.curves import accuracy_from_logit, single_step_logit
+
     post = fit.idata.posterior
     T = post.sizes["task"]
     p = {n: post[n].values.reshape(-1, T) for n in ("logit_centre", "logit_slope_N", "logit_slope_D", "alpha",
@@ -101,10 +103,10 @@ def curve_with_fixed(fit, truth, names):
     p = {n: np.broadcast_to(np.median(v, 0), v.shape) if n in names else v for n, v in p.items()}
     t = np.array([fit.tasks.index(name) for name in truth["task"]])
     x, z = fit.model_data.centred(truth["N"].to_numpy(), truth["D"].to_numpy())
-    a, b = p["alpha"][:, t], p["beta"][:, t]
-    u = (p["logit_centre"][:, t] + p["logit_slope_N"][:, t] / a * (1 - np.exp(-a * x))
-         + p["logit_slope_D"][:, t] / b * (1 - np.exp(-b * z)))
-    return p["floor"][:, t] + (1 - p["floor"][:, t]) / (1 + np.exp(-u))
+    alpha, beta = p["alpha"][:, t], p["beta"][:, t]
+    u = single_step_logit(x, z, p["logit_centre"][:, t], p["logit_slope_N"][:, t] / alpha, alpha,
+                          p["logit_slope_D"][:, t] / beta, beta)
+    return accuracy_from_logit(u, p["floor"][:, t])
 
 
 if __name__ == "__main__":

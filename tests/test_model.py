@@ -422,3 +422,21 @@ def test_locate_says_where_each_target_lies(sim_fit):
     top = sim_fit.priors["discrepancy_max_distance"][1][0]
     assert where.loc["far", "distance"] > top and where.loc["far", "extrapolated"]
     assert not where.loc["on", "extrapolated"]
+
+
+def test_single_step_logit_is_its_centre_level_and_slopes():
+    """At the ladder's centre the single step's logit is u_c, with slopes g_N and g_D along log N
+    and log D; far out it saturates at u_c + g_N/alpha + g_D/beta (NumPy and JAX alike)."""
+    import jax.numpy as jnp
+
+    from ladderfit.model.curves import single_step_logit
+
+    u_c, g_N, g_D, alpha, beta, h = -0.7, 0.6, 0.3, 0.4, 0.25, 1e-6
+    law = lambda x, z: single_step_logit(x, z, u_c, g_N / alpha, alpha, g_D / beta, beta)  # noqa: E731
+    assert law(0.0, 0.0) == u_c
+    assert abs((law(h, 0.0) - law(-h, 0.0)) / (2 * h) - g_N) < 1e-8
+    assert abs((law(0.0, h) - law(0.0, -h)) / (2 * h) - g_D) < 1e-8
+    assert abs(law(200.0, 200.0) - (u_c + g_N / alpha + g_D / beta)) < 1e-12
+    on_jax = single_step_logit(jnp.asarray(1.0), 2.0, u_c, 1.5, alpha, 1.2, beta)
+    assert isinstance(on_jax, jnp.ndarray)
+    assert abs(float(on_jax) - single_step_logit(1.0, 2.0, u_c, 1.5, alpha, 1.2, beta)) < 1e-14

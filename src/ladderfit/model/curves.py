@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["scaling_law", "scaling_law_centred", "sigmoid", "accuracy_from_loss", "accuracy_from_logit"]
+__all__ = ["scaling_law", "scaling_law_centred", "single_step_logit", "sigmoid", "accuracy_from_loss",
+           "accuracy_from_logit"]
 
 
 def _xp(*args):
@@ -39,6 +40,14 @@ def scaling_law_centred(x, z, E, a, alpha, b, beta):
     with ``x = log N - log N_c``, ``z = log D - log D_c``, ``a = A N_c^{-alpha}``, ``b = B D_c^{-beta}``."""
     xp = _xp(x, z, E, a, alpha, b, beta)
     return E + a * xp.exp(-alpha * x) + b * xp.exp(-beta * z)
+
+
+def single_step_logit(x, z, u_c, a, alpha, b, beta):
+    """The single step's law on the logit scale, centred on the ladder:
+    ``u = u_c + a (1 - e^{-alpha x}) + b (1 - e^{-beta z})``, with ``a = g_N / alpha`` and
+    ``b = g_D / beta`` (``g``: the logit slopes at the centre)."""
+    xp = _xp(x, z, u_c, a, alpha, b, beta)
+    return u_c + a * (1 - xp.exp(-alpha * x)) + b * (1 - xp.exp(-beta * z))
 
 
 def sigmoid(u):

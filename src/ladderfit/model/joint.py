@@ -98,7 +98,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.nn import log_sigmoid
 
-from .curves import accuracy_from_logit, scaling_law_centred
+from .curves import accuracy_from_logit, scaling_law_centred, single_step_logit
 from .inputs import ModelData
 from .priors import prior
 
@@ -480,7 +480,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     a, b = g_N / alpha, g_D / beta
 
     def u(x, z, t=slice(None)):
-        return u_c[t] + a[t] * (1 - jnp.exp(-alpha[t] * x)) + b[t] * (1 - jnp.exp(-beta[t] * z))
+        return single_step_logit(x, z, u_c[t], a[t], alpha[t], b[t], beta[t])
 
     t1 = data.s1_task
     p = accuracy_from_logit(u(data.s1_x, data.s1_z, t1), floor[t1])
