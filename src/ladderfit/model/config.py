@@ -78,7 +78,7 @@ class FitConfig:
     draws: int | None = None
     seed: int = 0
     chain_method: str = "auto"
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     max_tree_depth: int = 10
     warmup_tree_depth: int = 6
     ess_target: float = 400.0
