@@ -10,7 +10,7 @@
   bundled 1xC and 1xC-rerun runs, matched checkpoints past the first 10%, difference / sqrt 2,
   pooled over the four sizes): the noise a new run of the same recipe has.
 
-All in accuracy points; ``jitter/binomial`` and ``seed/binomial`` are the ratios. Also the
+Writes ``benchmarks/results/noise.json``. All in accuracy points; ``jitter/binomial`` and ``seed/binomial`` are the ratios. Also the
 relative jitter of the task loss (``loss jitter``, %) and the share of the step-2 loss spread
 it explains (``loss reliability`` = 1 - jitter^2 / var log L, the regression-dilution factor).
 """
@@ -49,6 +49,10 @@ def main() -> None:
     print(t.round(3).to_string())
     med = t[["jitter/binomial", "seed/binomial"]].median()
     print(f"\nmedian over tasks: jitter/binomial {med.iloc[0]:.2f}, seed/binomial {med.iloc[1]:.2f}")
+    from results_io import write_results
+
+    rows = [{"task": task, **{k: round(float(v), 4) for k, v in row.items()}} for task, row in t.iterrows()]
+    write_results("noise", {"settings": {"runs": "paper ladder; seed pairs: the four 1xC reruns"}, "summary": rows})
 
 
 if __name__ == "__main__":
