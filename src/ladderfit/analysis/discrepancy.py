@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from ..errors import LadderDataError
 
@@ -99,7 +100,7 @@ class PredictiveParts:
         dp = self.distance[rows] ** power
         u = self.u_curve[:, rows] + dp * (drift + g * self.eps[:, rows])
         floor = self.floor[:, rows]
-        return np.clip(floor + (1 - floor) / (1 + np.exp(-u)) + self.noise[:, rows], 0.0, 1.0)
+        return np.clip(floor + (1 - floor) * expit(u) + self.noise[:, rows], 0.0, 1.0)  # expit: no overflow at large |u|
 
 
 def predictive_parts(fit, truth: pd.DataFrame, seed: int = 0, max_samples: int | None = None) -> PredictiveParts:

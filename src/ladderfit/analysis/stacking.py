@@ -16,7 +16,6 @@ predictive draws with a Gaussian kernel (:func:`log_density`).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
 from ..errors import LadderDataError
@@ -47,6 +46,8 @@ def stacking_weights(lpd: np.ndarray) -> np.ndarray:
     def loss(v):
         w = softmax(np.r_[0.0, v])
         return -np.sum(logsumexp(lpd + np.log(w)[None, :], axis=1))
+
+    from scipy.optimize import minimize  # here: scipy.optimize adds ~0.4 s to every command's import
 
     res = minimize(loss, np.zeros(K - 1), method="BFGS")
     return softmax(np.r_[0.0, res.x])

@@ -166,6 +166,7 @@ def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.
         "logit_slope_D_mu": np.array(np.log(sl_D).mean()), "logit_slope_D_tau": np.array(0.5),
         "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T),
         "noise_ratio": np.full(T, np.exp(priors["noise_ratio"][1][0])),  # the prior's median: one point per run
+        "logit_slope_D_z": np.zeros(T),  # on a ladder of one length only
     }  # fmt: skip
 
 

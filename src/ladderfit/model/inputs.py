@@ -150,6 +150,11 @@ class ModelData:
             flops = np.where(np.isfinite(given), given, flops)
         return np.log(flops) - self.logC_c, np.zeros_like(flops)
 
+    @property
+    def one_length(self) -> bool:
+        """Every step-1 point at the same D (z = 0): the runs say nothing of a D slope."""
+        return bool(np.ptp(self.s1_z) < 1e-9)
+
     def distance_beyond(self, x, z):
         """Euclidean distance of centred (x, z) from the convex hull of the ladder's runs, in
         (log N, log D) ((log C, 0) for the compute structure); 0 inside (:mod:`.geometry`)."""
