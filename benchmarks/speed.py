@@ -34,8 +34,10 @@ import sys
 import tempfile
 import time
 
+#: Goals on this (development) machine, about twice as fast as the reference one the speed issue
+#: measured on (cold <= 15 s and second <= 8 s there); the others are older goals of the same kind.
 GOALS = {
-    "cold predict": 20.0, "second predict": 8.0, "plot step2 (no --fit)": 20.0,
+    "cold predict": 8.0, "second predict": 4.0, "plot step2 (no --fit)": 20.0,
     "100 simulated tasks": 180.0, "calibrate (6 hold-outs)": 600.0,
 }  # fmt: skip
 

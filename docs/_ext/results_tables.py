@@ -75,6 +75,13 @@ NOTES = {
         "interval score (IS90) and CRPS in accuracy points (lower is better), the log score in nats "
         "(higher is better); *above median* is 50% when the medians are unbiased."
     ),
+    "sampler_grid": (
+        "Per structure, over the fits of the grid (each bundled ladder in full and each of its nested "
+        "hold-outs; a final-only simulated ladder), at the package's defaults: divergent transitions "
+        "in all, the fits with any, the fits that missed a goal (0 divergences, R-hat <= 1.01, bulk "
+        "and tail ESS >= 400), the worst R-hat and ESS, and the median leapfrog steps per draw. "
+        "Every fit is listed in the results file."
+    ),
     "stacking": (
         "The nested hold-outs of the calibration table, each structure with its cross-validated "
         "discrepancy (no drift); *stack*: the mixture of the structures with weights fitted, for "
@@ -103,6 +110,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "speed": ("speed", {}, ()),
     "scale": ("scale", {}, ()),
     "far_width": ("far_width", {}, ()),
+    "sampler_grid": ("sampler_grid", {}, ()),
     "sampler_levers": ("sampler_levers", {}, ()),
     "ablations": ("ablations", {}, ()),
     "item_calibration": ("item_calibration", {}, ()),
