@@ -2,7 +2,7 @@
 
     python benchmarks/sampler_grid.py [--ladders olmo,pythia,simulated] [--models M,...] [--seeds 0]
 
-For each ladder (the bundled OLMo and Pythia ladders: the full ladder and each nested hold-out of
+For each ladder (the bundled OLMo and Pythia ladders: the ladder `ladderfit predict` fits and each nested hold-out of
 :mod:`ladderfit.analysis.calibration`; ``simulated``: a final-only simulated ladder, 10 tasks on
 the 16-run design with one evaluation per run) and each structure (by default OLMo: single_step,
 two_step, compute; Pythia: single_step, two_step/lambada_loss; simulated: single_step,
@@ -41,8 +41,9 @@ def _splits(ladder: str):
             yield "final-only", simulate_ladder(default_truths(10, seed=1), checkpoints=1, seed=0).data
             return
         df = ladderfit.load_olmo_ladder() if ladder == "olmo" else ladderfit.load_pythia_ladder()
-    yield "full", df
-    splits, _ = nested_holdouts(df, default_pool(df))
+    pool = default_pool(df)  # OLMo: the paper's 16 runs, what `ladderfit predict` fits
+    yield "full", df[df["run"].isin(pool)]
+    splits, _ = nested_holdouts(df, pool)
     for name, split in splits.items():
         yield name, df[df["run"].isin(split.train)]
 
