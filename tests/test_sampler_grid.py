@@ -1,0 +1,84 @@
+"""Convergence at the defaults on every bundled ladder split (the grid of
+``benchmarks/sampler_grid.py``), and the parameterizations that make it: the single step's D
+slope non-centred on a ladder of one length."""
+
+import warnings
+
+import jax
+import numpy as np
+import pytest
+from numpyro import handlers
+
+import ladderfit
+from ladderfit.analysis.backtest import default_pool
+from ladderfit.analysis.calibration import nested_holdouts
+from ladderfit.model.bayes import initial_values
+from ladderfit.model.inputs import build_model_data
+from ladderfit.model.joint import single_step_model
+from ladderfit.model.priors import resolve_priors
+from ladderfit.model.spec import as_spec
+
+
+def _quiet(load):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load()
+
+
+def _sites(df):
+    md = build_model_data(df, as_spec("single_step"))
+    priors = resolve_priors(None, "single_step")
+    values = initial_values(md, priors)
+    model = handlers.substitute(handlers.seed(single_step_model, 0), data={k: np.asarray(v) for k, v in values.items()})
+    trace = handlers.trace(model).get_trace(md, priors)
+    return md, {name: site["type"] for name, site in trace.items()}
+
+
+def test_one_length_ladder_draws_the_d_slope_non_centred():
+    pythia = _quiet(ladderfit.load_pythia_ladder)  # every run the same D
+    md, sites = _sites(pythia)
+    assert md.one_length
+    assert sites["logit_slope_D_z"] == "sample" and sites["logit_slope_D"] == "deterministic"
+    olmo = _quiet(ladderfit.load_olmo_ladder)
+    md, sites = _sites(olmo)
+    assert not md.one_length
+    assert sites["logit_slope_D"] == "sample" and "logit_slope_D_z" not in sites
+
+
+def test_non_centred_d_slope_keeps_its_prior():
+    """On a one-length ladder g_D is the population's log-normal, whichever way it is drawn."""
+    from numpyro.infer import Predictive
+
+    pythia = _quiet(ladderfit.load_pythia_ladder)
+    md = build_model_data(pythia, as_spec("single_step"))
+    priors = resolve_priors(None, "single_step")
+    draws = Predictive(single_step_model, num_samples=4000, return_sites=[
+        "logit_slope_D", "logit_slope_D_mu", "logit_slope_D_tau"])(jax.random.PRNGKey(1), md, priors, observe=False)
+    z = (np.log(draws["logit_slope_D"]) - draws["logit_slope_D_mu"][:, None]) / draws["logit_slope_D_tau"][:, None]
+    assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05  # standard normal given the population
+
+
+def _grid():
+    cases = []
+    for ladder in ("olmo", "pythia"):
+        names = ["full", "largest_size", "two_largest_sizes"]
+        if ladder == "olmo":
+            names += ["largest_multiplier", "two_largest_multipliers", "corner", "small_corner"]
+        cases += [(ladder, name) for name in names]
+    return cases
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ladder, split", _grid())
+def test_default_fit_converges_on_every_bundled_split(ladder, split):
+    """The default model, seed 0: no divergences, R-hat <= 1.01 unrounded, bulk and tail ESS >= 400."""
+    df = _quiet(ladderfit.load_olmo_ladder if ladder == "olmo" else ladderfit.load_pythia_ladder)
+    pool = default_pool(df)
+    runs = pool if split == "full" else nested_holdouts(df, pool)[0][split].train
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ladderfit.fit(df[df["run"].isin(runs)], seed=0, progress_bar=False)
+    d = fit.diagnostics.as_dict()
+    assert int(fit.idata.sample_stats["diverging"].sum()) == 0
+    assert d["max_r_hat"] <= 1.01
+    assert min(d["min_ess_bulk"], d["min_ess_tail"]) >= 400
