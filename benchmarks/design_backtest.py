@@ -76,7 +76,7 @@ def main() -> None:
           f"{len(cands)} candidates; tasks {', '.join(tasks)}; sampler {args.chains} x ({warmup} + {draws})")
 
     start = time.perf_counter()
-    fit = ladderfit.fit(df, runs=base, tasks=tasks, **sampler)
+    fit = ladderfit.fit(df, runs=base, tasks=tasks, model="two_step", **sampler)  # the refits' model
     fit_seconds = time.perf_counter() - start
     t0 = time.perf_counter()
     with warnings.catch_warnings():

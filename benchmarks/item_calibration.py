@@ -3,8 +3,8 @@
     python benchmarks/item_calibration.py [--ladders 6] [--run-effects]
 
 The ladders, targets and settings of the slow tests in ``tests/test_simulated_calibration.py``
-(``default_truths(4, seed=30 + s)``, ``simulate_ladder(..., items=True)``, targets 2x, 3x, 10x
-the largest run in N and D, FAST sampling). Prints, per target distance:
+(``default_truths(4, seed=30 + s)``, ``simulate_ladder(..., items=True)``, the two-step model,
+targets 2x, 3x, 10x the largest run in N and D, FAST sampling). Prints, per target distance:
 
 * coverage of the 50% and 90% accuracy intervals, and of the 90% task-loss intervals;
 * the rms of the accuracy error (truth - median) over the model's predictive sd, split into
@@ -50,7 +50,7 @@ def main() -> None:
     rows, params = [], []
     for s in range(args.ladders):
         sim = simulate_ladder(default_truths(4, seed=30 + s), seed=30 + s, items=True)
-        fit = ladderfit.fit(sim.data, seed=s, run_effects=args.run_effects, **FAST)
+        fit = ladderfit.fit(sim.data, model="two_step", seed=s, run_effects=args.run_effects, **FAST)
         pred = fit.predict(targets, levels=(50, 90)).set_index(["target", "task", "quantity"])
         truth = sim.truth_at(targets, seed=300 + s)
         post = fit.parameters().set_index(["task", "parameter"])
