@@ -7,7 +7,9 @@ paper runs of 190M, 370M and 760M (1, 2, 5, 10 x Chinchilla) and predicts the 1B
 same multipliers. The truth is each 1B run's final-checkpoint accuracy. Prints, per task and
 run, each method's absolute error of the median (accuracy points), whether its 90% interval
 covers the truth, and the interval's width (points), side by side; then per task (MAE over
-the 4 runs, coverage k/4, mean width); then one summary line per method.
+the 4 runs, coverage k/4, mean width); then one summary line per method. Writes
+``benchmarks/results/backtest.json``: the per-task table as ``summary``, the per-run rows as
+``rows`` and the summary lines as ``methods``.
 """
 
 from __future__ import annotations
@@ -82,6 +84,53 @@ def main() -> None:
             print("  " + str(w.message).replace("\n", "\n  "))
     print(f"total wall time {wall:.1f} s")
     sys.stdout.flush()
+
+    from results_io import write_results
+
+    write_results("backtest", {"settings": vars(args), "seconds": round(wall, 1), "convergence_warnings": len(conv),
+                               "summary": task_records(df), "rows": run_records(df),
+                               "methods": method_records(summarize_backtest(df))})
+
+
+#: The two methods' column prefixes in the results file.
+PREFIX = {"bayes": "bayes", "least_squares": "ls"}
+
+
+def task_records(df) -> list[dict]:
+    """The per-task table: held-out runs, and per method the MAE (points), the runs its 90% interval
+    covers and its mean 90% width (points)."""
+    out = []
+    for task, g in df.groupby("task", sort=False):
+        rec = {"task": task, "runs": int(g["run"].nunique())}
+        for method, pre in PREFIX.items():
+            m = g[g["method"] == method]
+            rec |= {f"{pre}_mae": round(float(m["abs_error"].mean()), 2), f"{pre}_covered": int(m["covered"].sum()),
+                    f"{pre}_width_90": round(float(m["width_90"].mean()), 2)}
+        out.append(rec)
+    return out
+
+
+def method_records(summary) -> list[dict]:
+    """The summary lines: per method and model, MAE (points), 90% coverage (%), mean 90% width (points), fit s."""
+    return [{"method": r.method, "model": r.model, "n": int(r.n), "mae": round(float(r.mae), 2),
+             "coverage_90_pct": round(100 * float(r.coverage_90), 1), "mean_width_90": round(float(r.mean_width_90), 2),
+             "fit_seconds": round(float(r.fit_seconds), 1)} for r in summary.itertuples(index=False)]
+
+
+def run_records(df) -> list[dict]:
+    """The per-(task, run) table: the actual accuracy and each method's median (points), |error|,
+    coverage and 90% width."""
+    out = []
+    for (task, run), g in df.groupby(["task", "run"], sort=False):
+        rec = {"task": task, "run": run, "actual": round(100 * float(g["actual"].iloc[0]), 2)}
+        for method, pre in PREFIX.items():
+            r = g[g["method"] == method].iloc[0]
+            rec |= {f"{pre}_median": round(100 * float(r["median"]), 2),
+                    f"{pre}_abs_error": round(float(r["abs_error"]), 2),
+                    f"{pre}_covered": "yes" if r["covered"] else "no",
+                    f"{pre}_width_90": round(float(r["width_90"]), 2)}
+        out.append(rec)
+    return out
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ the other 12 paper runs: by sizes (190M, then +370M, +760M), by multipliers (1xC
 +5xC, +10xC) and by cumulative FLOPs (the cheapest k runs). Prints, per ladder and method,
 its compute (sum of final training FLOPs), that compute as a percentage of the 7B-4T target's,
 and the backtest MAE (points), 90% coverage and mean 90% width (points). Ladders too small to
-fit are listed with the reason. ``--ls-only`` skips the (slow) Bayesian fits.
+fit are listed with the reason. ``--ls-only`` skips the (slow) Bayesian fits. Writes the table
+to ``benchmarks/results/compute_vs_error.json``.
 """
 
 from __future__ import annotations
@@ -51,8 +52,33 @@ def main() -> None:
     print(f"compute vs error: targets {', '.join(df.attrs['target_runs'])}; {args.model}; "
           f"reference {df.attrs['reference']} = {df.attrs['reference_flops']:.3e} FLOPs; MAE and width in points")
     print(format_compute_curve(df))
-    print(f"total wall time {time.perf_counter() - t0:.1f} s")
+    wall = time.perf_counter() - t0
+    print(f"total wall time {wall:.1f} s")
     sys.stdout.flush()
+
+    from results_io import write_results
+
+    write_results("compute_vs_error", {
+        "settings": vars(args), "target_runs": df.attrs["target_runs"], "reference": df.attrs["reference"],
+        "reference_flops": df.attrs["reference_flops"], "seconds": round(wall, 1), "summary": summary_records(df)})
+
+
+def summary_records(df) -> list[dict]:
+    """The printed table's rows: the ladder, its compute (FLOPs; % of the reference target's), and per
+    method the MAE (points), 90% coverage (%), mean 90% width (points) and fit seconds, empty (None)
+    for a ladder that was skipped, with the note saying why."""
+    import math
+
+    def num(v, scale=1.0, digits=2):  # digits None: 3 significant digits
+        if v is None or not math.isfinite(v):
+            return None
+        return float(f"{scale * v:.3g}") if digits is None else round(scale * float(v), digits)
+
+    return [{"scheme": r.scheme, "ladder": r.ladder, "runs": int(r.n_runs), "sizes": int(r.n_sizes),
+             "flops": num(r.compute, digits=None), "compute_pct": num(r.compute_fraction, 100, None), "method": r.method,
+             "mae": num(r.mae), "coverage_90_pct": num(r.coverage_90, 100, 1), "mean_width_90": num(r.mean_width_90),
+             "fit_seconds": num(r.fit_seconds, digits=1), "note": r.note}
+            for r in df.itertuples(index=False)]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ the actual width falls inside the design's 5-95% range of the width one run coul
 simulated outcomes). Widths and errors are in accuracy points, averaged over tasks; a last
 table gives, per task, the Spearman correlation and the mean difference of expected and actual.
 
-``--quick``: 3 tasks and a shorter sampler (2 x 300 + 300).
+``--quick``: 3 tasks and a shorter sampler (2 x 300 + 300). Writes
+``benchmarks/results/design_backtest.json``: the candidates' table as ``summary``, the correlations
+and ranks as ``statistics``, the per-task table as ``per_task``.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def main() -> None:
           f"{len(cands)} candidates; tasks {', '.join(tasks)}; sampler {args.chains} x ({warmup} + {draws})")
 
     start = time.perf_counter()
-    fit = ladderfit.fit(df, runs=base, tasks=tasks, **sampler)
+    fit = ladderfit.fit(df, runs=base, tasks=tasks, model="two_step", **sampler)  # the refits' model
     fit_seconds = time.perf_counter() - start
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -133,10 +135,11 @@ def main() -> None:
     print(f"Spearman(expected error of the median, actual |median - actual|): {rho_e:.3f}")
     inside = ((t["actual_width"] >= t["outcome_5"]) & (t["actual_width"] <= t["outcome_95"])).sum()
     print(f"actual width inside the design's 5-95% range of one run's outcomes: {inside} of {len(t)}")
-    print(f"mean expected - actual width: {(t['expected_width'] - t['actual_width']).mean():+.2f} points")
+    bias = (t["expected_width"] - t["actual_width"]).mean()
+    print(f"mean expected - actual width: {bias:+.2f} points")
     print(f"design's first choice {first['candidate']}: rank {first['actual_rank']} of {len(t)} by actual reduction per EFLOP")
-    print(f"design's narrowest expected width {best_width['candidate']}: rank "
-          f"{int(t['actual_width'].rank(method='min')[best_width.name])} of {len(t)} by actual width")
+    best_rank = int(t["actual_width"].rank(method="min")[best_width.name])
+    print(f"design's narrowest expected width {best_width['candidate']}: rank {best_rank} of {len(t)} by actual width")
     pt = pd.DataFrame(per_task, columns=["candidate", "task", "expected", "actual"])
     by_task = pt.groupby("task").apply(lambda g: pd.Series({
         "spearman": spearmanr(g["expected"], g["actual"]).statistic,
@@ -149,6 +152,41 @@ def main() -> None:
     if args.out:
         t.to_csv(args.out, index=False)
         print(f"wrote {args.out}")
+
+    from results_io import write_results
+
+    statistics = {
+        "candidates": len(t), "now_width": now_width, "now_width_design": 100 * res.ranking["width_90_now"].iloc[0],
+        "now_abs_error": now_err, "spearman_width": rho_w, "spearman_reduction_per_eflop": rho_r,
+        "detectable": len(det), "spearman_reduction_per_eflop_detectable": rho_d, "spearman_error": rho_e,
+        "inside_outcome_range": int(inside), "mean_expected_minus_actual_width": bias,
+        "first_choice": first["candidate"], "first_choice_actual_rank": int(first["actual_rank"]),
+        "narrowest_expected": best_width["candidate"], "narrowest_expected_actual_rank": best_rank,
+    }  # fmt: skip
+    seconds = {"base_fit": fit_seconds, "design": design_seconds, "refits": refit_seconds}
+    write_results("design_backtest", {
+        "settings": {**vars(args), "tasks": tasks, "warmup": warmup, "draws": draws, "base": base},
+        "statistics": {k: plain(v) for k, v in statistics.items()},
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "summary": records(t), "per_task": records(by_task.reset_index())})
+
+
+def plain(v):
+    """A table cell for the results file: yes/no, an int, a float to 3 significant digits (None if not finite)."""
+    import numpy as np
+
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(f"{v:.3g}") if np.isfinite(v) else None
+    return v
+
+
+def records(t) -> list[dict]:
+    """A table's rows as flat records of plain values (:func:`plain`)."""
+    return [{k: plain(v) for k, v in row.items()} for row in t.to_dict("records")]
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
     python benchmarks/item_calibration.py [--ladders 6] [--run-effects]
 
 The ladders, targets and settings of the slow tests in ``tests/test_simulated_calibration.py``
-(``default_truths(4, seed=30 + s)``, ``simulate_ladder(..., items=True)``, targets 2x, 3x, 10x
-the largest run in N and D, FAST sampling). Prints, per target distance:
+(``default_truths(4, seed=30 + s)``, ``simulate_ladder(..., items=True)``, the two-step model,
+targets 2x, 3x, 10x the largest run in N and D, FAST sampling). Prints, per target distance:
 
 * coverage of the 50% and 90% accuracy intervals, and of the 90% task-loss intervals;
 * the rms of the accuracy error (truth - median) over the model's predictive sd, split into
@@ -15,6 +15,9 @@ the largest run in N and D, FAST sampling). Prints, per target distance:
 * the shape error over the "new items" sd sqrt(delta (1 - c) / n), delta the population
   accuracy gained beyond the ladder's lowest loss;
 * parameters inside 90% intervals, against the population values and the item set's curve.
+
+Writes ``benchmarks/results/item_calibration.json``: one record per target distance (coverage
+counts, the rms ratios) as ``summary``, the parameters' counts as ``parameters``.
 """
 
 from __future__ import annotations
@@ -47,10 +50,10 @@ def main() -> None:
 
     warnings.simplefilter("ignore")
     targets = beyond(FACTORS)
-    rows, params = [], []
+    rows, params, fits = [], [], []
     for s in range(args.ladders):
         sim = simulate_ladder(default_truths(4, seed=30 + s), seed=30 + s, items=True)
-        fit = ladderfit.fit(sim.data, seed=s, run_effects=args.run_effects, **FAST)
+        fit = ladderfit.fit(sim.data, model="two_step", seed=s, run_effects=args.run_effects, **FAST)
         pred = fit.predict(targets, levels=(50, 90)).set_index(["target", "task", "quantity"])
         truth = sim.truth_at(targets, seed=300 + s)
         post = fit.parameters().set_index(["task", "parameter"])
@@ -84,15 +87,31 @@ def main() -> None:
                 params.append({"parameter": name, "inside": r["lower_90"] <= value <= r["upper_90"],
                                "inside_items": r["lower_90"] <= item_value <= r["upper_90"]})  # fmt: skip
         print(f"ladder {s}: {fit.diagnostics.as_dict()}", flush=True)
+        fits.append({"ladder": s, **fit.diagnostics.as_dict()})
     d = pd.DataFrame(rows)
     g = d.groupby("target", sort=False)
     parts = ["total", "step1", "shape", "curve_fit", "run_offset", "flips"]
     print(f"\nvariant: {'run effects' if args.run_effects else 'default'}; {args.ladders} ladders x 4 tasks per target")
-    print("coverage:\n", g[["in_50", "in_90", "loss_in_90"]].sum())
-    print("rms error / mean predictive sd:\n", (g[parts].agg(lambda x: np.sqrt(np.mean(x**2))).div(g["sd"].mean(), axis=0)).round(2))
-    print("shape error / new-items sd (rms):", g.apply(lambda x: np.sqrt(np.mean((x["shape"] / x["new_items_sd"]) ** 2))).round(2).to_dict())
-    p = pd.DataFrame(params).groupby("parameter", sort=False)[["inside", "inside_items"]].sum()
+    coverage = g[["in_50", "in_90", "loss_in_90"]].sum()
+    rms = (g[parts].agg(lambda x: np.sqrt(np.mean(x**2))).div(g["sd"].mean(), axis=0)).round(2)
+    shape = g.apply(lambda x: np.sqrt(np.mean((x["shape"] / x["new_items_sd"]) ** 2))).round(2)
+    print("coverage:\n", coverage)
+    print("rms error / mean predictive sd:\n", rms)
+    print("shape error / new-items sd (rms):", shape.to_dict())
+    pg = pd.DataFrame(params).groupby("parameter", sort=False)
+    p = pg[["inside", "inside_items"]].sum()
     print("parameters inside 90% intervals (population, item set's curve):\n", p)
+
+    from results_io import write_results
+
+    summary = [{"target": target, "pairs": int(n), **{k: int(v) for k, v in coverage.loc[target].items()},
+                **{f"rms_{k}": float(v) for k, v in rms.loc[target].items()},
+                "rms_shape_new_items": float(shape[target])} for target, n in g.size().items()]  # fmt: skip
+    parameters = [{"parameter": name, "intervals": int(pg.size()[name]), "inside": int(r["inside"]),
+                   "inside_items": int(r["inside_items"])} for name, r in p.iterrows()]  # fmt: skip
+    sampler = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in FAST.items()}
+    write_results("item_calibration", {"settings": {**vars(args), "targets": list(FACTORS), "sampler": sampler},
+                                       "summary": summary, "parameters": parameters, "fits": fits})
 
 
 if __name__ == "__main__":

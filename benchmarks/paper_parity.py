@@ -6,7 +6,8 @@
 Holds out the largest size of the paper's 16-run ladder (the four 1B runs), fits on the 12
 runs of 190M-760M, and scores each method and model over all tasks (truth:
 final-checkpoint accuracy). Both methods run two_step, two_step/c4_loss, two_step/task_ce,
-compute and single_step; the Bayesian model also two_step+run_effects.
+compute and single_step; the Bayesian model also two_step+run_effects. Writes the table to
+``benchmarks/results/paper_parity.json``.
 """
 
 from __future__ import annotations
@@ -71,8 +72,21 @@ def main() -> None:
         print(f"{r.method:<14} {r.model:<22} {r.n:>4} {r.mae:8.2f} {r.coverage_90:8.1%} {r.mean_width_90:9.2f} {r.fit_seconds:7.1f}")
     for n in notes:
         print(f"note: {n}")
-    print(f"total wall time {time.perf_counter() - t0:.1f} s")
+    wall = time.perf_counter() - t0
+    print(f"total wall time {wall:.1f} s")
     sys.stdout.flush()
+
+    from results_io import write_results
+
+    write_results("paper_parity", {"settings": vars(args), "held_out": held, "seconds": round(wall, 1),
+                                   "convergence_notes": notes, "summary": summary_records(s)})
+
+
+def summary_records(summary) -> list[dict]:
+    """The table's rows: per method and model, MAE (points), 90% coverage (%), mean 90% width (points), fit s."""
+    return [{"method": r.method, "model": r.model, "n": int(r.n), "mae": round(float(r.mae), 2),
+             "coverage_90_pct": round(100 * float(r.coverage_90), 1), "mean_width_90": round(float(r.mean_width_90), 2),
+             "fit_seconds": round(float(r.fit_seconds), 1)} for r in summary.itertuples(index=False)]
 
 
 if __name__ == "__main__":

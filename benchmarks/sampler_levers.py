@@ -23,6 +23,10 @@ convergence goals (max R-hat <= 1.01 as ArviZ rounds it, bulk and tail ESS >= 40
 divergences): a first run that meets them needs no continuation, which costs a second
 program (traced, and compiled on a cold cache) and the draws the ESS projects.
 
+The full run (neither ``--first-draws`` nor ``--gradient``) writes
+``benchmarks/results/sampler_levers.json``: the levers' table as ``summary``, the first-draws table
+as ``first_draws`` (per ladder, seed and number of draws) and ``first_draws_met``.
+
 ``--gradient``: microseconds per value-and-gradient of the step-2 likelihood on the bundled
 ladder (2,910 checkpoints): each per-task parameter gathered per checkpoint (v0.1); computed on
 the (task, checkpoint) grid and read out per checkpoint; the grid summed with its padding
@@ -67,9 +71,12 @@ def main() -> None:
     prepare(4)
     if args.gradient:
         return gradient()
+    summary = [] if args.first_draws else levers(rows, args.seed)
+    first = first_draws_table(args.seeds)
     if not args.first_draws:
-        levers(rows, args.seed)
-    first_draws_table(args.seeds)
+        from results_io import write_results
+
+        write_results("sampler_levers", {"settings": vars(args), "summary": summary, **first})
 
 
 def gradient(n: int = 5000) -> None:
@@ -193,8 +200,8 @@ def nuts_step_cost(dim: int, n: int = 700) -> float:
     return best * 1e6
 
 
-def levers(rows, seed: int) -> None:
-    """One row per sampler setting on the default fit."""
+def levers(rows, seed: int) -> list[dict]:
+    """One row per sampler setting on the default fit; returns the rows as records."""
     import numpy as np
 
     from ladderfit.model import bayes
@@ -203,6 +210,7 @@ def levers(rows, seed: int) -> None:
 
     head = f"{'sampler':<64} {'wall s':>7} {'draws':>5} {'steps':>6} {'depth':>5} {'ESS bulk':>8} {'ESS tail':>8} {'R-hat':>6} {'div':>4} {'|r| med':>7} {'|r| max':>7}"
     print(head)
+    records = []
     for label, geometry, options in rows:
         config = FitConfig(seed=seed, progress_bar=False, **{"model": "two_step", **options})
         df = bayes._ladder_data(None)
@@ -224,12 +232,20 @@ def levers(rows, seed: int) -> None:
         print(f"{label:<64} {wall:7.1f} {draws.n_draws:5d} {steps.mean():6.0f} {np.log2(steps + 1).mean():5.2f} "
               f"{d['min_ess_bulk']:8.0f} {d['min_ess_tail']:8.0f} {d['max_r_hat']:6.3f} {d['divergences']:4d} "
               f"{np.median(r):7.2f} {max(r):7.2f}", flush=True)
+        records.append({"sampler": label, "wall_s": round(wall, 1), "draws": int(draws.n_draws),
+                        "steps_per_draw": round(float(steps.mean())),
+                        "tree_depth": round(float(np.log2(steps + 1).mean()), 2),
+                        "ess_bulk": round(d["min_ess_bulk"]), "ess_tail": round(d["min_ess_tail"]),
+                        "r_hat": round(d["max_r_hat"], 3), "divergences": int(d["divergences"]),
+                        "corr_median": round(float(np.median(r)), 2), "corr_max": round(float(max(r)), 2)})  # fmt: skip
     print("\n|r|: the largest |correlation| among the sigmoid's three sampled coordinates of a task")
+    return records
 
 
-def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> None:
+def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> dict:
     """Per ladder and seed, 4 x 600 draws; per prefix: max R-hat / min bulk ESS / min tail ESS,
-    ``*`` where the goals are not met; then the share of seeds that meet them per prefix."""
+    ``*`` where the goals are not met; then the share of seeds that meet them per prefix. Returns
+    them as records: ``first_draws`` (ladder, seed, draws) and ``first_draws_met`` (ladder, draws)."""
     from ladderfit.data.readers import read_data
     from ladderfit.model import bayes
     from ladderfit.model.config import FitConfig
@@ -237,6 +253,7 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> 
 
     print("\nfirst draws: R-hat / bulk ESS / tail ESS of the first n draws per chain (* = goals not met)")
     print(f"{'ladder':<8} {'seed':>4} " + " ".join(f"{n:>16}" for n in prefixes) + f" {'wall s':>7}")
+    records, met_records = [], []
     for ladder, data, model, seeds in (("olmo", None, "two_step", n_seeds),
                                        ("pythia", "bundled:pythia", "two_step/lambada_loss", max(1, n_seeds // 2))):
         df = bayes._ladder_data(read_data(data) if data else None)
@@ -255,9 +272,15 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> 
                 d = report.as_dict()
                 ok = d["max_r_hat"] <= report.rhat_max and min(d["min_ess_bulk"], d["min_ess_tail"]) >= 400 and not d["divergences"]
                 met[n] += ok
+                records.append({"ladder": ladder, "seed": seed, "draws": n, "r_hat": round(d["max_r_hat"], 3),
+                                "ess_bulk": round(d["min_ess_bulk"]), "ess_tail": round(d["min_ess_tail"]),
+                                "divergences": int(d["divergences"]), "goals_met": "yes" if ok else "no",
+                                "wall_s": round(wall, 1)})  # fmt: skip
                 cells.append(f"{d['max_r_hat']:.2f}/{d['min_ess_bulk']:.0f}/{d['min_ess_tail']:.0f}{' ' if ok else '*'}")
             print(f"{ladder:<8} {seed:>4} " + " ".join(f"{c:>16}" for c in cells) + f" {wall:7.1f}", flush=True)
         print(f"{ladder:<8} {'met':>4} " + " ".join(f"{f'{met[n]}/{seeds}':>16}" for n in prefixes), flush=True)
+        met_records += [{"ladder": ladder, "draws": n, "seeds": seeds, "goals_met": int(met[n])} for n in prefixes]
+    return {"first_draws": records, "first_draws_met": met_records}
 
 
 if __name__ == "__main__":

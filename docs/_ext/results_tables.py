@@ -88,6 +88,50 @@ NOTES = {
         "each held-out run, on the log scores of the other hold-outs' other runs (Pythia: OLMo's "
         "weights where no such run is left). Units as in the calibration table."
     ),
+    "backtest": (
+        "Two steps fitted on the 12 paper runs of 190M-760M, predicting the four 1B runs (truth: the "
+        "final-checkpoint accuracy); per task, the held-out runs and per method (*bayes*: the joint model; "
+        "*ls*: the paper's least squares with its delta-method band) the MAE and mean 90% width in accuracy "
+        "points and the runs its 90% interval covers. The per-run rows are in the results file."
+    ),
+    "paper_parity": (
+        "The held-out-rung backtest (the four 1B runs, all tasks) per method and structure: *n* (task, run) "
+        "pairs, MAE and mean 90% width in accuracy points, 90% coverage in %, the fit's wall time in seconds."
+    ),
+    "compute_vs_error": (
+        "Growing training ladders drawn from the 12 paper runs of 190M-760M (by sizes, by multipliers, by "
+        "cumulative FLOPs) predicting the four 1B runs: the ladder's runs and sizes, its compute (the sum of "
+        "its runs' training FLOPs) and that as % of 7B-4T's; per method the MAE and mean 90% width in "
+        "accuracy points and the 90% coverage in %. A ladder of one size is listed, not fitted (–)."
+    ),
+    "ablations": (
+        "The held-out-rung backtest (the four 1B runs, 10 tasks), two steps, one change at a time from the "
+        "default: MAE and mean 90% width in accuracy points, 90% coverage in %, the fit's wall time in "
+        "seconds; *converged*: no convergence warning."
+    ),
+    "design_backtest": (
+        "Each candidate rung added to a sub-ladder of the bundled OLMo ladder (by default 190M-760M at 1 and "
+        "2 xC, target 1B-10xC, 6 tasks, two steps): the design's expected 90% width at the target and the "
+        "5-95% range of the width one run could leave (*outcome 5*, *outcome 95*) against the actual width "
+        "after refitting with the run; the expected error of the median against the actual; widths and "
+        "errors in accuracy points averaged over tasks, reductions per EFLOP in points; ranks by reduction "
+        "per EFLOP (1 = best). The rank correlations and the per-task table are in the results file."
+    ),
+    "sampler_levers": (
+        "The default fit (two steps, 10 tasks, 16 runs, 4 chains) with one sampler setting changed per "
+        "row: wall seconds (compilation included), draws per chain, mean leapfrog steps per draw and tree "
+        "depth, min bulk and tail ESS, max R-hat, divergences, and the median and max over tasks of the "
+        "largest |correlation| among the sigmoid's three sampled coordinates. The first-draws table is in "
+        "the results file."
+    ),
+    "item_calibration": (
+        "Simulated ladders evaluated on fixed items (by default 6 ladders x 4 tasks), two steps, per target "
+        "(2, 3 and 10 times the largest run's N and D): the (ladder, task) pairs, and the counts inside the "
+        "50% and 90% accuracy intervals and the 90% task-loss interval; the rms of the accuracy error "
+        "(truth - median) over the mean predictive sd, and of its parts (step 1, the item set's shape, the "
+        "curve fit, the run's offset, the item flips); the shape error's rms over the new-items sd. The "
+        "parameters' coverage is in the results file."
+    ),
 }
 
 #: name -> (results file, filter, columns to leave out). A filter maps a record key to a glob
