@@ -50,7 +50,7 @@ DIMS: dict[str, list[str]] = {
             "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
         )
     },
-    "run_raw": ["task", "run"],
+    "run_z": ["task", "run"],
     "config_raw": ["replicated_config"],
     "run_effect": ["task", "run"],
     "loss_obs": ["step1_point"],
@@ -102,7 +102,7 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
             init.pop(name)
         init["alpha_z"] = (np.log(np.maximum(0.3, 2.5 * g_N)) - a_mu) / tau
     if md.spec.run_effects:
-        init.update(run_tau=np.full(T, 0.01), run_raw=np.zeros((T, md.n_runs)))
+        init.update(run_tau=np.full(T, 0.01), run_z=np.zeros((T, md.n_runs)))
     init.update(centre_values(u_c, init["floor_shift"], log_k, md.chance))  # the sampler's geometry
     if md.n_replicated:
         init.update(seed_share=np.full(G, 0.5), config_raw=np.zeros(md.n_replicated))

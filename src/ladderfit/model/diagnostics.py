@@ -110,7 +110,7 @@ def warn_if_not_converged(report: ConvergenceReport, stacklevel: int = 3) -> Non
     warnings.warn(
         "ladderfit: the fit did NOT converge — its intervals cannot be trusted.\n  - "
         + "\n  - ".join(report.problems())
-        + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (0.95),"
+        + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (0.99),"
         " fewer tasks at once, or check the data of the tasks named above.",
         ConvergenceWarning,
         stacklevel=stacklevel,
