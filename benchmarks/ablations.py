@@ -1,6 +1,6 @@
 """Ablations of the joint model's choices, by the held-out-rung backtest.
 
-    python benchmarks/ablations.py [--chains 2] [--draws 500] [--warmup 500]
+    python benchmarks/ablations.py [--chains 4] [--draws N] [--warmup 300]
 
 Fits on the 190M-760M runs, predicts the four 1B paper runs over all 10 tasks (truth: the
 final-checkpoint accuracy), and prints MAE, 90% coverage and width for the default and for
@@ -18,9 +18,9 @@ import warnings
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--chains", type=int, default=2)
-    ap.add_argument("--draws", type=int, default=500)
-    ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: by need, as ladderfit.fit)")
+    ap.add_argument("--warmup", type=int, default=300)
     args = ap.parse_args()
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.chains}"
     os.environ.setdefault("JAX_ENABLE_X64", "1")
@@ -43,7 +43,7 @@ def main() -> None:
         ("skip 30% of each run", paper_train, {"preprocessing": Preprocessing(**{**prep, "skip_fraction": 0.3})}),
         ("+ 0.5xC runs and reruns", all_train, {}),
     ]
-    print(f"ablations: fit on 190M-760M, predict {', '.join(held)}; 10 tasks; {args.chains} chains x {args.draws} draws")
+    print(f"ablations: fit on 190M-760M, predict {', '.join(held)}; 10 tasks; {args.chains} chains x {args.draws or 'by-need'} draws")
     print(f"{'case':<26} {'MAE pts':>8} {'90% cov':>8} {'width pts':>9} {'converged':>9}")
     records = []
     for name, train, opts in cases:

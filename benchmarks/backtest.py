@@ -1,6 +1,6 @@
 """Backtest on the paper's ladder: fit on the 190M-760M runs, predict the four 1B runs.
 
-    python benchmarks/backtest.py [--chains 2] [--draws 500] [--warmup 500] [--tasks a,b] [--host-devices 2]
+    python benchmarks/backtest.py [--chains 4] [--draws N] [--warmup 300] [--tasks a,b] [--host-devices 2]
 
 Fits the joint Bayesian model and the paper's least squares (two-step, task loss) on the 12
 paper runs of 190M, 370M and 760M (1, 2, 5, 10 x Chinchilla) and predicts the 1B runs of the
@@ -22,15 +22,15 @@ import time
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--chains", type=int, default=2)
-    ap.add_argument("--draws", type=int, default=500)
-    ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: by need, as ladderfit.fit)")
+    ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--tasks", default=None, help="comma-separated tasks (default: all 10)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--host-devices", type=int, default=None, help="CPU devices for parallel chains (default: min(chains, cores))")
+    ap.add_argument("--host-devices", type=int, default=None, help="CPU devices for parallel chains (default: one per chain)")
     ap.add_argument("--out", default=None, help="also write the backtest rows to this CSV")
     args = ap.parse_args()
-    hd = args.host_devices or max(1, min(args.chains, os.cpu_count() or 1))
+    hd = args.host_devices or max(1, args.chains)  # one device per chain, as the CLI
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={hd}".strip()
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 
@@ -55,7 +55,7 @@ def main() -> None:
     ls = df[df["method"] == "least_squares"].set_index(["task", "run"])
     held = list(dict.fromkeys(df["run"]))
     print(f"backtest: fit on 190M-760M paper runs (12), predict {', '.join(held)}; truth = final-checkpoint accuracy")
-    print(f"bayes: {args.chains} chains x {args.draws} draws (+{args.warmup} warmup); least squares: paper's two-step, "
+    print(f"bayes: {args.chains} chains x {args.draws or 'by-need'} draws (+{args.warmup} warmup); least squares: paper's two-step, "
           "delta-method 90% band; |err| and width in accuracy points")
     print()
     hdr = (f"{'task':<14} {'run':<8} {'actual':>6} | {'bayes':>6} {'|err|':>5} {'cov':>3} {'width':>5} | "
