@@ -83,12 +83,10 @@ DISCREPANCY_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = 
 
 #: Other priors that differ by structure. The single step's noise ratio is a run's deviation
 #: from the law at its final point in units of the binomial sd; reruns of a configuration with
-#: another seed already differ by 0.16-0.57 of it on nine of the bundled OLMo ladder's ten tasks
-#: (BoolQ 2.8; the four 1xC pairs, the mean of the last five evaluations), and the law's own
-#: misfit adds to that, so a ratio near 0 is implausible: median 0.6, 90% prior range 0.26-1.37.
-#: A ratio near 0 was also where the sampler diverged (a run pinned exactly onto the curve):
-#: 81 divergences on the nested hold-outs of both bundled ladders with LogNormal(log 0.5, 1),
-#: 1 with this prior and ``target_accept`` 0.95 (``benchmarks/sampler_grid.py``).
+#: another seed already differ by more than a checkpoint's jitter (``benchmarks/noise.py``), and
+#: the law's own misfit adds to that, so a ratio near 0 is implausible: median 0.6, 90% prior
+#: range 0.26-1.37. A ratio near 0 was also where the sampler diverged, a run pinned exactly onto
+#: the curve (``benchmarks/sampler_grid.py``).
 PRIORS_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {
     "single_step": {"noise_ratio": ("LogNormal", (math.log(0.6), 0.5))},
 }
