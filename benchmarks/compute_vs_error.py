@@ -1,7 +1,7 @@
 """Backtest error against ladder compute: how much ladder does a prediction need?
 
     python benchmarks/compute_vs_error.py [--ls-only] [--schemes sizes,multipliers,flops]
-                                          [--tasks a,b] [--chains 2] [--draws 500] [--warmup 500]
+                                          [--tasks a,b] [--chains 4] [--draws N] [--warmup 300]
 
 Holds out the four 1B runs of the paper's ladder and trains on growing ladders drawn from
 the other 12 paper runs: by sizes (190M, then +370M, +760M), by multipliers (1xC, then +2xC,
@@ -26,14 +26,14 @@ def main() -> None:
     ap.add_argument("--schemes", default="sizes,multipliers,flops")
     ap.add_argument("--model", default="two_step")
     ap.add_argument("--tasks", default=None, help="comma-separated tasks (default: all 10)")
-    ap.add_argument("--chains", type=int, default=2)
-    ap.add_argument("--draws", type=int, default=500)
-    ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: by need, as ladderfit.fit)")
+    ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--host-devices", type=int, default=None)
     ap.add_argument("--out", default=None, help="also write the table to this CSV")
     args = ap.parse_args()
-    hd = args.host_devices or max(1, min(args.chains, os.cpu_count() or 1))
+    hd = args.host_devices or max(1, args.chains)  # one device per chain, as the CLI
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={hd}".strip()
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 
