@@ -475,8 +475,8 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         # centred: the slopes at the ladder's centre are what the runs pin down best
         g_N = numpyro.sample("logit_slope_N", dist.LogNormal(*slope_N_pop))
         if data.one_length:  # the runs say nothing of g_D: non-centred, the prior's own geometry
-            g_D = numpyro.deterministic("logit_slope_D", jnp.exp(slope_D_pop[0] + slope_D_pop[1]
-                                                                 * numpyro.sample("logit_slope_D_z", dist.Normal(0.0, 1.0))))
+            z_D = numpyro.sample("logit_slope_D_z", dist.Normal(0.0, 1.0))
+            g_D = numpyro.deterministic("logit_slope_D", jnp.exp(slope_D_pop[0] + slope_D_pop[1] * z_D))
         else:
             g_D = numpyro.sample("logit_slope_D", dist.LogNormal(*slope_D_pop))
         alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
