@@ -63,7 +63,14 @@ STACKING_COLUMNS = (
                                                   "log_score", "above_median")),
 )
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "stacking": STACKING_COLUMNS}
+SAMPLER_GRID_COLUMNS = (
+    ("model", "model", None, None), ("fits", "fits", 1.0, 0), ("divergences", "divergences", 1.0, 0),
+    ("fits_with_divergences", "fits with divergences", 1.0, 0), ("fits_missing_goals", "fits missing a goal", 1.0, 0),
+    ("max_r_hat", "worst R-hat (unrounded goal 1.01)", 1.0, 4), ("min_ess", "worst ESS", 1.0, 0),
+    ("median_steps_per_draw", "median steps/draw", 1.0, 0),
+)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "stacking": STACKING_COLUMNS, "sampler_grid": SAMPLER_GRID_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
 NOTES = {
