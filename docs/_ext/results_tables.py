@@ -218,8 +218,8 @@ def cell(value, scale, decimals) -> str:
     digits), an empty or non-finite number as an en dash."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    if scale is None or not _is_number(value):
-        return str(value).replace("|", "\\|")
+    if scale is None or not _is_number(value):  # "--fit" stays two hyphens (MyST's smartquotes make "--" a dash)
+        return str(value).replace("|", "\\|").replace("--", "\\-\\-")
     if isinstance(value, int) and scale == 1.0:
         return str(value)
     if decimals == "g":
