@@ -14,11 +14,11 @@ from .spec import ModelSpec, as_spec
 
 __all__ = ["FitConfig", "FIRST_DRAWS", "SEED_MAX", "show_progress_bar"]
 
-#: Draws per chain before the ESS and R-hat are checked when ``draws=None``. On the bundled
-#: ladder's ten tasks the first n of 4 x 600 draws met the goals (R-hat <= 1.01, bulk and tail
-#: ESS >= 400) for 4, 5, 7 and 8 of 8 seeds at n = 300, 400, 450 and 500 (1, 6, 7 and 8 in an
-#: earlier run, which chose 400); the Pythia ladder needs 500-600 or more and gets them by
-#: continuation (``benchmarks/sampler_levers.py --first-draws``).
+#: Draws per chain before the ESS and R-hat are checked when ``draws=None``. The default model
+#: (single step) meets the goals (R-hat <= 1.01, bulk and tail ESS >= 400) in its first 400 on
+#: the bundled OLMo ladder (``benchmarks/sampler_grid.py``); the two-step model, with
+#: ``target_accept`` 0.95, needs 450-600 on most seeds and gets them by continuation (per seed:
+#: ``benchmarks/sampler_levers.py``, ``results/sampler_levers.json``, ``first_draws``).
 FIRST_DRAWS = 400
 #: The largest seed: NumPy's and JAX's seeds are 32-bit.
 SEED_MAX = 2**32 - 1
@@ -51,8 +51,8 @@ class FitConfig:
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
         ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 250, 200 and
-        150 left the mass matrix unadapted (224, 499 and 1,022 leapfrog steps per draw after
-        warmup, against 61; 1.4, 2.3 and 7.0 times the wall time; ``benchmarks/sampler_levers.py``).
+        150 left the mass matrix unadapted, with several times the leapfrog steps per draw and
+        the wall time (``benchmarks/sampler_levers.py``, ``results/sampler_levers.json``).
         ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 400
         (:data:`FIRST_DRAWS`), then more, as the ESS so far projects, while the bulk or tail
         ESS of a parameter is below ``ess_target`` or its R-hat above 1.01, up to
