@@ -308,9 +308,9 @@ def _run_effects(data: ModelData, run_tau) -> jnp.ndarray:
     """Run-level offsets of step 2 (task, run): drawn non-centred, ``tau_t z_tr`` with
     ``z ~ N(0, 1)`` (``run_z``), then made to sum to zero over runs so that the effects cannot
     trade off against the curve's level. Centred, the default fit of the bundled ladder did not
-    converge (R-hat 1.09, ESS 35 after 400 draws per chain; 1,200 were not enough either):
-    the sum over runs that the constraint removes is held only by ``tau``, a funnel;
-    non-centred it converges in 400 (``benchmarks/speed.py`` times it)."""
+    converge even at 1,200 draws per chain: the sum over runs that the constraint removes is
+    held only by ``tau``, a funnel; non-centred it converges (``benchmarks/speed.py`` times it,
+    ``tests/test_sampler_grid.py`` checks it, slow)."""
     with numpyro.plate("run", data.n_runs, dim=-1):
         with numpyro.plate("task_r", data.n_tasks, dim=-2):
             run_raw = run_tau[:, None] * numpyro.sample("run_z", dist.Normal(0.0, 1.0))
