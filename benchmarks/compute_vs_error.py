@@ -67,12 +67,10 @@ def summary_records(df) -> list[dict]:
     """The printed table's rows: the ladder, its compute (FLOPs; % of the reference target's), and per
     method the MAE (points), 90% coverage (%), mean 90% width (points) and fit seconds, empty (None)
     for a ladder that was skipped, with the note saying why."""
-    import math
+    from results_io import cell
 
     def num(v, scale=1.0, digits=2):  # digits None: 3 significant digits
-        if v is None or not math.isfinite(v):
-            return None
-        return float(f"{scale * v:.3g}") if digits is None else round(scale * float(v), digits)
+        return cell(v, scale, digits)
 
     return [{"scheme": r.scheme, "ladder": r.ladder, "runs": int(r.n_runs), "sizes": int(r.n_sizes),
              "flops": num(r.compute, digits=None), "compute_pct": num(r.compute_fraction, 100, None), "method": r.method,

@@ -153,7 +153,7 @@ def main() -> None:
         t.to_csv(args.out, index=False)
         print(f"wrote {args.out}")
 
-    from results_io import write_results
+    from results_io import cell, write_results
 
     statistics = {
         "candidates": len(t), "now_width": now_width, "now_width_design": 100 * res.ranking["width_90_now"].iloc[0],
@@ -166,27 +166,16 @@ def main() -> None:
     seconds = {"base_fit": fit_seconds, "design": design_seconds, "refits": refit_seconds}
     write_results("design_backtest", {
         "settings": {**vars(args), "tasks": tasks, "warmup": warmup, "draws": draws, "base": base},
-        "statistics": {k: plain(v) for k, v in statistics.items()},
+        "statistics": {k: cell(v) for k, v in statistics.items()},
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "summary": records(t), "per_task": records(by_task.reset_index())})
 
 
-def plain(v):
-    """A table cell for the results file: yes/no, an int, a float to 3 significant digits (None if not finite)."""
-    import numpy as np
-
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(f"{v:.3g}") if np.isfinite(v) else None
-    return v
-
-
 def records(t) -> list[dict]:
-    """A table's rows as flat records of plain values (:func:`plain`)."""
-    return [{k: plain(v) for k, v in row.items()} for row in t.to_dict("records")]
+    """A table's rows as flat records of plain values (:func:`results_io.cell`)."""
+    from results_io import cell
+
+    return [{k: cell(v) for k, v in row.items()} for row in t.to_dict("records")]
 
 
 if __name__ == "__main__":

@@ -29,3 +29,32 @@ def write_results(name: str, payload: dict) -> Path:
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({**meta, **payload}, indent=1, default=float))
     return path
+
+
+def ladder_arguments(ap) -> None:
+    """The options every nested-hold-out benchmark takes: ``--ladders``, ``--chains``, ``--warmup``, ``--seed``."""
+    ap.add_argument("--ladders", default="olmo,pythia")
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def cell(v, scale: float = 1.0, digits: int | None = None):
+    """A table cell for a results file: yes/no for a bool, an int, a float (times ``scale``) to
+    ``digits`` decimals or, with ``digits=None``, 3 significant digits; None if missing or not finite."""
+    import math
+
+    import numpy as np
+
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)) and scale == 1.0:
+        return int(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        v = scale * float(v)
+        if not math.isfinite(v):
+            return None
+        return float(f"{v:.3g}") if digits is None else round(v, digits)
+    return v

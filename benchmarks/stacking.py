@@ -32,11 +32,10 @@ LADDER_MODELS = {"olmo": ("two_step", "single_step"), "pythia": ("two_step/lamba
 
 
 def main() -> None:
+    from results_io import ladder_arguments
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ladders", default="olmo,pythia")
-    ap.add_argument("--chains", type=int, default=4)
-    ap.add_argument("--warmup", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
+    ladder_arguments(ap)
     ap.add_argument("--cache", default=None, help="folder to keep each structure's scored hold-outs in, and reuse "
                     "them on a rerun with the same settings (the stacking step alone)")
     args = ap.parse_args()
