@@ -70,14 +70,19 @@ SAMPLER_GRID_COLUMNS = (
     ("median_steps_per_draw", "median steps/draw", 1.0, 0),
 )
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "stacking": STACKING_COLUMNS, "sampler_grid": SAMPLER_GRID_COLUMNS}
+#: The exponent priors' table: as the stacking table, a prior in each row instead of a structure.
+PRIOR_SELECTION_COLUMNS = tuple(("model", "exponent prior", None, None) if c[0] == "model" else c for c in STACKING_COLUMNS)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
+           "sampler_grid": SAMPLER_GRID_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
 NOTES = {
     "calibration": (
         "Nested hold-outs inside each bundled ladder, every held-out run scored with the discrepancy "
         "chosen on the other hold-outs' other runs (*no drift*: the package's discrepancy, a spread; "
-        "*drift*: with a mean too; *OLMo's*: the setting from all OLMo hold-outs, applied to Pythia); distance bins: near < 0.7, mid 0.7-1.5, far > 1.5 "
+        "*drift*: with a mean too; *OLMo's*: the setting from all OLMo hold-outs, applied to Pythia; *v0.1*: "
+        "the package's version 0.1, two steps without a discrepancy, fitted from its own source); distance bins: near < 0.7, mid 0.7-1.5, far > 1.5 "
         "log-units beyond the training runs. Coverage and *above median* in %, width 90, MAE, the 90% "
         "interval score (IS90) and CRPS in accuracy points (lower is better), the log score in nats "
         "(higher is better); *above median* is 50% when the medians are unbiased."
@@ -94,6 +99,14 @@ NOTES = {
         "discrepancy (no drift); *stack*: the mixture of the structures with weights fitted, for "
         "each held-out run, on the log scores of the other hold-outs' other runs (Pythia: OLMo's "
         "weights where no such run is left). Units as in the calibration table."
+    ),
+    "prior_selection": (
+        "The nested hold-outs of the calibration table, the single step with each exponent prior (the "
+        "population mean of log alpha and log beta: *shipped* Normal(log 0.3, 0.75); *0.2*, *0.15*: the "
+        "same sd around log 0.2 or log 0.15; *alpha 0.15*: alpha's only; *wide*: sd 1.5 around log 0.3), "
+        "each with its cross-validated discrepancy (no drift); *selected*: each held-out run scored with "
+        "the variant of lowest CRPS on the other hold-outs' other runs (where none is left, OLMo's choice). Units as "
+        "in the calibration table; the choices per run are in the results file."
     ),
     "backtest": (
         "Two steps fitted on the 12 paper runs of 190M-760M, predicting the four 1B runs (truth: the "
@@ -146,15 +159,18 @@ NOTES = {
 VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "calibration": ("calibration", {}, ()),
     # the README's table: the default structure (single_step) beside the paper's two steps, with the
-    # discrepancy the package ships; on Pythia with OLMo's calibration (what a user gets, out of sample)
+    # discrepancy the package ships; on Pythia with OLMo's calibration (what a user gets, out of
+    # sample); and version 0.1 (two steps, no discrepancy) on both
     "calibration_default": ("calibration", [
         {"ladder": "olmo", "model": ("single_step", "two_step"), "discrepancy": "no drift"},
         {"ladder": "pythia", "model": ("single_step", "two_step*"), "discrepancy": "OLMo's"},
+        {"model": "v0.1*", "discrepancy": "none"},
     ], ()),
     "backtest": ("backtest", {}, ()),
     "paper_parity": ("paper_parity", {}, ()),
     "compute_vs_error": ("compute_vs_error", {}, ()),
     "stacking": ("stacking", {}, ()),
+    "prior_selection": ("prior_selection", {}, ()),
     "design_backtest": ("design_backtest", {}, ()),
     "sbc": ("sbc", {}, ()),
     "noise": ("noise", {}, ()),
