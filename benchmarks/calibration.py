@@ -1,7 +1,7 @@
 """Calibration at every distance: each structure's held-out predictions scored by proper scores.
 
     python benchmarks/calibration.py [--ladders olmo,pythia] [--models M,...] [--chains 4] [--warmup 300]
-                                     [--draws N] [--out-dir calibration_out]
+                                     [--draws N] [--baseline-ref d298f1c | --no-baseline] [--out-dir calibration_out]
 
 For each ladder, the nested hold-outs of :mod:`ladderfit.analysis.calibration` (OLMo: the
 paper's 16 runs, six rules; Pythia: the bundled derived table, the two size rules, predicting
@@ -15,7 +15,10 @@ fitted once per hold-out with the package's defaults, and its predictions are sc
   fit); where no such pair is left (Pythia), the model's own (shipped) discrepancy;
 * **drift**: the same with a drift, ``d^p (delta + gamma eps)``, delta chosen too;
 * **OLMo's** (Pythia only): the setting from all OLMo hold-outs of the same structure, applied to
-  Pythia without looking at it: a check on a ladder family that chose nothing.
+  Pythia without looking at it: a check on a ladder family that chose nothing;
+* **v0.1** (discrepancy *none*): the same hold-outs fitted and predicted by the package as of git
+  ref ``--baseline-ref`` (version 0.1: two steps, no discrepancy, its own sampler defaults), in a
+  subprocess from a ``git archive`` of that ref; its predictive draws are scored by the same code.
 
 Prints, per ladder, structure and variant, per distance bin (near < 0.7, mid 0.7-1.5, far > 1.5
 log-units beyond the training runs): coverage at 50/80/90/95%, mean 90% width, MAE, the 90%
@@ -28,13 +31,48 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LADDER_MODELS = {
     "olmo": ("two_step", "single_step", "compute"),
     "pythia": ("two_step/lambada_loss", "single_step"),
 }
+#: The structure version 0.1 fitted on each ladder (its default; Pythia's through its only loss).
+BASELINE_MODELS = {"olmo": "two_step", "pythia": "two_step/lambada_loss"}
+
+#: Run by the Python of this benchmark with the package of ``--baseline-ref`` on its path: fits
+#: each split with that version's defaults and saves its predictive accuracy draws.
+BASELINE_SCRIPT = r"""
+import json, sys, warnings
+import numpy as np
+import pandas as pd
+import ladderfit
+print(f"baseline package: {ladderfit.__file__}", flush=True)
+spec = json.load(open(sys.argv[1]))
+df = pd.read_csv(spec["data"])
+draws = {}
+for rule, split in spec["splits"].items():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fit = ladderfit.fit(df[df["run"].isin(split["train"])], model=spec["model"], seed=spec["seed"])
+        except Exception as err:  # the old package cannot fit this hold-out: say so, go on
+            print(f"baseline {rule}: skipped ({type(err).__name__}: {err})", flush=True)
+            continue
+    tg = pd.DataFrame(split["targets"])
+    acc = fit.predictive_draws(tg)["accuracy"]  # (samples, target, task)
+    draws[rule] = acc
+    draws[rule + "/tasks"] = np.array(fit.tasks)
+    draws[rule + "/converged"] = np.array(bool(fit.converged))
+    print(f"baseline {rule}: {fit}", flush=True)
+np.savez(sys.argv[2], **draws)
+"""
 
 
 def main() -> None:
@@ -46,6 +84,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: by need, as ladderfit.fit)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--baseline-ref", default="d298f1c", help="git ref of version 0.1 (the v0.1 rows)")
+    ap.add_argument("--no-baseline", action="store_true", help="leave out the v0.1 rows")
     ap.add_argument("--out-dir", default="calibration_out")
     args = ap.parse_args()
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(1, args.chains)}"
@@ -53,6 +93,7 @@ def main() -> None:
 
     import warnings
 
+    import jax
     import numpy as np
     import pandas as pd
 
@@ -89,6 +130,7 @@ def main() -> None:
                       f"{d.get('divergences', '?')} div.; {f.info.fit_seconds:.0f} s)")
             for rule, why in skipped.items():
                 print(f"  {rule}: skipped ({why})")
+            jax.clear_caches()  # each hold-out compiles its own programs: free them (tens of fits in one process)
             fits_info[(name, spec_name)] = {rule: {"converged": f.info.converged, "seconds": f.info.fit_seconds,
                                                    **f.info.diagnostics} for rule, f in fitted.items()}
             variants = {"no drift": {}, "drift": {"drifts": DRIFTS}}
@@ -112,6 +154,14 @@ def main() -> None:
                 est = estimates[(name, key)].priors
                 same = all(shipped[k][0] == est[k][0] and np.allclose(shipped[k][1], est[k][1], atol=5e-3) for k in shipped)
                 print(f"  shipped {shipped}: {'match' if same else 'DO NOT match'} the no-drift estimate")
+
+        if not args.no_baseline:
+            t0 = time.perf_counter()
+            table = baseline_table(df, name, args.baseline_ref, args.seed, out)
+            print(f"\n== {name} v0.1 ({args.baseline_ref}): {time.perf_counter() - t0:.0f} s; "
+                  f"hold-outs {', '.join(dict.fromkeys(table['holdout']))}", flush=True)
+            table.to_csv(out / f"{name}_v0.1.csv", index=False)
+            results[(name, f"v0.1 ({BASELINE_MODELS[name]})", "none")] = table
 
     print("\n# Calibration by distance (nested cross-validation: each held-out run scored with the discrepancy "
           "chosen on the other hold-outs' other runs; OLMo's: the estimate from all OLMo hold-outs)")
@@ -140,6 +190,53 @@ def main() -> None:
         "fits": {f"{k[0]}/{k[1]}": v for k, v in fits_info.items()},
     })
     print(f"\n(tables in {out}/; summary in benchmarks/results/calibration.json)")
+
+
+def baseline_table(df, name: str, ref: str, seed: int, out: Path):
+    """The nested hold-outs of ``df`` fitted and predicted by the package as of git ``ref`` (in a
+    subprocess, from a ``git archive`` of its ``src``), scored like today's: a calibration table."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from ladderfit.analysis.backtest import final_accuracy, prepare_ladder, run_table
+    from ladderfit.analysis.calibration import distance_beyond, distance_bin, nested_holdouts, scored_rows
+
+    df, pool, _ = prepare_ladder(df, None, None)  # as fit_holdouts: the same pool, the same splits
+    splits, _ = nested_holdouts(df, pool)
+    data_path, spec_path, draws_path = out / f"{name}_v0.1_data.csv", out / f"{name}_v0.1.json", out / f"{name}_v0.1.npz"
+    df.to_csv(data_path, index=False)
+    spec = {"data": str(data_path), "model": BASELINE_MODELS[name], "seed": seed, "splits": {}}
+    for rule, split in splits.items():
+        runs = run_table(df[df["run"].isin(split.held)])
+        spec["splits"][rule] = {"train": list(split.train),
+                                "targets": runs.rename(columns={"run": "target"})[["target", "N", "D"]].to_dict("list")}
+    spec_path.write_text(json.dumps(spec))
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        script = Path(tmp) / "baseline.py"
+        script.write_text(BASELINE_SCRIPT)
+        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
+        subprocess.run([sys.executable, str(script), str(spec_path), str(draws_path)], check=True, env=env)
+    saved = np.load(draws_path)
+    tables = []
+    for rule, split in splits.items():
+        if rule not in saved:  # version 0.1 could not fit it (printed above)
+            continue
+        held, train = df[df["run"].isin(split.held)], df[df["run"].isin(split.train)]
+        runs, tasks = run_table(held), list(saved[rule + "/tasks"])
+        truth = final_accuracy(held)
+        truth = truth[truth["task"].isin(tasks)].reset_index(drop=True)
+        distance = pd.Series(distance_beyond(runs, run_table(train)), index=runs["run"])
+        acc = saved[rule]  # (samples, target, task), targets in the order of runs
+        target_index = {r: i for i, r in enumerate(runs["run"])}
+        cols = [acc[:, target_index[r], tasks.index(t)] for r, t in zip(truth["run"], truth["task"])]
+        scored = scored_rows(truth, distance, np.stack(cols, axis=1))
+        tables.append(scored.assign(holdout=rule, converged=bool(saved[rule + "/converged"])))
+    table = pd.concat(tables, ignore_index=True)
+    return table.assign(model="v0.1", bin=distance_bin(table["distance"]), fit_seconds=np.nan)
 
 
 if __name__ == "__main__":
