@@ -37,8 +37,7 @@ def main() -> None:
 
     import ladderfit
     from results_io import write_results
-    from ladderfit.analysis.backtest import default_pool, final_accuracy, run_table
-    from ladderfit.analysis.calibration import distance_beyond, nested_holdouts
+    from ladderfit.analysis.holdouts import default_pool, distance_beyond, final_accuracy, nested_holdouts, run_table
     from ladderfit.analysis.discrepancy import predictive_parts
     from ladderfit.model.priors import resolve_priors
 

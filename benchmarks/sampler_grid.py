@@ -31,8 +31,7 @@ LADDER_MODELS = {
 def _splits(ladder: str):
     """(name, training data) of a ladder: the full ladder, then its nested hold-outs."""
     import ladderfit
-    from ladderfit.analysis.backtest import default_pool
-    from ladderfit.analysis.calibration import nested_holdouts
+    from ladderfit.analysis.holdouts import default_pool, nested_holdouts
     from ladderfit.model.simulate import default_truths, simulate_ladder
 
     with warnings.catch_warnings():

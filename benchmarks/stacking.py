@@ -2,7 +2,7 @@
 
     python benchmarks/stacking.py [--ladders olmo,pythia] [--chains 4] [--warmup 300]
 
-On each bundled ladder's nested hold-outs (:data:`ladderfit.analysis.calibration.NESTED_HOLDOUTS`),
+On each bundled ladder's nested hold-outs (:data:`ladderfit.analysis.holdouts.NESTED_HOLDOUTS`),
 each structure (OLMo: two_step, single_step; Pythia: two_step/lambada_loss, single_step) is
 fitted once per hold-out with the package's defaults and predicts the held-out runs with its
 own discrepancy, chosen as ``benchmarks/calibration.py`` chooses it ("no drift": the (p, gamma)

@@ -39,18 +39,21 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import pandas as pd
 
-from ..data.bundled import default_runs
 from ..errors import LadderDataError
 from ..model.spec import DEFAULT_MODEL, ModelSpec, as_spec
+from .holdouts import (  # noqa: F401  (the hold-out pieces a backtest is made of, importable from here too)
+    HOLDOUT_RULES, as_list, default_pool, final_accuracy, prepare_ladder, resolve_holdout, run_table, split_pool,
+)  # fmt: skip
 
+# the hold-out pieces (resolve_holdout, default_pool, final_accuracy, run_table, prepare_ladder,
+# split_pool, HOLDOUT_RULES) are :mod:`.holdouts`'s, documented there
 __all__ = [
-    "backtest", "summarize_backtest", "resolve_holdout", "default_pool", "final_accuracy", "run_table",
-    "method_model_pairs", "fit_and_score", "fit_method", "predict_truth", "truth_targets", "prepare_ladder",
-    "split_pool", "BACKTEST_COLUMNS", "SUMMARY_COLUMNS", "METHODS", "HOLDOUT_RULES", "UnsupportedModelError",
+    "backtest", "summarize_backtest", "method_model_pairs", "fit_and_score", "fit_method", "predict_truth",
+    "truth_targets", "BACKTEST_COLUMNS", "SUMMARY_COLUMNS", "METHODS", "UnsupportedModelError",
     "format_backtest", "format_summary",
 ]  # fmt: skip
 
@@ -60,7 +63,6 @@ BACKTEST_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 SUMMARY_COLUMNS: tuple[str, ...] = ("method", "model", "n", "mae", "coverage_90", "mean_width_90", "fit_seconds")
 METHODS: tuple[str, ...] = ("bayes", "least_squares")
-HOLDOUT_RULES: tuple[str, ...] = ("largest_size", "largest_multiplier")
 
 
 
@@ -68,100 +70,17 @@ class UnsupportedModelError(LadderDataError):
     """A method was asked for a model it does not have (least squares with run effects)."""
 
 
-def _as_list(x) -> list:
-    if x is None:
-        return []
-    if isinstance(x, str):
-        return [x]
-    return list(x)
-
-
-def run_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: N, final D, final flops (if any), multiplier (if any); sorted by N, D, name."""
-    agg = {"N": ("N", "first"), "D": ("D", "max")}
-    for col in ("flops", "multiplier"):
-        if col in df.columns:
-            agg[col] = (col, "max")
-    if "size" in df.columns:
-        agg["size"] = ("size", "first")
-    t = df.groupby("run", sort=False).agg(**agg).reset_index()
-    return t.sort_values(["N", "D", "run"], kind="stable").reset_index(drop=True)
-
-
-def default_pool(df: pd.DataFrame) -> list[str]:
-    """The runs a backtest draws on by default: those :func:`ladderfit.fit` fits by default
-    (:func:`~ladderfit.data.bundled.default_runs`: the paper's 16 of the bundled ladder, else all)."""
-    return default_runs(df) or list(run_table(df)["run"])
-
-
-def resolve_holdout(df: pd.DataFrame, holdout="largest_size", pool: Sequence[str] | None = None) -> list[str]:
-    """Names of the runs a hold-out rule hides, in ladder order (by N, then D).
-
-    ``"largest_size"``: every run of the largest N in the pool. ``"largest_multiplier"``:
-    every run with the largest ``multiplier`` (tokens per parameter in Chinchilla units) in
-    the pool. A list of run names: those runs (they must be in the data; they need not be in
-    the pool, so a ladder can be scored on runs outside it).
-    """
-    pool = list(pool) if pool is not None else list(run_table(df)["run"])
-    table = run_table(df[df["run"].isin(pool)])
-    if isinstance(holdout, str) and holdout in HOLDOUT_RULES:
-        if table.empty:
-            raise LadderDataError("the pool of runs is empty")
-        if holdout == "largest_size":
-            return list(table.loc[table["N"] == table["N"].max(), "run"])
-        if "multiplier" not in table.columns or table["multiplier"].isna().all():
-            raise LadderDataError(
-                "holdout 'largest_multiplier' needs a 'multiplier' column (tokens per parameter in "
-                "Chinchilla units) in the data; give the held-out runs by name instead"
-            )
-        return list(table.loc[table["multiplier"] == table["multiplier"].max(), "run"])
-    if isinstance(holdout, str):
-        if "," not in holdout and holdout not in set(df["run"]):
-            raise LadderDataError(
-                f"holdout {holdout!r}: not a rule ({', '.join(HOLDOUT_RULES)}) nor a run in the data "
-                f"(runs: {', '.join(run_table(df)['run'])})"
-            )
-        holdout = [h.strip() for h in holdout.split(",") if h.strip()]
-    names = list(dict.fromkeys(_as_list(holdout)))
-    if not names:
-        raise LadderDataError("holdout: no runs given")
-    unknown = [n for n in names if n not in set(df["run"])]
-    if unknown:
-        raise LadderDataError(
-            f"holdout run(s) {unknown} not in the data; it has {', '.join(run_table(df)['run'])} "
-            f"(or use a rule: {', '.join(HOLDOUT_RULES)})"
-        )
-    order = list(run_table(df)["run"])
-    return sorted(names, key=order.index)
-
-
-def final_accuracy(df: pd.DataFrame, actual: str = "final", last_k: int = 5) -> pd.DataFrame:
-    """The truth for each (run, task): ``run, task, N, D, flops?, actual``.
-
-    ``actual="final"``: accuracy at the run's last checkpoint (the default of :func:`backtest`);
-    ``"last_k"``: mean accuracy of its last ``last_k`` checkpoints. D (and flops) are the run's final ones.
-    """
-    if actual not in ("final", "last_k"):
-        raise LadderDataError(f"actual must be 'final' or 'last_k', got {actual!r}")
-    k = 1 if actual == "final" else int(last_k)
-    df = df.sort_values(["run", "task", "step"])
-    g = df.groupby(["run", "task"], sort=False)
-    out = g.tail(k).groupby(["run", "task"], sort=False).agg(actual=("accuracy", "mean")).reset_index()
-    runs = run_table(df).drop(columns=["multiplier", "size"], errors="ignore")
-    return out.merge(runs, on="run", how="left")
-
-
 def method_model_pairs(methods, models, skip_unsupported: bool = False) -> list[tuple[str, ModelSpec]]:
     """Every (method, model) pair asked for, checked; unsupported pairs raise
     :class:`UnsupportedModelError` or, with ``skip_unsupported``, are skipped with a warning."""
-    methods = list(dict.fromkeys(_as_list(methods)))
+    methods = list(dict.fromkeys(as_list(methods)))
     if not methods:
         raise LadderDataError(f"methods: none given (choose from {', '.join(METHODS)})")
     for m in methods:
         if m not in METHODS:
             raise LadderDataError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
     specs = []
-    for model in _as_list(models):
+    for model in as_list(models):
         try:
             specs.append(as_spec(model))
         except (TypeError, ValueError) as err:
@@ -248,40 +167,6 @@ def fit_and_score(train, truth, method, spec: ModelSpec, tasks, fit_options=None
     out["fit_seconds"] = seconds
     info["fit_seconds"] = seconds
     return out[list(BACKTEST_COLUMNS)], info
-
-
-def prepare_ladder(data, tasks, runs):
-    """Read the data, keep the tasks, and pick the pool. Returns (df, pool, tasks)."""
-    from ..data.readers import read_data
-
-    df = read_data(data)
-    if tasks is not None:
-        names = list(dict.fromkeys(_as_list(tasks)))
-        if not names:
-            raise LadderDataError("tasks: none given")
-        unknown = [t for t in names if t not in set(df["task"])]
-        if unknown:
-            raise LadderDataError(f"task(s) {unknown} not in the data; it has {', '.join(sorted(df['task'].unique()))}")
-        df = df[df["task"].isin(names)].reset_index(drop=True)
-    pool = default_pool(df) if runs is None else list(dict.fromkeys(_as_list(runs)))
-    unknown = [r for r in pool if r not in set(df["run"])]
-    if unknown:
-        raise LadderDataError(f"run(s) {unknown} not in the data; it has {', '.join(run_table(df)['run'])}")
-    tasks = sorted(df["task"].unique()) if tasks is None else list(dict.fromkeys(_as_list(tasks)))
-    return df, pool, tasks
-
-
-def split_pool(df: pd.DataFrame, pool, held) -> tuple[pd.DataFrame, list[str]]:
-    """The training rows and runs: the pool without the held-out runs; fewer than 2 model sizes is an error."""
-    train_runs = [r for r in pool if r not in set(held)]
-    train = df[df["run"].isin(train_runs)].reset_index(drop=True)
-    n_sizes = train["N"].nunique()
-    if n_sizes < 2:
-        raise LadderDataError(
-            f"holding out {', '.join(held)} leaves {len(train_runs)} training run(s) with {n_sizes} model size(s); "
-            "step 1 needs at least 2 sizes to fit the N exponent"
-        )
-    return train, train_runs
 
 
 def backtest(

@@ -8,7 +8,7 @@ its N and final D, and records each prediction's quantiles beside the truth and 
 **distance** beyond its training runs. :func:`summarize_calibration` then asks, per distance
 bin, whether the central intervals cover as often as they say.
 
-Hold-out rules (:data:`NESTED_HOLDOUTS`), resolved on the pool of runs of any ladder
+Hold-out rules (:data:`~.holdouts.NESTED_HOLDOUTS`), resolved on the pool of runs of any ladder
     ``largest_size``: hide every run of the largest N; ``two_largest_sizes``: of the two
     largest; ``largest_multiplier``: every run with the largest ``multiplier`` (tokens per
     parameter in Chinchilla units); ``two_largest_multipliers``: the two largest;
@@ -24,7 +24,7 @@ Distance
     (N and final D; :mod:`ladderfit.model.geometry`, the definition of
     ``ModelData.distance_beyond``; 0 inside the hull). A 1B run beyond the 190M-760M ladder is
     0.5-0.75; 190M-10xC beside the 1-5xC runs (it has 2x the tokens per parameter of
-    any of them) is 0.49; 7B-4T and 13B-5T beyond the bundled 16-run ladder are 3.2 and 3.8. Bins (:data:`DISTANCE_BINS`): ``near`` d < 0.7,
+    any of them) is 0.49; 7B-4T and 13B-5T beyond the bundled 16-run ladder are 3.2 and 3.8. Bins (:data:`~.holdouts.DISTANCE_BINS`): ``near`` d < 0.7,
     ``mid`` 0.7 <= d <= 1.5, ``far`` d > 1.5.
 
 Columns of :func:`calibration` (one row per hold-out, held-out run and task)
@@ -49,26 +49,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
-from .backtest import final_accuracy, fit_method, method_model_pairs, prepare_ladder, run_table, split_pool
+from .backtest import fit_method, method_model_pairs
+from .holdouts import (  # noqa: F401  (the nested rules and the distance, importable from here too)
+    DISTANCE_BINS, NESTED_HOLDOUTS, Holdout, distance_beyond, distance_bin, final_accuracy, nested_holdouts,
+    prepare_ladder, run_table,
+)  # fmt: skip
 from .discrepancy import DRIFTS, DiscrepancyEstimate, crps, crps_by_gamma, estimate_discrepancy, predictive_parts
 from ..model.spec import as_spec
 from .stacking import log_density
 
-__all__ = [
-    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "nested_holdouts", "score_holdout",
-    "holdout_draws", "scored_rows",
-    "distance_beyond", "distance_bin", "calibration_columns", "interval_levels", "check_calibration_table",
-    "read_calibration", "pit_counts", "Holdout", "HoldoutFit", "NESTED_HOLDOUTS", "DISTANCE_BINS", "LEVELS",
-    "CALIBRATION_COLUMNS",
+__all__ = [  # the rules and the distance (nested_holdouts, distance_beyond, ...) are :mod:`.holdouts`'s
+    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "score_holdout", "holdout_draws", "scored_rows", "calibration_columns", "interval_levels", "check_calibration_table", "read_calibration", "pit_counts", "HoldoutFit", "LEVELS", "CALIBRATION_COLUMNS",
 ]  # fmt: skip
 
-NESTED_HOLDOUTS: tuple[str, ...] = (
-    "largest_size", "two_largest_sizes", "largest_multiplier", "two_largest_multipliers", "corner", "small_corner",
-)  # fmt: skip
-_MULTIPLIER_RULES = {"largest_multiplier", "two_largest_multipliers", "corner", "small_corner"}
-
-#: (name, low, high) in log-units: near d < 0.7, mid 0.7 <= d <= 1.5, far d > 1.5.
-DISTANCE_BINS: tuple[tuple[str, float, float], ...] = (("near", 0.0, 0.7), ("mid", 0.7, 1.5), ("far", 1.5, np.inf))
 #: Central interval levels (percent) of the calibration table.
 LEVELS: tuple[int, ...] = (50, 80, 90, 95)
 
@@ -81,13 +74,6 @@ def calibration_columns(levels=LEVELS) -> tuple[str, ...]:
 
 
 CALIBRATION_COLUMNS: tuple[str, ...] = calibration_columns()
-
-
-class Holdout(NamedTuple):
-    """One resolved rule: the runs to train on (pool order) and to predict (ladder order)."""
-
-    train: list[str]
-    held: list[str]
 
 
 @dataclass(frozen=True)
@@ -108,79 +94,6 @@ class HoldoutFit:
     @property
     def converged(self) -> bool:
         return bool(self.diagnostics.get("converged", False))
-
-
-# ---------------------------------------------------------------------------- hold-outs
-def _check_rules(rules) -> list[str]:
-    rules = list(dict.fromkeys([rules] if isinstance(rules, str) else list(rules)))
-    if not rules:
-        raise LadderDataError(f"hold-outs: none given (choose from {', '.join(NESTED_HOLDOUTS)})")
-    unknown = [r for r in rules if r not in NESTED_HOLDOUTS]
-    if unknown:
-        raise LadderDataError(f"unknown hold-out rule(s) {unknown}; choose from {', '.join(NESTED_HOLDOUTS)}")
-    return rules
-
-
-def _trained(rule: str, runs: pd.DataFrame) -> pd.Series:
-    """Which runs of the per-run table a rule trains on."""
-    sizes = sorted(runs["N"].unique())
-    mults = sorted(runs["multiplier"].unique()) if rule in _MULTIPLIER_RULES else []
-    return {
-        "largest_size": lambda: runs["N"] < sizes[-1],
-        "two_largest_sizes": lambda: runs["N"] < sizes[max(len(sizes) - 2, 0)],
-        "largest_multiplier": lambda: runs["multiplier"] < mults[-1],
-        "two_largest_multipliers": lambda: runs["multiplier"] < mults[max(len(mults) - 2, 0)],
-        "corner": lambda: (runs["N"] < sizes[-1]) & (runs["multiplier"] < mults[-1]),
-        "small_corner": lambda: runs["N"].isin(sizes[:2]) & runs["multiplier"].isin(mults[:2]),
-    }[rule]()
-
-
-def nested_holdouts(df: pd.DataFrame, pool=None, rules=NESTED_HOLDOUTS) -> tuple[dict[str, Holdout], dict[str, str]]:
-    """Resolve hold-out rules on the pool of runs of a ladder.
-
-    Returns ``(splits, skipped)``: ``splits`` maps each rule that applies to a
-    :class:`Holdout` ``(train, held)``; ``skipped`` maps each rule that does not to a note
-    saying why. ``pool`` defaults to all runs of ``df``; an unknown rule is a LadderDataError.
-    """
-    rules = _check_rules(rules)
-    pool = list(pool) if pool is not None else list(run_table(df)["run"])
-    runs = run_table(df[df["run"].isin(pool)])
-    if runs.empty:
-        raise LadderDataError("the pool of runs is empty")
-    n_mults = runs["multiplier"].nunique() if "multiplier" in runs.columns and runs["multiplier"].notna().all() else 0
-    splits, skipped = {}, {}
-    for rule in rules:
-        if rule in _MULTIPLIER_RULES and n_mults < 2:
-            skipped[rule] = ("the ladder has one multiplier value only" if n_mults == 1 else
-                             "needs a 'multiplier' column (tokens per parameter) for every run in the pool")
-            continue
-        held = list(runs.loc[~_trained(rule, runs), "run"])
-        if not held:
-            skipped[rule] = "holds out no run"
-            continue
-        try:
-            _, train = split_pool(df, pool, held)
-        except LadderDataError as err:
-            skipped[rule] = str(err)
-            continue
-        splits[rule] = Holdout(train, held)
-    return splits, skipped
-
-
-# ---------------------------------------------------------------------------- distance
-def distance_beyond(runs: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
-    """Distance in (log N, log D) of each row of ``runs`` from the convex hull of the training
-    runs ``train`` (both with ``N`` and final ``D``; see the module docstring)."""
-    from ..model.geometry import hull_distance
-
-    ladder = np.log(train[["N", "D"]].to_numpy(float))
-    return hull_distance(ladder, np.log(runs["N"].to_numpy(float)), np.log(runs["D"].to_numpy(float)))
-
-
-def distance_bin(distance) -> np.ndarray:
-    """The :data:`DISTANCE_BINS` name of each distance (``near``, ``mid``, ``far``)."""
-    d = np.asarray(distance, dtype=float)
-    return np.where(d < DISTANCE_BINS[1][1], "near", np.where(d > DISTANCE_BINS[2][1], "far", "mid")).astype(object)
 
 
 # ---------------------------------------------------------------------------- fitting and scoring
@@ -221,7 +134,7 @@ def scored_rows(truth: pd.DataFrame, distance: pd.Series, acc: np.ndarray, level
 def score_holdout(fit, truth: pd.DataFrame, distance: pd.Series, levels=LEVELS, discrepancy=None, seed: int = 0) -> pd.DataFrame:
     """Predict each held-out run of ``truth`` with ``fit`` and return the scored rows.
 
-    ``truth``: ``run, task, N, D, actual`` (:func:`~.backtest.final_accuracy`); ``distance``:
+    ``truth``: ``run, task, N, D, actual`` (:func:`~.holdouts.final_accuracy`); ``distance``:
     the runs' distance beyond the training runs, a Series indexed by run; ``discrepancy``: the
     discrepancy to predict with (``None``: the fit's priors; a number; a prior of gamma
     ``("LogNormal", (mu, sigma))``; a dict of priors, as
@@ -365,7 +278,7 @@ def calibration(
     Parameters
     ----------
     data : tidy DataFrame, a path, or ``None`` for the bundled OLMo ladder.
-    holdouts : rule names of :data:`NESTED_HOLDOUTS` (default: all; those that do not apply
+    holdouts : rule names of :data:`~.holdouts.NESTED_HOLDOUTS` (default: all; those that do not apply
         to the ladder are skipped, see ``attrs["skipped"]``).
     model : a :class:`~ladderfit.model.spec.ModelSpec` or its name (default
         :data:`~ladderfit.model.spec.DEFAULT_MODEL`).

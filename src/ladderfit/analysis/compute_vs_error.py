@@ -34,15 +34,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LadderDataError
-from .backtest import (
-    final_accuracy,
-    fit_and_score,
-    method_model_pairs,
-    prepare_ladder,
-    resolve_holdout,
-    run_table,
-    summarize_backtest,
-)
+from .backtest import fit_and_score, method_model_pairs, summarize_backtest
+from .holdouts import final_accuracy, prepare_ladder, resolve_holdout, run_table
 
 __all__ = ["compute_vs_error", "ladder_sequence", "COMPUTE_CURVE_COLUMNS", "SCHEMES"]
 
@@ -120,7 +113,7 @@ def compute_vs_error(
     data : tidy DataFrame, a path, or ``None`` for the bundled OLMo ladder.
     schemes : which ladder sequences: ``"sizes"``, ``"multipliers"``, ``"flops"``.
     target_runs : the held-out runs to predict (names, or a rule of
-        :func:`~ladderfit.analysis.backtest.resolve_holdout`). Default: the largest size of the pool
+        :func:`~ladderfit.analysis.holdouts.resolve_holdout`). Default: the largest size of the pool
         (for the bundled ladder the four 1B paper runs).
     runs : the pool (training candidates plus rule-chosen targets); default as in
         :func:`~ladderfit.analysis.backtest.backtest` (the 16 paper runs for the bundled ladder).

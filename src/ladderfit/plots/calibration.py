@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..analysis.calibration import DISTANCE_BINS, check_calibration_table, distance_bin, summarize_calibration
+from ..analysis.calibration import check_calibration_table, summarize_calibration
+from ..analysis.holdouts import DISTANCE_BINS, distance_bin
 from .common import finish, grid
 
 __all__ = ["plot_reliability", "plot_coverage_vs_distance", "plot_calibration", "BIN_COLORS"]
