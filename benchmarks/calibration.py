@@ -99,7 +99,8 @@ def main() -> None:
 
     import ladderfit
     from results_io import write_results
-    from ladderfit.analysis.calibration import NESTED_HOLDOUTS, fit_holdouts, score_holdouts, summarize_calibration
+    from ladderfit.analysis.calibration import fit_holdouts, score_holdouts, summarize_calibration
+    from ladderfit.analysis.holdouts import NESTED_HOLDOUTS
     from ladderfit.analysis.discrepancy import DRIFTS
     from ladderfit.model.priors import resolve_priors
     from ladderfit.model.spec import as_spec
@@ -200,8 +201,10 @@ def baseline_table(df, name: str, ref: str, seed: int, out: Path):
     import numpy as np
     import pandas as pd
 
-    from ladderfit.analysis.backtest import final_accuracy, prepare_ladder, run_table
-    from ladderfit.analysis.calibration import distance_beyond, distance_bin, nested_holdouts, scored_rows
+    from ladderfit.analysis.calibration import scored_rows
+    from ladderfit.analysis.holdouts import (
+        distance_beyond, distance_bin, final_accuracy, nested_holdouts, prepare_ladder, run_table,
+    )  # fmt: skip
 
     df, pool, _ = prepare_ladder(df, None, None)  # as fit_holdouts: the same pool, the same splits
     splits, _ = nested_holdouts(df, pool)
