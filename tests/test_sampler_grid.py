@@ -10,8 +10,7 @@ import pytest
 from numpyro import handlers
 
 import ladderfit
-from ladderfit.analysis.backtest import default_pool
-from ladderfit.analysis.calibration import nested_holdouts
+from ladderfit.analysis.holdouts import default_pool, nested_holdouts
 from ladderfit.model.bayes import initial_values
 from ladderfit.model.inputs import build_model_data
 from ladderfit.model.joint import single_step_model

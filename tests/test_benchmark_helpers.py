@@ -1,0 +1,51 @@
+"""Helpers of the benchmark scripts whose logic decides a reported result: the nested choice of
+``benchmarks/prior_selection.py`` (no variant chosen on a truth it is scored on) and the cell
+rounding of ``benchmarks/results_io.py``."""
+
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+prior_selection = importlib.import_module("prior_selection")
+results_io = importlib.import_module("results_io")
+
+
+def _table(crps: dict) -> pd.DataFrame:
+    """A scored table: one row per (hold-out, run, task) with its CRPS."""
+    rows = [{"holdout": h, "run": r, "task": t, "crps": c} for (h, r, t), c in crps.items()]
+    return pd.DataFrame(rows)
+
+
+def test_selection_never_uses_the_scored_runs_truth():
+    """Variant b wins on the truth of run r1 only: a choice that looked at r1 would take b for r1's
+    pairs; the nested rule takes a there (best on the other hold-outs' other runs)."""
+    keys = [("h1", "r1", "t"), ("h2", "r1", "t"), ("h2", "r2", "t"), ("h3", "r3", "t")]
+    a = {k: 1.0 for k in keys}
+    b = {k: (0.1 if k[1] == "r1" else 2.0) for k in keys}
+    selected, chosen = prior_selection.select({"a": _table(a), "b": _table(b)}, fallback=None)
+    by = {(c["holdout"], c["run"]): c["variant"] for c in chosen}
+    assert by[("h1", "r1")] == "a" and by[("h2", "r1")] == "a"  # in sample, b (0.1) would win them
+    assert by[("h3", "r3")] == "b"  # r1's truth is another run's here: b is fairly the better (0.73 vs 1)
+    assert len(selected) == len(keys)
+    assert selected.loc[selected["run"] == "r1", "crps"].tolist() == [1.0, 1.0]
+
+
+def test_selection_falls_back_where_no_other_run_is_left():
+    keys = [("h1", "big", "t"), ("h2", "big", "t")]  # both hold-outs predict the same run
+    tables = {"a": _table({k: 1.0 for k in keys}), "b": _table({k: 0.5 for k in keys})}
+    _, chosen = prior_selection.select(tables, fallback="a")
+    assert {c["variant"] for c in chosen} == {"a"}
+
+
+def test_cell_rounds_and_blanks():
+    assert results_io.cell(True) == "yes" and results_io.cell(np.bool_(False)) == "no"
+    assert results_io.cell(np.int64(3)) == 3 and isinstance(results_io.cell(np.int64(3)), int)
+    assert results_io.cell(0.123456) == 0.123 and results_io.cell(0.5, 100, 1) == 50.0
+    assert results_io.cell(1.23456, digits=2) == 1.23
+    assert results_io.cell(float("nan")) is None and results_io.cell(None) is None
+    assert results_io.cell(math.inf, 100, 1) is None and results_io.cell("x") == "x"
