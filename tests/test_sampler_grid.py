@@ -34,18 +34,34 @@ def _sites(df):
 
 
 def test_one_length_ladder_draws_the_d_slope_non_centred():
+    """The sampler draws a slope the runs do not measure non-centred: every D slope of a ladder
+    of one length (Pythia), and the N slope of a task near chance; the measured ones centred,
+    through the centre's accuracy slope."""
+    from ladderfit.model.joint import centred_slopes
+
     pythia = _quiet(ladderfit.load_pythia_ladder)  # every run the same D
     md, sites = _sites(pythia)
     assert md.one_length
-    assert sites["logit_slope_D_z"] == "sample" and sites["logit_slope_D"] == "deterministic"
+    assert sites["logit_slope_D"] == "sample"  # the model's own geometry: the population's log-normal
+    centred = centred_slopes(md)
+    assert not centred[:, 1].any()
+    assert centred[md.tasks.index("arc_easy"), 0] and centred[md.tasks.index("lambada_openai"), 0]
+    assert not centred[md.tasks.index("wsc"), 0]  # near chance: its N slope is barely measured
     olmo = _quiet(ladderfit.load_olmo_ladder)
     md, sites = _sites(olmo)
     assert not md.one_length
-    assert sites["logit_slope_D"] == "sample" and "logit_slope_D_z" not in sites
+    centred = centred_slopes(md)
+    assert centred[md.tasks.index("hellaswag")].all() and not centred[md.tasks.index("boolq")].all()
+    priors = resolve_priors(None, "single_step")
+    values = {k: np.asarray(v) for k, v in initial_values(md, priors).items()}
+    with handlers.seed(rng_seed=0), handlers.trace() as tr, handlers.substitute(data=values):
+        single_step_model(md, priors, for_sampler=True)
+    assert tr["centre_slope_N"]["type"] == tr["centre_slope_D"]["type"] == "sample"
+    assert tr["logit_slope_N"]["type"] == tr["logit_slope_D"]["type"] == "deterministic"
 
 
 def test_non_centred_d_slope_keeps_its_prior():
-    """On a one-length ladder g_D is the population's log-normal, whichever way it is drawn."""
+    """On a one-length ladder g_D is the population's log-normal (the model's own geometry)."""
     from numpyro.infer import Predictive
 
     pythia = _quiet(ladderfit.load_pythia_ladder)

@@ -30,7 +30,7 @@ from ..errors import LadderDataError
 from ..io import check_interrupt
 from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
 from .inputs import ModelData, build_model_data
-from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, model_for
+from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, centred_slopes, model_for, single_step_centre_values
 from .priors import resolve_priors
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
@@ -147,26 +147,20 @@ def _step2_start(md: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.ndarray]:
     """The single step's start: a logit-scale law from a log-linear fit of each task's logit accuracy."""
     T = md.n_tasks
-    u1 = np.zeros(T)
-    sl_N, sl_D = np.full(T, 0.5), np.full(T, 0.5)
-    for t in range(T):
-        i = md.s1_task == t
-        c = md.chance[t]
-        r = np.clip((md.s1_acc[i] - c) / (1 - c), 0.01, 0.99)
-        X = np.c_[np.ones(i.sum()), md.s1_x[i], md.s1_z[i]]
-        coef, *_ = np.linalg.lstsq(X, np.log(r / (1 - r)), rcond=None)
-        u1[t] = np.clip(coef[0], -6, 6)
-        sl_N[t], sl_D[t] = np.clip(coef[1], 0.02, 5.0), np.clip(coef[2], 0.02, 5.0)
-
+    coef, _ = md.final_logit_fit()
+    u1 = np.clip(coef[:, 0], -6, 6)
+    sl_N, sl_D = np.clip(coef[:, 1], 0.02, 5.0), np.where(md.one_length, 0.5, np.clip(coef[:, 2], 0.02, 5.0))
+    floor_shift = np.zeros(T)
+    pops = {name: (np.log(v).mean(), 0.5) for name, v in (("N", sl_N), ("D", sl_D))}
     return {
+        **single_step_centre_values(u1, floor_shift, sl_N, sl_D, md.chance, centred_slopes(md), pops["D"], md.one_length),  # the sampler's geometry
         "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
         "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
         "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,
-        "logit_slope_N_mu": np.array(np.log(sl_N).mean()), "logit_slope_N_tau": np.array(0.5),
-        "logit_slope_D_mu": np.array(np.log(sl_D).mean()), "logit_slope_D_tau": np.array(0.5),
-        "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": np.zeros(T),
+        "logit_slope_N_mu": np.array(pops["N"][0]), "logit_slope_N_tau": np.array(pops["N"][1]),
+        "logit_slope_D_mu": np.array(pops["D"][0]), "logit_slope_D_tau": np.array(pops["D"][1]),
+        "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": floor_shift,
         "noise_ratio": np.full(T, np.exp(priors["noise_ratio"][1][0])),  # the prior's median: one point per run
-        "logit_slope_D_z": np.zeros(T),  # on a ladder of one length only
     }  # fmt: skip
 
 

@@ -155,6 +155,27 @@ class ModelData:
         """Every step-1 point at the same D (z = 0): the runs say nothing of a D slope."""
         return bool(np.ptp(self.s1_z) < 1e-9)
 
+    def final_logit_fit(self) -> tuple[np.ndarray, np.ndarray]:
+        """Least squares of each task's final logit accuracy, ``logit((acc - c) / (1 - c))``
+        (clipped to 1-99%), on (1, x, z) (z left out on a ladder of one length: its coefficient
+        and error are then 0 and inf): coefficients and standard errors, each (task, 3). A
+        quick look at how well the runs measure each slope (the single step's start and its
+        sampler geometry)."""
+        T, with_z = self.n_tasks, not self.one_length
+        coef, se = np.zeros((T, 3)), np.full((T, 3), np.inf)
+        for t in range(T):
+            i = self.s1_task == t
+            r = np.clip((self.s1_acc[i] - self.chance[t]) / (1 - self.chance[t]), 0.01, 0.99)
+            X = np.c_[np.ones(i.sum()), self.s1_x[i], self.s1_z[i]][:, : 3 if with_z else 2]
+            y = np.log(r / (1 - r))
+            b, *_ = np.linalg.lstsq(X, y, rcond=None)
+            dof = i.sum() - X.shape[1]
+            if dof > 0:
+                s2 = np.sum((y - X @ b) ** 2) / dof
+                se[t, : X.shape[1]] = np.sqrt(np.maximum(np.diag(s2 * np.linalg.pinv(X.T @ X)), 0.0))
+            coef[t, : X.shape[1]] = b
+        return coef, se
+
     def distance_beyond(self, x, z):
         """Euclidean distance of centred (x, z) from the convex hull of the ladder's runs, in
         (log N, log D) ((log C, 0) for the compute structure); 0 inside (:mod:`.geometry`)."""

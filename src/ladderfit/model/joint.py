@@ -102,7 +102,7 @@ from .curves import accuracy_from_logit, scaling_law_centred, single_step_logit
 from .inputs import ModelData
 from .priors import prior
 
-__all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "ladder_model", "single_step_model", "model_for"]
+__all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "centred_slopes", "single_step_centre_values", "WEAK_SLOPE", "ladder_model", "single_step_model", "model_for"]
 
 
 #: The model's latent sample sites (everything else is deterministic or observed).
@@ -110,12 +110,12 @@ SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
     "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "noise_ratio", "run_tau", "run_z",
     "floor_shift", "logit_slope_N", "logit_slope_D", "seed_share", "config_raw",
-    "logit_slope_N_mu", "logit_slope_N_tau", "logit_slope_D_mu", "logit_slope_D_tau", "logit_slope_D_z",
+    "logit_slope_N_mu", "logit_slope_N_tau", "logit_slope_D_mu", "logit_slope_D_tau",
 })  # fmt: skip
 
 
 #: Sites of the sampler's geometry only (``for_sampler=True``): not parameters of the model.
-SAMPLER_SITES: frozenset[str] = frozenset({"centre_accuracy", "centre_slope"})
+SAMPLER_SITES: frozenset[str] = frozenset({"centre_accuracy", "centre_slope", "centre_slope_N", "centre_slope_D"})
 
 
 def _population(name: str, priors: dict) -> tuple:
@@ -180,6 +180,101 @@ def _curve_by_centre(u_c, chance_level, priors: dict, log_k_prior):
     numpyro.factor("curve_prior", prior(priors, "floor_shift").log_prob(floor_shift)
                    + log_k_prior.log_prob(log_k) + log_jacobian)
     return floor_shift, log_k
+
+
+#: A slope whose least-squares relative standard error (:meth:`ModelData.final_logit_fit`) is
+#: above this is not drawn through the centre's accuracy slope in the single step's sampler
+#: geometry: the runs measure it less well than its population (sd ~0.3-0.5 in log) would.
+WEAK_SLOPE = 0.5
+
+
+#: Fewer residual degrees of freedom than this (runs per task minus the fit's coefficients)
+#: and no slope counts as measured: a standard error from one or two residuals says nothing.
+MIN_DOF = 3
+
+
+def centred_slopes(data: ModelData) -> np.ndarray:
+    """Which logit slopes (task, (N, D)) the runs measure (least-squares relative standard error
+    <= :data:`WEAK_SLOPE`, with at least :data:`MIN_DOF` residual degrees of freedom): the
+    single step's sampler draws those through the centre's accuracy slope
+    (:func:`_single_step_by_centre`). A task near chance measures neither, a ladder of one
+    length no D slope, a sub-ladder of a few runs or of two sizes no N slope."""
+    coef, se = data.final_logit_fit()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = se[:, 1:] / np.abs(coef[:, 1:])
+    dof = np.bincount(data.s1_task, minlength=data.n_tasks) - (2 if data.one_length else 3)
+    # a slope along an axis with two values (two sizes) is measured, its curvature is not:
+    # the centre's geometry diverged there (benchmarks/sampler_grid.py, `two_largest_sizes`)
+    levels = np.array([[len(np.unique(np.round(v[data.s1_task == t], 6))) for v in (data.s1_x, data.s1_z)]
+                       for t in range(data.n_tasks)]).reshape(data.n_tasks, 2)
+    return (np.nan_to_num(rel, nan=np.inf) <= WEAK_SLOPE) & (dof[:, None] >= MIN_DOF) & (levels >= 3)
+
+
+def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, measured: np.ndarray,
+                           one_length: bool = False):
+    r"""The single step's floor shift delta and logit slopes g_N, g_D, drawn through what the
+    runs pin down: the accuracy at the ladder's centre and its slopes there in log N and log D
+    (NUTS's geometry; :func:`_curve_by_centre`'s twin).
+
+    .. math::
+
+        p_c = f + (1 - f)\,q,\quad q = \mathrm{sigmoid}(u_c),\qquad
+        \log s = \log g + \log(1 - f) + \log q(1 - q),
+
+    sampled, with ``u_c``, as ``centre_accuracy`` (logit p_c) and ``centre_slope_N``,
+    ``centre_slope_D`` (log s) where the runs measure the slope (``measured``, from
+    :func:`centred_slopes`); elsewhere as in the model: for a task whose N slope they do not
+    measure (near chance, a sub-ladder of a few runs) delta and log g_N themselves, and log g_D
+    likewise, or non-centred, z in ``log g_D = mu + tau z``, on a ladder of one length
+    (``one_length``: the population's funnel otherwise). The priors stay those of delta and
+    log g, through the Jacobian
+    ``|d(delta, log g_N, log g_D) / d(logit p_c, log s_N, log s_D)| = p_c (1 - p_c) / (1 - q)``
+    (triangular: f depends on p_c alone; 1 for a task drawn directly). Drawn directly, delta,
+    u_c and the measured slopes lie on the ridges that a well-measured centre accuracy and
+    slope leave: 6-8x the leapfrog steps per draw on the bundled OLMo ladder; on Pythia's
+    tasks near chance, the centre's geometry diverged.
+    """
+    flat = dist.ImproperUniform(dist.constraints.real, (), ())
+    w = numpyro.sample("centre_accuracy", flat)
+    by_centre = jnp.asarray(measured[:, 0])  # the task's N slope is measured: through the centre
+    q, p_c = jax.nn.sigmoid(u_c), jax.nn.sigmoid(w)
+    f = jnp.where(by_centre, (p_c - q) / (1 - q), chance_level + w)
+    floor_shift = numpyro.deterministic("floor_shift", f - chance_level)
+    log_dacc_du = jnp.log1p(-f) + log_sigmoid(u_c) + log_sigmoid(-u_c)  # d acc / d logit at the centre
+    log_prior = (prior(priors, "floor_shift").log_prob(floor_shift)
+                 + jnp.where(by_centre, log_sigmoid(w) + log_sigmoid(-w) - log_sigmoid(-u_c), 0.0))  # the Jacobian
+    (mu_N, tau_N), (mu_D, tau_D) = slope_pops
+    raw_N = numpyro.sample("centre_slope_N", flat)
+    log_g_N = jnp.where(by_centre, raw_N - log_dacc_du, raw_N)
+    raw_D = numpyro.sample("centre_slope_D", flat)
+    by_slope = jnp.asarray(measured[:, 1])
+    if one_length:  # the runs say nothing of g_D: non-centred
+        log_g_D = mu_D + tau_D * raw_D
+        log_prior = log_prior + dist.Normal(0.0, 1.0).log_prob(raw_D)
+    else:
+        log_g_D = jnp.where(by_slope, raw_D - log_dacc_du, raw_D)
+        log_prior = log_prior + dist.Normal(mu_D, tau_D).log_prob(log_g_D)
+    log_prior = log_prior + dist.Normal(mu_N, tau_N).log_prob(log_g_N)
+    numpyro.factor("curve_prior", log_prior)
+    g_N = numpyro.deterministic("logit_slope_N", jnp.exp(log_g_N))
+    g_D = numpyro.deterministic("logit_slope_D", jnp.exp(log_g_D))
+    return floor_shift, g_N, g_D
+
+
+def single_step_centre_values(u_c, floor_shift, g_N, g_D, chance_level, measured, slope_D_pop,
+                              one_length: bool = False) -> dict:
+    """``centre_accuracy``, ``centre_slope_N`` and ``centre_slope_D`` of the single step's
+    sampler geometry from (u_c, delta, g_N, g_D) (:func:`_single_step_by_centre`'s inverse;
+    ``slope_D_pop`` the D slopes' population (mu, tau), for a ladder of one length)."""
+    q = 1 / (1 + np.exp(-u_c))
+    f = chance_level + floor_shift
+    p_c = f + (1 - f) * q
+    log_dacc_du = np.log1p(-f) + np.log(q * (1 - q))
+    by_centre, by_slope = measured[:, 0], measured[:, 1]
+    return {"centre_accuracy": np.where(by_centre, np.log(p_c / (1 - p_c)), floor_shift),
+            "centre_slope_N": np.log(g_N) + np.where(by_centre, log_dacc_du, 0.0),
+            "centre_slope_D": ((np.log(g_D) - slope_D_pop[0]) / slope_D_pop[1] if one_length
+                               else np.log(g_D) + np.where(by_slope, log_dacc_du, 0.0))}
 
 
 def centre_values(u_c, floor_shift, log_k, chance_level) -> dict:
@@ -453,8 +548,8 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     The slopes are partially pooled over tasks, ``log g_{N,t} ~ N(mu_gN, tau_gN)`` (likewise
     g_D): a task whose runs pin its slope keeps it, one they do not borrows from the others.
     On a ladder of one length (every run the same D, as Pythia's) the runs say nothing of g_D,
-    which is then drawn non-centred (``logit_slope_D_z``): the same prior, without the funnel of
-    a centred draw that only the population's sd constrains.
+    which the sampler then draws non-centred (:func:`centred_slopes`): the same prior, without
+    the funnel of a centred draw that only the population's sd constrains.
     On both bundled ladders' nested hold-outs this beat independent slopes on every proper
     score in every distance bin (``benchmarks/calibration.py`` at commits 1541537 and b52dd01;
     far bin of OLMo: CRPS 1.73 vs 1.89 points, 90% interval score 14.2 vs 16.5).
@@ -462,8 +557,10 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     (``final_acc_obs``), with sd ``sqrt(sigma_acc^2 + j^2 / n)``: a run's scatter around the
     law ``sigma_acc`` (noise ratio x binomial sd) and the measured noise of that mean (the
     checkpoint jitter j); the target adds one evaluation's jitter and the discrepancy. Exponents are
-    pooled as in :func:`ladder_model`. Run effects do not apply (one point per run);
-    ``for_sampler`` and ``likelihood_dtype`` change nothing (one parameterization, few points).
+    pooled as in :func:`ladder_model`. Run effects do not apply (one point per run).
+    ``for_sampler=True`` draws the floor and slopes through the centre's accuracy and slopes
+    (:func:`_single_step_by_centre`): the same posterior in NUTS's better geometry;
+    ``likelihood_dtype`` changes nothing (few points).
     """
     T = data.n_tasks
     chance_level = jnp.asarray(data.chance)
@@ -473,15 +570,15 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     with numpyro.plate("task", T, dim=-1):
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
         # centred: the slopes at the ladder's centre are what the runs pin down best
-        g_N = numpyro.sample("logit_slope_N", dist.LogNormal(*slope_N_pop))
-        if data.one_length:  # the runs say nothing of g_D: non-centred, the prior's own geometry
-            z_D = numpyro.sample("logit_slope_D_z", dist.Normal(0.0, 1.0))
-            g_D = numpyro.deterministic("logit_slope_D", jnp.exp(slope_D_pop[0] + slope_D_pop[1] * z_D))
+        if for_sampler:  # through the centre's accuracy and slopes (NUTS's geometry)
+            floor_shift, g_N, g_D = _single_step_by_centre(u_c, chance_level, priors, (slope_N_pop, slope_D_pop),
+                                                           centred_slopes(data), data.one_length)
         else:
+            floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
+            g_N = numpyro.sample("logit_slope_N", dist.LogNormal(*slope_N_pop))
             g_D = numpyro.sample("logit_slope_D", dist.LogNormal(*slope_D_pop))
         alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
         beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
-        floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
         noise_ratio = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
     alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
     beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
