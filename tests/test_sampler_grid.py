@@ -102,3 +102,20 @@ def test_default_fit_converges_on_every_bundled_split(ladder, split, model, max_
     assert int(fit.idata.sample_stats["diverging"].sum()) <= max_divergences
     assert d["max_r_hat"] <= 1.01
     assert min(d["min_ess_bulk"], d["min_ess_tail"]) >= 400
+
+
+def test_a_slope_of_the_wrong_sign_is_not_measured():
+    """The law's logit slopes are positive: a task whose accuracy falls with N and D (mirrored
+    about its mean, so its standard errors are unchanged) has no measured slope."""
+    import dataclasses
+
+    from ladderfit.model.joint import centred_slopes
+
+    md, _ = _sites(_quiet(ladderfit.load_olmo_ladder))
+    h = md.tasks.index("hellaswag")
+    on = md.s1_task == h
+    mirrored = np.where(on, 2 * md.s1_acc[on].mean() - md.s1_acc, md.s1_acc)
+    assert centred_slopes(md)[h].all()
+    flipped = centred_slopes(dataclasses.replace(md, s1_acc=mirrored))
+    assert not flipped[h].any()
+    assert (np.delete(flipped, h, 0) == np.delete(centred_slopes(md), h, 0)).all()

@@ -200,8 +200,8 @@ def centred_slopes(data: ModelData) -> np.ndarray:
     (:func:`_single_step_by_centre`). A task near chance measures neither, a ladder of one
     length no D slope, a sub-ladder of a few runs or of two sizes no N slope."""
     coef, se = data.final_logit_fit()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = se[:, 1:] / np.abs(coef[:, 1:])
+    with np.errstate(divide="ignore", invalid="ignore"):  # the law's slopes are positive: g > 0
+        rel = np.where(coef[:, 1:] > 1e-6, se[:, 1:] / coef[:, 1:], np.inf)
     dof = np.bincount(data.s1_task, minlength=data.n_tasks) - (2 if data.one_length else 3)
     # a slope along an axis with two values (two sizes) is measured, its curvature is not:
     # the centre's geometry diverged there (benchmarks/sampler_grid.py, `two_largest_sizes`)
