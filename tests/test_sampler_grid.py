@@ -37,20 +37,20 @@ def test_one_length_ladder_draws_the_d_slope_non_centred():
     """The sampler draws a slope the runs do not measure non-centred: every D slope of a ladder
     of one length (Pythia), and the N slope of a task near chance; the measured ones centred,
     through the centre's accuracy slope."""
-    from ladderfit.model.joint import centred_slopes
+    from ladderfit.model.joint import measured_slopes
 
     pythia = _quiet(ladderfit.load_pythia_ladder)  # every run the same D
     md, sites = _sites(pythia)
     assert md.one_length
     assert sites["logit_slope_D"] == "sample"  # the model's own geometry: the population's log-normal
-    centred = centred_slopes(md)
+    centred = measured_slopes(md)
     assert not centred[:, 1].any()
     assert centred[md.tasks.index("arc_easy"), 0] and centred[md.tasks.index("lambada_openai"), 0]
     assert not centred[md.tasks.index("wsc"), 0]  # near chance: its N slope is barely measured
     olmo = _quiet(ladderfit.load_olmo_ladder)
     md, sites = _sites(olmo)
     assert not md.one_length
-    centred = centred_slopes(md)
+    centred = measured_slopes(md)
     assert centred[md.tasks.index("hellaswag")].all() and not centred[md.tasks.index("boolq")].all()
     priors = resolve_priors(None, "single_step")
     values = {k: np.asarray(v) for k, v in initial_values(md, priors).items()}
@@ -109,13 +109,13 @@ def test_a_slope_of_the_wrong_sign_is_not_measured():
     about its mean, so its standard errors are unchanged) has no measured slope."""
     import dataclasses
 
-    from ladderfit.model.joint import centred_slopes
+    from ladderfit.model.joint import measured_slopes
 
     md, _ = _sites(_quiet(ladderfit.load_olmo_ladder))
     h = md.tasks.index("hellaswag")
     on = md.s1_task == h
     mirrored = np.where(on, 2 * md.s1_acc[on].mean() - md.s1_acc, md.s1_acc)
-    assert centred_slopes(md)[h].all()
-    flipped = centred_slopes(dataclasses.replace(md, s1_acc=mirrored))
+    assert measured_slopes(md)[h].all()
+    flipped = measured_slopes(dataclasses.replace(md, s1_acc=mirrored))
     assert not flipped[h].any()
-    assert (np.delete(flipped, h, 0) == np.delete(centred_slopes(md), h, 0)).all()
+    assert (np.delete(flipped, h, 0) == np.delete(measured_slopes(md), h, 0)).all()

@@ -30,7 +30,7 @@ from ..errors import LadderDataError
 from ..io import check_interrupt
 from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
 from .inputs import ModelData, build_model_data
-from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, centred_slopes, model_for, single_step_centre_values
+from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, single_step_centre_values
 from .priors import resolve_priors
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
@@ -153,7 +153,7 @@ def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.
     floor_shift = np.zeros(T)
     pops = {name: (np.log(v).mean(), 0.5) for name, v in (("N", sl_N), ("D", sl_D))}
     return {
-        **single_step_centre_values(u1, floor_shift, sl_N, sl_D, md.chance, centred_slopes(md), pops["D"], md.one_length),  # the sampler's geometry
+        **single_step_centre_values(u1, floor_shift, sl_N, sl_D, md.chance, measured_slopes(md), pops["D"], md.one_length),  # the sampler's geometry
         "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
         "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
         "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,

@@ -102,7 +102,8 @@ from .curves import accuracy_from_logit, scaling_law_centred, single_step_logit
 from .inputs import ModelData
 from .priors import prior
 
-__all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "centred_slopes", "single_step_centre_values", "WEAK_SLOPE", "ladder_model", "single_step_model", "model_for"]
+__all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "measured_slopes", "single_step_centre_values", "WEAK_SLOPE",
+           "ladder_model", "single_step_model", "model_for"]
 
 
 #: The model's latent sample sites (everything else is deterministic or observed).
@@ -193,7 +194,7 @@ WEAK_SLOPE = 0.5
 MIN_DOF = 3
 
 
-def centred_slopes(data: ModelData) -> np.ndarray:
+def measured_slopes(data: ModelData) -> np.ndarray:
     """Which logit slopes (task, (N, D)) the runs measure (least-squares relative standard error
     <= :data:`WEAK_SLOPE`, with at least :data:`MIN_DOF` residual degrees of freedom): the
     single step's sampler draws those through the centre's accuracy slope
@@ -206,7 +207,7 @@ def centred_slopes(data: ModelData) -> np.ndarray:
     # a slope along an axis with two values (two sizes) is measured, its curvature is not:
     # the centre's geometry diverged there (benchmarks/sampler_grid.py, `two_largest_sizes`)
     levels = np.array([[len(np.unique(np.round(v[data.s1_task == t], 6))) for v in (data.s1_x, data.s1_z)]
-                       for t in range(data.n_tasks)]).reshape(data.n_tasks, 2)
+                       for t in range(data.n_tasks)])
     return (np.nan_to_num(rel, nan=np.inf) <= WEAK_SLOPE) & (dof[:, None] >= MIN_DOF) & (levels >= 3)
 
 
@@ -223,7 +224,7 @@ def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, m
 
     sampled, with ``u_c``, as ``centre_accuracy`` (logit p_c) and ``centre_slope_N``,
     ``centre_slope_D`` (log s) where the runs measure the slope (``measured``, from
-    :func:`centred_slopes`); elsewhere as in the model: for a task whose N slope they do not
+    :func:`measured_slopes`); elsewhere as in the model: for a task whose N slope they do not
     measure (near chance, a sub-ladder of a few runs) delta and log g_N themselves, and log g_D
     likewise, or non-centred, z in ``log g_D = mu + tau z``, on a ladder of one length
     (``one_length``: the population's funnel otherwise). The priors stay those of delta and
@@ -548,7 +549,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     The slopes are partially pooled over tasks, ``log g_{N,t} ~ N(mu_gN, tau_gN)`` (likewise
     g_D): a task whose runs pin its slope keeps it, one they do not borrows from the others.
     On a ladder of one length (every run the same D, as Pythia's) the runs say nothing of g_D,
-    which the sampler then draws non-centred (:func:`centred_slopes`): the same prior, without
+    which the sampler then draws non-centred (:func:`_single_step_by_centre`): the same prior, without
     the funnel of a centred draw that only the population's sd constrains.
     On both bundled ladders' nested hold-outs this beat independent slopes on every proper
     score in every distance bin (``benchmarks/calibration.py`` at commits 1541537 and b52dd01;
@@ -572,7 +573,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         # centred: the slopes at the ladder's centre are what the runs pin down best
         if for_sampler:  # through the centre's accuracy and slopes (NUTS's geometry)
             floor_shift, g_N, g_D = _single_step_by_centre(u_c, chance_level, priors, (slope_N_pop, slope_D_pop),
-                                                           centred_slopes(data), data.one_length)
+                                                           measured_slopes(data), data.one_length)
         else:
             floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
             g_N = numpyro.sample("logit_slope_N", dist.LogNormal(*slope_N_pop))
