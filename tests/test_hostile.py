@@ -1469,8 +1469,8 @@ def test_plot_checks_var_names_before_fitting(tmp_path, capsys, no_sampling, kin
 
 def test_plot_var_names_of_another_model_name_the_fit(tmp_path, capsys, fit_path):
     out = tmp_path / "f.png"
-    assert_failed(run(capsys, "plot", "trace", "--fit", fit_path, "--var-names", "run_tau", "--out", out),
-                  "'run_tau'", "model two_step")
+    assert_failed(run(capsys, "plot", "trace", "--fit", fit_path, "--var-names", "run_z", "--out", out),
+                  "'run_z'", "model two_step")
     assert not out.exists()
 
 

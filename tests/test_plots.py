@@ -229,7 +229,6 @@ def test_variance_plot_has_the_measures(tiny_fit):
     left, right = fig.axes
     assert [t.get_text() for t in left.get_yticklabels()] == list(v["task"])
     acc_series = [ln.get_label() for ln in left.get_lines()]
-    # run_tau is fitted only by the run-effects variant
     assert acc_series == [
         "sd of last checkpoints", "seed-rerun |difference|", "binomial SE",
         "fitted sigma_acc", "90% predictive width",

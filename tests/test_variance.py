@@ -115,7 +115,7 @@ def test_fit_measures_are_posterior_medians_and_predictive_widths(ladder):
     v = variance(ladder, fit=fit, target="13B-5T").set_index("task")
     post = fit.idata.posterior
     for task in TINY_TASKS:
-        for name in ("sigma_loss", "sigma_acc", "run_tau"):
+        for name in ("sigma_loss", "sigma_acc"):
             if name not in post:
                 assert name not in v.columns
                 continue

@@ -37,7 +37,6 @@ With a fit (``fit=``, a :class:`~ladderfit.model.results.LadderFit`), for its ta
 sigma_loss          posterior median of the step-1 scatter (log task loss, i.e. relative)
 sigma_acc           posterior median of a run's persistent scatter around the sigmoid (accuracy; one
                     checkpoint's jitter comes on top, see :mod:`ladderfit.model.joint`)
-run_tau             posterior median of the sd of run effects (accuracy; run-effects models only)
 pred_acc_width90    width of the 90% predictive interval of accuracy at ``target``
 pred_loss_width90   the same for task loss
 target              the target of the two widths (default 7B-4T)
@@ -75,7 +74,7 @@ DEFAULT_RUN = "1B-10xC"
 #: The paper's measures (sd and coefficient of variation over the last checkpoints).
 PAPER_MEASURES: tuple[str, ...] = ("loss_sd", "loss_cv", "acc_sd", "acc_cv")
 #: Measures computed from a fit.
-FIT_MEASURES: tuple[str, ...] = ("sigma_loss", "sigma_acc", "run_tau", "pred_acc_width90", "pred_loss_width90")
+FIT_MEASURES: tuple[str, ...] = ("sigma_loss", "sigma_acc", "pred_acc_width90", "pred_loss_width90")
 #: Every measure :func:`rank_correlation` considers (those present in the table are used).
 MEASURES: tuple[str, ...] = PAPER_MEASURES + (
     "rerun_acc_diff", "rerun_loss_diff", "rerun_loss_rel", "binom_se",
@@ -157,9 +156,7 @@ def _fit_measures(fit, target) -> pd.DataFrame:
     """Posterior medians of the noise scales and 90% predictive widths at the target, per task."""
     post = fit.idata.posterior
     out = pd.DataFrame(index=pd.Index(fit.tasks, name="task"))
-    for name in ("sigma_loss", "sigma_acc", "run_tau"):
-        if name not in post:  # run_tau exists only with run effects
-            continue
+    for name in ("sigma_loss", "sigma_acc"):
         out[name] = post[name].median(("chain", "draw")).sel(task=fit.tasks).to_numpy()
     target = "7B-4T" if target is None else target
     pred = fit.predict([target] if isinstance(target, (str, tuple, dict)) else target, levels=(90,))

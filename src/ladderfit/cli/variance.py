@@ -16,7 +16,7 @@ __all__ = ["add_parser", "format_variance"]
 _SHOW = [
     ("rank", "{:d}"), ("acc_sd", "{:.4f}"), ("acc_cv", "{:.4f}"), ("loss_sd", "{:.4f}"), ("loss_cv", "{:.4f}"),
     ("rerun_acc_diff", "{:.4f}"), ("rerun_loss_diff", "{:.4f}"), ("binom_se", "{:.4f}"),
-    ("sigma_loss", "{:.4f}"), ("sigma_acc", "{:.4f}"), ("run_tau", "{:.4f}"), ("pred_acc_width90", "{:.4f}"),
+    ("sigma_loss", "{:.4f}"), ("sigma_acc", "{:.4f}"), ("pred_acc_width90", "{:.4f}"),
     ("backtest_abs_error", "{:.2f}"),
 ]  # fmt: skip
 

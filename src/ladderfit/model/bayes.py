@@ -30,7 +30,7 @@ from ..errors import LadderDataError
 from ..io import check_interrupt
 from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
 from .inputs import ModelData, build_model_data
-from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, single_step_centre_values
+from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, run_effect_conditional, single_step_centre_values
 from .priors import resolve_priors
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
@@ -46,7 +46,7 @@ DIMS: dict[str, list[str]] = {
         name: ["task"]
         for name in (
             "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "seed_share", "logit_centre",
-            "log_k", "sigma_acc", "noise_ratio", "run_tau", "floor_shift", "floor", "logit_slope_N",
+            "log_k", "sigma_acc", "noise_ratio", "checkpoint_ratio", "sigma_checkpoint", "floor_shift", "floor", "logit_slope_N",
             "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
         )
     },
@@ -102,7 +102,7 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
             init.pop(name)
         init["alpha_z"] = (np.log(np.maximum(0.3, 2.5 * g_N)) - a_mu) / tau
     if md.spec.run_effects:
-        init.update(run_tau=np.full(T, 0.01), run_z=np.zeros((T, md.n_runs)))
+        init["checkpoint_ratio"] = np.full(T, 0.25)
     init.update(centre_values(u_c, init["floor_shift"], log_k, md.chance))  # the sampler's geometry
     if md.n_replicated:
         init.update(seed_share=np.full(G, 0.5), config_raw=np.zeros(md.n_replicated))
@@ -307,6 +307,10 @@ def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.I
         return {k: np.asarray(v).reshape((chains, -1) + np.shape(v)[1:]) for k, v in d.items()}
 
     model = model_for(md.structure)
+    if md.spec.run_effects and "run_z" not in latent:  # integrated out by NUTS: drawn given each draw
+        offsets = _run_effect_draws(model, md, priors, latent, seed)
+        latent["run_z"] = offsets["run_z"]
+        samples = {**samples, **by_chain(offsets)}
     single = md.structure == "single_step"
     obs_sites = ["final_acc_obs"] if single else ["loss_obs", "acc_obs"]
 
@@ -339,6 +343,25 @@ def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.I
     if getattr(draws, "note", ""):
         idata.sample_stats.attrs["ladderfit_draws"] = draws.note
     return label_points(idata, md, ("observed_data", "posterior_predictive", "log_likelihood"))
+
+
+def _run_effect_draws(model, md: ModelData, priors: dict, latent: dict, seed: int) -> dict:
+    """Posterior draws of the runs' offsets (``run_effect``, ``run_z``), which NUTS integrated
+    out: from their normal conditional given each draw (:func:`~ladderfit.model.joint.run_effect_conditional`)."""
+    T = md.n_tasks
+    valid = md.s2_grid()[0] >= 0
+    obs = md.s2_by_task(md.s2_acc, np.full(T, 0.5))
+
+    @jax.jit
+    def draw(key, latent):
+        k_model, k_offsets = jax.random.split(key)
+        got = Predictive(model, posterior_samples=latent, return_sites=["step2_curve", "step2_var", "sigma_acc"])(
+            k_model, md, priors)
+        var = jax.numpy.where(valid, got["step2_var"], jax.numpy.inf)
+        nu = run_effect_conditional(k_offsets, obs - got["step2_curve"], var, md.s2_runs_onehot(), got["sigma_acc"])
+        return {"run_effect": nu, "run_z": nu / got["sigma_acc"][..., None]}
+
+    return {k: np.asarray(v) for k, v in draw(jax.random.PRNGKey(seed + 11), latent).items()}
 
 
 def _coords_dims(md: ModelData) -> tuple[dict, dict]:

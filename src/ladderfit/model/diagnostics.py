@@ -22,7 +22,7 @@ __all__ = ["ConvergenceWarning", "ConvergenceReport", "check_convergence", "warn
 PARAMETERS: tuple[str, ...] = (
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau",
     "L_c", "slope_N", "slope_D", "alpha", "beta", "E", "sigma_loss",
-    "logit_centre", "k", "L0", "sigma_acc", "run_tau", "floor", "logit_slope_N", "logit_slope_D",
+    "logit_centre", "k", "L0", "sigma_acc", "floor", "logit_slope_N", "logit_slope_D",
     "logit_slope_N_mu", "logit_slope_N_tau", "logit_slope_D_mu", "logit_slope_D_tau",
 )  # fmt: skip
 

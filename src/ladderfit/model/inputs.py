@@ -134,6 +134,13 @@ class ModelData:
         """A per-checkpoint array on the grid of :meth:`s2_grid`; padding takes the task's ``fill``."""
         return on_grid(self.s2_grid()[0], values, fill)
 
+    def s2_runs_onehot(self) -> np.ndarray:
+        """(task, checkpoint, run) on the grid of :meth:`s2_grid`: 1 where the checkpoint is the
+        run's, 0 elsewhere and on the padding; sums a run's checkpoints by contraction."""
+        index = self.s2_grid()[0]
+        run = self.s2_by_task(self.s2_run, np.zeros(self.n_tasks, dtype=int))
+        return ((run[..., None] == np.arange(self.n_runs)) & (index >= 0)[..., None]).astype(np.float64)
+
     def centred(self, N: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x = log N - log N_c, z = log D - log D_c."""
         return np.log(np.asarray(N, float)) - self.logN_c, np.log(np.asarray(D, float)) - self.logD_c

@@ -61,11 +61,17 @@ slope:
     \mathrm{acc}_{ti} \sim \mathcal N\Big(\mathrm{acc}_t(L_{ti}),\
         \sqrt{(\sigma^{acc}_t)^2 + \big(j_t^2 + (\mathrm{acc}_t'(L_{ti})\, e_t)^2\big)/m_i}\Big).
 
-*Variant* ``run_effects=True``: offsets ``nu_tr ~ N(0, tau^run_t)`` (accuracy points, summing
-to zero over runs) shared by the checkpoints of one run, and a new one for the target. It
-makes the curve learn from runs rather than checkpoints, but weighs every run equally; in
-the held-out-rung backtest it predicted worse (``benchmarks/paper_parity.py``), so it is off by
-default.
+*Variant* ``run_effects=True``: the run's persistent deviation shared by its checkpoints, the
+jitter per checkpoint. ``acc_ti = acc_t(L_ti) + nu_tr + eps_ti`` with ``nu_tr ~ N(0, sigma_acc_t)``
+once per run and ``eps_ti`` of sd ``sqrt(s_t^2 + (j_t^2 + (acc_t' e_t)^2) / m_i)`` per checkpoint
+(``s_t = sigma_checkpoint_t``, its scatter within the run beyond the measured jitter, a ratio
+to the binomial sd as ``sigma_acc`` is), so the checkpoints of one run count as one run's
+evidence, not as independent ones. NUTS draws the
+model with the offsets integrated out (:func:`_run_block_loglik`: per task and run, the normal
+density of covariance ``diag(d) + sigma_acc^2 11^T``, by Sherman-Morrison); their posterior is
+then drawn exactly from the normal conditional given each draw
+(:func:`run_effect_conditional`). A target is a new run and one checkpoint of it: predictive sd
+``sqrt(sigma_acc^2 + s_t^2 + j_t^2)``.
 
 **Chained prediction.** For a target (N*, D*) at distance d beyond the ladder's largest N and
 D (Euclidean, in log N and log D),
@@ -109,7 +115,7 @@ __all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "measured_slopes",
 #: The model's latent sample sites (everything else is deterministic or observed).
 SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_mu", "alpha_tau", "beta_mu", "beta_tau", "k_mu", "k_tau", "level", "slope_N", "slope_D",
-    "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "noise_ratio", "run_tau", "run_z",
+    "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "noise_ratio", "checkpoint_ratio", "run_z",
     "floor_shift", "logit_slope_N", "logit_slope_D", "seed_share", "config_raw",
     "logit_slope_N_mu", "logit_slope_N_tau", "logit_slope_D_mu", "logit_slope_D_tau",
 })  # fmt: skip
@@ -140,17 +146,19 @@ def _target_plates(priors: dict, target_x, target_z, n_tasks: int):
         yield tx, tz, gamma
 
 
-def _target_accuracy(u_t, floor, sigma_acc, gamma, priors: dict, data: ModelData, target_x, target_z, nu=0.0) -> None:
+def _target_accuracy(u_t, floor, sigma_acc, gamma, priors: dict, data: ModelData, target_x, target_z,
+                     sigma_checkpoint=0.0) -> None:
     """Draw ``target_accuracy`` from the target's logit ``u_t``: the model discrepancy, then the
-    curve, then the evaluation noise of one measurement (and a run effect ``nu``)."""
+    curve, then the evaluation noise of one measurement (the run's scatter, the checkpoint's
+    scatter within it where the model has one, and one evaluation's jitter)."""
     dist_beyond = jnp.asarray(data.distance_beyond(target_x, target_z))[:, None]
     power = priors["discrepancy_power"][1][0]
     drift = priors.get("discrepancy_drift", ("Fixed", (0.0,)))[1][0]  # fits saved before the drift: none
     eps = numpyro.sample("target_discrepancy", dist.Normal(0.0, 1.0))
     u = numpyro.deterministic("target_logit", u_t + dist_beyond**power * (drift + gamma * eps))
     p_t = numpyro.deterministic("target_accuracy_mean", accuracy_from_logit(u, floor))
-    sd = jnp.sqrt(sigma_acc**2 + jnp.asarray(data.acc_jitter) ** 2)
-    acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t + nu, sd))
+    sd = jnp.sqrt(sigma_acc**2 + sigma_checkpoint**2 + jnp.asarray(data.acc_jitter) ** 2)
+    acc = numpyro.sample("target_accuracy_raw", dist.Normal(p_t, sd))
     numpyro.deterministic("target_accuracy", jnp.clip(acc, 0.0, 1.0))
 
 
@@ -305,14 +313,14 @@ class _Law(NamedTuple):
 
 
 class _Curve(NamedTuple):
-    """Step 2's sigmoid per task: ``acc(L) = floor + (1 - floor) sigmoid(u_c - k (L - L_centre))``,
-    the runs' scatter ``sigma_acc``, and the run effects' sd (``None`` without them)."""
+    """Step 2's sigmoid per task: ``acc(L) = floor + (1 - floor) sigmoid(u_c - k (L - L_centre))``
+    the runs' scatter ``sigma_acc`` and, with run effects, a checkpoint's scatter within its run."""
 
     u_c: jnp.ndarray
     k: jnp.ndarray
     floor: jnp.ndarray
     sigma_acc: jnp.ndarray
-    run_tau: jnp.ndarray | None
+    sigma_checkpoint: jnp.ndarray | float = 0.0
 
 
 def _step1_draws(data: ModelData, priors: dict, with_D: bool) -> dict:
@@ -334,8 +342,9 @@ def _step1_draws(data: ModelData, priors: dict, with_D: bool) -> dict:
 
 def _step2_draws(data: ModelData, priors: dict, k_pop: tuple, for_sampler: bool) -> dict:
     """Step 2's parameters per task (plate ``task``): the logit at the loss centre, the floor's
-    shift from chance, the log slope (pooled), the noise ratio and the run effects' sd."""
-    draws = {"run_tau": None}
+    shift from chance, the log slope (pooled), the noise ratio and, with run effects, the
+    checkpoints' ratio (their scatter within a run, beyond the measured jitter)."""
+    draws = {}
     with numpyro.plate("task", data.n_tasks, dim=-1):
         draws["u_c"] = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
         # centred: every task's slope is well identified by its checkpoints
@@ -348,7 +357,7 @@ def _step2_draws(data: ModelData, priors: dict, k_pop: tuple, for_sampler: bool)
             draws["log_k"] = numpyro.sample("log_k", log_k_prior)
         draws["noise_ratio"] = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
         if data.spec.run_effects:
-            draws["run_tau"] = numpyro.sample("run_tau", prior(priors, "run_tau"))
+            draws["checkpoint_ratio"] = numpyro.sample("checkpoint_ratio", prior(priors, "checkpoint_ratio"))
     return draws
 
 
@@ -397,20 +406,54 @@ def _task_tables(data: ModelData, law: _Law, s2: dict, with_D: bool) -> tuple[_L
     numpyro.deterministic("L0", jnp.asarray(data.loss_centre) + s2["u_c"] / k)
     seed_share = None if law.seed_share is None else per_task(law.seed_share)
     task_law = _Law(L_c, E, a, alpha, b, beta, sigma_loss, seed_share)
-    return task_law, _Curve(s2["u_c"], k, floor, sigma_acc, s2["run_tau"])
+    if "checkpoint_ratio" not in s2:
+        return task_law, _Curve(s2["u_c"], k, floor, sigma_acc)
+    sigma_checkpoint = numpyro.deterministic("sigma_checkpoint", s2["checkpoint_ratio"] * jnp.asarray(data.acc_binomial_sd))
+    return task_law, _Curve(s2["u_c"], k, floor, sigma_acc, sigma_checkpoint)
 
 
-def _run_effects(data: ModelData, run_tau) -> jnp.ndarray:
-    """Run-level offsets of step 2 (task, run): drawn non-centred, ``tau_t z_tr`` with
-    ``z ~ N(0, 1)`` (``run_z``), then made to sum to zero over runs so that the effects cannot
-    trade off against the curve's level. Centred, the default fit of the bundled ladder did not
-    converge even at 1,200 draws per chain: the sum over runs that the constraint removes is
-    held only by ``tau``, a funnel; non-centred it converges (``benchmarks/speed.py`` times it,
-    ``tests/test_sampler_grid.py`` checks it, slow)."""
+def _run_effects(data: ModelData, sigma_acc) -> jnp.ndarray:
+    """Each run's persistent offset in step 2 (task, run), ``sigma_acc_t z_tr`` with ``z ~ N(0, 1)``
+    (``run_z``, non-centred). Only where the model is not drawn by NUTS, which integrates the
+    offsets out (:func:`_run_block_loglik`); their posterior comes from
+    :func:`run_effect_conditional`."""
     with numpyro.plate("run", data.n_runs, dim=-1):
         with numpyro.plate("task_r", data.n_tasks, dim=-2):
-            run_raw = run_tau[:, None] * numpyro.sample("run_z", dist.Normal(0.0, 1.0))
-    return numpyro.deterministic("run_effect", run_raw - run_raw.mean(-1, keepdims=True))
+            z = numpyro.sample("run_z", dist.Normal(0.0, 1.0))
+    return numpyro.deterministic("run_effect", sigma_acc[:, None] * z)
+
+
+def _run_block_loglik(resid, var, valid, runs_onehot, sigma_acc) -> jnp.ndarray:
+    r"""Per task, the log density of its checkpoints' residuals ``r`` with a run's offset
+    ``nu ~ N(0, s^2)`` integrated out: per run, a normal of covariance ``diag(d) + s^2 11^T``,
+
+    .. math::
+
+        -\tfrac12 \sum_i \Big(\log 2\pi d_i + \frac{r_i^2}{d_i}\Big)
+        - \tfrac12 \sum_r \Big(\log(1 + s^2 a_r) - \frac{s^2 b_r^2}{1 + s^2 a_r}\Big),
+        \quad a_r = \sum_{i \in r} \frac1{d_i},\ b_r = \sum_{i \in r} \frac{r_i}{d_i}
+
+    (Sherman-Morrison and the matrix determinant lemma). ``resid``, ``var``, ``valid``: (task,
+    checkpoint) grids; ``runs_onehot``: (task, checkpoint, run), 1 where the checkpoint is the
+    run's; ``sigma_acc``: (task,)."""
+    w = jnp.where(valid, 1.0 / var, 0.0)
+    a = jnp.einsum("tc,tcr->tr", w, runs_onehot)
+    b = jnp.einsum("tc,tcr->tr", w * resid, runs_onehot)
+    s2 = sigma_acc[:, None] ** 2
+    points = jnp.where(valid, jnp.log(2 * jnp.pi * var) + resid**2 * w, 0.0).sum(-1)
+    runs = (jnp.log1p(s2 * a) - s2 * b**2 / (1 + s2 * a)).sum(-1)
+    return -0.5 * (points + runs)
+
+
+def run_effect_conditional(key, resid, var, runs_onehot, sigma_acc) -> jnp.ndarray:
+    """Draws of the runs' offsets from their normal conditional given the curve: per (task,
+    run), ``N(v b, sqrt(v))`` with ``v = 1 / (1/s^2 + a)`` (a, b as in :func:`_run_block_loglik`).
+    Inputs with a leading draws axis; padding has ``var`` inf. Returns (draw, task, run)."""
+    w = 1.0 / var
+    a = jnp.einsum("stc,tcr->str", w, runs_onehot)
+    b = jnp.einsum("stc,tcr->str", w * resid, runs_onehot)
+    v = 1.0 / (1.0 / sigma_acc[..., None] ** 2 + a)
+    return v * b + jnp.sqrt(v) * jax.random.normal(key, a.shape, dtype=a.dtype)
 
 
 # ---- likelihoods, computed on grids with a row per law (step 1) or task (step 2), along which
@@ -453,14 +496,16 @@ def _step1_likelihood(data: ModelData, law: _Law, task_law: _Law, observe: bool,
         numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
 
 
-def _step2_likelihood(data: ModelData, curve: _Curve, run_effect, observe: bool, on_grid: bool,
-                      likelihood_dtype: str) -> None:
+def _step2_likelihood(data: ModelData, curve: _Curve, observe: bool, on_grid: bool, likelihood_dtype: str) -> None:
     """``acc_obs``: each checkpoint's accuracy around the curve at its observed loss. For NUTS
     (``on_grid``) each term may be computed in float32 (``likelihood_dtype``) and summed in
     float64: the same density within 0.01 nats at posterior draws (tests/test_sampler.py), in
-    half the gradient's time (benchmarks/sampler_levers.py --gradient)."""
+    half the gradient's time (benchmarks/sampler_levers.py --gradient). With run effects the
+    run's scatter ``sigma_acc`` is its persistent offset: integrated out for NUTS
+    (:func:`_run_block_loglik`, in float64), drawn (``run_z``) otherwise."""
     T = data.n_tasks
-    dtype = jnp.dtype(likelihood_dtype) if on_grid else jnp.float64
+    run_effects = data.spec.run_effects
+    dtype = jnp.dtype(likelihood_dtype) if on_grid and not run_effects else jnp.float64
     cast = lambda v: jnp.asarray(v).astype(dtype)  # noqa: E731
     index, position = data.s2_grid()
     dl = data.s2_by_task(data.s2_loss, data.loss_centre) - data.loss_centre[:, None]  # padding: 0
@@ -471,11 +516,21 @@ def _step2_likelihood(data: ModelData, curve: _Curve, run_effect, observe: bool,
     s2 = jax.nn.sigmoid(u2)
     slope = (1 - f2) * s2 * (1 - s2) * _col(cast(curve.k))
     jitter = _col(cast(data.acc_jitter)) ** 2 + (slope * _col(cast(data.loss_noise))) ** 2  # one checkpoint's noise
-    sd2 = jnp.sqrt(_col(cast(curve.sigma_acc)) ** 2 + jitter / cast(data.s2_by_task(data.s2_nsmooth, np.ones(T))))
-    if run_effect is not None:
-        p = p + cast(run_effect)[np.arange(T)[:, None], data.s2_by_task(data.s2_run, np.zeros(T, dtype=int))]
+    var = jitter / cast(data.s2_by_task(data.s2_nsmooth, np.ones(T)))  # a checkpoint's own (smoothed) noise
+    var = var + _col(cast(curve.sigma_checkpoint)) ** 2 if run_effects else var  # and its scatter within the run
+    obs = cast(data.s2_by_task(data.s2_acc, np.full(T, 0.5)))
+    if run_effects and on_grid:
+        numpyro.factor("acc_obs", _run_block_loglik(obs - p, var, index >= 0, data.s2_runs_onehot(), curve.sigma_acc).sum())
+        return
+    if run_effects:
+        numpyro.deterministic("step2_curve", p)  # for the offsets' conditional draws (run_effect_conditional)
+        numpyro.deterministic("step2_var", var)
+        p = p + _run_effects(data, curve.sigma_acc)[np.arange(T)[:, None], data.s2_by_task(data.s2_run, np.zeros(T, dtype=int))]
+        sd2 = jnp.sqrt(var)
+    else:
+        sd2 = jnp.sqrt(_col(cast(curve.sigma_acc)) ** 2 + var)
     if on_grid:
-        terms = dist.Normal(p, sd2).log_prob(cast(data.s2_by_task(data.s2_acc, np.full(T, 0.5))))
+        terms = dist.Normal(p, sd2).log_prob(obs)
         numpyro.factor("acc_obs", jnp.where(index >= 0, terms, 0.0).astype(jnp.float64).sum())
     else:
         # (the gather stays when it is the identity: XLA's CPU fusion ran a plain reshape slower)
@@ -492,9 +547,8 @@ def _chained_prediction(data: ModelData, priors: dict, law: _Law, curve: _Curve,
                                                                                   law.b, law.beta))
         log_loss = numpyro.sample("target_log_loss", dist.Normal(jnp.log(jnp.maximum(mean_loss, 1e-12)), law.sigma_loss))
         loss = numpyro.deterministic("target_loss", jnp.exp(log_loss))
-        nu = numpyro.sample("target_run_effect", dist.Normal(0.0, curve.run_tau)) if curve.run_tau is not None else 0.0
-        u_t = curve.u_c - curve.k * (loss - data.loss_centre)
-        _target_accuracy(u_t, curve.floor, curve.sigma_acc, gamma, priors, data, target_x, target_z, nu)
+        u_t = curve.u_c - curve.k * (loss - data.loss_centre)  # a new run: its offset is in sigma_acc
+        _target_accuracy(u_t, curve.floor, curve.sigma_acc, gamma, priors, data, target_x, target_z, curve.sigma_checkpoint)
 
 
 def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, observe: bool = True,
@@ -526,10 +580,9 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     s2 = _step2_draws(data, priors, k_pop, for_sampler)
     law = _step1_law(data, priors, s1, alpha_pop, beta_pop)
     task_law, curve = _task_tables(data, law, s2, with_D)
-    run_effect = _run_effects(data, curve.run_tau) if data.spec.run_effects else None
     on_grid = for_sampler and observe
     _step1_likelihood(data, law, task_law, observe, on_grid)
-    _step2_likelihood(data, curve, run_effect, observe, on_grid, likelihood_dtype)
+    _step2_likelihood(data, curve, observe, on_grid, likelihood_dtype)
     if target_x is not None:
         _chained_prediction(data, priors, task_law, curve, target_x, target_z)
 

@@ -169,7 +169,7 @@ class LadderFit:
     def parameters(self) -> pd.DataFrame:
         """Tidy per-task parameter table: task, parameter, mean, median, sd, lower_90, upper_90."""
         rows = []
-        for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "floor", "k", "L0", "sigma_acc", "run_tau",
+        for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "floor", "k", "L0", "sigma_acc",
                      "logit_centre", "logit_slope_N", "logit_slope_D"):
             if name not in self.idata.posterior:
                 continue

@@ -17,7 +17,6 @@ _ACC_MEASURES = {
     "rerun_acc_diff": "seed-rerun |difference|",
     "binom_se": "binomial SE",
     "sigma_acc": "fitted sigma_acc",
-    "run_tau": "fitted run_tau",
     "pred_acc_width90": "90% predictive width",
     "backtest_abs_error": "backtest |error|",
 }
@@ -50,7 +49,7 @@ def plot_variance(variance_df: pd.DataFrame, ax=None) -> Figure:
     table's order (most predictable on top).
 
     Left panel: accuracy measures in accuracy points (sd over the last checkpoints, seed-rerun
-    difference, binomial SE, and with a fit sigma_acc, run_tau, the 90% predictive width; a
+    difference, binomial SE, and with a fit sigma_acc and the 90% predictive width; a
     backtest's absolute error). Right panel: relative task-loss measures in percent (CV,
     seed-rerun relative difference, fitted sigma_loss). Both on log scales. ``ax``: one Axes
     draws the accuracy panel only; two Axes draw both; ``None`` makes the two-panel figure.
