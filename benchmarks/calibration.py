@@ -2,6 +2,7 @@
 
     python benchmarks/calibration.py [--ladders olmo,pythia] [--models M,...] [--chains 4] [--warmup 300]
                                      [--draws N] [--baseline-ref d298f1c | --no-baseline] [--out-dir calibration_out]
+                                     [--results-name calibration]
 
 For each ladder, the nested hold-outs of :mod:`ladderfit.analysis.calibration` (OLMo: the
 paper's 16 runs, six rules; Pythia: the bundled derived table, the two size rules, predicting
@@ -87,6 +88,8 @@ def main() -> None:
     ap.add_argument("--baseline-ref", default="d298f1c", help="git ref of version 0.1 (the v0.1 rows)")
     ap.add_argument("--no-baseline", action="store_true", help="leave out the v0.1 rows")
     ap.add_argument("--out-dir", default="calibration_out")
+    ap.add_argument("--results-name", default="calibration",
+                    help="write benchmarks/results/NAME.json (default calibration: the README's table)")
     args = ap.parse_args()
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(1, args.chains)}"
     os.environ.setdefault("JAX_ENABLE_X64", "1")
@@ -182,7 +185,7 @@ def main() -> None:
                   + " ".join(f"{100 * r[c]:6.1f}" for c in cols[1:5])
                   + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f} {r['crps']:5.2f} "
                     f"{r['log_score']:5.2f} {100 * r['above_median']:5.1f}")
-    write_results("calibration", {
+    write_results(args.results_name, {
         "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
         "summary": records,
         "estimates": {"/".join(k): {"power": e.power, "drift": e.drift, "gamma": e.gamma, "log_sd": e.log_sd,
@@ -190,7 +193,7 @@ def main() -> None:
                       for k, e in estimates.items() if len(k) == 3},
         "fits": {f"{k[0]}/{k[1]}": v for k, v in fits_info.items()},
     })
-    print(f"\n(tables in {out}/; summary in benchmarks/results/calibration.json)")
+    print(f"\n(tables in {out}/; summary in benchmarks/results/{args.results_name}.json)")
 
 
 def baseline_table(df, name: str, ref: str, seed: int, out: Path):

@@ -250,11 +250,22 @@ def test_binomial_range_is_the_central_99_percent(n, level):
 @pytest.fixture(scope="module")
 def over_seeds():
     """6 item-level ladders x 4 tasks: target pairs at 3 distances, parameter intervals vs truths."""
+    return _over_seeds("two_step")
+
+
+@pytest.fixture(scope="module")
+def over_seeds_runs():
+    """The same ladders fitted with honest noise: a run's persistent offset shared by its
+    checkpoints (``two_step+run_effects``)."""
+    return _over_seeds("two_step+run_effects")
+
+
+def _over_seeds(model: str):
     targets = beyond(FACTORS)
     pairs, params = [], []
     for s in SEEDS:
         sim = simulate_ladder(default_truths(4, seed=30 + s), seed=30 + s, items=True)
-        fit = ladderfit.fit(sim.data, model="two_step", seed=s, **FAST)
+        fit = ladderfit.fit(sim.data, model=model, seed=s, **FAST)
         truth = sim.truth_at(targets, seed=300 + s)
         for name, disc in (("none", 0.0), ("default", None)):  # the simulated law is exact: no discrepancy
             pred = fit.predict(targets, levels=(50, 90), discrepancy=disc).query("quantity == 'accuracy'")
@@ -298,13 +309,15 @@ def test_fits_over_seeds_converge(over_seeds):
 COVERAGE_50 = (
     "50% target intervals cover 22/72 (99% binomial range 25-47; x2 6, x3 7, x10 9 of 24); "
     "90% ones 58/72: intervals too narrow in the core; the item set's non-sigmoid curve beyond "
-    "the ladder (rms 1.07 x sqrt(delta (1-c)/n)) is not in the model"
+    "the ladder (rms 1.07 x sqrt(delta (1-c)/n)) is not in the model; with run effects (honest "
+    "noise) 25/72, test_honest_noise_target_coverage_over_seeds"
 )
 STEP2 = (
     "step-2 population values inside 90% intervals: 13/72 (k 3, L0 5, floor 5 of 24; range 58-70); "
     "against the item set's own best sigmoid (item_curve_parameters): 31/72 (k 10, L0 7, floor 14). "
     "One item set cannot identify the population curve, and without run effects the step-2 "
-    "intervals treat a run's checkpoints as independent (run_effects=True: 20/72 and 56/72)"
+    "intervals treat a run's checkpoints as independent (run effects: 19/72 and 58/72, "
+    "test_honest_noise_parameter_recovery_over_seeds)"
 )
 
 
@@ -331,6 +344,51 @@ def test_target_coverage_by_distance(over_seeds, factor):
         lo, hi = binomial_range(n, level / 100)
         print(f"x{factor}: {level}% intervals cover {k}/{n}: 99% binomial range {lo}-{hi}, {tails(k, n, level / 100)}")
         assert lo <= k <= hi, f"x{factor}: {level}% intervals cover {k}/{n} (99% binomial range {lo}-{hi}; {tails(k, n, level / 100)})"
+
+
+# Measured with honest noise (two_step+run_effects, the same 6 ladders): 90% intervals cover
+# 58/72 (x2 21, x3 21, x10 16), 50% ones 25/72 (8, 7, 10): both at the lower end of their 99%
+# ranges (58-70, 25-47), the 50% ones up from 22. Step 1's population values: 67/72 inside;
+# step 2's: 19/72 against the population curve, 58/72 against the item set's own best sigmoid.
+RUNS_STEP2 = (
+    "step-2 population values inside 90% intervals with run effects: 19/72 (range 58-70); 58/72 "
+    "against the item set's own sigmoid: the data are one item set, whose curve is not the "
+    "population's, whatever the noise model"
+)
+
+
+@pytest.mark.slow
+def test_honest_noise_fits_converge(over_seeds_runs):
+    assert over_seeds_runs[1]["converged"].all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", [90, 50])
+def test_honest_noise_target_coverage_over_seeds(over_seeds_runs, level):
+    """With a run's persistent offset shared by its checkpoints (run effects), the target
+    intervals without the discrepancy term cover within the 99% binomial range at 50% and 90%."""
+    pairs, _ = over_seeds_runs
+    pairs = pairs[pairs["discrepancy"] == "none"]
+    k, n = int(pairs[f"in_{level}"].sum()), len(pairs)
+    lo, hi = binomial_range(n, level / 100)
+    assert lo <= k <= hi, f"{level}% intervals cover {k}/{n} (99% binomial range {lo}-{hi}; {tails(k, n, level / 100)})"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step, names, truth", [
+    (1, ("alpha", "beta", "E"), "truth"),
+    (2, ("k", "L0", "floor"), "item_truth"),
+    pytest.param(2, ("k", "L0", "floor"), "truth", marks=pytest.mark.xfail(strict=True, reason=RUNS_STEP2)),
+])  # fmt: skip
+def test_honest_noise_parameter_recovery_over_seeds(over_seeds_runs, step, names, truth):
+    """With run effects, step 1's population parameters and step 2's item-set curve (the curve
+    of the items the ladder is evaluated on) inside 90% intervals within the 99% binomial range."""
+    _, params = over_seeds_runs
+    p = params[params["parameter"].isin(names)]
+    inside = (p["lower_90"] <= p[truth]) & (p[truth] <= p["upper_90"])
+    k, n = int(inside.sum()), len(p)
+    lo, hi = binomial_range(n, 0.9)
+    assert lo <= k <= hi, f"step {step}: {k}/{n} {truth} values inside 90% intervals (range {lo}-{hi})"
 
 
 @pytest.mark.slow

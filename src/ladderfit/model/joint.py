@@ -355,7 +355,10 @@ def _step2_draws(data: ModelData, priors: dict, k_pop: tuple, for_sampler: bool)
         else:
             draws["floor_shift"] = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
             draws["log_k"] = numpyro.sample("log_k", log_k_prior)
-        draws["noise_ratio"] = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
+        # with run effects, sigma_acc is a run's persistent deviation alone: the single step's
+        # prior, off zero (seed reruns differ by more than a checkpoint's jitter)
+        noise_prior = prior(priors, "run_noise_ratio" if data.spec.run_effects else "noise_ratio")
+        draws["noise_ratio"] = numpyro.sample("noise_ratio", noise_prior)
         if data.spec.run_effects:
             draws["checkpoint_ratio"] = numpyro.sample("checkpoint_ratio", prior(priors, "checkpoint_ratio"))
     return draws

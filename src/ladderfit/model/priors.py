@@ -41,6 +41,7 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "k_mu": ("Normal", (math.log(5.0), 1.0), "population mean of log k (sigmoid slope, logits per bit/byte)"),
     "k_tau": ("LogNormal", (math.log(0.5), 0.5), "population sd of log k (zero-avoiding)"),
     "noise_ratio": ("LogNormal", (math.log(0.5), 1.0), "sd of one evaluation around the curve / binomial sd sqrt(p(1-p)/n)"),
+    "run_noise_ratio": ("LogNormal", (math.log(0.6), 0.5), "run effects: a run's persistent deviation from the curve / binomial sd (as the single step's noise ratio)"),
     "checkpoint_ratio": ("LogNormal", (math.log(0.25), 1.0), "run effects: a checkpoint's scatter within its run beyond the measured jitter / binomial sd"),
     # ---- single-step structure: acc(N, D) = floor + (1 - floor) sigmoid(u(N, D)) -------------
     # the logit slopes g at the ladder's centre, partially pooled over tasks: log g_t ~ N(mu, tau)
