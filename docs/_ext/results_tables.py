@@ -73,7 +73,8 @@ SAMPLER_GRID_COLUMNS = (
 #: The exponent priors' table: as the stacking table, a prior in each row instead of a structure.
 PRIOR_SELECTION_COLUMNS = tuple(("model", "exponent prior", None, None) if c[0] == "model" else c for c in STACKING_COLUMNS)
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
+           "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "sampler_grid": SAMPLER_GRID_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
@@ -86,6 +87,13 @@ NOTES = {
         "log-units beyond the training runs. Coverage and *above median* in %, width 90, MAE, the 90% "
         "interval score (IS90) and CRPS in accuracy points (lower is better), the log score in nats "
         "(higher is better); *above median* is 50% when the medians are unbiased."
+    ),
+    "calibration_run_effects": (
+        "The nested hold-outs of the calibration table (``benchmarks/calibration.py --models "
+        "two_step,two_step+run_effects --results-name calibration_run_effects``): the two steps with a "
+        "checkpoint's noise independent (*two_step*) and with a run's persistent offset shared by its "
+        "checkpoints (*+run_effects*), each with its cross-validated discrepancy (*no drift*; Pythia: "
+        "*OLMo's*). Units as in the calibration table."
     ),
     "sampler_grid": (
         "Per structure, over the fits of the grid (each bundled ladder in full and each of its nested "
@@ -166,6 +174,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
         {"ladder": "pythia", "model": ("single_step", "two_step*"), "discrepancy": "OLMo's"},
         {"model": "v0.1*", "discrepancy": "none"},
     ], ()),
+    "calibration_run_effects": ("calibration_run_effects", {"discrepancy": ("no drift", "OLMo's")}, ()),
     "backtest": ("backtest", {}, ()),
     "paper_parity": ("paper_parity", {}, ()),
     "compute_vs_error": ("compute_vs_error", {}, ()),
