@@ -5,8 +5,8 @@
 For each ladder (the bundled OLMo and Pythia ladders: the ladder `ladderfit predict` fits and each nested hold-out of
 :mod:`ladderfit.analysis.calibration`; ``simulated``: a final-only simulated ladder, 10 tasks on
 the 16-run design with one evaluation per run) and each structure (by default OLMo: single_step,
-two_step, compute; Pythia: single_step, two_step/lambada_loss; simulated: single_step,
-two_step), one fit with the package's defaults (``ladderfit.fit``, draws by need). Prints and
+two_step, compute, two_step+run_effects; Pythia: single_step, two_step/lambada_loss and it with
+run effects; simulated: single_step, two_step, two_step+run_effects), one fit with the package's defaults (``ladderfit.fit``, draws by need). Prints and
 writes to ``benchmarks/results/sampler_grid.json`` per fit: divergent transitions, max R-hat
 (unrounded), min bulk and tail ESS, draws per chain, leapfrog steps per draw and seconds; per
 structure, the fits with divergences and the fits that missed the goals (0 divergences, R-hat
@@ -22,9 +22,9 @@ import time
 import warnings
 
 LADDER_MODELS = {
-    "olmo": ("single_step", "two_step", "compute"),
-    "pythia": ("single_step", "two_step/lambada_loss"),
-    "simulated": ("single_step", "two_step"),
+    "olmo": ("single_step", "two_step", "compute", "two_step+run_effects"),
+    "pythia": ("single_step", "two_step/lambada_loss", "two_step/lambada_loss+run_effects"),
+    "simulated": ("single_step", "two_step", "two_step+run_effects"),
 }
 
 
