@@ -186,6 +186,7 @@ def main() -> None:
                   + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f} {r['crps']:5.2f} "
                     f"{r['log_score']:5.2f} {100 * r['above_median']:5.1f}")
     write_results(args.results_name, {
+        **({"script": "benchmarks/calibration.py " + " ".join(sys.argv[1:])} if args.results_name != "calibration" else {}),
         "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
         "summary": records,
         "estimates": {"/".join(k): {"power": e.power, "drift": e.drift, "gamma": e.gamma, "log_sd": e.log_sd,

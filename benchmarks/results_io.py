@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_results(name: str, payload: dict) -> Path:
-    """Write ``benchmarks/results/NAME.json`` with the commit, the package version and the machine."""
+    """Write ``benchmarks/results/NAME.json`` with the commit, the package version and the machine
+    (and ``script``, the command that wrote it, where NAME is not the script's own name)."""
     import platform
 
     import ladderfit

@@ -256,7 +256,8 @@ def caption(name: str, payload: dict) -> str:
     """Where the numbers come from: script, commit, date, machine, ladderfit and Python versions."""
     extra = ", ".join(f"{k} {payload[k]}" for k in ("version", "python") if k in payload)
     extra = extra.replace("version", "ladderfit").replace("python", "Python")
-    return (f"*Written by `benchmarks/{name}.py` at commit `{payload['commit']}` on {payload['date']}, "
+    script = payload.get("script", f"benchmarks/{name}.py")  # a script that writes more than one file names itself
+    return (f"*Written by `{script}` at commit `{payload['commit']}` on {payload['date']}, "
             f"{payload['machine']}" + (f" ({extra})" if extra else "") + f"; file `benchmarks/results/{name}.json`.*")
 
 
