@@ -2,6 +2,7 @@
 
     python benchmarks/sbc.py [--model single_step] [--tasks 2] [--sims 200] [--warmup 200] [--draws 200]
                              [--rank-draws 49] [--bins N] [--seed 0] [--out sbc_ranks.csv] [--figure sbc_ranks.png]
+                             [--params k,L0,...] [--results-name sbc]
 
 The design: ``simulate_ladder`` with ``--tasks`` tasks and 8 runs (4 sizes x 1 and 5 x
 Chinchilla, 12 checkpoints each), raw checkpoints (no smoothing, no thinning). Each
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -52,12 +54,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write the rank table (CSV)")
     ap.add_argument("--figure", default=None, help="write the rank histograms (PNG)")
+    ap.add_argument("--params", default=None, help="comma-separated parameters to rank (default: the structure's)")
+    ap.add_argument("--results-name", default="sbc", help="write benchmarks/results/NAME.json (default sbc)")
     args = ap.parse_args()
 
     design = simulate_ladder(default_truths(args.tasks, seed=1), seed=1, checkpoints=12, multipliers=(1, 5)).data
     options = dict(model=args.model, chains=1, warmup=args.warmup, draws=args.draws, preprocessing=RAW, seed=args.seed)
     start = time.perf_counter()
-    table = sbc(design, args.sims, fit_options=options, n_draws=args.rank_draws, seed=args.seed)
+    params = args.params.split(",") if args.params else None
+    table = sbc(design, args.sims, fit_options=options, n_draws=args.rank_draws, seed=args.seed, params=params)
     seconds = time.perf_counter() - start
     divergent = table.groupby("sim")["divergences"].first()
     print(f"{args.model}: {args.sims} simulations, {args.tasks} tasks, {design['run'].nunique()} runs, 1 chain x "
@@ -77,7 +82,8 @@ def main() -> None:
     print("\nbias: share of truths ranked in the lower half of the draws (50% if centred), 99% binomial range")
     print(bias.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     pooled = tables[("parameter",)].set_index("parameter")
-    write_results("sbc", {
+    write_results(args.results_name, {
+        **({"script": "benchmarks/sbc.py " + " ".join(sys.argv[1:])} if args.results_name != "sbc" else {}),
         "settings": {**vars(args), "runs": int(design["run"].nunique())},
         "seconds": seconds,
         "divergences": {"fits_with_any": int((divergent > 0).sum()), "fits": int(len(divergent)),
