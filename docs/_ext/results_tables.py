@@ -182,6 +182,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "prior_selection": ("prior_selection", {}, ()),
     "design_backtest": ("design_backtest", {}, ()),
     "sbc": ("sbc", {}, ()),
+    "sbc_run_effects": ("sbc_run_effects", {}, ()),
     "noise": ("noise", {}, ()),
     "speed": ("speed", {}, ()),
     "scale": ("scale", {}, ()),
