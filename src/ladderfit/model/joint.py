@@ -66,11 +66,10 @@ jitter per checkpoint. ``acc_ti = acc_t(L_ti) + nu_tr + eps_ti`` with ``nu_tr ~ 
 once per run and ``eps_ti`` of sd ``sqrt(s_t^2 + (j_t^2 + (acc_t' e_t)^2) / m_i)`` per checkpoint
 (``s_t = sigma_checkpoint_t``, its scatter within the run beyond the measured jitter, a ratio
 to the binomial sd as ``sigma_acc`` is), so the checkpoints of one run count as one run's
-evidence, not as independent ones. NUTS draws the
-model with the offsets integrated out (:func:`_run_block_loglik`: per task and run, the normal
-density of covariance ``diag(d) + sigma_acc^2 11^T``, by Sherman-Morrison); their posterior is
-then drawn exactly from the normal conditional given each draw
-(:func:`run_effect_conditional`). A target is a new run and one checkpoint of it: predictive sd
+evidence, not as independent ones. NUTS draws the model with the offsets integrated out
+(:func:`_run_block_loglik`: per task and run, the normal density of covariance
+``diag(d) + sigma_acc^2 11^T``, by Sherman-Morrison); their posterior is then drawn exactly from
+the normal conditional given each draw (:func:`run_effect_conditional`). A target is a new run and one checkpoint of it: predictive sd
 ``sqrt(sigma_acc^2 + s_t^2 + j_t^2)``.
 
 **Chained prediction.** For a target (N*, D*) at distance d beyond the ladder's largest N and
@@ -313,7 +312,7 @@ class _Law(NamedTuple):
 
 
 class _Curve(NamedTuple):
-    """Step 2's sigmoid per task: ``acc(L) = floor + (1 - floor) sigmoid(u_c - k (L - L_centre))``
+    """Step 2's sigmoid per task: ``acc(L) = floor + (1 - floor) sigmoid(u_c - k (L - L_centre))``,
     the runs' scatter ``sigma_acc`` and, with run effects, a checkpoint's scatter within its run."""
 
     u_c: jnp.ndarray
