@@ -22,3 +22,20 @@ def shared_dir() -> Path:
     if not SHARED.exists():
         pytest.skip(f"shared data folder {SHARED} not present")
     return SHARED
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_compiled_programs():
+    """After each test module, free JAX's compiled programs: each holds memory mappings, and the
+    whole suite's programs in one process exceed the kernel's limit (vm.max_map_count, 65,530
+    here: XLA then aborts the process while compiling). A later module recompiles what it uses."""
+    yield
+    import sys
+
+    if "jax" in sys.modules:
+        import gc
+
+        import jax
+
+        jax.clear_caches()
+        gc.collect()
