@@ -301,14 +301,15 @@ def test_fits_over_seeds_converge(over_seeds):
 
 # Measured (default model, 6 ladders x 4 tasks x 3 targets): 90% intervals cover 58/72 (x2 20,
 # x3 21, x10 17 of 24), 50% intervals 22/72 (6, 7, 9): predictive sds are ~1.1-1.4 x too small.
+# Rerun at b6063e2 and after it: 57/72 (x2 19) and 23/72, so the 90% test fails by one pair.
 # Step 1 is calibrated (target loss: rms z 0.90-0.96); the missing part is step 2's: the item
 # set's own accuracy-vs-loss curve is not a sigmoid, and beyond the ladder it leaves the best
 # sigmoid by rms ~1.07 x sqrt(delta (1 - c) / n) (delta: population accuracy gained beyond the
 # ladder's edge), a "new items" discrepancy the model does not carry (the coverage tests predict
 # without the discrepancy term, which the shipped default calibrates to real ladders' misfit).
 COVERAGE_50 = (
-    "50% target intervals cover 22/72 (99% binomial range 25-47; x2 6, x3 7, x10 9 of 24); "
-    "90% ones 58/72: intervals too narrow in the core; the item set's non-sigmoid curve beyond "
+    "50% target intervals cover 22-23/72 (99% binomial range 25-47; x2 6, x3 7, x10 9 of 24); "
+    "90% ones 57-58/72: intervals too narrow in the core; the item set's non-sigmoid curve beyond "
     "the ladder (rms 1.07 x sqrt(delta (1-c)/n)) is not in the model; with run effects (honest "
     "noise) 25/72, test_honest_noise_target_coverage_over_seeds"
 )
