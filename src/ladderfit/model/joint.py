@@ -425,6 +425,12 @@ def _run_effects(data: ModelData, sigma_acc) -> jnp.ndarray:
     return numpyro.deterministic("run_effect", sigma_acc[:, None] * z)
 
 
+def _run_sums(w, resid, runs_onehot) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Per (task, run): ``a = sum_i w_i`` and ``b = sum_i w_i r_i`` over the run's checkpoints
+    (``w = 1/d``; any leading axes, such as draws, broadcast)."""
+    return jnp.einsum("...tc,tcr->...tr", w, runs_onehot), jnp.einsum("...tc,tcr->...tr", w * resid, runs_onehot)
+
+
 def _run_block_loglik(resid, var, valid, runs_onehot, sigma_acc) -> jnp.ndarray:
     r"""Per task, the log density of its checkpoints' residuals ``r`` with a run's offset
     ``nu ~ N(0, s^2)`` integrated out: per run, a normal of covariance ``diag(d) + s^2 11^T``,
@@ -439,8 +445,7 @@ def _run_block_loglik(resid, var, valid, runs_onehot, sigma_acc) -> jnp.ndarray:
     checkpoint) grids; ``runs_onehot``: (task, checkpoint, run), 1 where the checkpoint is the
     run's; ``sigma_acc``: (task,)."""
     w = jnp.where(valid, 1.0 / var, 0.0)
-    a = jnp.einsum("tc,tcr->tr", w, runs_onehot)
-    b = jnp.einsum("tc,tcr->tr", w * resid, runs_onehot)
+    a, b = _run_sums(w, resid, runs_onehot)
     s2 = sigma_acc[:, None] ** 2
     points = jnp.where(valid, jnp.log(2 * jnp.pi * var) + resid**2 * w, 0.0).sum(-1)
     runs = (jnp.log1p(s2 * a) - s2 * b**2 / (1 + s2 * a)).sum(-1)
@@ -451,9 +456,7 @@ def run_effect_conditional(key, resid, var, runs_onehot, sigma_acc) -> jnp.ndarr
     """Draws of the runs' offsets from their normal conditional given the curve: per (task,
     run), ``N(v b, sqrt(v))`` with ``v = 1 / (1/s^2 + a)`` (a, b as in :func:`_run_block_loglik`).
     Inputs with a leading draws axis; padding has ``var`` inf. Returns (draw, task, run)."""
-    w = 1.0 / var
-    a = jnp.einsum("stc,tcr->str", w, runs_onehot)
-    b = jnp.einsum("stc,tcr->str", w * resid, runs_onehot)
+    a, b = _run_sums(1.0 / var, resid, runs_onehot)
     v = 1.0 / (1.0 / sigma_acc[..., None] ** 2 + a)
     return v * b + jnp.sqrt(v) * jax.random.normal(key, a.shape, dtype=a.dtype)
 

@@ -22,6 +22,10 @@ import numpyro.distributions as dist
 __all__ = ["DEFAULT_PRIORS", "DISCREPANCY_BY_STRUCTURE", "DISCREPANCY_PRIORS", "PRIORS_BY_STRUCTURE", "prior",
            "resolve_priors"]
 
+#: A run's deviation from the law at its final point, in binomial sds: the single step's noise
+#: ratio and, with run effects, the two steps' persistent run offset (see PRIORS_BY_STRUCTURE).
+RUN_NOISE_PRIOR: tuple[str, tuple[float, ...]] = ("LogNormal", (math.log(0.6), 0.5))
+
 DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     # ---- step 1: L(N, D) = E + A / N^alpha + B / D^beta --------------------------------
     "level": ("Normal", (0.0, 1.0), "standardized log level of the task loss at the ladder centre (x level_sd)"),
@@ -41,7 +45,7 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "k_mu": ("Normal", (math.log(5.0), 1.0), "population mean of log k (sigmoid slope, logits per bit/byte)"),
     "k_tau": ("LogNormal", (math.log(0.5), 0.5), "population sd of log k (zero-avoiding)"),
     "noise_ratio": ("LogNormal", (math.log(0.5), 1.0), "sd of one evaluation around the curve / binomial sd sqrt(p(1-p)/n)"),
-    "run_noise_ratio": ("LogNormal", (math.log(0.6), 0.5), "run effects: a run's persistent deviation from the curve / binomial sd (as the single step's noise ratio)"),
+    "run_noise_ratio": (*RUN_NOISE_PRIOR, "run effects: a run's persistent deviation from the curve / binomial sd (as the single step's noise ratio)"),
     "checkpoint_ratio": ("LogNormal", (math.log(0.25), 1.0), "run effects: a checkpoint's scatter within its run beyond the measured jitter / binomial sd"),
     # ---- single-step structure: acc(N, D) = floor + (1 - floor) sigmoid(u(N, D)) -------------
     # the logit slopes g at the ladder's centre, partially pooled over tasks: log g_t ~ N(mu, tau)
@@ -89,7 +93,7 @@ DISCREPANCY_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = 
 #: range 0.26-1.37. A ratio near 0 was also where the sampler diverged, a run pinned exactly onto
 #: the curve (``benchmarks/sampler_grid.py``).
 PRIORS_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {
-    "single_step": {"noise_ratio": ("LogNormal", (math.log(0.6), 0.5))},
+    "single_step": {"noise_ratio": RUN_NOISE_PRIOR},
 }
 
 
