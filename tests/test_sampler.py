@@ -417,3 +417,70 @@ def test_single_step_geometry_matches_the_model_posterior():
         assert np.all(np.abs(a.mean(0) - b.mean(0)) < 0.35 * sd), k
         assert np.all((0.7 < a.std(0) / b.std(0)) & (a.std(0) / b.std(0) < 1.4)), k
     assert steps[True] < steps[False], steps
+
+
+def _fake_draws(n_div: int) -> "bayes.Draws":
+    diverging = np.zeros((2, 10), bool)
+    diverging.flat[:n_div] = True
+    return bayes.Draws({"x": np.zeros((2, 10))}, {"diverging": diverging}, note="10 draws per chain")
+
+
+@pytest.mark.parametrize("first_div, retry, runs", [(3, 0.99, 2), (0, 0.99, 1), (3, None, 1), (3, 0.9, 1)])
+def test_divergent_fit_is_sampled_again_with_smaller_steps(monkeypatch, first_div, retry, runs):
+    """Divergences at target_accept: one new run (new warmup, same seed) at retry_target_accept,
+    said in the draws' note, and the config returned records the target its draws came from;
+    none, no retry asked for, or a retry target not above the first: the first run stands."""
+    seen = []
+
+    def fake_sample(mcmc, config, md, *args, **kwargs):
+        seen.append((config.target_accept, config.seed))
+        return _fake_draws(first_div if len(seen) == 1 else 0)
+
+    monkeypatch.setattr(bayes, "sample", fake_sample)
+    monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
+    config = FitConfig(retry_target_accept=retry, seed=7)
+    used, draws = bayes._sample_converging(None, {}, config)
+    assert len(seen) == runs and all(s == 7 for _, s in seen)
+    if runs == 2:
+        assert [t for t, _ in seen] == [0.95, 0.99] and used.target_accept == 0.99
+        assert draws.note == ("10 draws per chain; sampled again at target_accept 0.99 (smaller steps): "
+                              "3 divergent transitions at target_accept 0.95")
+        assert int(draws.extra["diverging"].sum()) == 0
+    else:
+        assert used.target_accept == 0.95 and draws.note == "10 draws per chain"
+        assert int(draws.extra["diverging"].sum()) == first_div
+
+
+def test_retry_target_accept_is_checked():
+    assert FitConfig().retry_target_accept == 0.99
+    for bad in (0.0, 1.0, 1.5, "high"):
+        with pytest.raises(ValueError, match="retry_target_accept"):
+            FitConfig(retry_target_accept=bad)
+
+
+def test_a_fit_that_diverges_is_sampled_again_and_says_so(one_task):
+    """In a real fit: large steps (target_accept 0.3) diverge on the simulated task; the fit warms
+    up again at retry_target_accept, keeps only those draws and records the target it used."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ladderfit.ConvergenceWarning)
+        fit = ladderfit.fit(one_task, model="single_step", chains=2, warmup=150, draws=100, seed=0,
+                            progress_bar=False, target_accept=0.3)
+    note = fit.idata.sample_stats.attrs["ladderfit_draws"]
+    assert "sampled again at target_accept 0.99 (smaller steps)" in note and "transitions at target_accept 0.3" in note
+    assert fit.config.target_accept == fit.provenance["sampler"]["target_accept"] == 0.99
+    assert int(fit.idata.sample_stats["diverging"].sum()) == 0
+    assert fit.idata.posterior.sizes["draw"] == 100
+
+
+def test_a_retry_that_diverges_more_keeps_the_first_run(monkeypatch):
+    """Smaller steps that diverge more often (a funnel, not the step): the first run is kept,
+    with its target_accept, and the note gives both counts."""
+    counts = iter([2, 5])
+    monkeypatch.setattr(bayes, "sample", lambda mcmc, config, md, *a, **k: _fake_draws(next(counts)))
+    monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
+    used, draws = bayes._sample_converging(None, {}, FitConfig())
+    assert used.target_accept == 0.95 and int(draws.extra["diverging"].sum()) == 2
+    assert draws.note == ("10 draws per chain; 2 divergent transitions at target_accept 0.95, and 5 when "
+                          "sampled again at 0.99: the first run is kept")

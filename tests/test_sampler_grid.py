@@ -74,24 +74,23 @@ def test_non_centred_d_slope_keeps_its_prior():
 
 
 def _grid():
-    """(ladder, split, model, divergences allowed): none, except on the two smallest OLMo
-    sub-ladders, where the grid (``benchmarks/results/sampler_grid.json``) measured a few (1 and
-    3 of 2,400-4,000 transitions) and another device count gives 0 or a few: at most 5 there."""
-    hard = {"two_largest_sizes", "small_corner"}  # two sizes, 4-8 runs
+    """(ladder, split, model): the default model on every bundled split, and run effects on the
+    full OLMo ladder."""
     cases = []
     for ladder in ("olmo", "pythia"):
         names = ["full", "largest_size", "two_largest_sizes"]
         if ladder == "olmo":
             names += ["largest_multiplier", "two_largest_multipliers", "corner", "small_corner"]
-        cases += [(ladder, name, None, 5 if ladder == "olmo" and name in hard else 0) for name in names]
-    return cases + [("olmo", "full", "two_step+run_effects", 0)]  # run effects drawn non-centred
+        cases += [(ladder, name, None) for name in names]
+    return cases + [("olmo", "full", "two_step+run_effects")]  # offsets integrated out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ladder, split, model, max_divergences", _grid())
-def test_default_fit_converges_on_every_bundled_split(ladder, split, model, max_divergences):
-    """The default model (and run effects on the full ladder), seed 0: no divergences (a few on
-    the two smallest sub-ladders), R-hat <= 1.01 unrounded, bulk and tail ESS >= 400."""
+@pytest.mark.parametrize("ladder, split, model", _grid())
+def test_default_fit_converges_on_every_bundled_split(ladder, split, model):
+    """The default model (and run effects on the full ladder), seed 0, at the package's sampler
+    defaults (a fit that diverges is sampled again with smaller steps): no divergent
+    transition in the draws kept, R-hat <= 1.01 unrounded, bulk and tail ESS >= 400."""
     df = _quiet(ladderfit.load_olmo_ladder if ladder == "olmo" else ladderfit.load_pythia_ladder)
     pool = default_pool(df)
     runs = pool if split == "full" else nested_holdouts(df, pool)[0][split].train
@@ -99,7 +98,7 @@ def test_default_fit_converges_on_every_bundled_split(ladder, split, model, max_
         warnings.simplefilter("ignore")
         fit = ladderfit.fit(df[df["run"].isin(runs)], seed=0, progress_bar=False, **({"model": model} if model else {}))
     d = fit.diagnostics.as_dict()
-    assert int(fit.idata.sample_stats["diverging"].sum()) <= max_divergences
+    assert int(fit.idata.sample_stats["diverging"].sum()) == 0
     assert d["max_r_hat"] <= 1.01
     assert min(d["min_ess_bulk"], d["min_ess_tail"]) >= 400
 

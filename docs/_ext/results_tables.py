@@ -65,7 +65,9 @@ STACKING_COLUMNS = (
 
 SAMPLER_GRID_COLUMNS = (
     ("model", "model", None, None), ("fits", "fits", 1.0, 0), ("divergences", "divergences", 1.0, 0),
-    ("fits_with_divergences", "fits with divergences", 1.0, 0), ("fits_missing_goals", "fits missing a goal", 1.0, 0),
+    ("fits_with_divergences", "fits with divergences", 1.0, 0),
+    ("fits_sampled_again", "fits sampled again at target_accept 0.99", 1.0, 0),
+    ("fits_missing_goals", "fits missing a goal", 1.0, 0),
     ("max_r_hat", "worst R-hat (unrounded goal 1.01)", 1.0, 4), ("min_ess", "worst ESS", 1.0, 0),
     ("median_steps_per_draw", "median steps/draw", 1.0, 0),
 )
@@ -98,7 +100,8 @@ NOTES = {
     "sampler_grid": (
         "Per structure, over the fits of the grid (each bundled ladder in full and each of its nested "
         "hold-outs; a final-only simulated ladder), at the package's defaults: divergent transitions "
-        "in all, the fits with any, the fits that missed a goal (0 divergences, R-hat <= 1.01, bulk "
+        "in the draws kept, the fits with any, the fits whose first run had some and were sampled again "
+        "with smaller steps (from the start, ``FitConfig.retry_target_accept``), the fits that missed a goal (0 divergences, R-hat <= 1.01, bulk "
         "and tail ESS >= 400), the worst R-hat and ESS, and the median leapfrog steps per draw. "
         "Every fit is listed in the results file."
     ),

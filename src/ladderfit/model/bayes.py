@@ -15,6 +15,7 @@ the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -452,9 +453,8 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     check_feature(df, config.model)
     md = build_model_data(df, config.model, config.preprocessing)
     priors = resolve_priors(config.priors, config.model.structure)
-    mcmc = make_mcmc(md, priors, config)
     start = time.perf_counter()
-    draws = sample(mcmc, config, md, priors, **sampler_options(config))
+    config, draws = _sample_converging(md, priors, config)
     seconds = time.perf_counter() - start
     idata = to_inference_data(draws, md, priors, config.seed)
     report = draws.convergence(md)  # what check_convergence(idata) gives, computed once
@@ -463,6 +463,29 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
 
     return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report,
                      sampling_seconds=seconds, data_sha256=data_sha256(df))
+
+
+def _sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[FitConfig, Draws]:
+    """:func:`sample` at ``config.target_accept``; where that run had divergent transitions and
+    ``config.retry_target_accept`` is higher, once more from the start (a new warmup, the same
+    seed) at the retry's target: smaller steps. The second run is kept unless it diverged more
+    often than the first (where a funnel, not the step, is the cause, smaller steps can go deeper
+    into it). Returns the config the kept draws came from (so that a saved fit's config
+    reproduces them) and the draws, whose note says what was done."""
+    draws = sample(make_mcmc(md, priors, config), config, md, priors, **sampler_options(config))
+    n_div = int(np.sum(draws.extra["diverging"]))
+    retry = config.retry_target_accept
+    if n_div == 0 or retry is None or retry <= config.target_accept:
+        return config, draws
+    first, again = config, dataclasses.replace(config, target_accept=retry)
+    draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
+    n_again = int(np.sum(draws_again.extra["diverging"]))
+    at = f"{n_div} divergent transition{'s' if n_div != 1 else ''} at target_accept {first.target_accept:g}"
+    if n_again <= n_div:
+        draws_again.note = f"{draws_again.note}; sampled again at target_accept {retry:g} (smaller steps): {at}"
+        return again, draws_again
+    draws.note = f"{draws.note}; {at}, and {n_again} when sampled again at {retry:g}: the first run is kept"
+    return first, draws
 
 
 def _calibrated(calibration, model, priors) -> tuple:

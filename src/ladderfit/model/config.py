@@ -12,7 +12,7 @@ import numpy as np
 from ..data.preprocess import Preprocessing
 from .spec import ModelSpec, as_spec
 
-__all__ = ["FitConfig", "FIRST_DRAWS", "SEED_MAX", "show_progress_bar"]
+__all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "SEED_MAX", "show_progress_bar"]
 
 #: Draws per chain before the ESS and R-hat are checked when ``draws=None``. The default model
 #: (single step) meets the goals (R-hat <= 1.01, bulk and tail ESS >= 400) in its first 400 on
@@ -20,6 +20,15 @@ __all__ = ["FitConfig", "FIRST_DRAWS", "SEED_MAX", "show_progress_bar"]
 #: ``target_accept`` 0.95, needs 450-600 on most seeds and gets them by continuation (per seed:
 #: ``benchmarks/sampler_levers.py``, ``results/sampler_levers.json``, ``first_draws``).
 FIRST_DRAWS = 400
+#: A fit with divergent transitions at ``target_accept`` is warmed up and sampled again, from the
+#: start with the same seed, at this step-size target (smaller steps): on the bundled ladders'
+#: smallest sub-ladders the default's divergences are a few of 2,400-4,000 transitions, in
+#: places that move with the seed, which neither another parameterisation nor more warmup
+#: removed (``benchmarks/sampler_grid.py``); a smaller step does, at 2-7x the leapfrog steps,
+#: a price paid only by the fits that need it. The second run is kept unless it diverged more
+#: often than the first (a funnel that smaller steps enter deeper, as the two steps with run
+#: effects on OLMo's ``two_largest_sizes``).
+RETRY_TARGET_ACCEPT = 0.99
 #: The largest seed: NumPy's and JAX's seeds are 32-bit.
 SEED_MAX = 2**32 - 1
 
@@ -48,7 +57,10 @@ class FitConfig:
     model : the :class:`~ladderfit.model.spec.ModelSpec` (structure, intermediate feature, run
         effects), or its name (``"two_step"``, ``"single_step"``, ``"two_step/c4_loss"`` ...).
     preprocessing : :class:`~ladderfit.data.preprocess.Preprocessing` options.
-    chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target,
+    chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target
+        (``retry_target_accept``: the target of a second, fresh run when the first had
+        divergent transitions, :data:`RETRY_TARGET_ACCEPT`, kept unless it diverged more often;
+        ``None``: no second run; the fit's config records the target its draws came from),
         ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 250, 200 and
         150 left the mass matrix unadapted, with several times the leapfrog steps per draw and
@@ -79,6 +91,7 @@ class FitConfig:
     seed: int = 0
     chain_method: str = "auto"
     target_accept: float = 0.95
+    retry_target_accept: float | None = RETRY_TARGET_ACCEPT
     max_tree_depth: int = 10
     warmup_tree_depth: int = 6
     ess_target: float = 400.0
@@ -110,6 +123,9 @@ class FitConfig:
             raise ValueError(f"chain_method must be auto, parallel, sequential or vectorized, got {self.chain_method!r}")
         if not 0 < self.target_accept < 1:
             raise ValueError(f"target_accept must be in (0, 1), got {self.target_accept!r}")
+        if self.retry_target_accept is not None and not (
+                isinstance(self.retry_target_accept, (int, float)) and 0 < self.retry_target_accept < 1):
+            raise ValueError(f"retry_target_accept must be None or in (0, 1), got {self.retry_target_accept!r}")
         if not isinstance(self.float32_likelihood, bool):
             raise ValueError(f"float32_likelihood must be True or False, got {self.float32_likelihood!r}")
         if not isinstance(self.progress_bar, bool) and self.progress_bar != "auto":

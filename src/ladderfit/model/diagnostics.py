@@ -110,7 +110,8 @@ def warn_if_not_converged(report: ConvergenceReport, stacklevel: int = 3) -> Non
     warnings.warn(
         "ladderfit: the fit did NOT converge — its intervals cannot be trusted.\n  - "
         + "\n  - ".join(report.problems())
-        + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (0.99),"
+        + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (a fit with divergences"
+        " was already sampled again at retry_target_accept, 0.99: try 0.995),"
         " fewer tasks at once, or check the data of the tasks named above.",
         ConvergenceWarning,
         stacklevel=stacklevel,

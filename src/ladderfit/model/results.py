@@ -100,7 +100,8 @@ class LadderFit:
         arviz, python that made the fit), ``data_sha256`` and ``data_hashed`` (what the hash
         covers), ``model`` (the specification), ``preprocessing``, ``priors``, ``sampler``
         (chains, warmup, draws asked (``None``: by need) and taken, ESS target, seed, chain
-        method, target_accept, tree depths, progress bar, seconds) and ``convergence`` (max R-hat, min ESS, divergences, the verdict and
+        method, target_accept (the one the draws came from) and retry_target_accept, tree depths,
+        progress bar, seconds) and ``convergence`` (max R-hat, min ESS, divergences, the verdict and
         its problems).
         """
         c = self.config
@@ -116,6 +117,7 @@ class LadderFit:
                 "chains": c.chains, "warmup": c.warmup, "draws": c.draws, "seed": c.seed,
                 "draws_taken": int(self.idata.posterior.sizes["draw"]), "ess_target": c.ess_target,
                 "max_draws": c.max_draws, "chain_method": c.chain_method, "target_accept": c.target_accept,
+                "retry_target_accept": c.retry_target_accept,
                 "max_tree_depth": c.max_tree_depth, "warmup_tree_depth": c.warmup_tree_depth,
                 "progress_bar": c.progress_bar,
                 "sampling_seconds": float(self.sampling_seconds),
