@@ -22,12 +22,12 @@ __all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "SEED_MAX", "show_
 FIRST_DRAWS = 400
 #: A fit with divergent transitions at ``target_accept`` is warmed up and sampled again, from the
 #: start with the same seed, at this step-size target (smaller steps): on the bundled ladders'
-#: smallest sub-ladders the default's divergences are a few of 2,400-4,000 transitions, in
+#: smallest sub-ladders the default's divergences are a few in thousands of transitions, in
 #: places that move with the seed, which neither another parameterisation nor more warmup
-#: removed (``benchmarks/sampler_grid.py``); a smaller step does, at 2-7x the leapfrog steps,
-#: a price paid only by the fits that need it. The second run is kept unless it diverged more
-#: often than the first (a funnel that smaller steps enter deeper, as the two steps with run
-#: effects on OLMo's ``two_largest_sizes``).
+#: removed; a smaller step does, at many times the leapfrog steps per draw there
+#: (``benchmarks/sampler_grid.py``), a price paid only by the fits that need it. The second run
+#: is kept unless it diverged more often than the first (a funnel that smaller steps can enter
+#: deeper).
 RETRY_TARGET_ACCEPT = 0.99
 #: The largest seed: NumPy's and JAX's seeds are 32-bit.
 SEED_MAX = 2**32 - 1
