@@ -25,7 +25,8 @@ Prints, per ladder, structure and variant, per distance bin (near < 0.7, mid 0.7
 log-units beyond the training runs): coverage at 50/80/90/95%, mean 90% width, MAE, the 90%
 interval score and CRPS (points; lower is better), the log score (nats; higher is better) and
 the share of truths above the median (bias; 50% when unbiased). Writes every table to
-``--out-dir`` and the summary, with the commit and machine, to ``benchmarks/results/calibration.json``.
+``--out-dir`` and the summary, with the commit and machine, to ``benchmarks/results/calibration.json``
+(with ``by_task``: per task, the same scores over all distances and in the far bin).
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ def main() -> None:
                   + " ".join(f"{100 * r[c]:6.1f}" for c in cols[1:5])
                   + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f} {r['crps']:5.2f} "
                     f"{r['log_score']:5.2f} {100 * r['above_median']:5.1f}")
+    by_task = [{"ladder": name, "model": model, "discrepancy": variant, **row}
+               for (name, model, variant), table in results.items() for row in task_summary(table, summarize_calibration)]
     write_results(args.results_name, {
         **({"script": "benchmarks/calibration.py " + " ".join(sys.argv[1:])} if args.results_name != "calibration" else {}),
         "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
@@ -193,8 +196,23 @@ def main() -> None:
                                     "gamma_90": [e.lower_90, e.upper_90], "pairs": e.n_pairs}
                       for k, e in estimates.items() if len(k) == 3},
         "fits": {f"{k[0]}/{k[1]}": v for k, v in fits_info.items()},
+        "by_task": by_task,
     })
     print(f"\n(tables in {out}/; summary in benchmarks/results/{args.results_name}.json)")
+
+
+def task_summary(table, summarize) -> list[dict]:
+    """Per task, over all distances and in the far bin: pairs, 90% coverage and width, MAE, CRPS
+    and the share of truths above the median (what notebook 02's "which tasks to trust" reads)."""
+    rows = []
+    for task, group in table.groupby("task", sort=True):
+        s = summarize(group).set_index("bin")
+        far = s.loc["far"] if s.loc["far", "n"] else None
+        rows.append({"task": task, "pairs": int(s.loc["all", "n"]),
+                     **{k: float(s.loc["all", k]) for k in ("coverage_90", "mean_width_90", "mae", "crps", "above_median")},
+                     "far_pairs": int(s.loc["far", "n"]),
+                     **{f"far_{k}": (None if far is None else float(far[k])) for k in ("coverage_90", "above_median")}})
+    return rows
 
 
 def baseline_table(df, name: str, ref: str, seed: int, out: Path):

@@ -77,6 +77,23 @@ def test_renderer_view_selects_rows_and_keeps_their_numbers(results_dir):
     _check_rows(rows, records, columns)
 
 
+def test_view_of_another_key_renders_those_records(tmp_path):
+    """A view "FILE#KEY" renders the file's records under KEY (calibration.json's by_task)."""
+    row = {"ladder": "olmo", "model": "single_step", "discrepancy": "no drift", "task": "piqa", "pairs": 43,
+           "coverage_90": 0.977, "mean_width_90": 6.1, "mae": 0.99, "crps": 0.73, "above_median": 0.49,
+           "far_pairs": 8, "far_coverage_90": 1.0, "far_above_median": None}
+    other = {**row, "model": "two_step", "coverage_90": 0.5}
+    payload = {"commit": "abc", "date": "2026-01-01", "machine": "m", "summary": [{"x": 1}], "by_task": [row, other]}
+    (tmp_path / "calibration.json").write_text(json.dumps(payload))
+    rows = results_tables.parse_table(results_tables.render("calibration_by_task", tmp_path))
+    _check_rows(rows, [row], results_tables.CALIBRATION_BY_TASK_COLUMNS)  # the view's filter: the default's rows
+    assert rows[0]["far above median (%)"] == "–"
+    del payload["by_task"]
+    (tmp_path / "calibration.json").write_text(json.dumps(payload))
+    with pytest.raises(results_tables.ResultsError, match="by_task"):
+        results_tables.render("calibration_by_task", tmp_path)
+
+
 def test_generic_results_file_is_rendered_as_it_comes(tmp_path):
     payload = {"commit": "abc", "date": "2026-01-01", "machine": "m", "summary": [
         {"task": "piqa", "mae": 1.23456, "n": 4}, {"task": "mmlu", "mae": 0.5, "n": 3}]}

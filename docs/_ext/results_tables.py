@@ -75,7 +75,16 @@ SAMPLER_GRID_COLUMNS = (
 #: The exponent priors' table: as the stacking table, a prior in each row instead of a structure.
 PRIOR_SELECTION_COLUMNS = tuple(("model", "exponent prior", None, None) if c[0] == "model" else c for c in STACKING_COLUMNS)
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
+#: Per task, the default structure's calibration (notebook 02's "which tasks to trust").
+CALIBRATION_BY_TASK_COLUMNS = (
+    ("ladder", "ladder", None, None), ("model", "model", None, None), ("discrepancy", "discrepancy", None, None),
+    ("task", "task", None, None), ("pairs", "pairs", None, None), ("coverage_90", "cov 90 (%)", 100.0, 1),
+    ("mean_width_90", "width 90", 1.0, 2), ("mae", "MAE", 1.0, 2), ("crps", "CRPS", 1.0, 2),
+    ("above_median", "above median (%)", 100.0, 1), ("far_pairs", "far pairs", None, None),
+    ("far_coverage_90", "far cov 90 (%)", 100.0, 1), ("far_above_median", "far above median (%)", 100.0, 1),
+)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "sampler_grid": SAMPLER_GRID_COLUMNS}
 
@@ -89,6 +98,13 @@ NOTES = {
         "log-units beyond the training runs. Coverage and *above median* in %, width 90, MAE, the 90% "
         "interval score (IS90) and CRPS in accuracy points (lower is better), the log score in nats "
         "(higher is better); *above median* is 50% when the medians are unbiased."
+    ),
+    "calibration#by_task": (
+        "The calibration table's default rows by task: the single step with the discrepancy chosen on the "
+        "other hold-outs' other runs (OLMo; 43 pairs per task at distances 0-3.1) and with OLMo's setting "
+        "(Pythia; 3 pairs per task, no far bin). Coverage and *above median* in %, width 90, MAE and CRPS in "
+        "accuracy points; *far*: the pairs more than 1.5 log-units beyond the training runs (OLMo: 8 per task, "
+        "6 of them from the 4-run corner)."
     ),
     "calibration_run_effects": (
         "The nested hold-outs of the calibration table (``benchmarks/calibration.py --models "
@@ -177,6 +193,10 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
         {"ladder": "pythia", "model": ("single_step", "two_step*"), "discrepancy": "OLMo's"},
         {"model": "v0.1*", "discrepancy": "none"},
     ], ()),
+    "calibration_by_task": ("calibration#by_task", [
+        {"ladder": "olmo", "model": "single_step", "discrepancy": "no drift"},
+        {"ladder": "pythia", "model": "single_step", "discrepancy": "OLMo's"},
+    ], ()),
     "calibration_run_effects": ("calibration_run_effects", {"discrepancy": ("no drift", "OLMo's")}, ()),
     "backtest": ("backtest", {}, ()),
     "paper_parity": ("paper_parity", {}, ()),
@@ -199,26 +219,27 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
 README_VIEWS = {"calibration": "calibration_default"}
 
 
-def load_results(path: Path) -> dict:
-    """Read and check one results file; :class:`ResultsError` if it is malformed."""
+def load_results(path: Path, key: str = "summary") -> dict:
+    """Read and check one results file (its records under ``key``, ``summary`` unless a view
+    names another); :class:`ResultsError` if it is malformed."""
     try:
         payload = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ResultsError(f"{path}: not a readable JSON file ({err})") from err
     if not isinstance(payload, dict):
         raise ResultsError(f"{path}: expected a JSON object, got {type(payload).__name__}")
-    missing = [k for k in (*PROVENANCE, "summary") if k not in payload]
+    missing = [k for k in (*PROVENANCE, key) if k not in payload]
     if missing:
         raise ResultsError(f"{path}: missing key(s) {', '.join(missing)}")
-    rows = payload["summary"]
+    rows = payload[key]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise ResultsError(f"{path}: 'summary' must be a list of records (JSON objects)")
+        raise ResultsError(f"{path}: {key!r} must be a list of records (JSON objects)")
     for i, row in enumerate(rows):
         bad = [k for k, v in row.items() if isinstance(v, (dict, list))]
         if bad:
-            raise ResultsError(f"{path}: summary[{i}] has nested values in {', '.join(bad)}")
+            raise ResultsError(f"{path}: {key}[{i}] has nested values in {', '.join(bad)}")
         if set(row) != set(rows[0]):
-            raise ResultsError(f"{path}: summary[{i}] has keys {sorted(row)}, summary[0] {sorted(rows[0])}")
+            raise ResultsError(f"{path}: {key}[{i}] has keys {sorted(row)}, {key}[0] {sorted(rows[0])}")
     return payload
 
 
@@ -273,15 +294,16 @@ def render(view: str, results_dir: Path | None = None) -> str:
     """Markdown for one view of :data:`VIEWS` (or a results file name): the table, its caption and
     note, or the "not yet measured" line when the file is missing. Raises :class:`ResultsError`
     for a malformed file."""
-    name, where, drop = VIEWS.get(view, (view, {}, ()))
+    source, where, drop = VIEWS.get(view, (view, {}, ()))
+    name, _, key = source.partition("#")  # "calibration#by_task": the file's records under by_task
     path = Path(results_dir or RESULTS) / f"{name}.json"
     if not path.exists():
         return not_measured(name)
-    payload = load_results(path)
-    rows = select(payload["summary"], where)
+    payload = load_results(path, key or "summary")
+    rows = select(payload[key or "summary"], where)
     if not rows:
         return f"*No rows in `benchmarks/results/{name}.json` for {where}.*\n\n{caption(name, payload)}\n"
-    columns = [c for c in COLUMNS.get(name, _generic_columns(rows)) if c[0] not in drop]
+    columns = [c for c in COLUMNS.get(source, _generic_columns(rows)) if c[0] not in drop]
     absent = [c[0] for c in columns if c[0] not in rows[0]]
     if absent:
         raise ResultsError(f"{path}: summary records lack {', '.join(absent)}")
@@ -289,8 +311,8 @@ def render(view: str, results_dir: Path | None = None) -> str:
     lines = ["| " + " | ".join(c[1] for c in columns) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(cell(r[key], scale, dec) for key, _, scale, dec in columns) + " |" for r in rows]
     text = "\n".join(lines) + "\n\n" + caption(name, payload) + "\n"
-    if name in NOTES:
-        text += "\n" + NOTES[name] + "\n"
+    if source in NOTES:
+        text += "\n" + NOTES[source] + "\n"
     return text
 
 
