@@ -153,3 +153,23 @@ def test_crps_by_gamma_equals_predicting_with_each_gamma():
         np.testing.assert_allclose(got, crps(acc, truth["actual"].to_numpy()), rtol=1e-9, atol=1e-12)
     # a drift moves the predictions: the CRPS changes with it (all else equal)
     assert not np.allclose(fast[:, 2, 2, 13], fast[:, 2, 9, 13])
+
+
+@pytest.mark.parametrize("structure", ["two_step", "single_step", "compute"])
+def test_shipped_discrepancy_is_the_calibration_benchmarks_estimate(structure):
+    """The discrepancy each structure ships is the estimate from all of OLMo's nested hold-outs
+    that ``benchmarks/calibration.py`` last wrote (its power, gamma and log-sd; the tolerance is
+    the benchmark's own "shipped ... match" check): shipping a rounded or stale value fails here."""
+    import json
+    import math
+    from pathlib import Path
+
+    from ladderfit.model.priors import resolve_priors
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "calibration.json"
+    est = json.loads(path.read_text())["estimates"][f"olmo/{structure}/no drift"]
+    shipped = resolve_priors(None, structure)
+    assert shipped["discrepancy_power"][1][0] == est["power"]
+    assert shipped["discrepancy_drift"][1][0] == est["drift"] == 0.0
+    log_gamma, log_sd = shipped["discrepancy"][1]
+    np.testing.assert_allclose([log_gamma, log_sd], [math.log(est["gamma"]), est["log_sd"]], atol=5e-3)
