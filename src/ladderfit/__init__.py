@@ -35,7 +35,7 @@ from .data.targets import as_targets
 from .errors import LadderDataError, LadderDataWarning
 from .model.spec import ModelSpec
 
-__version__ = "0.1.0"
+__version__ = "0.3.0.dev0"
 
 # Modules that import JAX load on first use, so `import ladderfit` stays light.
 _LAZY = {

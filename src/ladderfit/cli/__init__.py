@@ -48,10 +48,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host-devices", type=positive_int, default=None,
                         help="XLA host devices for parallel chains (default: one per chain)")
     parser.add_argument("--debug", action="store_true", help="print the full traceback of any error")
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="print ladderfit's version and those of the libraries it samples with, and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
     return parser
+
+
+def _version() -> str:
+    """``ladderfit 0.3.0 (numpyro ..., jax ..., arviz ...)``, read from the installed metadata
+    (nothing imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"ladderfit {__version__} (" + ", ".join(f"{n} {installed(n)}" for n in ("numpyro", "jax", "arviz")) + ")"
 
 
 #: Failures that come from the user's input (files, options, values): one line, exit status 2.
