@@ -2,8 +2,9 @@
 
 A results file is ``benchmarks/results/NAME.json``, written by ``benchmarks/NAME.py``: a JSON
 object with the provenance keys ``commit``, ``date`` and ``machine`` (also ``version``,
-``python``, ``settings``) and ``summary``, a list of flat records (one per table row). This
-module turns one into a markdown table with a caption naming the commit, date and machine.
+``python``, ``settings``) and ``summary``, a list of flat records (one per table row); a view
+may render another such list of the file instead (``calibration#by_task``). This module turns
+one into a markdown table with a caption naming the commit, date and machine.
 
 * As a Sphinx extension (``extensions = [..., "results_tables"]``), at the start of the build it
   writes ``docs/_generated/results/VIEW.md`` for every view in :data:`VIEWS`; the pages include
@@ -181,8 +182,8 @@ NOTES = {
     ),
 }
 
-#: name -> (results file, filter, columns to leave out). A filter maps a record key to a glob
-#: pattern (or a tuple of them) its value must match.
+#: name -> (results file, or FILE#KEY for its records under KEY; filter; columns to leave out).
+#: A filter maps a record key to a glob pattern (or a tuple of them) its value must match.
 VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "calibration": ("calibration", {}, ()),
     # the README's table: the default structure (single_step) beside the paper's two steps, with the
