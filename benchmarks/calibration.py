@@ -187,7 +187,7 @@ def main() -> None:
                   + f" {r['mean_width_90']:7.2f} {r['mae']:5.2f} {r['interval_score_90']:6.2f} {r['crps']:5.2f} "
                     f"{r['log_score']:5.2f} {100 * r['above_median']:5.1f}")
     by_task = [{"ladder": name, "model": model, "discrepancy": variant, **row}
-               for (name, model, variant), table in results.items() for row in task_summary(table, summarize_calibration)]
+               for (name, model, variant), table in results.items() for row in task_summary(table)]
     write_results(args.results_name, {
         **({"script": "benchmarks/calibration.py " + " ".join(sys.argv[1:])} if args.results_name != "calibration" else {}),
         "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
@@ -201,18 +201,14 @@ def main() -> None:
     print(f"\n(tables in {out}/; summary in benchmarks/results/{args.results_name}.json)")
 
 
-def task_summary(table, summarize) -> list[dict]:
-    """Per task, over all distances and in the far bin: pairs, 90% coverage and width, MAE, CRPS
-    and the share of truths above the median (what notebook 02's "which tasks to trust" reads)."""
-    rows = []
-    for task, group in table.groupby("task", sort=True):
-        s = summarize(group).set_index("bin")
-        far = s.loc["far"] if s.loc["far", "n"] else None
-        rows.append({"task": task, "pairs": int(s.loc["all", "n"]),
-                     **{k: float(s.loc["all", k]) for k in ("coverage_90", "mean_width_90", "mae", "crps", "above_median")},
-                     "far_pairs": int(s.loc["far", "n"]),
-                     **{f"far_{k}": (None if far is None else float(far[k])) for k in ("coverage_90", "above_median")}})
-    return rows
+def task_summary(table) -> list[dict]:
+    """:func:`ladderfit.analysis.calibration.summarize_by_task` as records (tasks sorted by name;
+    ``pairs``, ``far_pairs``; None where a task has no far pair), for notebook 02's "which tasks
+    to trust" and the Results page."""
+    from ladderfit.analysis.calibration import summarize_by_task
+
+    by_task = summarize_by_task(table).rename(columns={"n": "pairs", "far_n": "far_pairs"}).sort_values("task")
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in by_task.to_dict("records")]
 
 
 def baseline_table(df, name: str, ref: str, seed: int, out: Path):

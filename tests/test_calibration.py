@@ -27,11 +27,13 @@ from ladderfit.analysis.calibration import (  # noqa: E402
     calibration,
     distance_beyond,
     distance_bin,
+    format_by_task,
     format_calibration,
     nested_holdouts,
     pit_counts,
     read_calibration,
     score_holdout,
+    summarize_by_task,
     summarize_calibration,
 )
 from ladderfit.cli import main  # noqa: E402
@@ -217,6 +219,25 @@ def test_summarize_calibration_by_hand():
     assert "no pairs" in format_calibration(empty.reset_index())
 
 
+def test_summarize_by_task_by_hand():
+    """Task t is the hand table; task u the same pairs without the far ones: its far columns are empty."""
+    t = _hand_table()
+    table = pd.concat([t, t[t["bin"] != "far"].assign(task="u")], ignore_index=True)
+    by = summarize_by_task(table).set_index("task")
+    assert list(by.index) == ["t", "u"] and by["n"].tolist() == [6, 4] and by["far_n"].tolist() == [2, 0]
+    whole = summarize_calibration(t).set_index("bin")
+    for col in ("coverage_90", "mean_width_90", "mae", "crps", "above_median"):
+        assert by.loc["t", col] == pytest.approx(whole.loc["all", col])
+    assert by.loc["t", "far_coverage_90"] == 0.0 and by.loc["t", "far_above_median"] == 0.5  # truths 0.75 and 0.30
+    assert by.loc["u", "coverage_90"] == 1.0 and by.loc["u", "mae"] == pytest.approx((0 + 8 + 14 + 15) / 4)
+    assert np.isnan(by.loc["u", "far_coverage_90"]) and np.isnan(by.loc["u", "far_above_median"])
+    text = format_by_task(by.reset_index())
+    lines = text.splitlines()
+    assert len(lines) == 3 and lines[1].split()[:3] == ["t", "6", "66.7"] and lines[2].split()[-3:] == ["0", "-", "-"]
+    with pytest.raises(LadderDataError, match=r"missing column\(s\) \['task'\]"):
+        summarize_by_task(t.drop(columns="task"))
+
+
 def test_summary_of_a_table_missing_a_column():
     with pytest.raises(LadderDataError, match=r"not a calibration table: missing column\(s\) \['upper_90'\]"):
         summarize_calibration(_hand_table().drop(columns="upper_90"))
@@ -269,6 +290,8 @@ def test_cli_calibrate_writes_the_table_and_plot_draws_it(real, tmp_path, capsys
     assert list(table.columns) == list(CALIBRATION_COLUMNS) and len(table) == len(TASKS) * 16
     text = capsys.readouterr().out
     assert "small_corner: trained on 4 runs, predicted 12" in text and "far (d > 1.5)" in text and "PIT" in text
+    by_task = text.split("by task")[1].splitlines()[2:]  # the header line, then one line per task
+    assert [line.split()[0] for line in by_task[:len(TASKS)]] == TASKS
     fig = tmp_path / "calibration.png"
     assert main(["plot", "calibration", "--calibration", str(out), "--out", str(fig), "--dpi", "40"]) == 0
     assert fig.stat().st_size > 0

@@ -59,7 +59,7 @@ from ..model.spec import as_spec
 from .stacking import log_density
 
 __all__ = [  # the rules and the distance (nested_holdouts, distance_beyond, ...) are :mod:`.holdouts`'s
-    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "score_holdout", "holdout_draws", "scored_rows", "calibration_columns", "interval_levels", "check_calibration_table", "read_calibration", "pit_counts", "HoldoutFit", "LEVELS", "CALIBRATION_COLUMNS",
+    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "summarize_by_task", "format_by_task", "score_holdout", "holdout_draws", "scored_rows", "calibration_columns", "interval_levels", "check_calibration_table", "read_calibration", "pit_counts", "HoldoutFit", "LEVELS", "CALIBRATION_COLUMNS",
 ]  # fmt: skip
 
 #: Central interval levels (percent) of the calibration table.
@@ -449,6 +449,45 @@ def summarize_calibration(table: pd.DataFrame) -> pd.DataFrame:
             "above_median": (y > group["median"]).mean(), **pit_counts(group, levels),
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def summarize_by_task(table: pd.DataFrame) -> pd.DataFrame:
+    """Per task, how predictable it was: its pairs over all distances and in the far bin.
+
+    One row per task, in the table's order: ``task, n`` (pairs), ``coverage_90``,
+    ``mean_width_90``, ``mae``, ``crps`` (points) and ``above_median`` over all its pairs, as
+    :func:`summarize_calibration` computes them; ``far_n``, ``far_coverage_90`` and
+    ``far_above_median`` over its pairs of the far bin (NaN where it has none). A task whose far
+    intervals miss with its truths above the median rises faster than its ladder shows.
+    """
+    check_calibration_table(table)
+    if "task" not in table.columns:
+        raise LadderDataError("not a calibration table: missing column(s) ['task']; expected the table of "
+                              "ladderfit.calibration (ladderfit calibrate --out)")
+    rows = []
+    for task, group in table.groupby("task", sort=False):
+        s = summarize_calibration(group).set_index("bin")
+        far = s.loc["far"]
+        rows.append({"task": task, "n": int(s.loc["all", "n"]),
+                     **{k: float(s.loc["all", k]) for k in ("coverage_90", "mean_width_90", "mae", "crps", "above_median")},
+                     "far_n": int(far["n"]),
+                     **{f"far_{k}": float(far[k]) if far["n"] else np.nan for k in ("coverage_90", "above_median")}})
+    return pd.DataFrame(rows)
+
+
+def format_by_task(by_task: pd.DataFrame) -> str:
+    """A readable table of :func:`summarize_by_task`, one line per task."""
+    def pct(v):
+        return f"{100 * v:5.1f}" if np.isfinite(v) else f"{'-':>5}"
+
+    lines = [f"{'task':<16} {'pairs':>5} {'cov90':>5} {'width90':>7} {'MAE':>5} {'CRPS':>5} {'>med':>5}   "
+             f"{'far pairs':>9} {'cov90':>5} {'>med':>5}   (coverage and >med in %, the rest in accuracy points; "
+             "far: d > 1.5)"]
+    for r in by_task.to_dict("records"):
+        lines.append(f"{str(r['task']):<16} {r['n']:>5} {pct(r['coverage_90'])} {r['mean_width_90']:7.2f} {r['mae']:5.2f} "
+                     f"{r['crps']:5.2f} {pct(r['above_median'])}   {r['far_n']:>9} {pct(r['far_coverage_90'])} "
+                     f"{pct(r['far_above_median'])}")
+    return "\n".join(lines)
 
 
 def format_calibration(summary: pd.DataFrame) -> str:
