@@ -1,5 +1,6 @@
-"""The single step's exponent priors on the nested hold-outs: would a prior that lets the logit
-curve bend later (lower alpha, beta) fix the far bias, and does the choice hold out of sample?
+"""The single step's priors on the nested hold-outs: would a prior that lets the logit curve bend
+later (lower alpha, beta), or a floor held at chance, fix the far bias, and does the choice hold
+out of sample?
 
     python benchmarks/prior_selection.py [--ladders olmo,pythia] [--chains 4] [--warmup 300]
 
@@ -7,8 +8,11 @@ The single step's logit rises as ``g_N / alpha (1 - e^{-alpha x})`` in x = log N
 the exponents say how soon the rise slows, the role of the irreducible loss E. Sub-ladders of
 2-4 sizes barely inform them, so their population prior (``alpha_mu``, ``beta_mu``: median 0.3,
 as step 1's loss exponents) sets how far out the curve bends, and a bend too soon predicts the
-larger runs low. Each variant below is fitted on every nested hold-out of both bundled ladders
-(the default single step otherwise) and scored as ``benchmarks/calibration.py`` scores it ("no
+larger runs low. The floor ``f = chance + delta`` (``delta ~ N(0, 0.05)``) is the other
+candidate: a task at chance on a small ladder (Winogrande on the 4-run ``small_corner``) can put
+its floor a little above chance and its logit far down, and then predicts no rise; held at
+chance (sd 0.01) it cannot, and freer (sd 0.1) it follows the data further. Each variant below
+is fitted on every nested hold-out of both bundled ladders (the default single step otherwise) and scored as ``benchmarks/calibration.py`` scores it ("no
 drift": each held-out run with the discrepancy chosen on the other hold-outs' other runs).
 
 The choice of a variant gets the same nested rule (row *selected*): the pairs of held-out run r
@@ -38,6 +42,8 @@ VARIANTS = {
     "alpha, beta 0.15": {"alpha_mu": ("Normal", (math.log(0.15), 0.75)), "beta_mu": ("Normal", (math.log(0.15), 0.75))},
     "alpha 0.15": {"alpha_mu": ("Normal", (math.log(0.15), 0.75))},
     "wide (sd 1.5)": {"alpha_mu": ("Normal", (math.log(0.3), 1.5)), "beta_mu": ("Normal", (math.log(0.3), 1.5))},
+    "floor at chance": {"floor_shift": ("Normal", (0.0, 0.01))},
+    "floor free": {"floor_shift": ("Normal", (0.0, 0.1))},
 }
 
 
