@@ -9,11 +9,12 @@ the exponents say how soon the rise slows, the role of the irreducible loss E. S
 2-4 sizes barely inform them, so their population prior (``alpha_mu``, ``beta_mu``: median 0.3,
 as step 1's loss exponents) sets how far out the curve bends, and a bend too soon predicts the
 larger runs low. The floor ``f = chance + delta`` (``delta ~ N(0, 0.05)``) is the other
-candidate: a task at chance on a small ladder (Winogrande on the 4-run ``small_corner``) can put
-its floor a little above chance and its logit far down, and then predicts no rise; held at
-chance (sd 0.01) it cannot, and freer (sd 0.1) it follows the data further. Each variant below
-is fitted on every nested hold-out of both bundled ladders (the default single step otherwise) and scored as ``benchmarks/calibration.py`` scores it ("no
-drift": each held-out run with the discrepancy chosen on the other hold-outs' other runs).
+candidate: a task at chance on a small ladder (Winogrande on the 4-run ``small_corner``) puts
+its logit far down, with a floor that may sit a little above chance, and then predicts no rise;
+held at chance (sd 0.01) the floor cannot, and freer (sd 0.1) it follows the data further. Each
+variant below is fitted on every nested hold-out of both bundled ladders (the default single
+step otherwise) and scored as ``benchmarks/calibration.py`` scores it ("no drift": each held-out
+run with the discrepancy chosen on the other hold-outs' other runs).
 
 The choice of a variant gets the same nested rule (row *selected*): the pairs of held-out run r
 in hold-out h are scored with the variant of lowest CRPS on the *other* hold-outs' pairs of the

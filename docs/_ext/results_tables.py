@@ -73,8 +73,8 @@ SAMPLER_GRID_COLUMNS = (
     ("median_steps_per_draw", "median steps/draw", 1.0, 0),
 )
 
-#: The exponent priors' table: as the stacking table, a prior in each row instead of a structure.
-PRIOR_SELECTION_COLUMNS = tuple(("model", "exponent prior", None, None) if c[0] == "model" else c for c in STACKING_COLUMNS)
+#: The prior selection table (exponent and floor priors): as the stacking table, a prior in each row instead of a structure.
+PRIOR_SELECTION_COLUMNS = tuple(("model", "prior", None, None) if c[0] == "model" else c for c in STACKING_COLUMNS)
 
 #: Per task, the default structure's calibration (notebook 02's "which tasks to trust").
 CALIBRATION_BY_TASK_COLUMNS = (
@@ -131,8 +131,9 @@ NOTES = {
     "prior_selection": (
         "The nested hold-outs of the calibration table, the single step with each exponent prior (the "
         "population mean of log alpha and log beta: *shipped* Normal(log 0.3, 0.75); *0.2*, *0.15*: the "
-        "same sd around log 0.2 or log 0.15; *alpha 0.15*: alpha's only; *wide*: sd 1.5 around log 0.3), "
-        "each with its cross-validated discrepancy (no drift); *selected*: each held-out run scored with "
+        "same sd around log 0.2 or log 0.15; *alpha 0.15*: alpha's only; *wide*: sd 1.5 around log 0.3) "
+        "or floor prior (the floor minus the task's chance level: *shipped* Normal(0, 0.05); *floor at "
+        "chance*: sd 0.01; *floor free*: sd 0.1), each with its cross-validated discrepancy (no drift); *selected*: each held-out run scored with "
         "the variant of lowest CRPS on the other hold-outs' other runs (where none is left, OLMo's choice). Units as "
         "in the calibration table; the choices per run are in the results file."
     ),
