@@ -26,7 +26,9 @@ log-units beyond the training runs): coverage at 50/80/90/95%, mean 90% width, M
 interval score and CRPS (points; lower is better), the log score (nats; higher is better) and
 the share of truths above the median (bias; 50% when unbiased). Writes every table to
 ``--out-dir`` and the summary, with the commit and machine, to ``benchmarks/results/calibration.json``
-(with ``by_task``: per task, the same scores over all distances and in the far bin).
+(with ``by_task``: per task, the same scores over all distances and in the far bin; and
+``by_chance``: the same by distance bin for the pairs of tasks that the hold-out's training runs
+show only at chance, :mod:`ladderfit.model.chance`, and for the others).
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def main() -> None:
     if args.draws is not None:
         fit_options["draws"] = args.draws
     loaders = {"olmo": ladderfit.load_olmo_ladder, "pythia": ladderfit.load_pythia_ladder}
-    results, estimates, fits_info = {}, {}, {}
+    results, estimates, fits_info, at_chance = {}, {}, {}, {}
     for name in args.ladders.split(","):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -138,6 +140,9 @@ def main() -> None:
             jax.clear_caches()  # each hold-out compiles its own programs: free them (tens of fits in one process)
             fits_info[(name, spec_name)] = {rule: {"converged": f.info.converged, "seconds": f.info.fit_seconds,
                                                    **f.info.diagnostics} for rule, f in fitted.items()}
+            # the tasks each hold-out's training runs show only at chance (ladderfit.model.chance)
+            at_chance[(name, spec_name)] = pd.concat([f.fit.tasks_at_chance().assign(holdout=rule)
+                                                      for rule, f in fitted.items()], ignore_index=True)
             variants = {"no drift": {}, "drift": {"drifts": DRIFTS}}
             key = spec_name.split("/")[0]  # the structure, whatever the feature: its OLMo estimate applies
             if name != "olmo" and ("olmo", key) in estimates:
@@ -188,6 +193,9 @@ def main() -> None:
                     f"{r['log_score']:5.2f} {100 * r['above_median']:5.1f}")
     by_task = [{"ladder": name, "model": model, "discrepancy": variant, **row}
                for (name, model, variant), table in results.items() for row in task_summary(table)]
+    by_chance = [{"ladder": name, "model": model, "discrepancy": variant, **row}
+                 for (name, model, variant), table in results.items() if (name, model) in at_chance
+                 for row in chance_summary(table, at_chance[(name, model)], cols)]
     write_results(args.results_name, {
         **({"script": "benchmarks/calibration.py " + " ".join(sys.argv[1:])} if args.results_name != "calibration" else {}),
         "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
@@ -197,8 +205,26 @@ def main() -> None:
                       for k, e in estimates.items() if len(k) == 3},
         "fits": {f"{k[0]}/{k[1]}": v for k, v in fits_info.items()},
         "by_task": by_task,
+        "by_chance": by_chance,
     })
     print(f"\n(tables in {out}/; summary in benchmarks/results/{args.results_name}.json)")
+
+
+def chance_summary(table, at_chance, cols) -> list[dict]:
+    """The calibration summary (by distance bin) of the pairs whose task the hold-out's training
+    runs show only at chance (``at_chance``: :meth:`LadderFit.tasks_at_chance` per hold-out),
+    and of the others."""
+    from ladderfit.analysis.calibration import summarize_calibration
+
+    flags = at_chance.set_index(["holdout", "task"])["at_chance"]
+    flag = flags.reindex(list(zip(table["holdout"], table["task"]))).to_numpy(bool)
+    out = []
+    for value in (True, False):
+        for r in summarize_calibration(table[flag == value]).to_dict("records"):
+            if r["n"]:
+                which = sorted(set(table.loc[flag, "holdout"] + ":" + table.loc[flag, "task"])) if value else None
+                out.append({"at_chance": value, "bin": r["bin"], "which": which, **{c: r[c] for c in cols}})
+    return out
 
 
 def task_summary(table) -> list[dict]:

@@ -877,6 +877,18 @@ def test_predict_names_what_it_fitted(capsys, fake_fit, tidy_csv):
     assert header.endswith("1 task(s): piqa")
 
 
+def test_predict_names_the_tasks_at_chance(capsys, monkeypatch, fake_fit, tidy_csv, tiny_fit):
+    code, out, _ = run(capsys, "predict", "--data", tidy_csv, "--quiet")
+    assert "at chance" not in out  # the fake fit, piqa on the bundled 16 runs: far above chance
+    table = tiny_fit.tasks_at_chance().assign(best_accuracy=0.52, sds_above_chance=0.9, at_chance=True)
+    monkeypatch.setattr(type(tiny_fit), "tasks_at_chance", lambda self, sds=None: table)
+    code, out, err = run(capsys, "predict", "--data", tidy_csv, "--quiet")
+    assert code in (0, 3), err
+    line = next(x for x in out.splitlines() if "at chance" in x)
+    assert line.strip().startswith("piqa: at chance on this ladder (best run 52.0%, chance 50.0%: 0.9 binomial sds")
+    assert "not calibrated" in line
+
+
 def test_plot_names_the_fit_it_draws(capsys, fit_path, tmp_path):
     code, out, err = run(capsys, "plot", "step2", "--fit", fit_path, "--out", tmp_path / "s.png", "--dpi", "20")
     assert code == 0, err

@@ -59,6 +59,17 @@ def format_locations(fit, targets) -> str:
     return "\n".join(lines)
 
 
+def format_at_chance(fit) -> str:
+    """One line per task the ladder shows only at chance (:meth:`LadderFit.tasks_at_chance`), or ""."""
+    from ..model.chance import AT_CHANCE_SDS
+
+    rows = fit.tasks_at_chance().query("at_chance")
+    lines = [f"  {r.task}: at chance on this ladder (best run {100 * r.best_accuracy:.1f}%, chance {100 * r.chance:.1f}%: "
+             f"{r.sds_above_chance:.1f} binomial sds above, under {AT_CHANCE_SDS:g}): when it leaves chance is not in "
+             "the data, and its intervals beyond the ladder are not calibrated for that" for r in rows.itertuples()]
+    return "\n".join(lines)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
@@ -149,6 +160,9 @@ def _print_summary(fit, d: dict, targets) -> None:
         print(f"{chains} chains, {fit.idata.sample_stats.attrs['ladderfit_draws']}")
     print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
     print(format_locations(fit, targets))
+    at_chance = format_at_chance(fit)
+    if at_chance:
+        print(at_chance)
 
 
 def add_parser(sub) -> None:

@@ -267,6 +267,16 @@ class LadderFit:
             "extrapolated": d > calibrated,
         })  # fmt: skip
 
+    def tasks_at_chance(self, sds: float | None = None) -> pd.DataFrame:
+        """Which tasks the ladder shows only at chance (:func:`ladderfit.model.chance.tasks_at_chance`):
+        per task, its chance level and items, its best run's final accuracy, how many binomial sds
+        above chance that is, and ``at_chance`` (fewer than ``sds``, default
+        :data:`~ladderfit.model.chance.AT_CHANCE_SDS`). Beyond the ladder such a task's interval is
+        not calibrated for the rise the ladder cannot show."""
+        from .chance import AT_CHANCE_SDS, tasks_at_chance
+
+        return tasks_at_chance(self.model_data, AT_CHANCE_SDS if sds is None else float(sds))
+
     def add_predictions(self, targets=None, seed: int | None = None, discrepancy=None) -> xr.Dataset:
         """Keep the posterior predictive at ``targets`` in :attr:`idata`, the ArviZ way.
 
