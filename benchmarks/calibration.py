@@ -222,7 +222,7 @@ def chance_summary(table, at_chance, cols) -> list[dict]:
     for value in (True, False):
         for r in summarize_calibration(table[flag == value]).to_dict("records"):
             if r["n"]:
-                which = sorted(set(table.loc[flag, "holdout"] + ":" + table.loc[flag, "task"])) if value else None
+                which = ", ".join(sorted(set(table.loc[flag, "holdout"] + ":" + table.loc[flag, "task"]))) if value else None
                 out.append({"at_chance": value, "bin": r["bin"], "which": which, **{c: r[c] for c in cols}})
     return out
 

@@ -67,7 +67,7 @@ def test_chance_summary_splits_the_pairs_by_the_holdouts_own_flags():
                           "at_chance": [True, False, False, False]})
     out = pd.DataFrame(calibration.chance_summary(table, flags, ("n", "coverage_90", "above_median")))
     at = out[out["at_chance"]].set_index("bin")
-    assert list(at.index) == ["far", "all"] and at.loc["far", "n"] == 1 and at.loc["far", "which"] == ["h1:a"]
+    assert list(at.index) == ["far", "all"] and at.loc["far", "n"] == 1 and at.loc["far", "which"] == "h1:a"
     assert at.loc["far", "coverage_90"] == 0.0 and at.loc["far", "above_median"] == 1.0  # 0.9 above [0.4, 0.6]
     rest = out[~out["at_chance"]].set_index("bin")
     assert rest.loc["all", "n"] == 3 and rest.loc["near", "n"] == 2 and rest.loc["far", "coverage_90"] == 1.0

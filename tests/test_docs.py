@@ -95,6 +95,22 @@ def test_view_of_another_key_renders_those_records(tmp_path):
         results_tables.render("calibration_by_task", tmp_path)
 
 
+def test_by_chance_view_renders_the_split_with_yes_and_no(tmp_path):
+    """calibration.json's by_chance: the default's rows, at chance as yes or no, numbers as recorded."""
+    row = {"ladder": "olmo", "model": "single_step", "discrepancy": "no drift", "at_chance": True, "bin": "far",
+           "which": "small_corner:winogrande", "n": 19, "coverage_90": 0.58, "mean_width_90": 9.1, "mae": 5.2,
+           "interval_score_90": 30.1, "crps": 3.9, "log_score": 0.8, "above_median": 0.95}  # fmt: skip
+    rest = {**row, "at_chance": False, "which": None, "n": 61, "coverage_90": 0.97}
+    other = {**row, "model": "two_step"}
+    payload = {"commit": "abc", "date": "2026-01-01", "machine": "m", "summary": [{"x": 1}],
+               "by_chance": [row, rest, other]}
+    (tmp_path / "calibration.json").write_text(json.dumps(payload))
+    rows = results_tables.parse_table(results_tables.render("calibration_by_chance", tmp_path))
+    assert [r["at chance"] for r in rows] == ["yes", "no"]
+    columns = [c for c in results_tables.CALIBRATION_BY_CHANCE_COLUMNS if c[0] != "at_chance"]
+    _check_rows(rows, [row, rest], columns)
+
+
 def test_generic_results_file_is_rendered_as_it_comes(tmp_path):
     payload = {"commit": "abc", "date": "2026-01-01", "machine": "m", "summary": [
         {"task": "piqa", "mae": 1.23456, "n": 4}, {"task": "mmlu", "mae": 0.5, "n": 3}]}

@@ -85,7 +85,15 @@ CALIBRATION_BY_TASK_COLUMNS = (
     ("far_coverage_90", "far cov 90 (%)", 100.0, 1), ("far_above_median", "far above median (%)", 100.0, 1),
 )
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
+#: The default's calibration split by whether the hold-out's training runs show the task only at chance.
+CALIBRATION_BY_CHANCE_COLUMNS = (
+    ("ladder", "ladder", None, None), ("at_chance", "at chance", None, None), ("bin", "distance", None, None),
+    ("n", "pairs", None, None), *(c for c in CALIBRATION_COLUMNS if c[0] in (
+        "coverage_90", "mean_width_90", "mae", "interval_score_90", "crps", "log_score", "above_median")),
+)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
+           "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "sampler_grid": SAMPLER_GRID_COLUMNS}
 
@@ -106,6 +114,13 @@ NOTES = {
         "(Pythia; 3 pairs per task, no far bin). Coverage and *above median* in %, width 90, MAE and CRPS in "
         "accuracy points; *far*: the pairs more than 1.5 log-units beyond the training runs (OLMo: 8 per task, "
         "6 of them from the 4-run corner)."
+    ),
+    "calibration#by_chance": (
+        "The calibration table's default rows (the single step; OLMo with the discrepancy chosen on the "
+        "other hold-outs' other runs, Pythia with OLMo's), split by whether the hold-out's training runs "
+        "show the task only at chance (*at chance* yes: its best run less than 3 binomial sds above chance, "
+        ":mod:`ladderfit.model.chance`; the file lists which hold-out and task). Units as in the "
+        "calibration table."
     ),
     "calibration_run_effects": (
         "The nested hold-outs of the calibration table (``benchmarks/calibration.py --models "
@@ -199,6 +214,10 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
         {"ladder": "olmo", "model": "single_step", "discrepancy": "no drift"},
         {"ladder": "pythia", "model": "single_step", "discrepancy": "OLMo's"},
     ], ("model", "discrepancy")),  # the note names both: the table stays narrow enough for the far columns
+    "calibration_by_chance": ("calibration#by_chance", [
+        {"ladder": "olmo", "model": "single_step", "discrepancy": "no drift"},
+        {"ladder": "pythia", "model": "single_step", "discrepancy": "OLMo's"},
+    ], ()),
     "calibration_run_effects": ("calibration_run_effects", {"discrepancy": ("no drift", "OLMo's")}, ()),
     "backtest": ("backtest", {}, ()),
     "paper_parity": ("paper_parity", {}, ()),
@@ -267,9 +286,11 @@ def _is_number(value) -> bool:
 
 def cell(value, scale, decimals) -> str:
     """One table cell: text as it is, a number scaled and rounded (``decimals="g"``: 4 significant
-    digits), an empty or non-finite number as an en dash."""
+    digits), True and False as yes and no, an empty or non-finite number as an en dash."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if scale is None or not _is_number(value):  # "--fit" stays two hyphens (MyST's smartquotes make "--" a dash)
         return str(value).replace("|", "\\|").replace("--", "\\-\\-")
     if isinstance(value, int) and scale == 1.0:
