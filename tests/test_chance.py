@@ -35,3 +35,12 @@ def test_the_threshold_is_the_callers():
     z = table.set_index("task")["sds_above_chance"]
     loose = tasks_at_chance(build_model_data(_at_chance(SMALL_CORNER)[0], as_spec("two_step")), sds=z["mmlu"] + 0.01)
     assert set(loose.loc[loose["at_chance"], "task"]) == set(z[z < z["mmlu"] + 0.01].index)
+
+
+def test_a_task_without_guessing_is_at_chance_only_at_zero():
+    df, _ = _at_chance(SMALL_CORNER)
+    md = build_model_data(df.assign(chance=np.where(df["task"] == "piqa", 0.0, df["task"].map(
+        lambda t: ladderfit.data.tasks.task_value(df, t, "chance")))), as_spec("single_step"))
+    with np.errstate(all="raise"):  # no division by a zero sd
+        row = tasks_at_chance(md).set_index("task").loc["piqa"]
+    assert row["sds_above_chance"] == np.inf and not row["at_chance"]

@@ -885,7 +885,7 @@ def test_predict_names_the_tasks_at_chance(capsys, monkeypatch, fake_fit, tidy_c
     code, out, err = run(capsys, "predict", "--data", tidy_csv, "--quiet")
     assert code in (0, 3), err
     line = next(x for x in out.splitlines() if "at chance" in x)
-    assert line.strip().startswith("piqa: at chance on this ladder (best run 52.0%, chance 50.0%: 0.9 binomial sds")
+    assert line.strip().startswith("piqa: at chance on this ladder (best run 52.0%, chance 50.0%: 0.9 binomial sds above it")
     assert "not calibrated" in line
 
 

@@ -245,7 +245,7 @@ def _over_seeds(model: str):
     pairs, params = [], []
     for s in SEEDS:
         sim = simulate_ladder(default_truths(4, seed=30 + s), seed=30 + s, items=True)
-        fit = ladderfit.fit(sim.data, model=model, seed=s, **FAST)
+        fit = ladderfit.fit(sim.data, model=model, seed=s, preprocessing=RAW, progress_bar=False)  # the default sampler
         truth = sim.truth_at(targets, seed=300 + s)
         for name, disc in (("none", 0.0), ("default", None)):  # the simulated law is exact: no discrepancy
             pred = fit.predict(targets, levels=(50, 90), discrepancy=disc).query("quantity == 'accuracy'")

@@ -64,9 +64,12 @@ def format_at_chance(fit) -> str:
     from ..model.chance import AT_CHANCE_SDS
 
     rows = fit.tasks_at_chance().query("at_chance")
+    def sds(z: float) -> str:
+        return f"{abs(z):.1f} binomial sds {'above' if z >= 0 else 'below'} it, fewer than {AT_CHANCE_SDS:g} above"
+
     lines = [f"  {r.task}: at chance on this ladder (best run {100 * r.best_accuracy:.1f}%, chance {100 * r.chance:.1f}%: "
-             f"{r.sds_above_chance:.1f} binomial sds above, under {AT_CHANCE_SDS:g}): when it leaves chance is not in "
-             "the data, and its intervals beyond the ladder are not calibrated for that" for r in rows.itertuples()]
+             f"{sds(r.sds_above_chance)}): when it leaves chance is not in the data, and its intervals beyond the "
+             "ladder are not calibrated for that" for r in rows.itertuples()]  # fmt: skip
     return "\n".join(lines)
 
 

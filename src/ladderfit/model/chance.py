@@ -31,9 +31,11 @@ AT_CHANCE_SDS = 3.0
 def tasks_at_chance(md: ModelData, sds: float = AT_CHANCE_SDS) -> pd.DataFrame:
     """Per task of a fitted ladder: ``task, chance, n_items, best_accuracy`` (the highest final
     accuracy of its runs), ``sds_above_chance`` (``(best - c) / sqrt(c (1 - c) / n)``) and
-    ``at_chance`` (fewer than ``sds`` of them)."""
-    best = pd.Series(md.s1_acc).groupby(np.asarray(md.s1_task)).max().reindex(range(md.n_tasks))
+    ``at_chance`` (fewer than ``sds`` of them). A task without guessing (chance 0) is at chance
+    only while every run scores 0."""
+    best = pd.Series(md.s1_acc).groupby(np.asarray(md.s1_task)).max().reindex(range(md.n_tasks)).to_numpy(float)
     chance, n = np.asarray(md.chance, float), np.asarray(md.n_items, float)
-    z = (best.to_numpy(float) - chance) / np.sqrt(chance * (1 - chance) / n)
-    return pd.DataFrame({"task": list(md.tasks), "chance": chance, "n_items": n, "best_accuracy": best.to_numpy(float),
+    sd = np.sqrt(chance * (1 - chance) / n)  # 0 for a task without guessing (chance 0: LAMBADA)
+    z = np.divide(best - chance, sd, out=np.where(best > chance, np.inf, 0.0), where=sd > 0)
+    return pd.DataFrame({"task": list(md.tasks), "chance": chance, "n_items": n, "best_accuracy": best,
                          "sds_above_chance": z, "at_chance": z < sds})  # fmt: skip
