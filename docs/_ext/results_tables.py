@@ -119,7 +119,7 @@ NOTES = {
         "The calibration table's default rows (the single step; OLMo with the discrepancy chosen on the "
         "other hold-outs' other runs, Pythia with OLMo's), split by whether the hold-out's training runs "
         "show the task only at chance (*at chance* yes: its best run less than 3 binomial sds above chance, "
-        ":mod:`ladderfit.model.chance`; the file lists which hold-out and task). Units as in the "
+        "`ladderfit.model.chance`; the file lists which hold-out and task). Units as in the "
         "calibration table."
     ),
     "calibration_run_effects": (
