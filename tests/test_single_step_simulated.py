@@ -19,6 +19,7 @@ law is not exact, and the shipped discrepancy is what covers the difference.
 
 import warnings
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,6 +58,7 @@ def test_simulated_law_is_a_single_step_law():
 
 
 def _fit(sim, seed: int):
+    jax.clear_caches()  # free the last fit's programs: a module's many fits exhaust the memory maps (conftest)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ladderfit.fit(sim.data, model="single_step", seed=seed, progress_bar=False)

@@ -64,6 +64,7 @@ def format_at_chance(fit) -> str:
     from ..model.chance import AT_CHANCE_SDS
 
     rows = fit.tasks_at_chance().query("at_chance")
+
     def sds(z: float) -> str:
         return f"{abs(z):.1f} binomial sds {'above' if z >= 0 else 'below'} it, fewer than {AT_CHANCE_SDS:g} above"
 
