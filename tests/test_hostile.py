@@ -1524,3 +1524,34 @@ def test_calibrate_with_one_usable_holdout_fails_before_fitting(tmp_path, capsys
     assert_failed(run(capsys, "calibrate", "--data", path, "--holdout", "largest_size", "largest_multiplier"),
                   "only largest_size applies", "largest_multiplier is skipped", "'multiplier' column")
     assert not no_sampling
+
+
+def test_cli_shows_a_warning_as_one_line(tmp_path):
+    """On the command line (a new process: not under pytest's recorder) a data warning reads
+    ``ladderfit: warning: ...``, without the file and source line of the code that raised it."""
+    df = tidy_ladder()
+    run_name = df["run"].iloc[0]
+    df.loc[df["run"] == run_name, "D"] = df.loc[df["run"] == run_name, "D"].max()  # constant D: a warning
+    path = tmp_path / "flat_d.csv"
+    df.to_csv(path, index=False)
+    code, _out, err = cli("data", "summary", "--data", path, timeout=60)
+    assert code == 0, err
+    lines = [ln for ln in err.splitlines() if "does not rise with the step" in ln]
+    assert lines and all(ln.startswith("ladderfit: warning: ") for ln in lines), err
+    assert "UserWarning" not in err and ".py:" not in err, err
+    code, _out, err = cli("--debug", "data", "summary", "--data", path, timeout=60)
+    assert code == 0 and "UserWarning: " in err and "does not rise with the step" in err, err  # Python's format
+
+
+def test_predict_names_the_data_in_a_fit_warning():
+    """predict's fit validates the table read from --data as a DataFrame: its warnings name the
+    --data given (a new process: pytest records warnings in this one)."""
+    code = ("import warnings\n"
+            "from ladderfit.cli import _warnings_as_lines\n"
+            "from ladderfit.cli.predict import _show_warnings\n"
+            "w = warnings.WarningMessage('DataFrame: each model size has a single training length', UserWarning, 'x.py', 1)\n"
+            "with _warnings_as_lines():\n"
+            "    _show_warnings([w, w], 'bundled:pythia')\n")
+    p = subprocess.run([sys.executable, "-c", code], env=env_for(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "ladderfit: warning: bundled:pythia: each model size has a single training length\n", p.stderr

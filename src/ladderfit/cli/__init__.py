@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from ..errors import LadderDataError
@@ -124,12 +125,32 @@ class _PipeSafe:
         return getattr(self._stream, name)
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning on the command line: ``ladderfit: warning: ...``, one line, without the file and
+    source line of the code that raised it (``--debug`` shows those)."""
+    return f"ladderfit: warning: {' '.join(str(message).split())}\n"
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(on: bool = True):
+    """Warnings shown as :func:`_format_warning` says while the command runs (recorded ones, as
+    ``warnings.catch_warnings(record=True)`` records them, are untouched)."""
+    before = warnings.formatwarning
+    if on:
+        warnings.formatwarning = _format_warning
+    try:
+        yield
+    finally:
+        warnings.formatwarning = before
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit status: 0 done, 2 bad input (one line on stderr), 3 not converged
     (predict), 1 an unexpected error (its traceback goes to a file in the temp folder, or
     inline with ``--debug``), 130 interrupted (every file as it was: an output is replaced
     only by a command that was not interrupted). A closed standard output (``| head``) is no
-    error and stops no file from being written."""
+    error and stops no file from being written. Warnings are one line each, ``ladderfit:
+    warning: ...`` (with ``--debug``, Python's own format, with the line that raised them)."""
     from ..io import interrupt_guard, interrupted
     from .common import setup_platform
 
@@ -139,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout = sys.stdout
     sys.stdout = _PipeSafe(stdout)
     try:
-        with interrupt_guard():
+        with interrupt_guard(), _warnings_as_lines(not args.debug):
             code = _run(args)
             if interrupted():  # a Ctrl-C that a callback swallowed: the command did not finish
                 raise KeyboardInterrupt

@@ -115,7 +115,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             progress_bar=args.progress,
             **({"calibration": choice} if choice is not None else {}),
         )
-    _show_warnings(caught)
+    _show_warnings(caught, args.data or "bundled:olmo")
     if args.save:  # the fit first: it is the costly part, kept even if a later step fails
         fit.save(args.save)
         print(f"saved the fit to {args.save}")
@@ -134,21 +134,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0 if d["converged"] else 3
 
 
-def _show_warnings(caught: list) -> None:
-    """Show the warnings caught while fitting once each; a ConvergenceWarning as a plain WARNING line."""
+def _show_warnings(caught: list, source: str) -> None:
+    """Show the warnings caught while fitting once each; a ConvergenceWarning as a plain WARNING
+    line. The fit validates the table read from ``--data`` as a DataFrame: its warnings name
+    ``source`` instead."""
     import warnings
 
     from ..model.diagnostics import ConvergenceWarning
 
     shown = set()
     for w in caught:
-        if (w.category, str(w.message)) in shown:  # the data are validated twice
+        text = str(w.message)
+        text = f"{source}: {text[len('DataFrame: '):]}" if text.startswith("DataFrame: ") else text
+        if (w.category, text) in shown:  # the data are validated twice
             continue
-        shown.add((w.category, str(w.message)))
+        shown.add((w.category, text))
         if issubclass(w.category, ConvergenceWarning):
-            print(f"\nWARNING: {w.message}\n", file=sys.stderr)
+            print(f"\nWARNING: {text}\n", file=sys.stderr)
         else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            warnings.showwarning(text, w.category, w.filename, w.lineno)
 
 
 def _print_summary(fit, d: dict, targets) -> None:
