@@ -101,7 +101,6 @@ def main() -> None:
 
     import jax
     import numpy as np
-    import pandas as pd
 
     import ladderfit
     from results_io import write_results
@@ -117,7 +116,7 @@ def main() -> None:
     if args.draws is not None:
         fit_options["draws"] = args.draws
     loaders = {"olmo": ladderfit.load_olmo_ladder, "pythia": ladderfit.load_pythia_ladder}
-    results, estimates, fits_info, at_chance = {}, {}, {}, {}
+    results, estimates, fits_info = {}, {}, {}
     for name in args.ladders.split(","):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -140,9 +139,6 @@ def main() -> None:
             jax.clear_caches()  # each hold-out compiles its own programs: free them (tens of fits in one process)
             fits_info[(name, spec_name)] = {rule: {"converged": f.info.converged, "seconds": f.info.fit_seconds,
                                                    **f.info.diagnostics} for rule, f in fitted.items()}
-            # the tasks each hold-out's training runs show only at chance (ladderfit.model.chance)
-            at_chance[(name, spec_name)] = pd.concat([f.fit.tasks_at_chance().assign(holdout=rule)
-                                                      for rule, f in fitted.items()], ignore_index=True)
             variants = {"no drift": {}, "drift": {"drifts": DRIFTS}}
             key = spec_name.split("/")[0]  # the structure, whatever the feature: its OLMo estimate applies
             if name != "olmo" and ("olmo", key) in estimates:
@@ -194,8 +190,8 @@ def main() -> None:
     by_task = [{"ladder": name, "model": model, "discrepancy": variant, **row}
                for (name, model, variant), table in results.items() for row in task_summary(table)]
     by_chance = [{"ladder": name, "model": model, "discrepancy": variant, **row}
-                 for (name, model, variant), table in results.items() if (name, model) in at_chance
-                 for row in chance_summary(table, at_chance[(name, model)], cols)]
+                 for (name, model, variant), table in results.items() if "at_chance" in table  # not v0.1's
+                 for row in chance_summary(table, cols)]
     write_results(args.results_name, {
         **({"script": "benchmarks/calibration.py " + " ".join(sys.argv[1:])} if args.results_name != "calibration" else {}),
         "settings": {**vars(args), "fit_options": fit_options, "holdouts": list(NESTED_HOLDOUTS)},
@@ -210,21 +206,16 @@ def main() -> None:
     print(f"\n(tables in {out}/; summary in benchmarks/results/{args.results_name}.json)")
 
 
-def chance_summary(table, at_chance, cols) -> list[dict]:
-    """The calibration summary (by distance bin) of the pairs whose task the hold-out's training
-    runs show only at chance (``at_chance``: :meth:`LadderFit.tasks_at_chance` per hold-out),
-    and of the others."""
-    from ladderfit.analysis.calibration import summarize_calibration
+def chance_summary(table, cols) -> list[dict]:
+    """:func:`ladderfit.analysis.calibration.summarize_by_chance` as records (by distance bin, the
+    pairs whose task the hold-out's training runs show only at chance, then the others), with
+    ``which`` (hold-out:task) of the pairs at chance."""
+    from ladderfit.analysis.calibration import summarize_by_chance
 
-    flags = at_chance.set_index(["holdout", "task"])["at_chance"]
-    flag = flags.reindex(list(zip(table["holdout"], table["task"]))).to_numpy(bool)
-    out = []
-    for value in (True, False):
-        for r in summarize_calibration(table[flag == value]).to_dict("records"):
-            if r["n"]:
-                which = ", ".join(sorted(set(table.loc[flag, "holdout"] + ":" + table.loc[flag, "task"]))) if value else None
-                out.append({"at_chance": value, "bin": r["bin"], "which": which, **{c: r[c] for c in cols}})
-    return out
+    flag = table["at_chance"].astype(bool)
+    which = ", ".join(sorted(set(table.loc[flag, "holdout"] + ":" + table.loc[flag, "task"])))
+    return [{"at_chance": r["at_chance"], "bin": r["bin"], "which": which if r["at_chance"] else None,
+             **{c: r[c] for c in cols}} for r in summarize_by_chance(table).to_dict("records")]
 
 
 def task_summary(table) -> list[dict]:

@@ -52,7 +52,8 @@ def test_cell_rounds_and_blanks():
 
 
 def test_chance_summary_splits_the_pairs_by_the_holdouts_own_flags():
-    """A task at chance in one hold-out and not in another is counted on each side accordingly."""
+    """A task at chance in one hold-out and not in another is counted on each side accordingly
+    (the table's ``at_chance``, per hold-out and task)."""
     from ladderfit.analysis.calibration import calibration_columns
 
     calibration = importlib.import_module("calibration")
@@ -61,11 +62,9 @@ def test_chance_summary_splits_the_pairs_by_the_holdouts_own_flags():
         rows.append({c: 0.0 for c in calibration_columns()} | {
             "holdout": h, "run": "r", "task": task, "distance": d, "actual": actual, "median": 0.5,
             **{f"{s}_{lev}": 0.5 + (0.1 if s == "upper" else -0.1) for lev in (50, 80, 90, 95) for s in ("lower", "upper")},
-            "model": "m", "bin": "", "converged": True})  # fmt: skip
+            "model": "m", "bin": "", "converged": True, "at_chance": (h, task) == ("h1", "a")})  # fmt: skip
     table = pd.DataFrame(rows)
-    flags = pd.DataFrame({"holdout": ["h1", "h1", "h2", "h2"], "task": ["a", "b", "a", "b"],
-                          "at_chance": [True, False, False, False]})
-    out = pd.DataFrame(calibration.chance_summary(table, flags, ("n", "coverage_90", "above_median")))
+    out = pd.DataFrame(calibration.chance_summary(table, ("n", "coverage_90", "above_median")))
     at = out[out["at_chance"]].set_index("bin")
     assert list(at.index) == ["far", "all"] and at.loc["far", "n"] == 1 and at.loc["far", "which"] == "h1:a"
     assert at.loc["far", "coverage_90"] == 0.0 and at.loc["far", "above_median"] == 1.0  # 0.9 above [0.4, 0.6]

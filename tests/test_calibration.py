@@ -34,6 +34,8 @@ from ladderfit.analysis.calibration import (  # noqa: E402
     read_calibration,
     score_holdout,
     summarize_by_task,
+    summarize_by_chance,
+    format_by_chance,
     summarize_calibration,
 )
 from ladderfit.cli import main  # noqa: E402
@@ -77,7 +79,7 @@ def _hand_table() -> pd.DataFrame:
     rows = [(0.0, 0.50), (0.5, 0.42), (0.7, 0.36), (1.5, 0.65), (2.0, 0.75), (3.0, 0.30)]
     t = pd.DataFrame([{"holdout": "h", "run": f"r{i}", "task": "t", "N": 1e9, "D": 1e10, "distance": d, "actual": y,
                        **q, "crps": 0.01 * (i + 1), "log_score": float(i), "model": "two_step", "bin": "",
-                       "converged": True, "fit_seconds": 1.0}
+                       "converged": True, "fit_seconds": 1.0, "at_chance": False}
                       for i, (d, y) in enumerate(rows)])  # fmt: skip
     t["bin"] = distance_bin(t["distance"])
     return t[list(CALIBRATION_COLUMNS)]
@@ -161,6 +163,12 @@ def test_calibration_table(real, ladder):
     assert list(dict.fromkeys(table["holdout"])) == ["largest_size", "small_corner"]
     assert set(table.loc[table["holdout"] == "small_corner", "run"]) == set(REST)
     assert table[list(CALIBRATION_COLUMNS)].notna().all().all()
+    # at_chance: the hold-out's own training runs (arc_easy and hellaswag are above chance even on 4 runs)
+    for rule, fit in zip(["largest_size", "small_corner"], [c["fit"] for c in calls]):
+        flags = fit.tasks_at_chance().set_index("task")["at_chance"]
+        rows = table[table["holdout"] == rule]
+        assert (rows["at_chance"].to_numpy() == flags.loc[rows["task"]].to_numpy()).all()
+    assert table["at_chance"].dtype == bool and not table["at_chance"].any()
     # quantiles ordered: lower_95 <= lower_90 <= lower_80 <= lower_50 <= median <= upper_50 <= ... <= upper_95
     order = ["lower_95", "lower_90", "lower_80", "lower_50", "median", "upper_50", "upper_80", "upper_90", "upper_95"]
     assert (np.diff(table[order].to_numpy(), axis=1) >= -1e-12).all()
@@ -238,6 +246,27 @@ def test_summarize_by_task_by_hand():
         summarize_by_task(t.drop(columns="task"))
 
 
+def test_summarize_by_chance_by_hand():
+    """Task u at chance on its hold-out's runs (the hand table's pairs again): each side is
+    summarized as the whole table would be; a side without pairs has no rows; a table without
+    the column (written before it) is a clear error."""
+    t = _hand_table()
+    table = pd.concat([t, t.assign(task="u", at_chance=True)], ignore_index=True)
+    by = summarize_by_chance(table)
+    whole = summarize_calibration(t)
+    assert by["at_chance"].tolist() == [True] * 4 + [False] * 4 and by["bin"].tolist() == ["near", "mid", "far", "all"] * 2
+    for side in (True, False):
+        got = by[by["at_chance"] == side].drop(columns="at_chance").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, whole)
+    only = summarize_by_chance(t)  # no task at chance
+    assert not only["at_chance"].any() and len(only) == 4
+    lines = format_by_chance(by).splitlines()
+    assert len(lines) == 9 and lines[3].split()[:5] == ["at", "chance", "far", "2", "0.0"]
+    assert lines[8].split()[:3] == ["others", "all", "6"]
+    with pytest.raises(LadderDataError, match="no column 'at_chance'.*rerun ladderfit calibrate"):
+        summarize_by_chance(t.drop(columns="at_chance"))
+
+
 def test_summary_of_a_table_missing_a_column():
     with pytest.raises(LadderDataError, match=r"not a calibration table: missing column\(s\) \['upper_90'\]"):
         summarize_calibration(_hand_table().drop(columns="upper_90"))
@@ -292,6 +321,7 @@ def test_cli_calibrate_writes_the_table_and_plot_draws_it(real, tmp_path, capsys
     assert "small_corner: trained on 4 runs, predicted 12" in text and "far (d > 1.5)" in text and "PIT" in text
     by_task = text.split("by task")[1].splitlines()[2:]  # the header line, then one line per task
     assert [line.split()[0] for line in by_task[:len(TASKS)]] == TASKS
+    assert "only at chance" not in text  # no task at chance on these hold-outs: no split printed
     fig = tmp_path / "calibration.png"
     assert main(["plot", "calibration", "--calibration", str(out), "--out", str(fig), "--dpi", "40"]) == 0
     assert fig.stat().st_size > 0

@@ -59,7 +59,7 @@ from ..model.spec import as_spec
 from .stacking import log_density
 
 __all__ = [  # the rules and the distance (nested_holdouts, distance_beyond, ...) are :mod:`.holdouts`'s
-    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "summarize_by_task", "format_by_task", "score_holdout", "holdout_draws", "scored_rows", "calibration_columns", "interval_levels", "check_calibration_table", "read_calibration", "pit_counts", "HoldoutFit", "LEVELS", "CALIBRATION_COLUMNS",
+    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "summarize_by_task", "format_by_task", "summarize_by_chance", "format_by_chance", "score_holdout", "holdout_draws", "scored_rows", "calibration_columns", "interval_levels", "check_calibration_table", "read_calibration", "pit_counts", "HoldoutFit", "LEVELS", "CALIBRATION_COLUMNS",
 ]  # fmt: skip
 
 #: Central interval levels (percent) of the calibration table.
@@ -70,7 +70,7 @@ def calibration_columns(levels=LEVELS) -> tuple[str, ...]:
     """The columns of a calibration table with central intervals at ``levels`` (percent)."""
     bounds = tuple(f"{side}_{lev:g}" for lev in levels for side in ("lower", "upper"))
     return ("holdout", "run", "task", "N", "D", "distance", "actual", "median", *bounds, "crps", "log_score",
-            "model", "bin", "converged", "fit_seconds")  # fmt: skip
+            "model", "bin", "converged", "fit_seconds", "at_chance")  # fmt: skip
 
 
 CALIBRATION_COLUMNS: tuple[str, ...] = calibration_columns()
@@ -252,7 +252,9 @@ def score_holdouts(fitted: dict, skipped: dict, model: str, *, levels=LEVELS, di
     parts = []
     for rule, f in fitted.items():
         rows = score(f.fit, f.truth, f.distance, levels, scale[rule]).sort_values(["N", "D", "run", "task"], kind="stable")
-        parts.append(rows.assign(holdout=rule, model=model, converged=f.info.converged, fit_seconds=f.info.fit_seconds))
+        at_chance = f.fit.tasks_at_chance().set_index("task")["at_chance"]  # on this hold-out's training runs
+        parts.append(rows.assign(holdout=rule, model=model, converged=f.info.converged, fit_seconds=f.info.fit_seconds,
+                                 at_chance=rows["task"].map(at_chance).fillna(False).astype(bool)))
     table = pd.concat(parts, ignore_index=True).assign(bin=lambda t: distance_bin(t["distance"]))
     table = table[list(calibration_columns(levels))]
     table.attrs.update(attrs)
@@ -300,7 +302,8 @@ def calibration(
     Returns
     -------
     DataFrame with columns :func:`calibration_columns` (``levels``), one row per (hold-out,
-    held-out run, task). ``attrs["skipped"]``: rule -> why it was skipped (a rule whose fit
+    held-out run, task); ``at_chance``: the hold-out's training runs show the task only at
+    chance (:func:`~ladderfit.model.chance.tasks_at_chance`), :func:`summarize_by_chance`. ``attrs["skipped"]``: rule -> why it was skipped (a rule whose fit
     fails for too few data is skipped too); ``attrs["fits"]``: rule -> :class:`HoldoutFit`;
     with ``"cross_validated"``, ``attrs["discrepancy"]``: the
     :class:`~.discrepancy.DiscrepancyEstimate` from all hold-outs (the prior to use on this
@@ -473,6 +476,32 @@ def summarize_by_task(table: pd.DataFrame) -> pd.DataFrame:
                      "far_n": int(far["n"]),
                      **{f"far_{k}": float(far[k]) if far["n"] else np.nan for k in ("coverage_90", "above_median")}})
     return pd.DataFrame(rows)
+
+
+def summarize_by_chance(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summarize_calibration` of the pairs whose task the hold-out's own training runs
+    show only at chance (``at_chance``: :func:`~ladderfit.model.chance.tasks_at_chance`) and of
+    the others: its columns, with ``at_chance`` first and a row per (side, bin) with pairs.
+    Where a ladder's far intervals miss on one side, this says whether those tasks are why."""
+    check_calibration_table(table)
+    if "at_chance" not in table.columns:
+        raise LadderDataError("the calibration table has no column 'at_chance' (a table written before it was added); "
+                              "rerun ladderfit calibrate")
+    flag = table["at_chance"].astype(bool).to_numpy()
+    parts = [summarize_calibration(table[flag == side]).assign(at_chance=side) for side in (True, False) if (flag == side).any()]
+    out = pd.concat(parts, ignore_index=True)
+    out = out[out["n"] > 0]
+    return out[["at_chance", *[c for c in out.columns if c != "at_chance"]]].reset_index(drop=True)
+
+
+def format_by_chance(by_chance: pd.DataFrame) -> str:
+    """A readable table of :func:`summarize_by_chance`, one line per (side, bin)."""
+    lines = [f"{'tasks':<10} {'distance':<8} {'pairs':>5} {'cov90':>5} {'width90':>7} {'MAE':>5} {'>med':>5}   "
+             "(coverage and >med in %, width and MAE in accuracy points)"]
+    for r in by_chance.to_dict("records"):
+        lines.append(f"{'at chance' if r['at_chance'] else 'others':<10} {r['bin']:<8} {r['n']:>5} "
+                     f"{100 * r['coverage_90']:5.1f} {r['mean_width_90']:7.2f} {r['mae']:5.2f} {100 * r['above_median']:5.1f}")
+    return "\n".join(lines)
 
 
 def format_by_task(by_task: pd.DataFrame) -> str:

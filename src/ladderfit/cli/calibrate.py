@@ -10,7 +10,8 @@ that do not apply to the ladder are skipped with a note), predicts every held-ou
 prints the coverage of the 50/80/90/95% intervals, the 90% width, the MAE and the 90%
 interval score per distance bin (near d < 0.7, mid, far d > 1.5 in (log N, log D)), then the
 PIT counts, then per task its 90% coverage, width, MAE, CRPS and share of truths above the
-median, over all its pairs and in the far bin. With ``--compare``, it calibrates each model and chooses the one with the lowest
+median, over all its pairs and in the far bin, then (where a hold-out's training runs show
+some task only at chance) the pairs of those tasks against the others. With ``--compare``, it calibrates each model and chooses the one with the lowest
 CRPS among those whose coverage holds (the scores table says why). ``--out`` writes one row
 per (hold-out, run, task); ``ladderfit plot calibration --calibration FILE`` draws it;
 ``--save-choice FILE`` writes the chosen model and discrepancy for ``ladderfit predict
@@ -30,8 +31,8 @@ __all__ = ["add_parser"]
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..analysis.calibration import (calibration, choose_model, format_by_task, format_calibration, summarize_by_task,
-                                        summarize_calibration)
+    from ..analysis.calibration import (calibration, choose_model, format_by_chance, format_by_task, format_calibration,
+                                        summarize_by_chance, summarize_by_task, summarize_calibration)
     from ..model.spec import as_spec
 
     check_outputs(args, out="table", save_choice="calibration choice")
@@ -56,6 +57,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(format_calibration(summarize_calibration(table)))
     print("\nby task (which tasks the ladder predicts, near and far):")
     print(format_by_task(summarize_by_task(table)))
+    if table["at_chance"].any():
+        print("\ntasks a hold-out's training runs show only at chance (ladderfit.model.chance), against the others:")
+        print(format_by_chance(summarize_by_chance(table)))
     if args.out:
         write_csv(args.out, table)
     if args.save_choice:
