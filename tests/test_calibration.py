@@ -265,6 +265,10 @@ def test_summarize_by_chance_by_hand():
     assert lines[8].split()[:3] == ["others", "all", "6"]
     with pytest.raises(LadderDataError, match="no column 'at_chance'.*rerun ladderfit calibrate"):
         summarize_by_chance(t.drop(columns="at_chance"))
+    as_text = table.assign(at_chance=table["at_chance"].map({True: "True", False: "False"}))  # as a CSV may hold it
+    pd.testing.assert_frame_equal(summarize_by_chance(as_text), by)
+    with pytest.raises(LadderDataError, match=r"'at_chance' must hold True or False; got \['yes'\]"):
+        summarize_by_chance(table.assign(at_chance="yes"))
 
 
 def test_summary_of_a_table_missing_a_column():

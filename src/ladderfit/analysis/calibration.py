@@ -487,11 +487,23 @@ def summarize_by_chance(table: pd.DataFrame) -> pd.DataFrame:
     if "at_chance" not in table.columns:
         raise LadderDataError("the calibration table has no column 'at_chance' (a table written before it was added); "
                               "rerun ladderfit calibrate")
-    flag = table["at_chance"].astype(bool).to_numpy()
+    flag = _bool_column(table["at_chance"], "at_chance")
     parts = [summarize_calibration(table[flag == side]).assign(at_chance=side) for side in (True, False) if (flag == side).any()]
     out = pd.concat(parts, ignore_index=True)
     out = out[out["n"] > 0]
     return out[["at_chance", *[c for c in out.columns if c != "at_chance"]]].reset_index(drop=True)
+
+
+def _bool_column(values: pd.Series, name: str) -> np.ndarray:
+    """A column of booleans (True/False, 1/0, or their text as a CSV holds it), else a clear error."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(bool)
+    known = {True: True, False: False, 1: True, 0: False, "True": True, "False": False, "true": True, "false": False}
+    bad = [v for v in values.unique() if not isinstance(v, (bool, int, float, str, np.bool_, np.integer, np.floating))
+           or v not in known]
+    if bad:
+        raise LadderDataError(f"calibration column '{name}' must hold True or False; got {bad[:3]}")
+    return values.map(known).to_numpy(bool)
 
 
 def format_by_chance(by_chance: pd.DataFrame) -> str:
