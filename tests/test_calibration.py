@@ -326,6 +326,21 @@ def test_cli_calibrate_writes_the_table_and_plot_draws_it(real, tmp_path, capsys
     by_task = text.split("by task")[1].splitlines()[2:]  # the header line, then one line per task
     assert [line.split()[0] for line in by_task[:len(TASKS)]] == TASKS
     assert "only at chance" not in text  # no task at chance on these hold-outs: no split printed
+    # the estimate's priors as Python to paste into fit(priors=...), as the how-to says
+    import ast
+    import re
+
+    from ladderfit.analysis.discrepancy import GAMMA_GRID
+    from ladderfit.model.priors import resolve_priors
+
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("use it: priors="))
+    pasted = resolve_priors(ast.literal_eval(line.split("priors=", 1)[1]))
+    said = re.search(r"logit shift d\^([\d.]+) x \(([+-][\d.]+) \+ [\d.]+ eps\): gamma = ([\d.]+) .*log-sd ([\d.]+)", text)
+    power, drift, gamma, log_sd = map(float, said.groups())
+    assert pasted["discrepancy_power"] == ("Fixed", (power,)) and pasted["discrepancy_drift"] == ("Fixed", (drift,))
+    family, (mu, sd) = pasted["discrepancy"]
+    assert family == "LogNormal" and sd == pytest.approx(log_sd, abs=0.006)
+    assert np.exp(mu) == pytest.approx(max(gamma, GAMMA_GRID[1]), abs=6e-4)  # gamma 0: the grid's smallest above it
     fig = tmp_path / "calibration.png"
     assert main(["plot", "calibration", "--calibration", str(out), "--out", str(fig), "--dpi", "40"]) == 0
     assert fig.stat().st_size > 0

@@ -104,7 +104,16 @@ def _calibrate_one(args: argparse.Namespace, spec):
     if "discrepancy" in table.attrs:
         est = table.attrs["discrepancy"]
         print(f"discrepancy from all hold-outs: {est}")
+        print(f"  use it: priors={_priors_text(est.priors)}")
     return table
+
+
+def _priors_text(priors: dict) -> str:
+    """``{'discrepancy': ('LogNormal', (-3.26, 0.46)), ...}``: the priors as Python to paste
+    into ``ladderfit.fit(priors=...)``, numbers to 4 significant digits."""
+    items = (f"{name!r}: ({family!r}, ({', '.join(f'{v:.4g}' for v in params)}{',' if len(params) == 1 else ''}))"
+             for name, (family, params) in priors.items())
+    return "{" + ", ".join(items) + "}"
 
 
 def _convergence_status(tables: dict, allow: bool) -> int:
