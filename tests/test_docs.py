@@ -248,3 +248,18 @@ def test_readme_figures_exist_and_are_small():
     assert figures, "the README shows a figure"
     for fig in figures:
         assert (ROOT / fig).stat().st_size < 150 * 1024, fig
+
+
+def test_the_architecture_page_names_every_module():
+    """The layer diagram of docs/user_guide/architecture.md names every module of every layer
+    (a module added without it is drift the page would not show)."""
+    text = (DOCS / "user_guide" / "architecture.md").read_text()
+    diagram = text.split("```text", 1)[1].split("```", 1)[0]
+    words = set(re.findall(r"[a-z_0-9]+", diagram))
+    missing = []
+    for layer in ("data", "model", "analysis", "plots"):
+        for path in (ROOT / "src" / "ladderfit" / layer).rglob("*.py"):
+            name = path.parent.name if path.stem == "__init__" else path.stem
+            if name not in words and not (path.stem == "__init__" and path.parent.name == layer):
+                missing.append(str(path.relative_to(ROOT / "src")))
+    assert not missing, f"not in the architecture diagram: {missing}"
