@@ -5,7 +5,8 @@ in its table, rounded as the headers say; a missing file renders as "not yet mea
 malformed one raises; (b) each table between ``<!-- results:NAME -->`` markers in the README is
 exactly the rendering of ``benchmarks/results/NAME.json`` (skipped while that file does not
 exist); (c) every public name (``ladderfit.__all__``, and each subpackage's ``__all__``) and
-every module is in the API reference's autosummary lists. Fast: no Sphinx build, no fitting.
+every module is in the API reference's autosummary lists; (d) the architecture page's layer
+diagram names every module. Fast: no Sphinx build, no fitting.
 """
 
 from __future__ import annotations
