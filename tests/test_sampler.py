@@ -51,6 +51,32 @@ def test_curve_by_centre_jacobian_is_exact():
         assert float(factor) == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
+def test_secant_shift_is_the_centre_slope_over_the_secant():
+    """For a term a e^{-alpha x} over [lo, hi]: exp(secant_shift) is its derivative at x = 0 over
+    its secant slope, exactly; it tends to e^{alpha (lo + hi) / 2} as alpha Delta -> 0 (no
+    cancellation) and is 0 for a range that is a point; secant_values inverts _slope_by_secant."""
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        alpha, lo, hi = rng.uniform(0.05, 8.0), -rng.uniform(0.1, 1.5), rng.uniform(0.1, 1.5)
+        secant = (np.exp(-alpha * lo) - np.exp(-alpha * hi)) / (hi - lo)  # per unit a
+        assert float(np.exp(joint.secant_shift(alpha, lo, hi))) == pytest.approx(alpha / secant, rel=1e-10)
+    assert float(joint.secant_shift(1e-9, -0.5, 0.3)) == pytest.approx(1e-9 * (-0.1), abs=1e-14)
+    assert float(joint.secant_shift(2.0, 0.4, 0.4)) == 0.0
+    md = bayes.build_model_data(simulate_ladder(default_truths(2, seed=3), seed=3).data, FitConfig(model="two_step").model)
+    g_N, alpha, g_D, beta = np.array([0.04, 0.09]), np.array([0.3, 2.0]), np.array([0.05, 0.02]), np.array([0.5, 4.0])
+    phi = joint.secant_values(md, g_N, alpha, g_D, beta)
+    x_lo, x_hi, z_lo, z_hi = joint.law_ranges(md)
+    assert (x_lo < 0).all() and (x_hi > 0).all() and (z_lo < 0).all() and (z_hi > 0).all()
+    priors = resolve_priors()
+    with handlers.trace() as tr:
+        got = joint._slope_by_secant(jnp.asarray(phi["secant_slope_N"]), alpha, x_lo, x_hi, priors, "slope_N")
+    np.testing.assert_allclose(np.asarray(got), g_N, rtol=1e-12)
+    from numpyro.distributions import LogNormal
+
+    expected = LogNormal(*priors["slope_N"][1]).log_prob(g_N).sum() + np.log(g_N).sum()  # p(g) |dg / dlog g_sec|
+    assert float(tr["slope_N_prior"]["fn"].log_prob(0.0).sum()) == pytest.approx(float(expected), rel=1e-12)
+
+
 def test_centre_values_invert_the_map():
     """initial_values' (logit p_c, log s) map back to the (delta, log k) they came from."""
     u, delta, log_k, chance = np.array([-2.0, 0.5]), np.array([0.01, -0.03]), np.array([1.2, 2.5]), np.array([0.25, 0.5])
@@ -113,7 +139,7 @@ def test_draws_by_need_is_documented_in_the_config():
 
 def test_sampler_geometry_matches_the_model_posterior(one_task):
     """NUTS in the sampler's geometry and in the model's own give the same posterior of the
-    sigmoid (within Monte Carlo error) on a simulated task."""
+    sigmoid and of step 1's slopes and level (within Monte Carlo error) on a simulated task."""
     from numpyro.infer import MCMC, NUTS, init_to_value
 
     config = FitConfig(chains=2, warmup=300, draws=400, progress_bar=False, model="two_step")
@@ -124,7 +150,8 @@ def test_sampler_geometry_matches_the_model_posterior(one_task):
         kernel = NUTS(joint.ladder_model, init_strategy=init_to_value(values=bayes.initial_values(md, priors)))
         mcmc = MCMC(kernel, num_warmup=300, num_samples=400, num_chains=2, chain_method="sequential", progress_bar=False)
         mcmc.run(jax.random.PRNGKey(0), md, priors, for_sampler=geometry)
-        out[geometry] = {k: np.asarray(mcmc.get_samples()[k]).ravel() for k in ("floor_shift", "log_k", "logit_centre")}
+        out[geometry] = {k: np.asarray(mcmc.get_samples()[k]).ravel()
+                         for k in ("floor_shift", "log_k", "logit_centre", "slope_N", "slope_D", "level")}
     for k in out[True]:
         a, b = out[True][k], out[False][k]
         sd = np.sqrt((a.var() + b.var()) / 2)
@@ -280,7 +307,8 @@ def test_sampler_observes_each_step_on_a_grid_with_the_same_likelihood(dtype, rt
     with handlers.seed(rng_seed=5), handlers.trace() as prior_tr:
         joint.ladder_model(md, priors)
     u = {k: np.asarray(s["value"]) for k, s in prior_tr.items()}
-    centre = joint.centre_values(u["logit_centre"], u["floor_shift"], u["log_k"], md.chance)
+    centre = {**joint.centre_values(u["logit_centre"], u["floor_shift"], u["log_k"], md.chance),
+              **joint.secant_values(md, u["slope_N"], u["alpha"], u["slope_D"], u["beta"])}  # the sampler's geometry
     with handlers.seed(rng_seed=5), handlers.substitute(data=centre), handlers.trace() as tr:
         joint.ladder_model(md, priors, for_sampler=True, likelihood_dtype=dtype)
     v = {k: np.asarray(s["value"]) for k, s in tr.items()}
@@ -317,8 +345,9 @@ def test_float32_likelihood_gives_the_float64_posterior():
     md, priors = fit.model_data, fit.priors
     post = fit.idata.posterior
     sampled = {k: post[k].values for k in post.data_vars if k in joint.SAMPLED_SITES}
-    centre = joint.centre_values(sampled["logit_centre"], sampled["floor_shift"], sampled["log_k"], md.chance)
-    params = {k: v for k, v in {**sampled, **centre}.items() if k not in ("floor_shift", "log_k")}
+    centre = {**joint.centre_values(sampled["logit_centre"], sampled["floor_shift"], sampled["log_k"], md.chance),
+              **joint.secant_values(md, sampled["slope_N"], post["alpha"].values, sampled["slope_D"], post["beta"].values)}
+    params = {k: v for k, v in {**sampled, **centre}.items() if k not in ("floor_shift", "log_k", "slope_N", "slope_D")}
     gaps = []
     for c, d in [(0, 0), (1, 100), (2, 200), (3, 399)]:
         point = {k: v[c, d] for k, v in params.items()}

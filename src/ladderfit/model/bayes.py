@@ -31,7 +31,8 @@ from ..errors import LadderDataError
 from ..io import check_interrupt
 from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
 from .inputs import ModelData, build_model_data
-from .joint import SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, run_effect_conditional, single_step_centre_values
+from .joint import (SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, run_effect_conditional,
+                    secant_values, single_step_centre_values)
 from .priors import resolve_priors
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
@@ -105,6 +106,9 @@ def initial_values(md: ModelData, priors: dict) -> dict[str, np.ndarray]:
     if md.spec.run_effects:
         init["checkpoint_ratio"] = np.full(T, 0.25)
     init.update(centre_values(u_c, init["floor_shift"], log_k, md.chance))  # the sampler's geometry
+    if md.structure == "two_step":  # its slopes by their secants (joint._slope_by_secant)
+        init.update(secant_values(md, g_N, np.exp(a_mu + tau * init["alpha_z"]), g_D,
+                                  np.exp(b_mu + tau * init["beta_z"])))
     if md.n_replicated:
         init.update(seed_share=np.full(G, 0.5), config_raw=np.zeros(md.n_replicated))
     return init

@@ -108,6 +108,7 @@ from .inputs import ModelData
 from .priors import prior
 
 __all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "measured_slopes", "single_step_centre_values", "WEAK_SLOPE",
+           "secant_shift", "secant_values", "law_ranges",
            "ladder_model", "single_step_model", "model_for"]
 
 
@@ -121,7 +122,8 @@ SAMPLED_SITES: frozenset[str] = frozenset({
 
 
 #: Sites of the sampler's geometry only (``for_sampler=True``): not parameters of the model.
-SAMPLER_SITES: frozenset[str] = frozenset({"centre_accuracy", "centre_slope", "centre_slope_N", "centre_slope_D"})
+SAMPLER_SITES: frozenset[str] = frozenset({"centre_accuracy", "centre_slope", "centre_slope_N", "centre_slope_D",
+                                           "secant_slope_N", "secant_slope_D"})
 
 
 def _population(name: str, priors: dict) -> tuple:
@@ -322,16 +324,24 @@ class _Curve(NamedTuple):
     sigma_checkpoint: jnp.ndarray | float = 0.0
 
 
-def _step1_draws(data: ModelData, priors: dict, with_D: bool) -> dict:
-    """Step 1's parameters per law (plate ``law``): level, centre slopes, the exponents'
-    non-centred draws, the scatter and (with replicates) the seeds' share of it."""
+def _step1_draws(data: ModelData, priors: dict, with_D: bool, by_secant: bool = False) -> dict:
+    """Step 1's parameters per law (plate ``law``): level, centre slopes (``by_secant``: the log
+    secant slopes instead, NUTS's geometry, :func:`_slope_by_secant`), the exponents' non-centred draws, the
+    scatter and (with replicates) the seeds' share of it."""
     draws = {"seed_share": None}
+    flat = dist.ImproperUniform(dist.constraints.real, (), ())
     with numpyro.plate("law", data.n_laws, dim=-1):
         draws["level"] = numpyro.sample("level", prior(priors, "level"))
-        draws["g_N"] = numpyro.sample("slope_N", prior(priors, "slope_N"))
+        if by_secant:
+            draws["secant_N"] = numpyro.sample("secant_slope_N", flat)
+        else:
+            draws["g_N"] = numpyro.sample("slope_N", prior(priors, "slope_N"))
         draws["alpha_z"] = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
-        if with_D:
+        if with_D and by_secant:
+            draws["secant_D"] = numpyro.sample("secant_slope_D", flat)
+        elif with_D:
             draws["g_D"] = numpyro.sample("slope_D", prior(priors, "slope_D"))
+        if with_D:
             draws["beta_z"] = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         draws["sigma_loss"] = numpyro.sample("sigma_loss", prior(priors, "sigma_loss"))
         if data.n_replicated:  # the share of a run's scatter that a rerun with another seed redraws
@@ -363,14 +373,72 @@ def _step2_draws(data: ModelData, priors: dict, k_pop: tuple, for_sampler: bool)
     return draws
 
 
+def secant_shift(exponent, lo, hi):
+    r"""``log(g / g_sec)``: the centre slope g of a power-law term over its secant slope g_sec
+    across the ladder's range [lo, hi] of x (or z), for the term's exponent:
+
+    .. math::
+
+        \log\frac{g}{g_\mathrm{sec}} = \log\frac{\alpha\,\Delta}{e^{-\alpha\,lo} - e^{-\alpha\,hi}}
+        = \log(\alpha\Delta) + \alpha\,lo - \log(1 - e^{-\alpha\Delta}),\quad \Delta = hi - lo;
+
+    0 where the range is a point (Delta = 0: one size)."""
+    width = jnp.asarray(hi) - jnp.asarray(lo)
+    t = exponent * jnp.where(width > 0, width, 1.0)
+    return jnp.where(width > 0, jnp.log(t) + exponent * jnp.asarray(lo) - jnp.log(-jnp.expm1(-t)), 0.0)
+
+
+def _slope_by_secant(log_secant, exponent, lo, hi, priors: dict, name: str):
+    r"""A law's centre slope g (site ``name``, deterministic here) from its log secant slope,
+    drawn by NUTS: ``log g = log g_sec + secant_shift(alpha, lo, hi)``, the prior of g carried
+    by a factor (``log p(g) + log g``: the map is a shift in log g, its Jacobian 1).
+
+    What a ladder's runs measure is the drop of the term across their range (the secant), not
+    its derivative at the centre: with two sizes, g = g_sec alpha h / sinh(alpha h) for a range
+    of +-h, so at a fixed secant log g falls linearly in alpha, a curved tail where NUTS
+    diverged (``benchmarks/sampler_grid.py``, the two steps on the sub-ladders of two sizes).
+    The posterior is the model's. Used for the two-step structure's g_N and g_D; the compute
+    structure's one term in log C keeps its centre slope (it did not diverge, and the secant cost
+    it tail ESS on two sub-ladders)."""
+    log_g = log_secant + secant_shift(exponent, lo, hi)
+    g = numpyro.deterministic(name, jnp.exp(log_g))
+    numpyro.factor(f"{name}_prior", prior(priors, name).log_prob(g) + log_g)
+    return g
+
+
+def secant_values(data: ModelData, g_N, alpha, g_D=None, beta=None) -> dict:
+    """``secant_slope_N`` (and ``secant_slope_D``) of NUTS's step-1 geometry from the centre
+    slopes and exponents per law (:func:`_slope_by_secant`'s inverse, for initial values)."""
+    x_lo, x_hi, z_lo, z_hi = law_ranges(data)
+    out = {"secant_slope_N": np.log(g_N) - np.asarray(secant_shift(np.asarray(alpha), x_lo, x_hi))}
+    if g_D is not None:
+        out["secant_slope_D"] = np.log(g_D) - np.asarray(secant_shift(np.asarray(beta), z_lo, z_hi))
+    return out
+
+
+def law_ranges(data: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per step-1 law, the range of its points' centred x and z: (x lo, x hi, z lo, z hi)."""
+    out = np.zeros((4, data.n_laws))
+    for law in range(data.n_laws):
+        i = data.s1_task == law
+        if i.any():
+            out[:, law] = data.s1_x[i].min(), data.s1_x[i].max(), data.s1_z[i].min(), data.s1_z[i].max()
+    return tuple(out)
+
+
 def _step1_law(data: ModelData, priors: dict, s1: dict, alpha_pop: tuple, beta_pop: tuple | None) -> _Law:
     """The law's coefficients per law from its centre parameterization; E > 0 softly (a factor)."""
     L_c_law = jnp.asarray(data.loss_scale) * jnp.exp(priors["level_sd"][1][0] * s1["level"])
     alpha_law = jnp.exp(alpha_pop[0] + alpha_pop[1] * s1["alpha_z"])
-    a_law = s1["g_N"] * L_c_law / alpha_law
+    x_lo, x_hi, z_lo, z_hi = law_ranges(data) if "secant_N" in s1 else (None,) * 4
+    g_N = (_slope_by_secant(s1["secant_N"], alpha_law, x_lo, x_hi, priors, "slope_N") if "secant_N" in s1
+           else s1["g_N"])
+    a_law = g_N * L_c_law / alpha_law
     if beta_pop is not None:
         beta_law = jnp.exp(beta_pop[0] + beta_pop[1] * s1["beta_z"])
-        b_law = s1["g_D"] * L_c_law / beta_law
+        g_D = (_slope_by_secant(s1["secant_D"], beta_law, z_lo, z_hi, priors, "slope_D") if "secant_D" in s1
+               else s1["g_D"])
+        b_law = g_D * L_c_law / beta_law
     else:
         beta_law, b_law = jnp.ones_like(alpha_law), jnp.zeros_like(a_law)
     E_law = L_c_law - a_law - b_law
@@ -564,8 +632,9 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     ``loss_obs`` (step-1 points) and ``acc_obs`` (step-2 checkpoints), and for targets
     ``target_loss`` and ``target_accuracy`` (``target``, ``task``). ``observe=False`` leaves the
     observations unconditioned (prior and posterior predictive checks). ``for_sampler=True``
-    draws the sigmoid's floor and slope through its centre (:func:`_curve_by_centre`): the same
-    posterior in NUTS's better geometry, for sampling only (its flat sites cannot be drawn
+    draws the sigmoid's floor and slope through its centre (:func:`_curve_by_centre`) and, in
+    the two-step structure, step 1's slopes by their secants across the ladder
+    (:func:`_slope_by_secant`): the same posterior in NUTS's better geometry, for sampling only (its flat sites cannot be drawn
     from the prior); observed, each step's points are then one term of the density (a grid
     with a row per law or task, padding masked out), the checkpoints' terms computed in
     ``likelihood_dtype`` (``"float32"``: summed in float64, the same density within 0.01 nats).
@@ -581,7 +650,9 @@ def ladder_model(data: ModelData, priors: dict, target_x=None, target_z=None, ob
     beta_pop = _population("beta", priors) if with_D else None
     k_pop = _population("k", priors)
     # step 1: one law per task, or one for all when the feature is shared by the tasks (C4 loss)
-    s1 = _step1_draws(data, priors, with_D)
+    # NUTS draws the two steps' slopes by their secants (compute's one term in log C kept its
+    # centre slope: the secant cost it tail ESS on two sub-ladders, benchmarks/sampler_grid.py)
+    s1 = _step1_draws(data, priors, with_D, for_sampler and with_D)
     s2 = _step2_draws(data, priors, k_pop, for_sampler)
     law = _step1_law(data, priors, s1, alpha_pop, beta_pop)
     task_law, curve = _task_tables(data, law, s2, with_D)
