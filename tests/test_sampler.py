@@ -65,7 +65,7 @@ def test_secant_shift_is_the_centre_slope_over_the_secant():
     md = bayes.build_model_data(simulate_ladder(default_truths(2, seed=3), seed=3).data, FitConfig(model="two_step").model)
     g_N, alpha, g_D, beta = np.array([0.04, 0.09]), np.array([0.3, 2.0]), np.array([0.05, 0.02]), np.array([0.5, 4.0])
     phi = joint.secant_values(md, g_N, alpha, g_D, beta)
-    x_lo, x_hi, z_lo, z_hi = joint.law_ranges(md)
+    x_lo, x_hi, z_lo, z_hi = md.s1_ranges()
     assert (x_lo < 0).all() and (x_hi > 0).all() and (z_lo < 0).all() and (z_hi > 0).all()
     priors = resolve_priors()
     with handlers.trace() as tr:

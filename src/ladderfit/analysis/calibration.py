@@ -303,8 +303,9 @@ def calibration(
     -------
     DataFrame with columns :func:`calibration_columns` (``levels``), one row per (hold-out,
     held-out run, task); ``at_chance``: the hold-out's training runs show the task only at
-    chance (:func:`~ladderfit.model.chance.tasks_at_chance`), :func:`summarize_by_chance`. ``attrs["skipped"]``: rule -> why it was skipped (a rule whose fit
-    fails for too few data is skipped too); ``attrs["fits"]``: rule -> :class:`HoldoutFit`;
+    chance (:func:`~ladderfit.model.chance.tasks_at_chance`; :func:`summarize_by_chance`).
+    ``attrs["skipped"]``: rule -> why it was skipped (a rule whose fit fails for too few data
+    is skipped too); ``attrs["fits"]``: rule -> :class:`HoldoutFit`;
     with ``"cross_validated"``, ``attrs["discrepancy"]``: the
     :class:`~.discrepancy.DiscrepancyEstimate` from all hold-outs (the prior to use on this
     ladder) and ``attrs["discrepancy_by_holdout"]``: rule -> {held-out run -> the estimate it

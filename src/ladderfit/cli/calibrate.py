@@ -11,8 +11,9 @@ prints the coverage of the 50/80/90/95% intervals, the 90% width, the MAE and th
 interval score per distance bin (near d < 0.7, mid, far d > 1.5 in (log N, log D)), then the
 PIT counts, then per task its 90% coverage, width, MAE, CRPS and share of truths above the
 median, over all its pairs and in the far bin, then (where a hold-out's training runs show
-some task only at chance) the pairs of those tasks against the others. With ``--compare``, it calibrates each model and chooses the one with the lowest
-CRPS among those whose coverage holds (the scores table says why). ``--out`` writes one row
+some task only at chance) the pairs of those tasks against the others. With ``--compare``, it
+calibrates each model and chooses the one with the lowest CRPS among those whose coverage
+holds (the scores table says why). ``--out`` writes one row
 per (hold-out, run, task); ``ladderfit plot calibration --calibration FILE`` draws it;
 ``--save-choice FILE`` writes the chosen model and discrepancy for ``ladderfit predict
 --calibration FILE``. See :mod:`ladderfit.analysis.calibration`.

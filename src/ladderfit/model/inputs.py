@@ -126,6 +126,14 @@ class ModelData:
         """A per-point step-1 array on the grid of :meth:`s1_grid`; padding takes the law's ``fill``."""
         return on_grid(self.s1_grid()[0], values, fill)
 
+    def s1_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per step-1 law, the range of its points' centred x and z: (x lo, x hi, z lo, z hi)
+        (0 for a law without points)."""
+        G, out = self.n_laws, []
+        for v in (self.s1_x, self.s1_z):
+            out += [self.s1_by_law(v, np.full(G, np.inf)).min(1), self.s1_by_law(v, np.full(G, -np.inf)).max(1)]
+        return tuple(np.where(np.isfinite(r), r, 0.0) for r in out)
+
     def s2_grid(self) -> tuple[np.ndarray, np.ndarray]:
         """The checkpoints by task (row t: task t's checkpoints): see :func:`points_grid`."""
         return points_grid(self.s2_task, self.n_tasks)

@@ -108,7 +108,7 @@ from .inputs import ModelData
 from .priors import prior
 
 __all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "measured_slopes", "single_step_centre_values", "WEAK_SLOPE",
-           "secant_shift", "secant_values", "law_ranges",
+           "secant_shift", "secant_values",
            "ladder_model", "single_step_model", "model_for"]
 
 
@@ -409,28 +409,18 @@ def _slope_by_secant(log_secant, exponent, lo, hi, priors: dict, name: str):
 def secant_values(data: ModelData, g_N, alpha, g_D=None, beta=None) -> dict:
     """``secant_slope_N`` (and ``secant_slope_D``) of NUTS's step-1 geometry from the centre
     slopes and exponents per law (:func:`_slope_by_secant`'s inverse, for initial values)."""
-    x_lo, x_hi, z_lo, z_hi = law_ranges(data)
+    x_lo, x_hi, z_lo, z_hi = data.s1_ranges()
     out = {"secant_slope_N": np.log(g_N) - np.asarray(secant_shift(np.asarray(alpha), x_lo, x_hi))}
     if g_D is not None:
         out["secant_slope_D"] = np.log(g_D) - np.asarray(secant_shift(np.asarray(beta), z_lo, z_hi))
     return out
 
 
-def law_ranges(data: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per step-1 law, the range of its points' centred x and z: (x lo, x hi, z lo, z hi)."""
-    out = np.zeros((4, data.n_laws))
-    for law in range(data.n_laws):
-        i = data.s1_task == law
-        if i.any():
-            out[:, law] = data.s1_x[i].min(), data.s1_x[i].max(), data.s1_z[i].min(), data.s1_z[i].max()
-    return tuple(out)
-
-
 def _step1_law(data: ModelData, priors: dict, s1: dict, alpha_pop: tuple, beta_pop: tuple | None) -> _Law:
     """The law's coefficients per law from its centre parameterization; E > 0 softly (a factor)."""
     L_c_law = jnp.asarray(data.loss_scale) * jnp.exp(priors["level_sd"][1][0] * s1["level"])
     alpha_law = jnp.exp(alpha_pop[0] + alpha_pop[1] * s1["alpha_z"])
-    x_lo, x_hi, z_lo, z_hi = law_ranges(data) if "secant_N" in s1 else (None,) * 4
+    x_lo, x_hi, z_lo, z_hi = data.s1_ranges() if "secant_N" in s1 else (None,) * 4
     g_N = (_slope_by_secant(s1["secant_N"], alpha_law, x_lo, x_hi, priors, "slope_N") if "secant_N" in s1
            else s1["g_N"])
     a_law = g_N * L_c_law / alpha_law
