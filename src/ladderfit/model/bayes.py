@@ -166,6 +166,7 @@ def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.
         "logit_slope_D_mu": np.array(pops["D"][0]), "logit_slope_D_tau": np.array(pops["D"][1]),
         "alpha_z": np.zeros(T), "beta_z": np.zeros(T), "floor_shift": floor_shift,
         "noise_ratio": np.full(T, np.exp(priors["noise_ratio"][1][0])),  # the prior's median: one point per run
+        **{f"logit_slope_{a}_by_centre": np.array(0.0) for a in "ND" if priors[f"logit_slope_{a}_by_centre"][0] != "Fixed"},
     }  # fmt: skip
 
 

@@ -26,6 +26,7 @@ PARAMETERS: tuple[str, ...] = (
     "L_c", "slope_N", "slope_D", "alpha", "beta", "E", "sigma_loss",
     "logit_centre", "k", "L0", "sigma_acc", "floor", "logit_slope_N", "logit_slope_D",
     "logit_slope_N_mu", "logit_slope_N_tau", "logit_slope_D_mu", "logit_slope_D_tau",
+    "logit_slope_N_by_centre", "logit_slope_D_by_centre",
 )  # fmt: skip
 
 

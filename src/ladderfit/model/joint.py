@@ -118,6 +118,7 @@ SAMPLED_SITES: frozenset[str] = frozenset({
     "alpha_z", "beta_z", "sigma_loss", "logit_centre", "log_k", "noise_ratio", "checkpoint_ratio", "run_z",
     "floor_shift", "logit_slope_N", "logit_slope_D", "seed_share", "config_raw",
     "logit_slope_N_mu", "logit_slope_N_tau", "logit_slope_D_mu", "logit_slope_D_tau",
+    "logit_slope_N_by_centre", "logit_slope_D_by_centre",
 })  # fmt: skip
 
 
@@ -129,6 +130,17 @@ SAMPLER_SITES: frozenset[str] = frozenset({"centre_accuracy", "centre_slope", "c
 def _population(name: str, priors: dict) -> tuple:
     """Population mean and sd of a partially pooled log-parameter (``{name}_mu``, ``{name}_tau``)."""
     return numpyro.sample(f"{name}_mu", prior(priors, f"{name}_mu")), numpyro.sample(f"{name}_tau", prior(priors, f"{name}_tau"))
+
+
+#: The centre logit ``u_ref`` the single step's slope population refers to (the bundled tasks'
+#: centre logits lie between -5 and 1, median about -2): ``mu`` is the mean log slope there.
+U_REF = -2.0
+
+
+def _by_centre(name: str, priors: dict):
+    """The change of the population mean of a log slope per unit of the centre logit: a draw, or 0."""
+    family, params = priors[f"{name}_by_centre"]
+    return params[0] if family == "Fixed" else numpyro.sample(f"{name}_by_centre", prior(priors, f"{name}_by_centre"))
 
 
 def _discrepancy_scale(priors: dict):
@@ -665,8 +677,19 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
 
     the power law of step 1 moved onto the logit scale (``g`` are the logit slopes at the
     ladder's centre; the ceiling ``u_c + a + b`` plays the role of the irreducible loss E).
-    The slopes are partially pooled over tasks, ``log g_{N,t} ~ N(mu_gN, tau_gN)`` (likewise
-    g_D): a task whose runs pin its slope keeps it, one they do not borrows from the others.
+    The slopes are partially pooled over tasks, with a population mean that moves with the
+    task's centre logit,
+
+    .. math::
+
+        \log g_{N,t} \sim \mathcal{N}\big(\mu_{gN} + c_N (u_{c,t} - u_\mathrm{ref}),\ \tau_{gN}\big),
+        \quad c_N \sim \mathcal{N}(0, 0.25),\ u_\mathrm{ref} = -2
+
+    (likewise g_D): a task whose runs pin its slope keeps it, one they do not borrows from the
+    tasks at its height on the curve. Tasks low on their curve at the ladder's centre climb it
+    more steeply in logits (c about -0.2 on the bundled OLMo ladder's hold-outs), and a task the
+    runs show only at chance has no slope of its own to go by: with one mean for all tasks its
+    far medians fell low (every far truth above them, ``benchmarks/calibration.py``).
     On a ladder of one length (every run the same D, as Pythia's) the runs say nothing of g_D,
     which the sampler then draws non-centred (:func:`_single_step_by_centre`): the same prior, without
     the funnel of a centred draw that only the population's sd constrains.
@@ -687,8 +710,11 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     alpha_mu, alpha_tau = _population("alpha", priors)
     beta_mu, beta_tau = _population("beta", priors)
     slope_N_pop, slope_D_pop = _population("logit_slope_N", priors), _population("logit_slope_D", priors)
+    c_N, c_D = _by_centre("logit_slope_N", priors), _by_centre("logit_slope_D", priors)
     with numpyro.plate("task", T, dim=-1):
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
+        slope_N_pop = (slope_N_pop[0] + c_N * (u_c - U_REF), slope_N_pop[1])
+        slope_D_pop = (slope_D_pop[0] + c_D * (u_c - U_REF), slope_D_pop[1])
         # centred: the slopes at the ladder's centre are what the runs pin down best
         if for_sampler:  # through the centre's accuracy and slopes (NUTS's geometry)
             floor_shift, g_N, g_D = _single_step_by_centre(u_c, chance_level, priors, (slope_N_pop, slope_D_pop),
