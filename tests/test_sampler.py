@@ -417,7 +417,7 @@ def test_single_step_centre_values_invert_the_map(measured):
     """initial_values' sampler sites map back to the (delta, g_N, g_D) they came from."""
     u, delta = np.array([-2.0, 0.5]), np.array([0.01, -0.03])
     g_N, g_D, chance = np.array([0.3, 1.2]), np.array([0.05, 0.8]), np.array([0.25, 0.5])
-    phi = joint.single_step_centre_values(u, delta, g_N, g_D, chance, np.array([measured[:2]] * 2), POPS[1], measured[2])
+    phi = joint.single_step_centre_values(u, delta, g_N, g_D, chance, np.array([measured[:2]] * 2), POPS, measured[2])
     for t in range(2):
         theta, _, _ = _single_theta([phi[k][t] for k in ("centre_accuracy", "centre_slope_N", "centre_slope_D")],
                                     u[t], chance[t], measured[:2], measured[2])

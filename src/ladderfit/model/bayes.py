@@ -157,8 +157,12 @@ def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.
     sl_N, sl_D = np.clip(coef[:, 1], 0.02, 5.0), np.where(md.one_length, 0.5, np.clip(coef[:, 2], 0.02, 5.0))
     floor_shift = np.zeros(T)
     pops = {name: (np.log(v).mean(), 0.5) for name, v in (("N", sl_N), ("D", sl_D))}
+    measured = measured_slopes(md)  # a slope the runs do not measure starts at its population's mean (z = 0)
+    sl_N = np.where(measured[:, 0], sl_N, np.exp(pops["N"][0]))
+    sl_D = np.where(measured[:, 1] & (not md.one_length), sl_D, np.exp(pops["D"][0]))
     return {
-        **single_step_centre_values(u1, floor_shift, sl_N, sl_D, md.chance, measured_slopes(md), pops["D"], md.one_length),  # the sampler's geometry
+        **single_step_centre_values(u1, floor_shift, sl_N, sl_D, md.chance, measured, (pops["N"], pops["D"]),
+                                     md.one_length),  # the sampler's geometry
         "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
         "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
         "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,

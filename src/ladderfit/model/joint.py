@@ -245,13 +245,14 @@ def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, m
 
     sampled, with ``u_c``, as ``centre_accuracy`` (logit p_c) and ``centre_slope_N``,
     ``centre_slope_D`` (log s) where the runs measure the slope (``measured``, from
-    :func:`measured_slopes`); elsewhere as in the model: for a task whose N slope they do not
-    measure (near chance, a sub-ladder of a few runs) delta and log g_N themselves, and log g_D
-    likewise, or non-centred, z in ``log g_D = mu + tau z``, on a ladder of one length
-    (``one_length``: the population's funnel otherwise). The priors stay those of delta and
-    log g, through the Jacobian
+    :func:`measured_slopes`); elsewhere, for a task whose N slope they do not measure (near
+    chance, a sub-ladder of a few runs), delta itself and log g_N non-centred, z in
+    ``log g_N = mu + tau z`` (``mu`` the population's mean at the task's centre logit), and
+    log g_D likewise (always on a ladder of one length, ``one_length``): drawn centred, an
+    unmeasured slope sat in the funnel of its population's mean and sd. The priors stay those
+    of delta and log g, through the Jacobian
     ``|d(delta, log g_N, log g_D) / d(logit p_c, log s_N, log s_D)| = p_c (1 - p_c) / (1 - q)``
-    (triangular: f depends on p_c alone; 1 for a task drawn directly). Drawn directly, delta,
+    (triangular: f depends on p_c alone), times tau for each non-centred slope. Drawn directly, delta,
     u_c and the measured slopes lie on the ridges that a well-measured centre accuracy and
     slope leave: 6-8x the leapfrog steps per draw on the bundled OLMo ladder; on Pythia's
     tasks near chance, the centre's geometry diverged.
@@ -265,38 +266,36 @@ def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, m
     log_dacc_du = jnp.log1p(-f) + log_sigmoid(u_c) + log_sigmoid(-u_c)  # d acc / d logit at the centre
     log_prior = (prior(priors, "floor_shift").log_prob(floor_shift)
                  + jnp.where(by_centre, log_sigmoid(w) + log_sigmoid(-w) - log_sigmoid(-u_c), 0.0))  # the Jacobian
-    (mu_N, tau_N), (mu_D, tau_D) = slope_pops
-    raw_N = numpyro.sample("centre_slope_N", flat)
-    log_g_N = jnp.where(by_centre, raw_N - log_dacc_du, raw_N)
-    raw_D = numpyro.sample("centre_slope_D", flat)
-    by_slope = jnp.asarray(measured[:, 1])
-    if one_length:  # the runs say nothing of g_D: non-centred
-        log_g_D = mu_D + tau_D * raw_D
-        log_prior = log_prior + dist.Normal(0.0, 1.0).log_prob(raw_D)
-    else:
-        log_g_D = jnp.where(by_slope, raw_D - log_dacc_du, raw_D)
-        log_prior = log_prior + dist.Normal(mu_D, tau_D).log_prob(log_g_D)
-    log_prior = log_prior + dist.Normal(mu_N, tau_N).log_prob(log_g_N)
+    by_slope = jnp.asarray(measured[:, 1]) & (not one_length)  # a ladder of one length measures no D slope
+    log_g = []
+    for site, (mu, tau), by in (("centre_slope_N", slope_pops[0], by_centre), ("centre_slope_D", slope_pops[1], by_slope)):
+        raw = numpyro.sample(site, flat)
+        log_g.append(jnp.where(by, raw - log_dacc_du, mu + tau * raw))  # measured: by the centre; else non-centred
+        log_prior = log_prior + jnp.where(by, dist.Normal(mu, tau).log_prob(log_g[-1]), dist.Normal(0.0, 1.0).log_prob(raw))
+    log_g_N, log_g_D = log_g
     numpyro.factor("curve_prior", log_prior)
     g_N = numpyro.deterministic("logit_slope_N", jnp.exp(log_g_N))
     g_D = numpyro.deterministic("logit_slope_D", jnp.exp(log_g_D))
     return floor_shift, g_N, g_D
 
 
-def single_step_centre_values(u_c, floor_shift, g_N, g_D, chance_level, measured, slope_D_pop,
+def single_step_centre_values(u_c, floor_shift, g_N, g_D, chance_level, measured, slope_pops,
                               one_length: bool = False) -> dict:
     """``centre_accuracy``, ``centre_slope_N`` and ``centre_slope_D`` of the single step's
     sampler geometry from (u_c, delta, g_N, g_D) (:func:`_single_step_by_centre`'s inverse;
-    ``slope_D_pop`` the D slopes' population (mu, tau), for a ladder of one length)."""
+    ``slope_pops`` the slopes' populations ((mu_N, tau_N), (mu_D, tau_D)) at each task's centre
+    logit, for the slopes drawn non-centred)."""
     q = 1 / (1 + np.exp(-u_c))
     f = chance_level + floor_shift
     p_c = f + (1 - f) * q
     log_dacc_du = np.log1p(-f) + np.log(q * (1 - q))
-    by_centre, by_slope = measured[:, 0], measured[:, 1]
+    by_centre, by_slope = measured[:, 0], measured[:, 1] & (not one_length)
+
+    def raw(g, by, pop):
+        return np.where(by, np.log(g) + log_dacc_du, (np.log(g) - pop[0]) / pop[1])
+
     return {"centre_accuracy": np.where(by_centre, np.log(p_c / (1 - p_c)), floor_shift),
-            "centre_slope_N": np.log(g_N) + np.where(by_centre, log_dacc_du, 0.0),
-            "centre_slope_D": ((np.log(g_D) - slope_D_pop[0]) / slope_D_pop[1] if one_length
-                               else np.log(g_D) + np.where(by_slope, log_dacc_du, 0.0))}
+            "centre_slope_N": raw(g_N, by_centre, slope_pops[0]), "centre_slope_D": raw(g_D, by_slope, slope_pops[1])}
 
 
 def centre_values(u_c, floor_shift, log_k, chance_level) -> dict:
