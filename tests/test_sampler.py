@@ -438,7 +438,8 @@ def test_single_step_geometry_matches_the_model_posterior():
         mcmc = MCMC(kernel, num_warmup=300, num_samples=500, num_chains=2, chain_method="sequential", progress_bar=False)
         mcmc.run(jax.random.PRNGKey(1), md, priors, for_sampler=geometry, extra_fields=("num_steps",))
         s = mcmc.get_samples()
-        out[geometry] = {k: np.asarray(s[k]) for k in ("floor_shift", "logit_slope_N", "logit_slope_D", "logit_centre", "alpha")}
+        out[geometry] = {k: np.asarray(s[k]) for k in ("floor_shift", "logit_slope_N", "logit_slope_D", "logit_centre", "alpha",
+                                                       "logit_slope_N_by_centre", "logit_slope_D_by_centre")}
         steps[geometry] = float(np.mean(mcmc.get_extra_fields()["num_steps"]))
     for k in out[True]:
         a, b = out[True][k], out[False][k]
@@ -513,3 +514,30 @@ def test_a_retry_that_diverges_more_keeps_the_first_run(monkeypatch):
     assert used.target_accept == 0.95 and int(draws.extra["diverging"].sum()) == 2
     assert draws.note == ("10 draws per chain; 2 divergent transitions at target_accept 0.95, and 5 when "
                           "sampled again at 0.99: the first run is kept")
+
+
+def test_single_step_slope_population_mean_moves_with_the_centre_logit():
+    """log g_{N,t} ~ N(mu + c (u_c,t - u_ref), tau) in the model's own parameterization (likewise
+    g_D); with the prior of c Fixed at 0 the model has one mean and no site for c."""
+    from numpyro.distributions import LogNormal
+
+    df = simulate_ladder(default_truths(3, seed=2), seed=2).data
+    md = bayes.build_model_data(df, ModelSpec.parse("single_step"), FitConfig().preprocessing)
+    priors = resolve_priors(structure="single_step")
+    u_c, g = jnp.array([-4.0, -2.0, 1.0]), jnp.array([0.4, 0.5, 0.3])
+    values = {"logit_centre": u_c, "logit_slope_N": g, "logit_slope_D": g, "logit_slope_N_mu": -0.7,
+              "logit_slope_N_tau": 0.4, "logit_slope_N_by_centre": -0.3, "logit_slope_D_mu": -0.5,
+              "logit_slope_D_tau": 0.6, "logit_slope_D_by_centre": 0.2}
+    with handlers.seed(rng_seed=0), handlers.trace() as tr, handlers.substitute(data=values):
+        joint.single_step_model(md, priors)
+    for name, mu, tau, c in (("logit_slope_N", -0.7, 0.4, -0.3), ("logit_slope_D", -0.5, 0.6, 0.2)):
+        expected = LogNormal(mu + c * (u_c - joint.U_REF), tau).log_prob(g)
+        np.testing.assert_allclose(np.asarray(tr[name]["fn"].log_prob(g)), np.asarray(expected), rtol=1e-12)
+        assert tr[f"{name}_by_centre"]["type"] == "sample"
+    one_mean = resolve_priors({"logit_slope_N_by_centre": ("Fixed", (0.0,)), "logit_slope_D_by_centre": ("Fixed", (0.0,))},
+                              "single_step")
+    with handlers.seed(rng_seed=0), handlers.trace() as tr:
+        joint.single_step_model(md, one_mean)
+    assert "logit_slope_N_by_centre" not in tr and "logit_slope_D_by_centre" not in tr
+    with pytest.raises(ValueError, match="logit_slope_N_by_centre' must be Fixed or Normal"):
+        resolve_priors({"logit_slope_N_by_centre": ("LogNormal", (0.0, 1.0))})
