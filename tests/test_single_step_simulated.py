@@ -144,13 +144,6 @@ def item_ladders():
     return pd.concat(shipped, ignore_index=True), pd.concat(none, ignore_index=True), converged
 
 
-ITEM_CURVE = (
-    "without a discrepancy, on item-level ladders the 90% target intervals cover 57/72 (99% range "
-    "58-70; x2 19, x3 20, x10 18 of 24), as the two steps do (tests/test_simulated_calibration.py): "
-    "the item set's curve beyond the ladder is not the law; the shipped discrepancy covers it (60/72)"
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("level", [90, 50])
 def test_item_ladders_covered_with_the_shipped_discrepancy(item_ladders, level):
@@ -161,6 +154,11 @@ def test_item_ladders_covered_with_the_shipped_discrepancy(item_ladders, level):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=ITEM_CURVE)
 def test_item_ladders_without_a_discrepancy(item_ladders):
+    """Without a discrepancy the 90% target intervals of item-level ladders cover 58/72, at the
+    lower edge of the 99% binomial range (58-70; x2 20, x3 20, x10 18 of 24). With one mean for
+    every task's slopes they covered 57/72, outside it, and this test was a strict xfail: the
+    item set's curve beyond the ladder is not the law. The population mean that moves with the
+    centre logit (:func:`ladderfit.model.joint.single_step_model`) widened the model's own
+    spread by that pair; the shipped discrepancy adds to it (the test above)."""
     _check_coverage(item_ladders[1], 90)
