@@ -55,7 +55,7 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "logit_slope_D_tau": ("LogNormal", (math.log(0.5), 0.5), "single step: population sd of log g_D (zero-avoiding)"),
     # the population's mean moves with the task's centre logit, mu + c (u_c - u_ref): a task low on
     # its curve at the ladder's centre (near chance) borrows the slopes of tasks low on theirs
-    # (Fixed 0: one mean for all tasks, as before 0.3)
+    # (Fixed 0: one mean for all tasks, the model before these two priors)
     "logit_slope_N_by_centre": ("Normal", (0.0, 0.25), "single step: change of the population mean of log g_N per unit of the task's centre logit u_c (Normal, or Fixed)"),
     "logit_slope_D_by_centre": ("Normal", (0.0, 0.25), "single step: change of the population mean of log g_D per unit of the task's centre logit u_c (Normal, or Fixed)"),
     # ---- extrapolation -----------------------------------------------------------------
