@@ -686,7 +686,7 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
 
     (likewise g_D): a task whose runs pin its slope keeps it, one they do not borrows from the
     tasks at its height on the curve. Tasks low on their curve at the ladder's centre climb it
-    more steeply in logits (c about -0.2 on the bundled OLMo ladder's hold-outs), and a task the
+    more steeply in logits (c < 0), and a task the
     runs show only at chance has no slope of its own to go by: with one mean for all tasks its
     far medians fell low (every far truth above them, ``benchmarks/calibration.py``).
     On a ladder of one length (every run the same D, as Pythia's) the runs say nothing of g_D,
