@@ -32,7 +32,7 @@ from ..io import check_interrupt
 from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
 from .inputs import ModelData, build_model_data
 from .joint import (SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, run_effect_conditional,
-                    secant_values, single_step_centre_values)
+                    secant_values, single_step_centre_values, single_step_shifts)
 from .priors import resolve_priors
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
@@ -158,11 +158,14 @@ def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.
     floor_shift = np.zeros(T)
     pops = {name: (np.log(v).mean(), 0.5) for name, v in (("N", sl_N), ("D", sl_D))}
     measured = measured_slopes(md)  # a slope the runs do not measure starts at its population's mean (z = 0)
-    sl_N = np.where(measured[:, 0], sl_N, np.exp(pops["N"][0]))
-    sl_D = np.where(measured[:, 1] & (not md.one_length), sl_D, np.exp(pops["D"][0]))
+    # along an axis of two values least squares measures the secant: the centre's slope at the
+    # start's exponents (0.3) is exp(shift) times it
+    shifts = np.asarray(single_step_shifts(md, np.full(T, 0.3), np.full(T, 0.3)))
+    sl_N = np.where(measured[:, 0], sl_N * np.exp(shifts[:, 0]), np.exp(pops["N"][0]))
+    sl_D = np.where(measured[:, 1] & (not md.one_length), sl_D * np.exp(shifts[:, 1]), np.exp(pops["D"][0]))
     return {
         **single_step_centre_values(u1, floor_shift, sl_N, sl_D, md.chance, measured, (pops["N"], pops["D"]),
-                                     md.one_length),  # the sampler's geometry
+                                     md.one_length, shifts),  # the sampler's geometry
         "alpha_mu": np.array(np.log(0.3)), "alpha_tau": np.array(tau),
         "beta_mu": np.array(np.log(0.3)), "beta_tau": np.array(tau),
         "logit_centre": u1, "logit_slope_N": sl_N, "logit_slope_D": sl_D,

@@ -107,7 +107,7 @@ from .curves import accuracy_from_logit, scaling_law_centred, single_step_logit
 from .inputs import ModelData
 from .priors import prior
 
-__all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "measured_slopes", "single_step_centre_values", "WEAK_SLOPE",
+__all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "measured_slopes", "secant_axes", "single_step_centre_values", "single_step_shifts", "WEAK_SLOPE",
            "secant_shift", "secant_values",
            "ladder_model", "single_step_model", "model_for"]
 
@@ -219,21 +219,53 @@ def measured_slopes(data: ModelData) -> np.ndarray:
     """Which logit slopes (task, (N, D)) the runs measure (least-squares relative standard error
     <= :data:`WEAK_SLOPE`, with at least :data:`MIN_DOF` residual degrees of freedom): the
     single step's sampler draws those through the centre's accuracy slope
-    (:func:`_single_step_by_centre`). A task near chance measures neither, a ladder of one
-    length no D slope, a sub-ladder of a few runs or of two sizes no N slope."""
+    (:func:`_single_step_by_centre`), along an axis of two values (two sizes) through its
+    secant (:func:`secant_axes`). A task near chance measures neither, a ladder of one length
+    no D slope, a sub-ladder of a few runs no slope."""
     coef, se = data.final_logit_fit()
     with np.errstate(divide="ignore", invalid="ignore"):  # the law's slopes are positive: g > 0
         rel = np.where(coef[:, 1:] > 1e-6, se[:, 1:] / coef[:, 1:], np.inf)
     dof = np.bincount(data.s1_task, minlength=data.n_tasks) - (2 if data.one_length else 3)
-    # a slope along an axis with two values (two sizes) is measured, its curvature is not:
-    # the centre's geometry diverged there (benchmarks/sampler_grid.py, `two_largest_sizes`)
-    levels = np.array([[len(np.unique(np.round(v[data.s1_task == t], 6))) for v in (data.s1_x, data.s1_z)]
-                       for t in range(data.n_tasks)])
-    return (np.nan_to_num(rel, nan=np.inf) <= WEAK_SLOPE) & (dof[:, None] >= MIN_DOF) & (levels >= 3)
+    return (np.nan_to_num(rel, nan=np.inf) <= WEAK_SLOPE) & (dof[:, None] >= MIN_DOF) & (_axis_levels(data) >= 2)
+
+
+def _axis_levels(data: ModelData) -> np.ndarray:
+    """How many distinct x (log N) and z (log D) values each task's runs have: (task, 2)."""
+    return np.array([[len(np.unique(np.round(v[data.s1_task == t], 6))) for v in (data.s1_x, data.s1_z)]
+                     for t in range(data.n_tasks)])
+
+
+def secant_axes(data: ModelData) -> np.ndarray:
+    """The axes (task, (N, D)) with two values only (two sizes, two lengths): there the runs
+    measure the secant slope across the two, not the slope at the centre, which the exponent
+    sets (the curvature); the single step's sampler draws a measured slope there by its secant
+    (:func:`_single_step_by_centre`). Drawn at the centre, it diverged (``benchmarks/sampler_grid.py``,
+    ``two_largest_sizes``); non-centred from its population, it took 300-1000 leapfrog steps per draw."""
+    return _axis_levels(data) == 2
+
+
+def single_step_ranges(data: ModelData) -> np.ndarray:
+    """Per task, the range of its runs' centred x and z: (task, 2 axes, (lo, hi))."""
+    out = np.zeros((data.n_tasks, 2, 2))
+    for t in range(data.n_tasks):
+        i = data.s1_task == t
+        for a, v in enumerate((data.s1_x, data.s1_z)):
+            if i.any():
+                out[t, a] = v[i].min(), v[i].max()
+    return out
+
+
+def single_step_shifts(data: ModelData, alpha, beta):
+    """``log(g / g_sec)`` per task and axis (:func:`secant_shift`) where the axis has two values
+    (:func:`secant_axes`), else 0: (task, 2), what the sampler adds to a secant slope."""
+    r, sec = single_step_ranges(data), secant_axes(data)
+    shift_N = jnp.where(sec[:, 0], secant_shift(alpha, r[:, 0, 0], r[:, 0, 1]), 0.0)
+    shift_D = jnp.where(sec[:, 1], secant_shift(beta, r[:, 1, 0], r[:, 1, 1]), 0.0)
+    return jnp.stack([shift_N, shift_D], axis=-1)
 
 
 def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, measured: np.ndarray,
-                           one_length: bool = False):
+                           one_length: bool = False, shifts=None):
     r"""The single step's floor shift delta and logit slopes g_N, g_D, drawn through what the
     runs pin down: the accuracy at the ladder's centre and its slopes there in log N and log D
     (NUTS's geometry; :func:`_curve_by_centre`'s twin).
@@ -249,7 +281,10 @@ def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, m
     chance, a sub-ladder of a few runs), delta itself and log g_N non-centred, z in
     ``log g_N = mu + tau z`` (``mu`` the population's mean at the task's centre logit), and
     log g_D likewise (always on a ladder of one length, ``one_length``): drawn centred, an
-    unmeasured slope sat in the funnel of its population's mean and sd. The priors stay those
+    unmeasured slope sat in the funnel of its population's mean and sd. Along an axis of two
+    values the measured slope is the secant's: ``log g = log s - log(dacc/du) + shift``, with
+    ``shifts`` (task, 2) the exponent's :func:`secant_shift` there (:func:`single_step_shifts`;
+    0 elsewhere), a shift in log g whose Jacobian is 1, as in :func:`_slope_by_secant`. The priors stay those
     of delta and log g, through the Jacobian
     ``|d(delta, log g_N, log g_D) / d(logit p_c, log s_N, log s_D)| = p_c (1 - p_c) / (1 - q)``
     (triangular: f depends on p_c alone), times tau for each non-centred slope. Drawn directly, delta,
@@ -268,9 +303,12 @@ def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, m
                  + jnp.where(by_centre, log_sigmoid(w) + log_sigmoid(-w) - log_sigmoid(-u_c), 0.0))  # the Jacobian
     by_slope = jnp.asarray(measured[:, 1]) & (not one_length)  # a ladder of one length measures no D slope
     log_g = []
-    for site, (mu, tau), by in (("centre_slope_N", slope_pops[0], by_centre), ("centre_slope_D", slope_pops[1], by_slope)):
+    shifts = jnp.zeros(jnp.shape(u_c) + (2,)) if shifts is None else shifts
+    for a, (site, (mu, tau), by) in enumerate((("centre_slope_N", slope_pops[0], by_centre),
+                                               ("centre_slope_D", slope_pops[1], by_slope))):
         raw = numpyro.sample(site, flat)
-        log_g.append(jnp.where(by, raw - log_dacc_du, mu + tau * raw))  # measured: by the centre; else non-centred
+        # measured: by the centre (by the secant on an axis of two values); else non-centred
+        log_g.append(jnp.where(by, raw - log_dacc_du + shifts[..., a], mu + tau * raw))
         log_prior = log_prior + jnp.where(by, dist.Normal(mu, tau).log_prob(log_g[-1]), dist.Normal(0.0, 1.0).log_prob(raw))
     log_g_N, log_g_D = log_g
     numpyro.factor("curve_prior", log_prior)
@@ -280,22 +318,24 @@ def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, m
 
 
 def single_step_centre_values(u_c, floor_shift, g_N, g_D, chance_level, measured, slope_pops,
-                              one_length: bool = False) -> dict:
+                              one_length: bool = False, shifts=None) -> dict:
     """``centre_accuracy``, ``centre_slope_N`` and ``centre_slope_D`` of the single step's
     sampler geometry from (u_c, delta, g_N, g_D) (:func:`_single_step_by_centre`'s inverse;
     ``slope_pops`` the slopes' populations ((mu_N, tau_N), (mu_D, tau_D)) at each task's centre
-    logit, for the slopes drawn non-centred)."""
+    logit, for the slopes drawn non-centred; ``shifts`` the secant shifts, :func:`single_step_shifts`)."""
     q = 1 / (1 + np.exp(-u_c))
+    shifts = np.zeros(np.shape(u_c) + (2,)) if shifts is None else np.asarray(shifts)
     f = chance_level + floor_shift
     p_c = f + (1 - f) * q
     log_dacc_du = np.log1p(-f) + np.log(q * (1 - q))
     by_centre, by_slope = measured[:, 0], measured[:, 1] & (not one_length)
 
-    def raw(g, by, pop):
-        return np.where(by, np.log(g) + log_dacc_du, (np.log(g) - pop[0]) / pop[1])
+    def raw(g, by, pop, shift):
+        return np.where(by, np.log(g) + log_dacc_du - shift, (np.log(g) - pop[0]) / pop[1])
 
     return {"centre_accuracy": np.where(by_centre, np.log(p_c / (1 - p_c)), floor_shift),
-            "centre_slope_N": raw(g_N, by_centre, slope_pops[0]), "centre_slope_D": raw(g_D, by_slope, slope_pops[1])}
+            "centre_slope_N": raw(g_N, by_centre, slope_pops[0], shifts[..., 0]),
+            "centre_slope_D": raw(g_D, by_slope, slope_pops[1], shifts[..., 1])}
 
 
 def centre_values(u_c, floor_shift, log_k, chance_level) -> dict:
@@ -714,19 +754,20 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
         slope_N_pop = (slope_N_pop[0] + c_N * (u_c - U_REF), slope_N_pop[1])
         slope_D_pop = (slope_D_pop[0] + c_D * (u_c - U_REF), slope_D_pop[1])
+        alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
+        beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
+        alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
+        beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
         # centred: the slopes at the ladder's centre are what the runs pin down best
         if for_sampler:  # through the centre's accuracy and slopes (NUTS's geometry)
             floor_shift, g_N, g_D = _single_step_by_centre(u_c, chance_level, priors, (slope_N_pop, slope_D_pop),
-                                                           measured_slopes(data), data.one_length)
+                                                           measured_slopes(data), data.one_length,
+                                                           single_step_shifts(data, alpha, beta))
         else:
             floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
             g_N = numpyro.sample("logit_slope_N", dist.LogNormal(*slope_N_pop))
             g_D = numpyro.sample("logit_slope_D", dist.LogNormal(*slope_D_pop))
-        alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
-        beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         noise_ratio = numpyro.sample("noise_ratio", prior(priors, "noise_ratio"))
-    alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))
-    beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
     floor = numpyro.deterministic("floor", chance_level + floor_shift)
     sigma_acc = numpyro.deterministic("sigma_acc", noise_ratio * jnp.asarray(data.acc_binomial_sd))
     a, b = g_N / alpha, g_D / beta
