@@ -103,7 +103,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.nn import log_sigmoid
 
-from .curves import accuracy_from_logit, scaling_law_centred, single_step_logit
+from .curves import _xp, accuracy_from_logit, scaling_law_centred, single_step_logit
 from .inputs import ModelData
 from .priors import prior
 
@@ -258,10 +258,10 @@ def single_step_ranges(data: ModelData) -> np.ndarray:
 def single_step_shifts(data: ModelData, alpha, beta):
     """``log(g / g_sec)`` per task and axis (:func:`secant_shift`) where the axis has two values
     (:func:`secant_axes`), else 0: (task, 2), what the sampler adds to a secant slope."""
-    r, sec = single_step_ranges(data), secant_axes(data)
-    shift_N = jnp.where(sec[:, 0], secant_shift(alpha, r[:, 0, 0], r[:, 0, 1]), 0.0)
-    shift_D = jnp.where(sec[:, 1], secant_shift(beta, r[:, 1, 0], r[:, 1, 1]), 0.0)
-    return jnp.stack([shift_N, shift_D], axis=-1)
+    r, sec, xp = single_step_ranges(data), secant_axes(data), _xp(alpha, beta)
+    shift_N = xp.where(sec[:, 0], secant_shift(alpha, r[:, 0, 0], r[:, 0, 1]), 0.0)
+    shift_D = xp.where(sec[:, 1], secant_shift(beta, r[:, 1, 0], r[:, 1, 1]), 0.0)
+    return xp.stack([shift_N, shift_D], axis=-1)
 
 
 def _single_step_by_centre(u_c, chance_level, priors: dict, slope_pops: tuple, measured: np.ndarray,
@@ -433,10 +433,12 @@ def secant_shift(exponent, lo, hi):
         \log\frac{g}{g_\mathrm{sec}} = \log\frac{\alpha\,\Delta}{e^{-\alpha\,lo} - e^{-\alpha\,hi}}
         = \log(\alpha\Delta) + \alpha\,lo - \log(1 - e^{-\alpha\Delta}),\quad \Delta = hi - lo;
 
-    0 where the range is a point (Delta = 0: one size)."""
-    width = jnp.asarray(hi) - jnp.asarray(lo)
-    t = exponent * jnp.where(width > 0, width, 1.0)
-    return jnp.where(width > 0, jnp.log(t) + exponent * jnp.asarray(lo) - jnp.log(-jnp.expm1(-t)), 0.0)
+    0 where the range is a point (Delta = 0: one size). NumPy in, NumPy out (a start's values
+    need no JAX dispatch)."""
+    xp = _xp(exponent, lo, hi)
+    width = xp.asarray(hi) - xp.asarray(lo)
+    t = exponent * xp.where(width > 0, width, 1.0)
+    return xp.where(width > 0, xp.log(t) + exponent * xp.asarray(lo) - xp.log(-xp.expm1(-t)), 0.0)
 
 
 def _slope_by_secant(log_secant, exponent, lo, hi, priors: dict, name: str):
@@ -760,9 +762,9 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
         beta = numpyro.deterministic("beta", jnp.exp(beta_mu + beta_tau * beta_z))
         # centred: the slopes at the ladder's centre are what the runs pin down best
         if for_sampler:  # through the centre's accuracy and slopes (NUTS's geometry)
+            shifts = single_step_shifts(data, alpha, beta) if secant_axes(data).any() else None  # else 0
             floor_shift, g_N, g_D = _single_step_by_centre(u_c, chance_level, priors, (slope_N_pop, slope_D_pop),
-                                                           measured_slopes(data), data.one_length,
-                                                           single_step_shifts(data, alpha, beta))
+                                                           measured_slopes(data), data.one_length, shifts)
         else:
             floor_shift = numpyro.sample("floor_shift", prior(priors, "floor_shift"))
             g_N = numpyro.sample("logit_slope_N", dist.LogNormal(*slope_N_pop))
