@@ -1555,3 +1555,25 @@ def test_predict_names_the_data_in_a_fit_warning():
     p = subprocess.run([sys.executable, "-c", code], env=env_for(), capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stderr == "ladderfit: warning: bundled:pythia: each model size has a single training length\n", p.stderr
+
+
+# ----------------------------------------------------------------------------- predict from a saved fit
+
+
+def test_predict_from_a_saved_fit_samples_nothing(tmp_path, capsys, fit_path, tiny_fit, fake_fit):
+    """``predict --fit FILE``: the saved posterior's predictions, the same as LadderFit.predict of
+    the loaded fit, without a new fit."""
+    out = tmp_path / "p.csv"
+    code, stdout, err = run(capsys, "predict", "--fit", fit_path, "--target", "7B-4T", "--out", out)
+    assert code in (0, 3), err
+    assert not fake_fit, "sampled although --fit was given"
+    assert f"of the saved fit {fit_path}" in stdout
+    expected = ladderfit.load(fit_path).predict(["7B-4T"])
+    pd.testing.assert_frame_equal(pd.read_csv(out), expected.reset_index(drop=True), check_dtype=False, atol=1e-9)
+
+
+@pytest.mark.parametrize("option", [["--chains", "2"], ["--seed", "3"], ["--tasks", "piqa"], ["--model", "two_step"],
+                                    ["--data", "bundled:pythia"]])
+def test_predict_from_a_saved_fit_refuses_the_options_of_a_new_fit(capsys, fit_path, fake_fit, option):
+    assert_failed(run(capsys, "predict", "--fit", fit_path, *option), "--fit", option[0])
+    assert not fake_fit

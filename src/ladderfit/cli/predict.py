@@ -1,4 +1,4 @@
-"""``ladderfit predict``: fit the joint model and print target accuracy with intervals."""
+"""``ladderfit predict``: fit the model (or load a saved fit) and print target accuracy with intervals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import sys
 
 from .common import (add_data_arg, add_model_args, add_out_arg, add_progress_args, add_sampler_args, add_target_arg,
-                     add_tasks_arg, check_outputs, fit_header, model_from_args, say_fitting)
+                     add_tasks_arg, check_fit_options, check_outputs, fit_header, model_from_args, say_fitting)
 
 __all__ = ["add_parser", "format_predictions"]
 
@@ -82,12 +82,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..model.diagnostics import ConvergenceWarning
     from ..data.readers import read_data
     from ..data.schema import check_model_columns
-    from ..io import atomic_write
     from ..model.spec import check_feature
 
     # checked before sampling: outputs, targets, the model options, the data and the model's columns
     check_outputs(args, out="table", save="fit")
     targets = as_targets(args.target or None)
+    if args.fit:  # a saved fit: predict from its posterior, no sampling
+        return _predict_saved(args, targets)
     spec = model_from_args(args)
     choice = None
     if args.calibration is not None:  # the ladder's own calibration: read before sampling
@@ -104,24 +105,47 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if data is not None:  # the model's columns, before sampling
             check_model_columns(data, spec.structure, spec.feature, source=args.data)
             check_feature(data, spec, source=args.data)
+        options = {k: getattr(args, k) for k in ("chains", "draws", "warmup", "seed") if getattr(args, k) is not None}
         fit = fit_model(
             data,
             tasks=args.tasks,
-            chains=args.chains,
-            draws=args.draws,
-            warmup=args.warmup,
-            seed=args.seed,
             model=spec,
             progress_bar=args.progress,
+            **options,  # the fit's own defaults for the rest
             **({"calibration": choice} if choice is not None else {}),
         )
     _show_warnings(caught, args.data or "bundled:olmo")
     if args.save:  # the fit first: it is the costly part, kept even if a later step fails
         fit.save(args.save)
         print(f"saved the fit to {args.save}")
+    return _print_predictions(args, fit, targets, fit_header(fit, args.data))
+
+
+def _predict_saved(args: argparse.Namespace, targets) -> int:
+    """``--fit FILE``: the targets from a fit saved with ``--save`` (or ``LadderFit.save``): its
+    posterior, model and discrepancy as saved; the options of a new fit are an error."""
+    from ..errors import LadderDataError
+    from ..model.results import load
+
+    check_fit_options(args)
+    given = [f"--{k}" for k in ("data", "tasks", "calibration") if getattr(args, k, None)]
+    if given:
+        raise LadderDataError(f"--fit {args.fit} loads a saved fit with its ladder, tasks and discrepancy; "
+                              f"{', '.join(given)} set(s) a new fit: drop --fit to fit anew, or drop those options")
+    fit = load(args.fit)
+    if args.save:
+        fit.save(args.save)
+        print(f"saved the fit to {args.save}")
+    return _print_predictions(args, fit, targets, fit_header(fit, f"of the saved fit {args.fit}"))
+
+
+def _print_predictions(args: argparse.Namespace, fit, targets, header: str) -> int:
+    """The fit's line, the targets' table (and --out); exit 0, or 3 if the fit did not converge."""
+    from ..io import atomic_write
+
     pred = fit.predict(targets, discrepancy=args.discrepancy)
     d = fit.diagnostics.as_dict()
-    print(fit_header(fit, args.data))
+    print(header)
     _print_summary(fit, d, targets)
     print()
     print(format_predictions(pred, "accuracy"))
@@ -177,16 +201,20 @@ def add_parser(sub) -> None:
     """Add ``predict`` to the subcommands."""
     p = sub.add_parser(
         "predict",
-        help="fit the joint model and predict target accuracy with intervals",
-        description="Fit the joint Bayesian two-step model (bundled OLMo ladder by default) and predict targets.",
+        help="fit the model and predict target accuracy with intervals",
+        description="Fit the Bayesian model (default: the single step; the bundled OLMo ladder by default) and "
+                    "predict targets; --fit predicts from a saved fit instead.",
     )
     add_data_arg(p)
     add_target_arg(p, "default: 7B-4T and 13B-5T")
     add_tasks_arg(p)
-    add_sampler_args(p)
+    add_sampler_args(p, defaults=False)  # None: not given (an error with --fit), the fit's default
     add_model_args(p)
     add_out_arg(p, "write the tidy predictions to this CSV")
     p.add_argument("--save", help="save the fit (netCDF) to this path")
+    p.add_argument("--fit", default=None, metavar="FIT.nc",
+                   help="predict from a fit saved with --save (no sampling: other targets, levels or "
+                        "--discrepancy on the same posterior); the options of a new fit are then an error")
     p.add_argument("--calibration", default=None, metavar="FILE",
                    help="a ladder's own calibration (written by 'ladderfit calibrate --save-choice'): its model, "
                         "unless --model is given, and its discrepancy")
