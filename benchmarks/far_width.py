@@ -13,7 +13,9 @@ on the training runs and its predictive draws at each far (run, task) pair are s
   medians (the others' draws unchanged): the exponents alpha and beta; the logit slopes g_N and
   g_D at the ladder's centre; the centre logit u_c and the floor. What is left once those are
   known says how much of the spread they make;
-* the exponents' posterior median and 90% interval against their prior's.
+* the exponents' posterior median and 90% interval against their prior's;
+* the 90% interval's mean width with the shipped discrepancy and with none, beside the truths'
+  coverage and the median's mean absolute error: how much of the width is the discrepancy's.
 
 All in accuracy points, averaged over the far pairs of each hold-out. Writes
 ``benchmarks/results/far_width.json``.
@@ -69,11 +71,21 @@ def main() -> None:
         fixed = {name: curve_with_fixed(fit, truth, names) for name, names in FIXED.items()}
         post = fit.idata.posterior
         alpha = post["alpha"].values.reshape(-1, post.sizes["task"])
+        (family, params), power = fit.priors["discrepancy"], fit.priors["discrepancy_power"][1][0]
+        gamma = np.full(len(curve), params[0]) if family == "Fixed" else np.exp(rng.normal(*params, len(curve)))
+        shipped, none = parts.accuracy(power, 0.0, gamma), parts.accuracy(power, 0.0, 0.0)
+
+        def width(acc):
+            lo, hi = np.quantile(acc, [0.05, 0.95], axis=0)
+            return float(100 * (hi - lo).mean()), float(np.mean((parts.actual >= lo) & (parts.actual <= hi)))
         rec = {
             "holdout": rule, "runs": len(split.train), "far_pairs": len(truth),
             "mean_distance": float(parts.distance.mean()),
             "curve_sd": float(100 * curve.std(0).mean()), "noise_sd": float(100 * parts.noise.std(0).mean()),
             **{f"curve_sd_{name}_fixed": float(100 * c.std(0).mean()) for name, c in fixed.items()},
+            "width_90": width(shipped)[0], "width_90_no_discrepancy": width(none)[0],
+            "coverage_90": width(shipped)[1], "coverage_90_no_discrepancy": width(none)[1],
+            "mae": float(100 * np.abs(np.median(shipped, 0) - parts.actual).mean()),
             "alpha_median": float(np.median(alpha)),
             "alpha_90": f"{np.quantile(alpha, 0.05):.2f}-{np.quantile(alpha, 0.95):.2f}",
             "prior_alpha_90": f"{np.quantile(prior_alpha, 0.05):.2f}-{np.quantile(prior_alpha, 0.95):.2f}",
