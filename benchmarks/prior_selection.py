@@ -3,6 +3,7 @@ later (lower alpha, beta), or a floor held at chance, fix the far bias, and does
 out of sample?
 
     python benchmarks/prior_selection.py [--ladders olmo,pythia] [--chains 4] [--warmup 300]
+        [--variants "slope sd 0.25" --results-name prior_selection_slopes]
 
 The single step's logit rises as ``g_N / alpha (1 - e^{-alpha x})`` in x = log N (likewise D):
 the exponents say how soon the rise slows, the role of the irreducible loss E. Sub-ladders of
@@ -45,6 +46,9 @@ VARIANTS = {
     "wide (sd 1.5)": {"alpha_mu": ("Normal", (math.log(0.3), 1.5)), "beta_mu": ("Normal", (math.log(0.3), 1.5))},
     "floor at chance": {"floor_shift": ("Normal", (0.0, 0.01))},
     "floor free": {"floor_shift": ("Normal", (0.0, 0.1))},
+    # the slopes' population sd (around the mean at the task's centre logit): half the shipped median
+    "slope sd 0.25": {"logit_slope_N_tau": ("LogNormal", (math.log(0.25), 0.5)),
+                      "logit_slope_D_tau": ("LogNormal", (math.log(0.25), 0.5))},
 }
 
 
@@ -53,7 +57,13 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ladder_arguments(ap)
+    ap.add_argument("--variants", default=None,
+                    help="comma-separated variants to fit (default: all); 'shipped' is always among them")
+    ap.add_argument("--results-name", default="prior_selection",
+                    help="the results file's name (benchmarks/results/NAME.json): a subset of variants apart")
     args = ap.parse_args()
+    variants = VARIANTS if args.variants is None else {
+        name: VARIANTS[name] for name in dict.fromkeys(["shipped", *args.variants.split(",")])}
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(1, args.chains)}"
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 
@@ -75,7 +85,7 @@ def main() -> None:
             warnings.simplefilter("ignore")
             df = loaders[ladder]()
         tables = {}
-        for name, priors in VARIANTS.items():
+        for name, priors in variants.items():
             t0 = time.perf_counter()
             options = {"chains": args.chains, "warmup": args.warmup, "priors": priors}
             with warnings.catch_warnings():
@@ -101,8 +111,8 @@ def main() -> None:
     counts = chosen.groupby(["ladder", "variant"]).size().rename("runs").reset_index()
     print("\n# variants chosen for the held-out (hold-out, run)s, each on the other hold-outs' other runs")
     print(counts.to_string(index=False))
-    write_results("prior_selection", {
-        "settings": {**vars(args), "variants": {k: {p: list(v) for p, v in pri.items()} for k, pri in VARIANTS.items()}},
+    write_results(args.results_name, {
+        "settings": {**vars(args), "variants": {k: {p: list(v) for p, v in pri.items()} for k, pri in variants.items()}},
         "summary": records, "chosen": counts.to_dict("records"), "choices": choices, "fits": fits,
     })
 
