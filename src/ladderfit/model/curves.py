@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["scaling_law", "scaling_law_centred", "single_step_logit", "sigmoid", "accuracy_from_loss",
+__all__ = ["array_module", "scaling_law", "scaling_law_centred", "single_step_logit", "sigmoid", "accuracy_from_loss",
            "accuracy_from_logit"]
 
 
-def _xp(*args):
+def array_module(*args):
     """``jax.numpy`` when any argument is a JAX array or tracer, else NumPy."""
     for a in args:
         if type(a).__module__.startswith("jax"):
@@ -31,14 +31,14 @@ def _xp(*args):
 
 def scaling_law(N, D, E, A, alpha, B, beta):
     """Step 1 in raw units: ``L = E + A / N^alpha + B / D^beta``."""
-    xp = _xp(N, D, E, A, alpha, B, beta)
+    xp = array_module(N, D, E, A, alpha, B, beta)
     return E + A * xp.exp(-alpha * xp.log(N)) + B * xp.exp(-beta * xp.log(D))
 
 
 def scaling_law_centred(x, z, E, a, alpha, b, beta):
     """Step 1 on the ladder's centred log scale: ``L = E + a e^{-alpha x} + b e^{-beta z}``,
     with ``x = log N - log N_c``, ``z = log D - log D_c``, ``a = A N_c^{-alpha}``, ``b = B D_c^{-beta}``."""
-    xp = _xp(x, z, E, a, alpha, b, beta)
+    xp = array_module(x, z, E, a, alpha, b, beta)
     return E + a * xp.exp(-alpha * x) + b * xp.exp(-beta * z)
 
 
@@ -46,13 +46,13 @@ def single_step_logit(x, z, u_c, a, alpha, b, beta):
     """The single step's law on the logit scale, centred on the ladder:
     ``u = u_c + a (1 - e^{-alpha x}) + b (1 - e^{-beta z})``, with ``a = g_N / alpha`` and
     ``b = g_D / beta`` (``g``: the logit slopes at the centre)."""
-    xp = _xp(x, z, u_c, a, alpha, b, beta)
+    xp = array_module(x, z, u_c, a, alpha, b, beta)
     return u_c + a * (1 - xp.exp(-alpha * x)) + b * (1 - xp.exp(-beta * z))
 
 
 def sigmoid(u):
     """The logistic function ``1 / (1 + e^{-u})``, overflow-safe."""
-    xp = _xp(u)
+    xp = array_module(u)
     if xp is np:
         from scipy.special import expit
 

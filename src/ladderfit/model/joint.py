@@ -103,7 +103,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.nn import log_sigmoid
 
-from .curves import _xp, accuracy_from_logit, scaling_law_centred, single_step_logit
+from .curves import accuracy_from_logit, array_module, scaling_law_centred, single_step_logit
 from .inputs import ModelData
 from .priors import prior
 
@@ -258,7 +258,7 @@ def single_step_ranges(data: ModelData) -> np.ndarray:
 def single_step_shifts(data: ModelData, alpha, beta):
     """``log(g / g_sec)`` per task and axis (:func:`secant_shift`) where the axis has two values
     (:func:`secant_axes`), else 0: (task, 2), what the sampler adds to a secant slope."""
-    r, sec, xp = single_step_ranges(data), secant_axes(data), _xp(alpha, beta)
+    r, sec, xp = single_step_ranges(data), secant_axes(data), array_module(alpha, beta)
     shift_N = xp.where(sec[:, 0], secant_shift(alpha, r[:, 0, 0], r[:, 0, 1]), 0.0)
     shift_D = xp.where(sec[:, 1], secant_shift(beta, r[:, 1, 0], r[:, 1, 1]), 0.0)
     return xp.stack([shift_N, shift_D], axis=-1)
@@ -435,7 +435,7 @@ def secant_shift(exponent, lo, hi):
 
     0 where the range is a point (Delta = 0: one size). NumPy in, NumPy out (a start's values
     need no JAX dispatch)."""
-    xp = _xp(exponent, lo, hi)
+    xp = array_module(exponent, lo, hi)
     width = xp.asarray(hi) - xp.asarray(lo)
     t = exponent * xp.where(width > 0, width, 1.0)
     return xp.where(width > 0, xp.log(t) + exponent * xp.asarray(lo) - xp.log(-xp.expm1(-t)), 0.0)
