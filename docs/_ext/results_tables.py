@@ -95,6 +95,7 @@ CALIBRATION_BY_CHANCE_COLUMNS = (
 COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
            "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
+           "prior_selection_slopes": PRIOR_SELECTION_COLUMNS,
            "sampler_grid": SAMPLER_GRID_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
@@ -151,6 +152,12 @@ NOTES = {
         "chance*: sd 0.01; *floor free*: sd 0.1), each with its cross-validated discrepancy (no drift); *selected*: each held-out run scored with "
         "the variant of lowest CRPS on the other hold-outs' other runs (where none is left, OLMo's choice). Units as "
         "in the calibration table; the choices per run are in the results file."
+    ),
+    "prior_selection_slopes": (
+        "As the exponent and floor priors' table, for the population sd of the single step's log slopes "
+        "(around the mean at the task's centre logit): *shipped* the prior shipped when this ran, LogNormal(log 0.5, "
+        "0.5) for g_N and g_D; *slope sd 0.25*: LogNormal(log 0.25, 0.5), the default since; *selected*: each held-out run scored with the variant of "
+        "lowest CRPS on the other hold-outs' other runs (where none is left, OLMo's choice)."
     ),
     "backtest": (
         "Two steps fitted on the 12 paper runs of 190M-760M, predicting the four 1B runs (truth: the "
@@ -224,6 +231,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "compute_vs_error": ("compute_vs_error", {}, ()),
     "stacking": ("stacking", {}, ()),
     "prior_selection": ("prior_selection", {}, ()),
+    "prior_selection_slopes": ("prior_selection_slopes", {}, ()),
     "design_backtest": ("design_backtest", {}, ()),
     "sbc": ("sbc", {}, ()),
     "sbc_run_effects": ("sbc_run_effects", {}, ()),
