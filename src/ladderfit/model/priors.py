@@ -48,11 +48,14 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "run_noise_ratio": (*RUN_NOISE_PRIOR, "run effects: a run's persistent deviation from the curve / binomial sd (as the single step's noise ratio)"),
     "checkpoint_ratio": ("LogNormal", (math.log(0.25), 1.0), "run effects: a checkpoint's scatter within its run beyond the measured jitter / binomial sd"),
     # ---- single-step structure: acc(N, D) = floor + (1 - floor) sigmoid(u(N, D)) -------------
-    # the logit slopes g at the ladder's centre, partially pooled over tasks: log g_t ~ N(mu, tau)
+    # the logit slopes g at the ladder's centre, partially pooled over tasks: log g_t ~ N(mu, tau).
+    # tau's median 0.25 (it was 0.5): chosen for every held-out run of both bundled ladders on the
+    # other hold-outs' other runs, better on every proper score in every distance bin
+    # (benchmarks/prior_selection.py --variants "slope sd 0.25": prior_selection_slopes.json)
     "logit_slope_N_mu": ("Normal", (math.log(0.5), 1.0), "single step: population mean of log g_N (d logit / d log N at the centre)"),
-    "logit_slope_N_tau": ("LogNormal", (math.log(0.5), 0.5), "single step: population sd of log g_N (zero-avoiding)"),
+    "logit_slope_N_tau": ("LogNormal", (math.log(0.25), 0.5), "single step: population sd of log g_N (zero-avoiding)"),
     "logit_slope_D_mu": ("Normal", (math.log(0.5), 1.0), "single step: population mean of log g_D (d logit / d log D at the centre)"),
-    "logit_slope_D_tau": ("LogNormal", (math.log(0.5), 0.5), "single step: population sd of log g_D (zero-avoiding)"),
+    "logit_slope_D_tau": ("LogNormal", (math.log(0.25), 0.5), "single step: population sd of log g_D (zero-avoiding)"),
     # the population's mean moves with the task's centre logit, mu + c (u_c - u_ref): a task low on
     # its curve at the ladder's centre (near chance) borrows the slopes of tasks low on theirs
     # (Fixed 0: one mean for all tasks, the model before these two priors)
