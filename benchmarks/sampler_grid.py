@@ -1,6 +1,6 @@
 """Does the sampler converge at the defaults everywhere? Every structure on every ladder split.
 
-    python benchmarks/sampler_grid.py [--ladders olmo,pythia,simulated] [--models M,...] [--seeds 0]
+    python benchmarks/sampler_grid.py [--ladders olmo,pythia,simulated] [--models M,...] [--seeds 0] [--merge]
 
 For each ladder (the bundled OLMo and Pythia ladders: the ladder `ladderfit predict` fits and each nested hold-out of
 :mod:`ladderfit.analysis.calibration`; ``simulated``: a final-only simulated ladder, 10 tasks on
@@ -74,24 +74,41 @@ def main() -> None:
     ap.add_argument("--ladders", default="olmo,pythia,simulated")
     ap.add_argument("--models", default=None, help="comma-separated structures for every ladder (default: per ladder)")
     ap.add_argument("--seeds", default="0", help="comma-separated sampler seeds")
+    ap.add_argument("--merge", action="store_true",
+                    help="refit only --models and replace their fits in the existing results file, keeping the "
+                         "others' (each fit records the commit it ran at): after a change to one structure")
     args = ap.parse_args()
+    if args.merge and not args.models:
+        raise SystemExit("--merge refits the structures given by --models; name them")
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     import jax
 
-    from results_io import write_results
+    import json
+    import subprocess
+
+    from results_io import ROOT, write_results
 
     from ladderfit.model.config import FitConfig
 
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    commit = head.stdout.strip()
     records = []
     for ladder in args.ladders.split(","):
         models = args.models.split(",") if args.models else LADDER_MODELS[ladder]
         for split, data in _splits(ladder):
             for model in models:
                 for seed in (int(s) for s in args.seeds.split(",")):
-                    rec = {"ladder": ladder, "split": split, "model": model, "seed": seed, **one_fit(data, model, seed)}
+                    rec = {"ladder": ladder, "split": split, "model": model, "seed": seed, **one_fit(data, model, seed),
+                           "commit": commit}
                     records.append(rec)
                     print(", ".join(f"{k} {v}" for k, v in rec.items()), flush=True)
                     jax.clear_caches()  # each split compiles its own programs: keep the memory maps flat
+    if args.merge:  # the other structures' fits as the results file has them, each with its commit
+        path = ROOT / "benchmarks" / "results" / "sampler_grid.json"
+        old = json.loads(path.read_text())
+        refit = set(args.models.split(","))
+        kept = [{**r, "commit": r.get("commit", old["commit"])} for r in old["fits"] if r["model"] not in refit]
+        records = kept + records
     summary = []
     for model in dict.fromkeys(r["model"] for r in records):
         rows = [r for r in records if r["model"] == model]
@@ -103,7 +120,8 @@ def main() -> None:
                         "min_ess": min(min(r["min_ess_bulk"], r["min_ess_tail"]) for r in rows),
                         "median_steps_per_draw": sorted(r["steps_per_draw"] for r in rows)[len(rows) // 2]})
         print(", ".join(f"{k} {v}" for k, v in summary[-1].items()), flush=True)
-    write_results("sampler_grid", {"settings": {"ladders": args.ladders, "models": args.models, "seeds": args.seeds},
+    write_results("sampler_grid", {"settings": {"ladders": args.ladders, "models": args.models, "seeds": args.seeds,
+                                                "merge": args.merge},
                                    "summary": summary, "fits": records})
 
 
