@@ -245,14 +245,10 @@ def secant_axes(data: ModelData) -> np.ndarray:
 
 
 def single_step_ranges(data: ModelData) -> np.ndarray:
-    """Per task, the range of its runs' centred x and z: (task, 2 axes, (lo, hi))."""
-    out = np.zeros((data.n_tasks, 2, 2))
-    for t in range(data.n_tasks):
-        i = data.s1_task == t
-        for a, v in enumerate((data.s1_x, data.s1_z)):
-            if i.any():
-                out[t, a] = v[i].min(), v[i].max()
-    return out
+    """Per task, the range of its runs' centred x and z: (task, 2 axes, (lo, hi)), from
+    :meth:`ModelData.s1_ranges` (the single step has one law per task)."""
+    x_lo, x_hi, z_lo, z_hi = data.s1_ranges()
+    return np.stack([np.stack([x_lo, x_hi], -1), np.stack([z_lo, z_hi], -1)], axis=1)
 
 
 def single_step_shifts(data: ModelData, alpha, beta):
