@@ -49,6 +49,11 @@ VARIANTS = {
     # the slopes' population sd (around the mean at the task's centre logit): half the shipped median
     "slope sd 0.25": {"logit_slope_N_tau": ("LogNormal", (math.log(0.25), 0.5)),
                       "logit_slope_D_tau": ("LogNormal", (math.log(0.25), 0.5))},
+    # half and a quarter of the shipped median 0.25 (the far width is the slopes' spread)
+    "slope sd 0.125": {"logit_slope_N_tau": ("LogNormal", (math.log(0.125), 0.5)),
+                       "logit_slope_D_tau": ("LogNormal", (math.log(0.125), 0.5))},
+    "slope sd 0.0625": {"logit_slope_N_tau": ("LogNormal", (math.log(0.0625), 0.5)),
+                        "logit_slope_D_tau": ("LogNormal", (math.log(0.0625), 0.5))},
 }
 
 
