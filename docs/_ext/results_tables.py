@@ -95,7 +95,7 @@ CALIBRATION_BY_CHANCE_COLUMNS = (
 COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
            "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
-           "prior_selection_slopes": PRIOR_SELECTION_COLUMNS,
+           "prior_selection_slopes": PRIOR_SELECTION_COLUMNS, "prior_selection_slopes2": PRIOR_SELECTION_COLUMNS,
            "sampler_grid": SAMPLER_GRID_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
@@ -158,6 +158,12 @@ NOTES = {
         "(around the mean at the task's centre logit): *shipped* the prior shipped when this ran, LogNormal(log 0.5, "
         "0.5) for g_N and g_D; *slope sd 0.25*: LogNormal(log 0.25, 0.5), the default since; *selected*: each held-out run scored with the variant of "
         "lowest CRPS on the other hold-outs' other runs (where none is left, OLMo's choice)."
+    ),
+    "prior_selection_slopes2": (
+        "As the slope population's table, one step further: *shipped* LogNormal(log 0.25, 0.5), the default; "
+        "*slope sd 0.125* and *slope sd 0.0625*: the same log-sd around half and a quarter of that median; "
+        "*selected*: each held-out run scored with the variant of lowest CRPS on the other hold-outs' other runs "
+        "(where none is left, OLMo's choice)."
     ),
     "backtest": (
         "Two steps fitted on the 12 paper runs of 190M-760M, predicting the four 1B runs (truth: the "
@@ -232,6 +238,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "stacking": ("stacking", {}, ()),
     "prior_selection": ("prior_selection", {}, ()),
     "prior_selection_slopes": ("prior_selection_slopes", {}, ()),
+    "prior_selection_slopes2": ("prior_selection_slopes2", {}, ()),
     "design_backtest": ("design_backtest", {}, ()),
     "sbc": ("sbc", {}, ()),
     "sbc_run_effects": ("sbc_run_effects", {}, ()),
