@@ -23,6 +23,7 @@ from ladderfit import LadderDataError, load_olmo_ladder  # noqa: E402
 from ladderfit.analysis.backtest import default_pool, run_table  # noqa: E402
 from ladderfit.analysis.calibration import (  # noqa: E402
     CALIBRATION_COLUMNS,
+    bootstrap_by_run,
     NESTED_HOLDOUTS,
     calibration,
     distance_beyond,
@@ -225,6 +226,31 @@ def test_summarize_calibration_by_hand():
     empty = summarize_calibration(_hand_table().iloc[:2]).set_index("bin")
     assert empty.loc["far", "n"] == 0 and np.isnan(empty.loc["far", "coverage_90"])
     assert "no pairs" in format_calibration(empty.reset_index())
+
+
+def test_bootstrap_resamples_runs_not_pairs():
+    """Ten far runs of ten tasks each, every pair of a run covered or every one missed: over runs
+    the 90% coverage is as uncertain as 10 draws (+-0.25 or so); over the 100 pairs it would be
+    +-0.08. A bin of one run has no spread."""
+    base = _hand_table().iloc[[4]]  # a far pair: truth 0.75 outside [0.35, 0.65]
+    rows = []
+    for r in range(10):
+        for t in range(10):
+            row = base.iloc[0].copy()
+            row["run"], row["task"], row["holdout"] = f"r{r}", f"t{t}", "h"
+            row["actual"] = 0.5 if r % 2 else 0.75  # odd runs covered
+            rows.append(row)
+    near = _hand_table().iloc[[0]].assign(run="solo")
+    table = pd.concat([pd.DataFrame(rows), near], ignore_index=True)
+    boot = bootstrap_by_run(table, reps=400, seed=1).set_index("bin")
+    point = summarize_calibration(table).set_index("bin")
+    assert list(boot.index) == ["near", "far", "all"]  # the empty mid bin is left out
+    assert boot.loc["far", "coverage_90"] == point.loc["far", "coverage_90"] == 0.5
+    assert boot.loc["far", "runs"] == 10 and boot.loc["far", "n"] == 100
+    lo, hi = boot.loc["far", ["coverage_90_lo", "coverage_90_hi"]]
+    assert lo <= 0.5 <= hi and hi - lo >= 0.4
+    assert boot.loc["near", "coverage_90_lo"] == boot.loc["near", "coverage_90_hi"] == 1.0
+    assert boot.loc["all", "runs"] == 11
 
 
 def test_summarize_by_task_by_hand():

@@ -165,6 +165,12 @@ NOTES = {
         "*selected*: each held-out run scored with the variant of lowest CRPS on the other hold-outs' other runs "
         "(where none is left, OLMo's choice)."
     ),
+    "run_bootstrap": (
+        "The calibration table's OLMo rows (the default, the paper's two steps, version 0.1), each score with its 90% "
+        "bootstrap interval over the held-out runs in parentheses: a run's pairs (its tasks, in every hold-out that "
+        "holds it out) resampled together, 2,000 replicates; *runs*: the distinct held-out runs in the bin. Units as in "
+        "the calibration table; Pythia's rows are in the results file (one or two runs per bin: no interval to speak of)."
+    ),
     "backtest": (
         "Two steps fitted on the 12 paper runs of 190M-760M, predicting the four 1B runs (truth: the "
         "final-checkpoint accuracy); per task, the held-out runs and per method (*bayes*: the joint model; "
@@ -239,6 +245,9 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "prior_selection": ("prior_selection", {}, ()),
     "prior_selection_slopes": ("prior_selection_slopes", {}, ()),
     "prior_selection_slopes2": ("prior_selection_slopes2", {}, ()),
+    # the default and the paper's two steps on OLMo (Pythia's 1-2 held-out runs leave no interval)
+    "run_bootstrap": ("run_bootstrap#table", {"ladder": "olmo", "model": ("single_step", "two_step", "v0.1*"),
+                                              "discrepancy": ("no drift", "none")}, ()),
     "design_backtest": ("design_backtest", {}, ()),
     "sbc": ("sbc", {}, ()),
     "sbc_run_effects": ("sbc_run_effects", {}, ()),

@@ -59,7 +59,7 @@ from ..model.spec import as_spec
 from .stacking import log_density
 
 __all__ = [  # the rules and the distance (nested_holdouts, distance_beyond, ...) are :mod:`.holdouts`'s
-    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "format_calibration", "summarize_by_task", "format_by_task", "summarize_by_chance", "format_by_chance", "score_holdout", "holdout_draws", "scored_rows", "calibration_columns", "interval_levels", "check_calibration_table", "read_calibration", "pit_counts", "HoldoutFit", "LEVELS", "CALIBRATION_COLUMNS",
+    "calibration", "fit_holdouts", "score_holdouts", "choose_model", "calibrated_priors", "summarize_calibration", "bootstrap_by_run", "format_calibration", "summarize_by_task", "format_by_task", "summarize_by_chance", "format_by_chance", "score_holdout", "holdout_draws", "scored_rows", "calibration_columns", "interval_levels", "check_calibration_table", "read_calibration", "pit_counts", "HoldoutFit", "LEVELS", "CALIBRATION_COLUMNS",
 ]  # fmt: skip
 
 #: Central interval levels (percent) of the calibration table.
@@ -453,6 +453,47 @@ def summarize_calibration(table: pd.DataFrame) -> pd.DataFrame:
             "above_median": (y > group["median"]).mean(), **pit_counts(group, levels),
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+#: The scores :func:`bootstrap_by_run` resamples.
+BOOTSTRAP_SCORES = ("coverage_90", "mean_width_90", "mae", "interval_score_90", "crps", "above_median")
+
+
+def bootstrap_by_run(table: pd.DataFrame, reps: int = 2000, level: float = 0.90, seed: int = 0) -> pd.DataFrame:
+    """How sure each bin's scores are: :func:`summarize_calibration`'s scores with a bootstrap
+    interval over the held-out *runs*, the units a ladder's truths come in.
+
+    A run's pairs (its tasks, in every hold-out that holds it out) share its deviation from the
+    law, so they are resampled together: each replicate draws the table's runs with replacement
+    and keeps every pair of each draw. Returns one row per bin (as :func:`summarize_calibration`,
+    empty bins left out) with ``bin, n, runs`` (distinct held-out runs in the bin) and, per score
+    in :data:`BOOTSTRAP_SCORES`, its value and ``{score}_lo``, ``{score}_hi``: the central
+    ``level`` interval of the replicates (a bin of one run has a zero-width interval: it says
+    nothing of how the next run would score)."""
+    check_calibration_table(table)
+    point = summarize_calibration(table).set_index("bin")
+    runs = table["run"].astype(str).to_numpy()
+    names = np.unique(runs)
+    by_run = {r: np.flatnonzero(runs == r) for r in names}
+    rng = np.random.default_rng(seed)
+    reps_rows: list[pd.DataFrame] = []
+    for _ in range(reps):
+        rows = np.concatenate([by_run[r] for r in rng.choice(names, size=len(names))])
+        reps_rows.append(summarize_calibration(table.iloc[rows]).set_index("bin")[list(BOOTSTRAP_SCORES)])
+    binned = distance_bin(table["distance"])
+    q = ((1 - level) / 2, (1 + level) / 2)
+    out = []
+    for name in point.index:
+        if not point.loc[name, "n"]:
+            continue
+        in_bin = binned == name if name != "all" else np.ones(len(table), bool)
+        draws = pd.DataFrame([r.loc[name] for r in reps_rows])  # a replicate without the bin's runs: NaN
+        row = {"bin": name, "n": int(point.loc[name, "n"]), "runs": int(pd.unique(runs[np.asarray(in_bin)]).size)}
+        for score in BOOTSTRAP_SCORES:
+            lo, hi = np.nanquantile(draws[score].to_numpy(float), q)
+            row.update({score: float(point.loc[name, score]), f"{score}_lo": float(lo), f"{score}_hi": float(hi)})
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def summarize_by_task(table: pd.DataFrame) -> pd.DataFrame:
