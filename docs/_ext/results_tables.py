@@ -165,7 +165,7 @@ NOTES = {
         "*selected*: each held-out run scored with the variant of lowest CRPS on the other hold-outs' other runs "
         "(where none is left, OLMo's choice)."
     ),
-    "run_bootstrap": (
+    "run_bootstrap#table": (
         "The calibration table's OLMo rows (the default, the paper's two steps, version 0.1), each score with its 90% "
         "bootstrap interval over the held-out runs in parentheses: a run's pairs (its tasks, in every hold-out that "
         "holds it out) resampled together, 2,000 replicates; *runs*: the distinct held-out runs in the bin. Units as in "
