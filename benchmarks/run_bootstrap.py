@@ -22,8 +22,6 @@ import json
 import math
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,7 +30,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from results_io import write_results
+    from results_io import ROOT, write_results
     from ladderfit.analysis.calibration import BOOTSTRAP_SCORES, bootstrap_by_run, read_calibration, summarize_calibration
 
     calib = json.loads((ROOT / "benchmarks" / "results" / "calibration.json").read_text())

@@ -120,6 +120,19 @@ def test_generic_results_file_is_rendered_as_it_comes(tmp_path):
     assert rows == [{"task": "piqa", "mae": "1.235", "n": "4"}, {"task": "mmlu", "mae": "0.5", "n": "3"}]
 
 
+def test_view_of_one_record_renders_one_row(tmp_path):
+    """A view of a key holding one record (sbc.json's divergences) renders it as a row; a
+    summary that is not a list stays an error."""
+    counts = {"fits_with_any": 3, "fits": 20, "total": 7, "max": 4}
+    payload = {"commit": "abc", "date": "2026-01-01", "machine": "m", "summary": [{"x": 1}], "divergences": counts}
+    (tmp_path / "sbc.json").write_text(json.dumps(payload))
+    rows = results_tables.parse_table(results_tables.render("sbc_divergences", tmp_path))
+    _check_rows(rows, [counts], results_tables.SBC_DIVERGENCES_COLUMNS)
+    (tmp_path / "sbc.json").write_text(json.dumps({**payload, "summary": {"x": 1}}))
+    with pytest.raises(results_tables.ResultsError, match="summary"):
+        results_tables.render("sbc", tmp_path)
+
+
 def test_every_note_belongs_to_a_rendered_source():
     """A note is found by the view's source (``name#key`` for another list of the file): one
     keyed otherwise is never shown (the bootstrap table's note was, until this test)."""

@@ -92,7 +92,13 @@ CALIBRATION_BY_CHANCE_COLUMNS = (
         "coverage_90", "mean_width_90", "mae", "interval_score_90", "crps", "log_score", "above_median")),
 )
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
+#: The SBC's divergence counts over its simulations' fits.
+SBC_DIVERGENCES_COLUMNS = (
+    ("fits", "fits", 1.0, 0), ("fits_with_any", "fits with divergent transitions", 1.0, 0),
+    ("total", "divergent transitions in all", 1.0, 0), ("max", "most in one fit", 1.0, 0),
+)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
            "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "prior_selection_slopes": PRIOR_SELECTION_COLUMNS, "prior_selection_slopes2": PRIOR_SELECTION_COLUMNS,
@@ -250,6 +256,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
                                               "discrepancy": ("no drift", "none")}, ()),
     "design_backtest": ("design_backtest", {}, ()),
     "sbc": ("sbc", {}, ()),
+    "sbc_divergences": ("sbc#divergences", {}, ()),
     "sbc_run_effects": ("sbc_run_effects", {}, ()),
     "noise": ("noise", {}, ()),
     "speed": ("speed", {}, ()),
@@ -277,6 +284,8 @@ def load_results(path: Path, key: str = "summary") -> dict:
     if missing:
         raise ResultsError(f"{path}: missing key(s) {', '.join(missing)}")
     rows = payload[key]
+    if isinstance(rows, dict) and key != "summary":  # one record (sbc.json's divergences): a table of one row
+        rows = payload[key] = [rows]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ResultsError(f"{path}: {key!r} must be a list of records (JSON objects)")
     for i, row in enumerate(rows):
