@@ -284,3 +284,23 @@ def test_the_architecture_page_names_every_module():
             if name not in words and not (path.stem == "__init__" and path.parent.name == layer):
                 missing.append(str(path.relative_to(ROOT / "src")))
     assert not missing, f"not in the architecture diagram: {missing}"
+
+
+def test_calibration_guide_quotes_the_bootstrap_and_slope_prior_files():
+    """The calibration guide's figures for the run bootstrap and the tighter slope priors are
+    the results files' own (rounded as printed): a rerun that moves them fails here until the
+    text follows."""
+    text = " ".join((DOCS / "user_guide" / "calibration.md").read_text().split())
+    results = ROOT / "benchmarks" / "results"
+    boot = json.loads((results / "run_bootstrap.json").read_text())["summary"]
+    far = next(r for r in boot if (r["ladder"], r["model"], r["discrepancy"], r["bin"]) == ("olmo", "single_step", "no drift", "far"))
+    assert (f"far coverage is {100 * far['coverage_90']:.1f}% (90% interval {100 * far['coverage_90_lo']:.1f}-"
+            f"{100 * far['coverage_90_hi']:.0f}%)") in text
+    assert f"width {far['mean_width_90']:.2f} points ({far['mean_width_90_lo']:.2f}-{far['mean_width_90_hi']:.2f})" in text
+    assert f"CRPS {far['crps']:.2f} ({far['crps_lo']:.2f}-{far['crps_hi']:.2f})" in text
+    slopes = {(r["model"], r["bin"]): r for r in json.loads((results / "prior_selection_slopes2.json").read_text())["summary"]
+              if r["ladder"] == "olmo"}
+    widths = [f"{slopes[(m, 'far')]['mean_width_90']:.2f}" for m in ("shipped", "slope sd 0.125", "slope sd 0.0625")]
+    assert f"({widths[0]} to {widths[1]} and {widths[2]} points)" in text
+    crps = [f"{slopes[(m, 'far')]['crps']:.2f}" for m in ("shipped", "slope sd 0.125", "slope sd 0.0625")]
+    assert f"far CRPS rose from {crps[0]} to {crps[1]} and {crps[2]}" in text
