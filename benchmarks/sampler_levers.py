@@ -16,16 +16,17 @@ centre accuracy, centre slope and logit centre in the sampler's. Rows:
   checkpoints' likelihood terms in float32; the same in float64;
 * the default with 250, 200 and 150 warmup iterations, and with ``target_accept`` 0.8.
 
-Then **how many first draws** (``FIRST_DRAWS``, ``--first-draws``): 600 draws per chain for
-each of several seeds on the bundled OLMo ladder and on the Pythia ladder
-(``two_step/lambada_loss``), and whether the first 300, 350, ..., 600 of them meet the
-convergence goals (max R-hat <= 1.01 as ArviZ rounds it, bulk and tail ESS >= 400, no
-divergences): a first run that meets them needs no continuation, which costs a second
-program (traced, and compiled on a cold cache) and the draws the ESS projects.
+Then **how many first draws** (``FIRST_DRAWS``, ``--first-draws``): 800 draws per chain for
+each of several seeds of a model (``--model``, default: the package's default) on the bundled
+OLMo and Pythia ladders, and whether the first 300, 350, ..., 800 of them meet the
+convergence goals (max R-hat <= 1.01 unrounded, bulk and tail ESS >= 400, no divergences): a
+first run that meets them needs no continuation, which costs a second program (traced, and
+compiled on a cold cache) and the draws the ESS projects.
 
 The full run (neither ``--first-draws`` nor ``--gradient``) writes
 ``benchmarks/results/sampler_levers.json``: the levers' table as ``summary``, the first-draws table
-as ``first_draws`` (per ladder, seed and number of draws) and ``first_draws_met``.
+as ``first_draws`` (per ladder, seed and number of draws) and ``first_draws_met``;
+``--first-draws`` alone writes the first-draws table to ``results/first_draws.json``.
 
 ``--gradient``: microseconds per value-and-gradient of the step-2 likelihood on the bundled
 ladder (2,910 checkpoints): each per-task parameter gathered per checkpoint (v0.1); computed on
@@ -51,7 +52,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--first-draws", action="store_true", help="only the first-draws table")
-    ap.add_argument("--seeds", type=int, default=8, help="seeds of the first-draws table (OLMo; half for Pythia)")
+    ap.add_argument("--seeds", type=int, default=8, help="seeds of the first-draws table, per ladder")
+    ap.add_argument("--model", default=None, help="the first-draws table's model (default: the package's default)")
     ap.add_argument("--gradient", action="store_true", help="only the gradient timings")
     args = ap.parse_args()
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
@@ -72,11 +74,11 @@ def main() -> None:
     if args.gradient:
         return gradient()
     summary = [] if args.first_draws else levers(rows, args.seed)
-    first = first_draws_table(args.seeds)
-    if not args.first_draws:
-        from results_io import write_results
+    first = first_draws_table(args.seeds, model=args.model)
+    from results_io import write_results
 
-        write_results("sampler_levers", {"settings": vars(args), "summary": summary, **first})
+    write_results("first_draws" if args.first_draws else "sampler_levers",
+                  {"settings": vars(args), "summary": summary, **first})
 
 
 def gradient(n: int = 5000) -> None:
@@ -242,8 +244,8 @@ def levers(rows, seed: int) -> list[dict]:
     return records
 
 
-def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> dict:
-    """Per ladder and seed, 4 x 600 draws; per prefix: max R-hat / min bulk ESS / min tail ESS,
+def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700, 800), model=None) -> dict:
+    """Per ladder and seed, 4 x ``max(prefixes)`` draws of ``model`` (default: the package's); per prefix: max R-hat / min bulk ESS / min tail ESS,
     ``*`` where the goals are not met; then the share of seeds that meet them per prefix. Returns
     them as records: ``first_draws`` (ladder, seed, draws) and ``first_draws_met`` (ladder, draws)."""
     from ladderfit.data.readers import read_data
@@ -254,12 +256,14 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> 
     print("\nfirst draws: R-hat / bulk ESS / tail ESS of the first n draws per chain (* = goals not met)")
     print(f"{'ladder':<8} {'seed':>4} " + " ".join(f"{n:>16}" for n in prefixes) + f" {'wall s':>7}")
     records, met_records = [], []
-    for ladder, data, model, seeds in (("olmo", None, "two_step", n_seeds),
-                                       ("pythia", "bundled:pythia", "two_step/lambada_loss", max(1, n_seeds // 2))):
+    model = model or FitConfig().model.name
+    for ladder, data in (("olmo", None), ("pythia", "bundled:pythia")):
         df = bayes._ladder_data(read_data(data) if data else None)
+        config = bayes._with_available_feature(df, FitConfig(model=model))
+        seeds = n_seeds
         met = {n: 0 for n in prefixes}
         for seed in range(seeds):
-            config = FitConfig(seed=seed, progress_bar=False, draws=max(prefixes), model=model)
+            config = FitConfig(seed=seed, progress_bar=False, draws=max(prefixes), model=config.model)
             md = bayes.build_model_data(df, config.model, config.preprocessing)
             priors = resolve_priors(config.priors, config.model.structure)
             t0 = time.perf_counter()
@@ -272,14 +276,14 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600)) -> 
                 d = report.as_dict()
                 ok = d["max_r_hat"] <= report.rhat_max and min(d["min_ess_bulk"], d["min_ess_tail"]) >= 400 and not d["divergences"]
                 met[n] += ok
-                records.append({"ladder": ladder, "seed": seed, "draws": n, "r_hat": round(d["max_r_hat"], 3),
+                records.append({"ladder": ladder, "model": config.model.name, "seed": seed, "draws": n, "r_hat": round(d["max_r_hat"], 3),
                                 "ess_bulk": round(d["min_ess_bulk"]), "ess_tail": round(d["min_ess_tail"]),
                                 "divergences": int(d["divergences"]), "goals_met": "yes" if ok else "no",
                                 "wall_s": round(wall, 1)})  # fmt: skip
                 cells.append(f"{d['max_r_hat']:.2f}/{d['min_ess_bulk']:.0f}/{d['min_ess_tail']:.0f}{' ' if ok else '*'}")
             print(f"{ladder:<8} {seed:>4} " + " ".join(f"{c:>16}" for c in cells) + f" {wall:7.1f}", flush=True)
         print(f"{ladder:<8} {'met':>4} " + " ".join(f"{f'{met[n]}/{seeds}':>16}" for n in prefixes), flush=True)
-        met_records += [{"ladder": ladder, "draws": n, "seeds": seeds, "goals_met": int(met[n])} for n in prefixes]
+        met_records += [{"ladder": ladder, "model": config.model.name, "draws": n, "seeds": seeds, "goals_met": int(met[n])} for n in prefixes]
     return {"first_draws": records, "first_draws_met": met_records}
 
 

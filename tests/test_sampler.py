@@ -97,39 +97,41 @@ def one_task():
 
 
 def test_draws_by_need_continue_when_the_ess_is_short(one_task):
-    """draws=None: FIRST_DRAWS (400) per chain, then more (no new warmup) while the ESS is below
-    the target, up to max_draws; a reachable target stops at the first 400; a number is exact."""
+    """draws=None: FIRST_DRAWS (500) per chain, then more (no new warmup) in chunks of
+    EXTEND_CHUNK while the ESS is below the target, up to max_draws; a reachable target stops at
+    the first 500; a number is exact."""
     common = dict(chains=2, warmup=150, seed=0, progress_bar=False)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ladderfit.ConvergenceWarning)
         short = ladderfit.fit(one_task, model="two_step", ess_target=50.0, **common)
-        more = ladderfit.fit(one_task, model="two_step", ess_target=1e6, max_draws=550, **common)
+        more = ladderfit.fit(one_task, model="two_step", ess_target=1e6, max_draws=650, **common)
         exact = ladderfit.fit(one_task, model="two_step", draws=120, ess_target=1e6, **common)
     n0 = FitConfig().first_draws
-    assert n0 == FIRST_DRAWS == 400
-    # a reachable ESS target: the first 400 draws, continued only if R-hat was above 1.01 then
+    assert n0 == FIRST_DRAWS == 500
+    # a reachable ESS target: the first 500 draws, continued only if R-hat was above 1.01 then,
+    # by half as many again in whole chunks
     first = short.idata.isel(draw=slice(0, n0))
     report = bayes.Draws({k: v.values for k, v in first.posterior.items()},
                          {"diverging": first.sample_stats["diverging"].values}).convergence()
-    expected = n0 if report.as_dict()["max_r_hat"] <= 1.01 else 600
+    expected = n0 if report.as_dict()["max_r_hat"] <= 1.01 else n0 + 2 * bayes.EXTEND_CHUNK
     assert short.idata.posterior.sizes["draw"] == expected
-    assert more.idata.posterior.sizes["draw"] == 550
+    assert more.idata.posterior.sizes["draw"] == 650
     assert exact.idata.posterior.sizes["draw"] == 120
     # the continued chains are one sample: no jump in the mean between the two runs
     x = more.idata.posterior["L0"].values[..., 0]
     first, second = x[:, :n0].mean(), x[:, n0:].mean()
     assert abs(first - second) < 4 * x.std() / np.sqrt(40)
-    assert more.provenance["sampler"]["draws_taken"] == 550
+    assert more.provenance["sampler"]["draws_taken"] == 650
     # how many and why, said with the fit
-    assert "550 draws per chain: the first 400 had ESS" in more.idata.sample_stats.attrs["ladderfit_draws"]
+    assert "650 draws per chain: the first 500 had ESS" in more.idata.sample_stats.attrs["ladderfit_draws"]
     assert exact.idata.sample_stats.attrs["ladderfit_draws"] == "120 draws per chain (as asked)"
 
 
 def test_draws_by_need_is_documented_in_the_config():
     c = FitConfig()
-    assert c.draws is None and c.first_draws == 400 and c.ess_target == 400 and c.max_draws == 1200
+    assert c.draws is None and c.first_draws == 500 and c.ess_target == 400 and c.max_draws == 1200
     with pytest.raises(ValueError, match="ess_target"):
         FitConfig(ess_target=0)
     with pytest.raises(ValueError, match="draws"):

@@ -15,7 +15,7 @@ __all__ = [
 ]  # fmt: skip
 
 #: The fewest draws per chain ``--draws`` takes: the ESS, R-hat and the 90% and 95% intervals
-#: are noise below that (the sampler itself draws 400 by need, in steps of 50).
+#: are noise below that (the sampler itself draws 500 by need, then more in chunks of 200).
 MIN_DRAWS = 50
 
 

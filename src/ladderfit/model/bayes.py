@@ -7,7 +7,7 @@ JAX uses.
 
 Speed: NUTS samples the sigmoid through its centre (``for_sampler=True``, the same posterior),
 warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by need
-(:func:`sample`): 4 x 400 draws after 300 warmup iterations, more only if the ESS or R-hat
+(:func:`sample`): 4 x 500 draws after 300 warmup iterations, more only if the ESS or R-hat
 falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
 the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
 ``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while the chains run.
@@ -231,8 +231,9 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
     or R-hat above 1.01, continue the chains where they stopped (no new warmup) to the draws
     the ESS so far projects, with a quarter more for margin, at most twice and up to
     ``config.max_draws`` per chain, in chunks of :data:`EXTEND_CHUNK` draws (one program for
-    every continuation). The first 400 meet the goals on the bundled ladder for most seeds; a
-    harder posterior (the Pythia ladder) gets more. ``Draws.note`` says how many and why.
+    every continuation). The first 500 meet the goals on both bundled ladders for most seeds
+    (:data:`~ladderfit.model.config.FIRST_DRAWS`); a harder posterior gets more.
+    ``Draws.note`` says how many and why.
     """
     extra_fields = ("diverging", "num_steps")
     mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)
@@ -251,9 +252,9 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
             note += f": ESS {ess:.0f} >= {config.ess_target:.0f} and R-hat {d['max_r_hat']:.3f} after {n}"
             break
         wanted = n * max(1.25 * config.ess_target / max(ess, 1.0), 1.5)  # R-hat alone: half as many again
-        add = int(min(config.max_draws, np.ceil(wanted / EXTEND_CHUNK) * EXTEND_CHUNK)) - n
+        add = int(min(config.max_draws - n, np.ceil((wanted - n) / EXTEND_CHUNK) * EXTEND_CHUNK))
         for size in [EXTEND_CHUNK] * (add // EXTEND_CHUNK) + ([add % EXTEND_CHUNK] if add % EXTEND_CHUNK else []):
-            mcmc.num_samples = size  # a short last chunk only where max_draws is no multiple of the chunk
+            mcmc.num_samples = size  # a short last chunk only where max_draws cuts it
             mcmc.post_warmup_state = mcmc.last_state
             mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=extra_fields, **kwargs)
             check_interrupt()
