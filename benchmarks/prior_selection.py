@@ -55,6 +55,12 @@ VARIANTS = {
                        "logit_slope_D_tau": ("LogNormal", (math.log(0.125), 0.5))},
     "slope sd 0.0625": {"logit_slope_N_tau": ("LogNormal", (math.log(0.0625), 0.5)),
                         "logit_slope_D_tau": ("LogNormal", (math.log(0.0625), 0.5))},
+    # the exponents' population sd (log alpha, log beta across tasks): half and a quarter of the
+    # shipped median 0.3 (how far a task's curvature may stray from the others')
+    "exponent sd 0.15": {"alpha_tau": ("LogNormal", (math.log(0.15), 0.5)),
+                         "beta_tau": ("LogNormal", (math.log(0.15), 0.5))},
+    "exponent sd 0.075": {"alpha_tau": ("LogNormal", (math.log(0.075), 0.5)),
+                          "beta_tau": ("LogNormal", (math.log(0.075), 0.5))},
 }
 
 

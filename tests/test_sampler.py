@@ -111,11 +111,11 @@ def test_draws_by_need_continue_when_the_ess_is_short(one_task):
     n0 = FitConfig().first_draws
     assert n0 == FIRST_DRAWS == 500
     # a reachable ESS target: the first 500 draws, continued only if R-hat was above 1.01 then,
-    # by half as many again in whole chunks
+    # by one chunk
     first = short.idata.isel(draw=slice(0, n0))
     report = bayes.Draws({k: v.values for k, v in first.posterior.items()},
                          {"diverging": first.sample_stats["diverging"].values}).convergence()
-    expected = n0 if report.as_dict()["max_r_hat"] <= 1.01 else n0 + 2 * bayes.EXTEND_CHUNK
+    expected = n0 if report.as_dict()["max_r_hat"] <= 1.01 else n0 + bayes.EXTEND_CHUNK
     assert short.idata.posterior.sizes["draw"] == expected
     assert more.idata.posterior.sizes["draw"] == 650
     assert exact.idata.posterior.sizes["draw"] == 120

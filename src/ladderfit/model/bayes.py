@@ -229,7 +229,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
     """Warm up (unless ``mcmc`` is) and draw ``config.first_draws`` per chain. With
     ``config.draws=None`` (by need), while the bulk or tail ESS is below ``config.ess_target``
     or R-hat above 1.01, continue the chains where they stopped (no new warmup) to the draws
-    the ESS so far projects, with a quarter more for margin, at most twice and up to
+    the ESS so far projects, with a quarter more for margin (R-hat alone: one chunk), at most twice and up to
     ``config.max_draws`` per chain, in chunks of :data:`EXTEND_CHUNK` draws (one program for
     every continuation). The first 500 meet the goals on both bundled ladders for most seeds
     (:data:`~ladderfit.model.config.FIRST_DRAWS`); a harder posterior gets more.
@@ -251,8 +251,11 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
         if ess >= config.ess_target and d["max_r_hat"] <= report.rhat_max:
             note += f": ESS {ess:.0f} >= {config.ess_target:.0f} and R-hat {d['max_r_hat']:.3f} after {n}"
             break
-        wanted = n * max(1.25 * config.ess_target / max(ess, 1.0), 1.5)  # R-hat alone: half as many again
-        add = int(min(config.max_draws - n, np.ceil((wanted - n) / EXTEND_CHUNK) * EXTEND_CHUNK))
+        if ess < config.ess_target:  # the draws the ESS so far projects, a quarter more for margin
+            add = np.ceil((n * 1.25 * config.ess_target / max(ess, 1.0) - n) / EXTEND_CHUNK) * EXTEND_CHUNK
+        else:  # R-hat alone: one chunk
+            add = EXTEND_CHUNK
+        add = int(min(config.max_draws - n, add))
         for size in [EXTEND_CHUNK] * (add // EXTEND_CHUNK) + ([add % EXTEND_CHUNK] if add % EXTEND_CHUNK else []):
             mcmc.num_samples = size  # a short last chunk only where max_draws cuts it
             mcmc.post_warmup_state = mcmc.last_state
