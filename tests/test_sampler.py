@@ -553,6 +553,41 @@ def test_a_fit_that_diverges_is_sampled_again_and_says_so(one_task):
     assert fit.idata.posterior.sizes["draw"] == 100
 
 
+class _ScriptedMCMC:
+    """What :func:`bayes.sample` needs of NumPyro's MCMC, drawing N(0, 1) and diverging from the
+    ``diverge_from``-th call to ``run`` on (0: the first run)."""
+
+    def __init__(self, first: int, diverge_from: int):
+        self.num_samples, self.calls, self.diverge_from = first, 0, diverge_from
+        self.rng, self.last_state, self.post_warmup_state = np.random.default_rng(0), None, None
+
+    def run(self, key, *args, **kwargs):
+        self.calls += 1
+        self.x = self.rng.standard_normal((2, self.num_samples))
+        self.div = np.zeros((2, self.num_samples), bool)
+        self.div[0, 0] = self.calls > self.diverge_from
+        self.last_state = type("State", (), {"rng_key": key})()
+
+    def get_samples(self, group_by_chain=True):
+        return {"alpha_mu": self.x}  # a site the convergence report reads
+
+    def get_extra_fields(self, group_by_chain=True):
+        return {"diverging": self.div, "num_steps": np.ones_like(self.x)}
+
+
+@pytest.mark.parametrize("stop", [True, False])
+def test_a_run_to_be_sampled_again_draws_no_more_after_a_divergence(stop):
+    """stop_if_divergent (a first run that _sample_converging will sample again): no chunk after
+    the one where a transition diverged; otherwise the chains go on to what the ESS asks."""
+    config = FitConfig(ess_target=1e6, max_draws=1100, progress_bar=False)
+    mcmc = _ScriptedMCMC(config.first_draws, diverge_from=1)  # the first chunk diverges
+    draws = bayes.sample(mcmc, config, None, stop_if_divergent=stop)
+    assert draws.n_draws == (config.first_draws + bayes.EXTEND_CHUNK if stop else 1100)
+    assert ("stopped at a divergent transition" in draws.note) == stop
+    mcmc = _ScriptedMCMC(config.first_draws, diverge_from=0)  # the first run diverges: no chunk at all
+    assert bayes.sample(mcmc, config, None, stop_if_divergent=stop).n_draws == (config.first_draws if stop else 1100)
+
+
 def test_a_retry_that_diverges_more_keeps_the_first_run(monkeypatch):
     """Smaller steps that diverge more often (a funnel, not the step): the first run is kept,
     with its target_accept, and the note gives both counts."""

@@ -225,7 +225,7 @@ class Draws:
 EXTEND_CHUNK = 200
 
 
-def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Draws:
+def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergent: bool = False, **kwargs) -> Draws:
     """Warm up (unless ``mcmc`` is) and draw ``config.first_draws`` per chain. With
     ``config.draws=None`` (by need), while the bulk or tail ESS is below ``config.ess_target``
     or R-hat above 1.01, continue the chains where they stopped (no new warmup) to the draws
@@ -233,7 +233,8 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
     ``config.max_draws`` per chain, in chunks of :data:`EXTEND_CHUNK` draws (one program for
     every continuation). The first 500 meet the goals on both bundled ladders for most seeds
     (:data:`~ladderfit.model.config.FIRST_DRAWS`); a harder posterior gets more.
-    ``Draws.note`` says how many and why.
+    ``stop_if_divergent``: no more draws once any transition diverged (a run that will be
+    sampled again from the start, :func:`_sample_converging`). ``Draws.note`` says how many and why.
     """
     extra_fields = ("diverging", "num_steps")
     mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)
@@ -243,7 +244,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
     note = f"{draws.n_draws} draws per chain" + (" (as asked)" if config.draws is not None else "")
     for _ in range(2):
         n = draws.n_draws
-        if config.draws is not None or n >= config.max_draws:
+        if config.draws is not None or n >= config.max_draws or (stop_if_divergent and _diverged(draws)):
             break
         report = draws.convergence(md)
         d = report.as_dict()
@@ -262,10 +263,18 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, **kwargs) -> Dra
             mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=extra_fields, **kwargs)
             check_interrupt()
             draws = draws + Draws.of(mcmc)
+            if stop_if_divergent and _diverged(draws):
+                break
         note = (f"{draws.n_draws} draws per chain: the first {n} had ESS {ess:.0f} (goal {config.ess_target:.0f}) "
                 f"and R-hat {d['max_r_hat']:.3f}, so the chains went on")
+    if stop_if_divergent and _diverged(draws) and config.draws is None:
+        note += " (and stopped at a divergent transition)"
     draws.note = note
     return draws
+
+
+def _diverged(draws: Draws) -> bool:
+    return bool(np.any(draws.extra["diverging"]))
 
 
 def _import_while_sampling() -> None:
@@ -484,20 +493,23 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
 def _sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[FitConfig, Draws]:
     """:func:`sample` at ``config.target_accept``; where that run had divergent transitions and
     ``config.retry_target_accept`` is higher, once more from the start (a new warmup, the same
-    seed) at the retry's target: smaller steps. The second run is kept unless it diverged more
-    often than the first (where a funnel, not the step, is the cause, smaller steps can go deeper
-    into it). Returns the config the kept draws came from (so that a saved fit's config
+    seed) at the retry's target: smaller steps. The first run draws no more once a transition
+    diverged (its draws are then to be replaced). The second run is kept unless it diverged more
+    often than the first, per draw (where a funnel, not the step, is the cause, smaller steps can
+    go deeper into it). Returns the config the kept draws came from (so that a saved fit's config
     reproduces them) and the draws, whose note says what was done."""
-    draws = sample(make_mcmc(md, priors, config), config, md, priors, **sampler_options(config))
-    n_div = int(np.sum(draws.extra["diverging"]))
     retry = config.retry_target_accept
-    if n_div == 0 or retry is None or retry <= config.target_accept:
+    retries = retry is not None and retry > config.target_accept
+    # a run with divergent transitions is sampled again: it draws no more than it has then
+    draws = sample(make_mcmc(md, priors, config), config, md, priors, stop_if_divergent=retries, **sampler_options(config))
+    n_div = int(np.sum(draws.extra["diverging"]))
+    if n_div == 0 or not retries:
         return config, draws
     first, again = config, dataclasses.replace(config, target_accept=retry)
     draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
     n_again = int(np.sum(draws_again.extra["diverging"]))
     at = f"{n_div} divergent transition{'s' if n_div != 1 else ''} at target_accept {first.target_accept:g}"
-    if n_again <= n_div:
+    if n_again * draws.n_draws <= n_div * draws_again.n_draws:  # as often or less, per draw
         draws_again.note = f"{draws_again.note}; sampled again at target_accept {retry:g} (smaller steps): {at}"
         return again, draws_again
     draws.note = f"{draws.note}; {at}, and {n_again} when sampled again at {retry:g}: the first run is kept"
