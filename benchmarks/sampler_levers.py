@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 
@@ -78,7 +79,8 @@ def main() -> None:
     from results_io import write_results
 
     write_results("first_draws" if args.first_draws else "sampler_levers",
-                  {"settings": vars(args), "summary": summary, **first})
+                  {"settings": vars(args), "summary": summary, **first,
+                   **({"script": "benchmarks/sampler_levers.py " + " ".join(sys.argv[1:])} if args.first_draws else {})})
 
 
 def gradient(n: int = 5000) -> None:

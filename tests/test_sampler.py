@@ -625,3 +625,23 @@ def test_single_step_slope_population_mean_moves_with_the_centre_logit():
     assert "logit_slope_N_by_centre" not in tr and "logit_slope_D_by_centre" not in tr
     with pytest.raises(ValueError, match="logit_slope_N_by_centre' must be Fixed or Normal"):
         resolve_priors({"logit_slope_N_by_centre": ("LogNormal", (0.0, 1.0))})
+
+
+def test_first_draws_is_the_fewest_that_meet_the_goals_on_most_seeds_of_both_ladders():
+    """FIRST_DRAWS is the fewest first draws per chain (of those measured) that met the
+    convergence goals on at least 3 of 4 seeds of each bundled ladder, for the default model,
+    in ``benchmarks/results/first_draws.json`` (``sampler_levers.py --first-draws``)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "first_draws.json"
+    if not path.exists():
+        pytest.skip("first_draws.json not measured")
+    import json
+
+    met = json.loads(path.read_text())["first_draws_met"]
+    assert {r["model"] for r in met} == {FitConfig().model.name}
+    ladders = {r["ladder"] for r in met}
+    assert ladders == {"olmo", "pythia"}
+    enough = sorted({r["draws"] for r in met if all(
+        m["goals_met"] >= 0.75 * m["seeds"] for m in met if m["draws"] == r["draws"])})
+    assert enough and enough[0] == FIRST_DRAWS, enough
