@@ -304,3 +304,10 @@ def test_calibration_guide_quotes_the_bootstrap_and_slope_prior_files():
     assert f"({widths[0]} to {widths[1]} and {widths[2]} points)" in text
     crps = [f"{slopes[(m, 'far')]['crps']:.2f}" for m in ("shipped", "slope sd 0.125", "slope sd 0.0625")]
     assert f"far CRPS rose from {crps[0]} to {crps[1]} and {crps[2]}" in text
+    exps = {(r["ladder"], r["model"], r["bin"]): r
+            for r in json.loads((results / "prior_selection_exponents.json").read_text())["summary"]}
+    names = ("shipped", "exponent sd 0.15", "exponent sd 0.075")
+    w, c = ([f"{exps[('olmo', m, 'far')][k]:.2f}" for m in names] for k in ("mean_width_90", "crps"))
+    p = [f"{exps[('pythia', m, 'all')]['crps']:.2f}" for m in names]
+    assert f"far width at {w[0]}, {w[1]} and {w[2]} points and its far CRPS at {c[0]}, {c[1]} and {c[2]}" in text
+    assert f"all pairs at {p[0]}, {p[1]} and {p[2]}" in text
