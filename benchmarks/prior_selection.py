@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -74,8 +75,12 @@ def main() -> None:
     ap.add_argument("--results-name", default="prior_selection",
                     help="the results file's name (benchmarks/results/NAME.json): a subset of variants apart")
     args = ap.parse_args()
-    variants = VARIANTS if args.variants is None else {
-        name: VARIANTS[name] for name in dict.fromkeys(["shipped", *args.variants.split(",")])}
+    # a comma followed by a space belongs to a name ("alpha, beta 0.2")
+    names = [] if args.variants is None else [v.strip() for v in re.split(r",(?! )", args.variants)]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
+    variants = VARIANTS if args.variants is None else {name: VARIANTS[name] for name in dict.fromkeys(["shipped", *names])}
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(1, args.chains)}"
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 
