@@ -35,6 +35,7 @@ import argparse
 import math
 import os
 import re
+import shlex
 import sys
 import time
 import warnings
@@ -129,7 +130,7 @@ def main() -> None:
     print("\n# variants chosen for the held-out (hold-out, run)s, each on the other hold-outs' other runs")
     print(counts.to_string(index=False))
     write_results(args.results_name, {
-        **({"script": "benchmarks/prior_selection.py " + " ".join(sys.argv[1:])}
+        **({"script": "benchmarks/prior_selection.py " + shlex.join(sys.argv[1:])}
            if args.results_name != "prior_selection" else {}),
         "settings": {**vars(args), "variants": {k: {p: list(v) for p, v in pri.items()} for k, pri in variants.items()}},
         "summary": records, "chosen": counts.to_dict("records"), "choices": choices, "fits": fits,

@@ -311,3 +311,39 @@ def test_calibration_guide_quotes_the_bootstrap_and_slope_prior_files():
     p = [f"{exps[('pythia', m, 'all')]['crps']:.2f}" for m in names]
     assert f"far width at {w[0]}, {w[1]} and {w[2]} points and its far CRPS at {c[0]}, {c[1]} and {c[2]}" in text
     assert f"all pairs at {p[0]}, {p[1]} and {p[2]}" in text
+    means = {(r["ladder"], r["model"], r["bin"]): r
+             for r in json.loads((results / "prior_selection_exponent_means.json").read_text())["summary"]}
+    s, v, sel = (means[("olmo", m, "far")] for m in ("shipped", "alpha, beta 0.2", "selected"))
+    assert (f"from {100 * s['above_median']:.1f}% to {100 * v['above_median']:.1f}% and its far CRPS from "
+            f"{s['crps']:.2f} to {v['crps']:.2f}") in text
+    assert (f"the far CRPS was {sel['crps']:.2f} and over all pairs {means[('olmo', 'selected', 'all')]['crps']:.2f} "
+            f"(shipped: {means[('olmo', 'shipped', 'all')]['crps']:.2f})") in text
+    assert (f"Pythia's CRPS rose from {means[('pythia', 'shipped', 'all')]['crps']:.2f} to "
+            f"{means[('pythia', 'alpha, beta 0.2', 'all')]['crps']:.2f}") in text
+
+
+def test_calibration_guide_quotes_the_calibration_file():
+    """The calibration guide's figures on the default's bias and on the tasks at chance are
+    ``calibration.json``'s (rounded as printed): a rerun that moves them fails here until the
+    text follows."""
+    text = " ".join((DOCS / "user_guide" / "calibration.md").read_text().split())
+    payload = json.loads((ROOT / "benchmarks" / "results" / "calibration.json").read_text())
+    summary = {(r["ladder"], r["model"], r["discrepancy"], r["bin"]): r for r in payload["summary"]}
+    chance = {(r["ladder"], r["discrepancy"], r["at_chance"], r["bin"]): r
+              for r in payload["by_chance"] if r["model"] == "single_step"}
+
+    def pct(x, d=1):
+        return f"{100 * x:.{d}f}%"
+
+    olmo, pythia = summary[("olmo", "single_step", "no drift", "all")], summary[("pythia", "single_step", "OLMo's", "all")]
+    assert f"({pct(olmo['above_median'])}) lie above the single step's medians, {pct(pythia['above_median'])} on Pythia" in text
+    far, far2 = summary[("olmo", "single_step", "no drift", "far")], summary[("olmo", "two_step", "no drift", "far")]
+    assert f"({pct(far['above_median'])} above, against {pct(far2['above_median'])} for the two steps)" in text
+    at, other = chance[("olmo", "no drift", True, "far")], chance[("olmo", "no drift", False, "far")]
+    assert (f"have {round(at['above_median'] * at['n'])} of {at['n']} truths above the median, MAE {at['mae']:.2f} "
+            f"points, CRPS {at['crps']:.2f}; the other {other['n']} have {pct(other['above_median'])} of truths above "
+            f"the median, MAE {other['mae']:.2f}, CRPS {other['crps']:.2f}") in text
+    at, other = chance[("pythia", "OLMo's", True, "all")], chance[("pythia", "OLMo's", False, "all")]
+    assert (f"(MAE {at['mae']:.2f} against {other['mae']:.2f}, coverage {pct(at['coverage_90'])} against "
+            f"{pct(other['coverage_90'], 0)})") in text
+    assert f"but not low: {pct(at['above_median'])} of their truths fell above the median" in text

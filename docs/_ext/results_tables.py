@@ -102,7 +102,7 @@ COLUMNS = {"calibration": CALIBRATION_COLUMNS, "sbc#divergences": SBC_DIVERGENCE
            "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "prior_selection_slopes": PRIOR_SELECTION_COLUMNS, "prior_selection_slopes2": PRIOR_SELECTION_COLUMNS,
-           "prior_selection_exponents": PRIOR_SELECTION_COLUMNS,
+           "prior_selection_exponents": PRIOR_SELECTION_COLUMNS, "prior_selection_exponent_means": PRIOR_SELECTION_COLUMNS,
            "sampler_grid": SAMPLER_GRID_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
@@ -179,6 +179,13 @@ NOTES = {
         "with the variant of lowest CRPS on the other hold-outs' other runs (where none is left, OLMo's choice). "
         "Fitted with 500 first draws per chain, the calibration table's with 400: the shipped rows differ from "
         "its by the sampler's draws."
+    ),
+    "prior_selection_exponent_means": (
+        "The exponent priors' table again at today's default (the slope population, its mean at the task's "
+        "centre logit, 500 first draws): *shipped* the exponents' population means with median 0.3, "
+        "Normal(log 0.3, 0.75); *alpha, beta 0.2*: both medians 0.2; *alpha 0.15*: alpha's median 0.15; "
+        "*selected*: each held-out run scored with the variant of lowest CRPS on the other hold-outs' other "
+        "runs (where none is left, OLMo's choice)."
     ),
     "run_bootstrap#table": (
         "The calibration table's OLMo rows (the default, the paper's two steps, version 0.1), each score with its 90% "
@@ -267,6 +274,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "prior_selection_slopes": ("prior_selection_slopes", {}, ()),
     "prior_selection_slopes2": ("prior_selection_slopes2", {}, ()),
     "prior_selection_exponents": ("prior_selection_exponents", {}, ()),
+    "prior_selection_exponent_means": ("prior_selection_exponent_means", {}, ()),
     # the default and the paper's two steps on OLMo (Pythia's 1-2 held-out runs leave no interval)
     "run_bootstrap": ("run_bootstrap#table", {"ladder": "olmo", "model": ("single_step", "two_step", "v0.1*"),
                                               "discrepancy": ("no drift", "none")}, ()),
