@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 
@@ -80,7 +81,7 @@ def main() -> None:
 
     write_results("first_draws" if args.first_draws else "sampler_levers",
                   {"settings": vars(args), "summary": summary, **first,
-                   **({"script": "benchmarks/sampler_levers.py " + " ".join(sys.argv[1:])} if args.first_draws else {})})
+                   **({"script": "benchmarks/sampler_levers.py " + shlex.join(sys.argv[1:])} if args.first_draws else {})})
 
 
 def gradient(n: int = 5000) -> None:
@@ -261,11 +262,11 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
     model = model or FitConfig().model.name
     for ladder, data in (("olmo", None), ("pythia", "bundled:pythia")):
         df = bayes._ladder_data(read_data(data) if data else None)
-        config = bayes._with_available_feature(df, FitConfig(model=model))
+        spec = bayes._with_available_feature(df, FitConfig(model=model)).model  # Pythia: its one loss column
         seeds = n_seeds
         met = {n: 0 for n in prefixes}
         for seed in range(seeds):
-            config = FitConfig(seed=seed, progress_bar=False, draws=max(prefixes), model=config.model)
+            config = FitConfig(seed=seed, progress_bar=False, draws=max(prefixes), model=spec)
             md = bayes.build_model_data(df, config.model, config.preprocessing)
             priors = resolve_priors(config.priors, config.model.structure)
             t0 = time.perf_counter()
