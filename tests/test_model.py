@@ -446,3 +446,44 @@ def test_single_step_logit_is_its_centre_level_and_slopes():
     on_jax = single_step_logit(jnp.asarray(1.0), 2.0, u_c, 1.5, alpha, 1.2, beta)
     assert isinstance(on_jax, jnp.ndarray)
     assert abs(float(on_jax) - single_step_logit(1.0, 2.0, u_c, 1.5, alpha, 1.2, beta)) < 1e-14
+
+
+@pytest.mark.parametrize("with_reruns", [False, True])
+def test_step1_sd_adds_the_measured_jitter_of_the_mean(with_reruns):
+    """Step 1's sd is sqrt(sigma_loss^2 + j^2 / n): a run's deviation from the law and the
+    measured noise of the mean of its last n evaluations (j the task loss's checkpoint jitter in
+    log units), on the sampler's grid and per point, with and without seed reruns. With
+    sigma_loss near 0 the sd is the measured part alone, not 0."""
+    from numpyro import handlers
+
+    from ladderfit.data.bundled import PAPER_LADDER_RUNS, load_olmo_ladder
+    from ladderfit.data.preprocess import checkpoint_jitter
+    from ladderfit.model.bayes import initial_values
+    from ladderfit.model.inputs import build_model_data
+    from ladderfit.model.joint import ladder_model
+    from ladderfit.model.priors import resolve_priors
+
+    df = load_olmo_ladder()
+    runs = list(PAPER_LADDER_RUNS) + ([r for r in df["run"].unique() if r.endswith("-rerun")] if with_reruns else [])
+    data = df[df["task"].isin(["hellaswag", "piqa"]) & df["run"].isin(runs)]
+    md = build_model_data(data)
+    assert (md.s1_nlast == 5).all() and bool(md.n_replicated) == with_reruns
+    j = checkpoint_jitter(data, "task_loss", 0.1, log=True).reindex(md.tasks).to_numpy()
+    assert (j > 0).all()
+    want = np.sqrt(1e-6**2 + j[md.s1_task] ** 2 / 5)
+    if with_reruns:  # the seed part of sigma_loss for the reruns' points: still the measured floor
+        want = np.sqrt((1e-6 * 0.5) ** 2 * (md.s1_config >= 0) + 1e-6**2 * (md.s1_config < 0) + j[md.s1_task] ** 2 / 5)
+    priors = resolve_priors(None, "two_step")
+    for for_sampler in (True, False):
+        values = initial_values(md, priors) if for_sampler else {}
+        values.update(sigma_loss=np.full(md.n_tasks, 1e-6), seed_share=np.full(md.n_tasks, 0.5))
+        model = handlers.substitute(handlers.seed(ladder_model, 0), data=values)
+        site = handlers.trace(model).get_trace(md, priors, for_sampler=for_sampler)["loss_obs"]
+        scale = np.asarray(site["fn"].base_dist.scale if hasattr(site["fn"], "base_dist") else site["fn"].scale)
+        if scale.ndim == 2:  # the grid: a row per law, padding masked out
+            index, _ = md.s1_grid()
+            order = index[index >= 0]
+            got = np.empty(len(md.s1_task))
+            got[order] = scale[index >= 0]
+            scale = got
+        np.testing.assert_allclose(scale, want, rtol=1e-6)

@@ -577,21 +577,38 @@ def _col(v):
     return jnp.asarray(v)[:, None]
 
 
+def step1_measurement_var(data: ModelData) -> np.ndarray:
+    """Per step-1 point, the measured variance of its log feature, ``j^2 / n``: the feature's
+    checkpoint jitter j in log units (of the point's law: its task's, or the shared feature's)
+    over the n last evaluations the point averages (0 where the ladder has one evaluation per
+    run and no jitter can be measured)."""
+    rel = np.divide(data.loss_noise, data.loss_centre, out=np.zeros(data.n_tasks),
+                    where=np.asarray(data.loss_centre) > 0)  # the relative (log) jitter per task
+    return rel[data.s1_task] ** 2 / np.maximum(data.s1_nlast, 1.0)
+
+
 def _step1_likelihood(data: ModelData, law: _Law, task_law: _Law, observe: bool, on_grid: bool) -> None:
-    """``loss_obs``: each run's final log feature around its law (``law`` per law, ``task_law``
-    per task), seeds of one configuration sharing its deviation."""
+    r"""``loss_obs``: each run's final log feature around its law (``law`` per law, ``task_law``
+    per task), seeds of one configuration sharing its deviation:
+    ``log L_obs ~ N(log L(N, D), sqrt(sigma_loss^2 + j^2 / n))``, a run's deviation from the law
+    and the measured noise of the mean of its n last evaluations (:func:`step1_measurement_var`),
+    as in step 2 and the single step. The measured part keeps the sd off zero where a few runs
+    leave the law's sd free: on a sub-ladder of four runs, sigma_loss near 0 was a funnel whose
+    neck NUTS crossed in up to 700 leapfrog steps per draw (``benchmarks/sampler_grid.py``)."""
     G = data.n_laws
     index1, position1 = data.s1_grid()
     x1, z1 = data.s1_by_law(data.s1_x, np.zeros(G)), data.s1_by_law(data.s1_z, np.zeros(G))
     mu1 = scaling_law_centred(x1, z1, _col(law.E), _col(law.a), _col(law.alpha), _col(law.b), _col(law.beta))
     mu1 = jnp.maximum(mu1, 1e-12)  # padding: finite, never read out
-    sd1 = jnp.broadcast_to(_col(law.sigma_loss), mu1.shape)
+    measured = step1_measurement_var(data)
     if on_grid and not data.n_replicated:
+        sd1 = jnp.sqrt(_col(law.sigma_loss) ** 2 + data.s1_by_law(measured, np.zeros(G)))
         log_loss1 = np.log(data.s1_by_law(data.s1_loss, np.ones(G)))
         numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1).mask(index1 >= 0), obs=log_loss1)
         return
-    mu1, sd1 = mu1.reshape(-1)[position1], sd1.reshape(-1)[position1]
+    mu1 = mu1.reshape(-1)[position1]
     t1 = data.s1_task
+    sd1 = task_law.sigma_loss[t1]
     if data.n_replicated:
         # seeds of one configuration share its deviation from the law (sd sigma_loss sqrt(1 - s^2))
         # and differ by the seed part (sd sigma_loss s): the configuration enters the law once
@@ -604,6 +621,7 @@ def _step1_likelihood(data: ModelData, law: _Law, task_law: _Law, observe: bool,
         in_rep = rep >= 0
         mu1 = mu1 * jnp.exp(jnp.where(in_rep, config_dev[jnp.maximum(rep, 0)], 0.0))
         sd1 = jnp.where(in_rep, sigma_loss[t1] * share[t1], sd1)
+    sd1 = jnp.sqrt(sd1**2 + measured)
     with numpyro.plate("step1_point", len(t1)):
         numpyro.sample("loss_obs", dist.Normal(jnp.log(mu1), sd1), obs=jnp.log(data.s1_loss) if observe else None)
 
