@@ -499,9 +499,11 @@ def test_single_step_geometry_matches_the_model_posterior():
 
 
 def _fake_draws(n_div: int) -> "bayes.Draws":
-    diverging = np.zeros((2, 10), bool)
+    """A run of 4 x 500 independent draws (it meets R-hat and ESS) with ``n_div`` divergences."""
+    diverging = np.zeros((4, 500), bool)
     diverging.flat[:n_div] = True
-    return bayes.Draws({"x": np.zeros((2, 10))}, {"diverging": diverging}, note="10 draws per chain")
+    x = np.random.default_rng(n_div).standard_normal((4, 500))
+    return bayes.Draws({"alpha_mu": x}, {"diverging": diverging}, note="10 draws per chain")
 
 
 @pytest.mark.parametrize("first_div, retry, runs", [(3, 0.99, 2), (0, 0.99, 1), (3, None, 1), (3, 0.9, 1)])
@@ -645,3 +647,41 @@ def test_first_draws_is_the_fewest_that_meet_the_goals_on_most_seeds_of_both_lad
     enough = sorted({r["draws"] for r in met if all(
         m["goals_met"] >= 0.75 * m["seeds"] for m in met if m["draws"] == r["draws"])})
     assert enough and enough[0] == FIRST_DRAWS, enough
+
+
+def _draws_of(x: np.ndarray, note: str = "1000 draws per chain") -> "bayes.Draws":
+    return bayes.Draws({"alpha_mu": x}, {"diverging": np.zeros(x.shape, bool)}, note=note)
+
+
+@pytest.mark.parametrize("retry_mixes", [True, False])
+def test_an_unconverged_run_is_sampled_again_with_smaller_steps(monkeypatch, retry_mixes):
+    """No divergence, but R-hat and ESS still short after the draws by need: one new run at
+    retry_target_accept, kept when it meets the goals (said in the note, the config records its
+    target); a retry that mixes no better leaves the first run, with a note giving both."""
+    rng = np.random.default_rng(0)
+    stuck = rng.standard_normal((2, 1000)) + np.array([[0.0], [3.0]])  # two chains apart: R-hat ~ 2
+    mixed = rng.standard_normal((2, 1000))
+    runs = iter([_draws_of(stuck), _draws_of(mixed if retry_mixes else stuck + 0.1)])
+    seen = []
+
+    def fake_sample(mcmc, config, md, *args, **kwargs):
+        seen.append(config.target_accept)
+        return next(runs)
+
+    monkeypatch.setattr(bayes, "sample", fake_sample)
+    monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
+    used, draws = bayes._sample_converging(None, {}, FitConfig())
+    assert seen == [0.95, 0.99]
+    if retry_mixes:
+        assert used.target_accept == 0.99 and draws.convergence().converged
+        assert "sampled again at target_accept 0.99 (smaller steps): R-hat" in draws.note
+    else:
+        assert used.target_accept == 0.95 and not draws.convergence().converged
+        assert "the first run is kept" in draws.note
+    # draws asked for by number are what the user asked for: never sampled again
+    runs, seen[:] = iter([_draws_of(stuck)]), []
+    used, _ = bayes._sample_converging(None, {}, FitConfig(draws=1000))
+    assert seen == [0.95] and used.target_accept == 0.95
+    runs, seen[:] = iter([_draws_of(mixed)]), []  # a run that met the goals stands
+    used, _ = bayes._sample_converging(None, {}, FitConfig())
+    assert seen == [0.95] and used.target_accept == 0.95

@@ -496,15 +496,19 @@ def _sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[
     seed) at the retry's target: smaller steps. The first run draws no more once a transition
     diverged (its draws are then to be replaced). The second run is kept unless it diverged more
     often than the first, per draw (where a funnel, not the step, is the cause, smaller steps can
-    go deeper into it). Returns the config the kept draws came from (so that a saved fit's config
-    reproduces them) and the draws, whose note says what was done."""
+    go deeper into it). A run without divergences that still missed R-hat or ESS after its draws
+    by need is sampled again likewise (:func:`_resample_unconverged`). Returns the config the kept
+    draws came from (so that a saved fit's config reproduces them) and the draws, whose note says
+    what was done."""
     retry = config.retry_target_accept
     retries = retry is not None and retry > config.target_accept
     # a run with divergent transitions is sampled again: it draws no more than it has then
     draws = sample(make_mcmc(md, priors, config), config, md, priors, stop_if_divergent=retries, **sampler_options(config))
     n_div = int(np.sum(draws.extra["diverging"]))
-    if n_div == 0 or not retries:
+    if not retries:
         return config, draws
+    if n_div == 0:
+        return _resample_unconverged(md, priors, config, draws)
     first, again = config, dataclasses.replace(config, target_accept=retry)
     draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
     n_again = int(np.sum(draws_again.extra["diverging"]))
@@ -514,6 +518,32 @@ def _sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[
         return again, draws_again
     draws.note = f"{draws.note}; {at}, and {n_again} when sampled again at {retry:g}: the first run is kept"
     return first, draws
+
+
+def _resample_unconverged(md: ModelData, priors: dict, config: FitConfig, draws: Draws) -> tuple[FitConfig, Draws]:
+    """A run without divergent transitions that drew by need (:func:`sample`: on to at most
+    ``config.max_draws``) and still missed R-hat or ESS: once more from the start at ``config.retry_target_accept`` (smaller
+    steps reach into tails where the scale of the posterior changes, such as a law's sd left free
+    by a few runs). The second run is kept if it has no divergent transition and meets the goals,
+    or misses them by less (a higher smallest ESS); else the first, with a note."""
+    if config.draws is not None:  # as many draws as asked for
+        return config, draws
+    report = draws.convergence(md)  # computed once: fit() reads it again
+    if report.converged:
+        return config, draws
+    again = dataclasses.replace(config, target_accept=config.retry_target_accept)
+    draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
+    report_again = draws_again.convergence(md)
+    d, d_again = report.as_dict(), report_again.as_dict()
+    at = (f"R-hat {d['max_r_hat']:.3f} and ESS {min(d['min_ess_bulk'], d['min_ess_tail']):.0f} after "
+          f"{draws.n_draws} draws at target_accept {config.target_accept:g}")
+    ess, ess_again = (min(x["min_ess_bulk"], x["min_ess_tail"]) for x in (d, d_again))
+    if report_again.divergences == 0 and (report_again.converged or ess_again > ess):
+        draws_again.note = f"{draws_again.note}; sampled again at target_accept {again.target_accept:g} (smaller steps): {at}"
+        return again, draws_again
+    draws.note = (f"{draws.note}; sampled again at {again.target_accept:g}: R-hat {d_again['max_r_hat']:.3f}, "
+                  f"ESS {ess_again:.0f}, {report_again.divergences} divergent: the first run is kept")
+    return config, draws
 
 
 def _calibrated(calibration, model, priors) -> tuple:

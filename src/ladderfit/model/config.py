@@ -61,7 +61,8 @@ class FitConfig:
     preprocessing : :class:`~ladderfit.data.preprocess.Preprocessing` options.
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target
         (``retry_target_accept``: the target of a second, fresh run when the first had
-        divergent transitions, :data:`RETRY_TARGET_ACCEPT`, kept unless it diverged more often;
+        divergent transitions, :data:`RETRY_TARGET_ACCEPT`, kept unless it diverged more often,
+        or when the first missed R-hat or ESS after its draws by need, kept if it mixed better;
         ``None``: no second run; the fit's config records the target its draws came from),
         ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 250, 200 and

@@ -8,10 +8,12 @@ predict a task's accuracy in two steps. ladderfit writes both as one model over 
 .. math::
 
     L_t(N, D) = E_t + A_t N^{-\alpha_t} + B_t D^{-\beta_t}, \qquad
-    \log \bar L_{tr} \sim \mathcal N(\log L_t(N_r, D_r),\ \sigma^{loss}_t),
+    \log \bar L_{tr} \sim \mathcal N\Big(\log L_t(N_r, D_r),\ \sqrt{(\sigma^{loss}_t)^2 + (e_t / \bar L_t)^2 / n_r}\Big),
 
 observed once per run (:func:`ladderfit.data.preprocess.step1_points`: the mean of the last
-evaluations at the final D). With x = log N - log N_c and z = log D - log D_c centred on the
+n_r evaluations at the final D): a run's deviation from the law, sigma_loss, and the measured
+noise of that mean, with ``e_t / Lbar_t`` the feature's checkpoint jitter in log units (``e_t``
+below; :func:`step1_measurement_var`). With x = log N - log N_c and z = log D - log D_c centred on the
 ladder, the law is parameterized by its level ``L_c`` and relative slopes
 ``g_N = -dlog L/dlog N``, ``g_D`` at the centre, which the data pin down, and the exponents,
 which they do not:
@@ -30,9 +32,9 @@ one data set that would make the pooled exponents over-confident.
 *Seeds of one configuration* (runs with the same N and final D, such as the bundled 1xC
 reruns) are replicates, not independent runs: they share the configuration's deviation from
 the law, drawn once with sd ``sigma_loss sqrt(1 - s^2)``, and differ by the seed part, sd
-``sigma_loss s``, whose share ``s_t ~ Beta(2, 2)`` their differences inform. A run alone in its
-configuration keeps the total ``sigma_loss`` (the likelihood is then exactly as without
-replicates), and so does a target.
+``sigma_loss s``, whose share ``s_t ~ Beta(2, 2)`` their differences inform (each point adds its
+measured noise). A run alone in its configuration keeps the total ``sigma_loss``
+(the likelihood is then exactly as without replicates), and so does a target.
 
 **Step 2 — accuracy from task loss.** Bounded below by a floor f_t near the task's chance
 level c_t (``f_t = c_t + delta_t``, ``delta_t ~ N(0, 0.05)``) and above by 1 (the Bayesian
