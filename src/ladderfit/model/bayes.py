@@ -529,16 +529,18 @@ def _resample_unconverged(md: ModelData, priors: dict, config: FitConfig, draws:
     if config.draws is not None:  # as many draws as asked for
         return config, draws
     report = draws.convergence(md)  # computed once: fit() reads it again
-    if report.converged:
+    d = report.as_dict()
+    ess = min(d["min_ess_bulk"], d["min_ess_tail"])
+    if ess >= config.ess_target and d["max_r_hat"] <= report.rhat_max:  # the goals sample() draws to
         return config, draws
     again = dataclasses.replace(config, target_accept=config.retry_target_accept)
     draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
     report_again = draws_again.convergence(md)
-    d, d_again = report.as_dict(), report_again.as_dict()
-    at = (f"R-hat {d['max_r_hat']:.3f} and ESS {min(d['min_ess_bulk'], d['min_ess_tail']):.0f} after "
-          f"{draws.n_draws} draws at target_accept {config.target_accept:g}")
-    ess, ess_again = (min(x["min_ess_bulk"], x["min_ess_tail"]) for x in (d, d_again))
-    if report_again.divergences == 0 and (report_again.converged or ess_again > ess):
+    d_again = report_again.as_dict()
+    ess_again = min(d_again["min_ess_bulk"], d_again["min_ess_tail"])
+    at = f"R-hat {d['max_r_hat']:.3f} and ESS {ess:.0f} after {draws.n_draws} draws at target_accept {config.target_accept:g}"
+    met = ess_again >= config.ess_target and d_again["max_r_hat"] <= report_again.rhat_max
+    if report_again.divergences == 0 and (met or ess_again > ess):
         draws_again.note = f"{draws_again.note}; sampled again at target_accept {again.target_accept:g} (smaller steps): {at}"
         return again, draws_again
     draws.note = (f"{draws.note}; sampled again at {again.target_accept:g}: R-hat {d_again['max_r_hat']:.3f}, "
