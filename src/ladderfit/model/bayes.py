@@ -246,10 +246,8 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
         n = draws.n_draws
         if config.draws is not None or n >= config.max_draws or (stop_if_divergent and _diverged(draws)):
             break
-        report = draws.convergence(md)
-        d = report.as_dict()
-        ess = min(d["min_ess_bulk"], d["min_ess_tail"])
-        if ess >= config.ess_target and d["max_r_hat"] <= report.rhat_max:
+        d, ess, met = _goals(draws.convergence(md), config)
+        if met:
             note += f": ESS {ess:.0f} >= {config.ess_target:.0f} and R-hat {d['max_r_hat']:.3f} after {n}"
             break
         if ess < config.ess_target:  # the draws the ESS so far projects, a quarter more for margin
@@ -271,6 +269,15 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
         note += " (and stopped at a divergent transition)"
     draws.note = note
     return draws
+
+
+def _goals(report: ConvergenceReport, config: FitConfig) -> tuple[dict, float, bool]:
+    """The report as a dict, its smallest bulk or tail ESS, and whether the draws meet the goals
+    :func:`sample` draws to: that ESS at least ``config.ess_target`` and R-hat at most the
+    report's (1.01, unrounded)."""
+    d = report.as_dict()
+    ess = min(d["min_ess_bulk"], d["min_ess_tail"])
+    return d, ess, bool(ess >= config.ess_target and d["max_r_hat"] <= report.rhat_max)
 
 
 def _diverged(draws: Draws) -> bool:
@@ -528,23 +535,18 @@ def _resample_unconverged(md: ModelData, priors: dict, config: FitConfig, draws:
     or misses them by less (a higher smallest ESS); else the first, with a note."""
     if config.draws is not None:  # as many draws as asked for
         return config, draws
-    report = draws.convergence(md)  # computed once: fit() reads it again
-    d = report.as_dict()
-    ess = min(d["min_ess_bulk"], d["min_ess_tail"])
-    if ess >= config.ess_target and d["max_r_hat"] <= report.rhat_max:  # the goals sample() draws to
+    d, ess, met = _goals(draws.convergence(md), config)  # computed once: fit() reads it again
+    if met:
         return config, draws
     again = dataclasses.replace(config, target_accept=config.retry_target_accept)
     draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
-    report_again = draws_again.convergence(md)
-    d_again = report_again.as_dict()
-    ess_again = min(d_again["min_ess_bulk"], d_again["min_ess_tail"])
+    d_again, ess_again, met_again = _goals(draws_again.convergence(md), config)
     at = f"R-hat {d['max_r_hat']:.3f} and ESS {ess:.0f} after {draws.n_draws} draws at target_accept {config.target_accept:g}"
-    met = ess_again >= config.ess_target and d_again["max_r_hat"] <= report_again.rhat_max
-    if report_again.divergences == 0 and (met or ess_again > ess):
+    if d_again["divergences"] == 0 and (met_again or ess_again > ess):
         draws_again.note = f"{draws_again.note}; sampled again at target_accept {again.target_accept:g} (smaller steps): {at}"
         return again, draws_again
     draws.note = (f"{draws.note}; sampled again at {again.target_accept:g}: R-hat {d_again['max_r_hat']:.3f}, "
-                  f"ESS {ess_again:.0f}, {report_again.divergences} divergent: the first run is kept")
+                  f"ESS {ess_again:.0f}, {d_again['divergences']} divergent: the first run is kept")
     return config, draws
 
 
