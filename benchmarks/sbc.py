@@ -1,6 +1,6 @@
 """Simulation-based calibration of the sampler users run, on a small simulated ladder design.
 
-    python benchmarks/sbc.py [--model single_step] [--tasks 2] [--sims 200] [--warmup 200] [--draws 200]
+    python benchmarks/sbc.py [--model single_step] [--tasks 2] [--sims 200] [--warmup 300] [--draws 200]
                              [--rank-draws 49] [--bins N] [--seed 0] [--out sbc_ranks.csv] [--figure sbc_ranks.png]
                              [--params k,L0,...] [--results-name sbc]
 
@@ -9,11 +9,12 @@ Chinchilla, 12 checkpoints each), raw checkpoints (no smoothing, no thinning). E
 simulation draws the parameters and observations from the prior (``prior_predictive``,
 E > 0 by the model's own soft barrier) and fits one NUTS chain on the default path (the
 model keywords :func:`ladderfit.fit` uses: sampler geometry, likelihood grids, float32
-checkpoint terms); the truth's rank among ``--rank-draws`` thinned posterior draws is
+checkpoint terms; the default's warmup; a run with divergent transitions sampled again at
+``retry_target_accept``, as ``fit`` does); the truth's rank among ``--rank-draws`` thinned posterior draws is
 recorded (:func:`ladderfit.analysis.sbc.sbc`). ``--model`` defaults to the package's default
 structure.
 
-Prints the divergences of each simulation's fit, the chi-square test of uniform ranks per
+Prints the divergences of each simulation's kept run and how many were sampled again, the chi-square test of uniform ranks per
 (parameter, task) and per parameter pooled over tasks (Bonferroni threshold 0.01 / number of
 tests), and a bias check: per parameter, the share of truths ranked in the lower half of the
 draws, 50% when the posterior is centred, with its 99% binomial range. 200 simulations detect a
@@ -35,6 +36,7 @@ from scipy import stats
 
 from results_io import write_results
 from ladderfit.analysis.sbc import rank_uniformity, sbc
+from ladderfit.model.config import FitConfig
 from ladderfit.model.spec import DEFAULT_MODEL
 from ladderfit.data.preprocess import Preprocessing
 from ladderfit.model.simulate import default_truths, simulate_ladder
@@ -47,7 +49,7 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--tasks", type=int, default=2)
     ap.add_argument("--sims", type=int, default=200)
-    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=FitConfig.warmup, help="warmup iterations (default: the package's)")
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--rank-draws", type=int, default=49)
     ap.add_argument("--bins", type=int, default=None)
@@ -65,11 +67,13 @@ def main() -> None:
     table = sbc(design, args.sims, fit_options=options, n_draws=args.rank_draws, seed=args.seed, params=params)
     seconds = time.perf_counter() - start
     divergent = table.groupby("sim")["divergences"].first()
+    again = table.groupby("sim")["sampled_again"].first()
     print(f"{args.model}: {args.sims} simulations, {args.tasks} tasks, {design['run'].nunique()} runs, 1 chain x "
           f"{args.warmup} + {args.draws}, ranks among {args.rank_draws} draws: {seconds:.0f} s; "
           f"prior acceptance {table.attrs['acceptance_rate']:.2f}")
     print(f"divergences per simulation: {int((divergent > 0).sum())} of {len(divergent)} fits have any; "
-          f"total {int(divergent.sum())}, max {int(divergent.max())}; counts {divergent.value_counts().sort_index().to_dict()}")
+          f"total {int(divergent.sum())}, max {int(divergent.max())}; counts {divergent.value_counts().sort_index().to_dict()}; "
+          f"{int(again.sum())} fits sampled again at retry_target_accept after divergent transitions")
     pd.set_option("display.width", 160)
     tables = {}
     for by in (("parameter", "index"), ("parameter",)):
@@ -87,7 +91,8 @@ def main() -> None:
         "settings": {**vars(args), "runs": int(design["run"].nunique())},
         "seconds": seconds,
         "divergences": {"fits_with_any": int((divergent > 0).sum()), "fits": int(len(divergent)),
-                        "total": int(divergent.sum()), "max": int(divergent.max())},
+                        "total": int(divergent.sum()), "max": int(divergent.max()),
+                        "fits_sampled_again": int(again.sum())},
         "summary": [{"parameter": r["parameter"], "ranks": int(r["n"]), "lower_half": float(r["lower_half"]),
                      "range_99": f"{r['lo']:.2f}-{r['hi']:.2f}", "chi2_p": float(pooled.loc[r["parameter"], "p_value"])}
                     for r in bias.to_dict("records")],

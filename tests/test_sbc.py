@@ -20,7 +20,8 @@ def design():
 def test_sbc_table_shape_and_rank_range(design):
     opts = dict(chains=1, warmup=40, draws=40, preprocessing=RAW)
     table = sbc(design, 2, fit_options=opts, n_draws=19, seed=3)
-    assert list(table.columns) == ["sim", "parameter", "index", "label", "truth", "rank", "n_draws", "divergences"]
+    assert list(table.columns) == ["sim", "parameter", "index", "label", "truth", "rank", "n_draws", "divergences",
+                                   "sampled_again"]
     per_sim = 3 + (len(DEFAULT_PARAMS) - 3) * 2  # three pooled scalars, the rest one per task
     assert len(table) == 2 * per_sim and sorted(table["sim"].unique()) == [0, 1]
     assert set(table["parameter"]) == set(DEFAULT_PARAMS)
@@ -43,6 +44,28 @@ def test_sbc_table_shape_and_rank_range(design):
     plt.close(fig)
     with pytest.raises(KeyError, match="unknown parameter"):
         sbc(design, 1, params=("nope",), fit_options=opts)
+
+
+def test_sbc_samples_as_fit_does_and_records_a_second_run(design, monkeypatch):
+    """Each simulation is sampled by fit's own routine (a run with divergent transitions sampled
+    again at retry_target_accept), seeded seed + 1 + sim; a kept second run is recorded."""
+    import dataclasses
+
+    import ladderfit.analysis.sbc as sbc_module
+
+    calls = []
+    real = sbc_module._sample_converging
+
+    def as_if_sampled_again(md, priors, config):
+        calls.append(config)
+        kept, run = real(md, priors, config)
+        return dataclasses.replace(kept, target_accept=config.retry_target_accept), run
+
+    monkeypatch.setattr(sbc_module, "_sample_converging", as_if_sampled_again)
+    opts = dict(chains=1, warmup=40, draws=40, preprocessing=RAW, seed=5)
+    table = sbc(design, 2, fit_options=opts, n_draws=19, seed=3, params=("k",))
+    assert [c.seed for c in calls] == [6, 7] and all(c.draws == 40 and c.warmup == 40 for c in calls)
+    assert table["sampled_again"].all() and table["divergences"].ge(0).all()
 
 
 def test_rank_bins_are_exact_probabilities():

@@ -23,7 +23,9 @@ kept and the drawn observations replace the real ones in its arrays (``s1_loss``
 ``s1_acc``); NUTS then runs exactly what :func:`ladderfit.fit` runs on that design: the same
 model keywords (:func:`~ladderfit.model.bayes.sampler_options`: the sampler's geometry, the
 likelihood on grids, the checkpoints' terms in float32 unless ``float32_likelihood=False``),
-started from :func:`~ladderfit.model.bayes.initial_values` of the drawn data.
+started from :func:`~ladderfit.model.bayes.initial_values` of the drawn data, and a run with
+divergent transitions sampled again at ``retry_target_accept`` (smaller steps), the run kept
+by fit's own rule (:func:`~ladderfit.model.bayes._sample_converging`).
 
 Ranks of one simulation are correlated across the tasks (they share the pooled
 parameters); :func:`rank_uniformity` therefore tests each (parameter, index) over the
@@ -39,15 +41,13 @@ from dataclasses import replace
 import jax
 import numpy as np
 import pandas as pd
-from numpyro.infer import MCMC, NUTS, init_to_value
 from scipy import stats
 
 from ..data.bundled import default_runs
 from ..data.readers import read_data
-from ..model.bayes import initial_values, sampler_options, select
+from ..model.bayes import _sample_converging, select
 from ..model.config import FitConfig
 from ..model.inputs import build_model_data
-from ..model.joint import model_for
 from ..model.priors import resolve_priors
 from ..model.runtime import enable_x64
 from .checks import OBSERVED_SITES, prior_predictive
@@ -117,7 +117,9 @@ def sbc(
     -------
     Tidy table, one row per (simulation, parameter, element): ``sim, parameter, index``
     (position in the parameter's flattened array), ``label`` (the task, or ``""`` for a
-    scalar), ``truth``, ``rank``, ``n_draws``, ``divergences`` (of the simulation's fit).
+    scalar), ``truth``, ``rank``, ``n_draws``, ``divergences`` (of the simulation's kept run),
+    ``sampled_again`` (its first run had divergent transitions and it was sampled again at
+    ``retry_target_accept``, as :func:`ladderfit.fit` does).
     ``attrs``: ``seconds`` (all fits) and ``acceptance_rate`` of the prior draws.
     """
     if n_sims < 1:
@@ -138,25 +140,17 @@ def sbc(
     n_keep = min(n_draws, total)
     keep = np.unique(np.linspace(0, total - 1, n_keep).round().astype(int))
     n_keep = len(keep)
-    model = model_for(md.structure)
     rows, start = [], time.perf_counter()
     for i in range(n_sims):
         obs = {s: np.asarray(prior.prior_predictive[s].values[0, i]) for s in sites}
         md_i = replace(md, **{_DATA_FIELD[s]: (np.exp(v) if s == "loss_obs" else v) for s, v in obs.items()})
-        kernel = NUTS(
-            model,
-            init_strategy=init_to_value(values=initial_values(md_i, priors)),
-            target_accept_prob=options.target_accept,
-            max_tree_depth=(min(options.warmup_tree_depth, options.max_tree_depth), options.max_tree_depth),
-        )
-        mcmc = MCMC(kernel, num_warmup=options.warmup, num_samples=options.first_draws, num_chains=options.chains,
-                    chain_method="sequential", progress_bar=options.progress_bar is True)  # fmt: skip
-        # the drawn observations in the design, fitted exactly as fit() fits data: the sampler's
-        # geometry and likelihood grids, the checkpoints' terms in the configured precision
-        mcmc.run(jax.random.PRNGKey(options.seed + 1 + i), md_i, priors, extra_fields=("diverging",),
-                 **sampler_options(options))
-        samples = mcmc.get_samples()
-        divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+        # the drawn observations in the design, sampled exactly as fit() samples data: the
+        # sampler's geometry and likelihood grids, the checkpoints' terms in the configured
+        # precision, and a run with divergent transitions sampled again at retry_target_accept
+        kept, run = _sample_converging(md_i, priors, replace(options, seed=options.seed + 1 + i))
+        samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in run.samples.items()}  # chains one after another
+        divergences = int(np.asarray(run.extra["diverging"]).sum())
+        again = bool(kept.target_accept != options.target_accept)
         # each simulation's data are constants of its own programs: free them, or a few hundred
         # simulations exhaust the process's memory mappings (LLVM: "Cannot allocate memory")
         jax.clear_caches()
@@ -166,7 +160,8 @@ def sbc(
             ranks = (draws < truth.reshape(1, -1)).sum(axis=0)
             for j, (label, t, r) in enumerate(zip(_labels(md, name, truth.shape), truth.ravel(), ranks)):
                 rows.append({"sim": i, "parameter": name, "index": j, "label": label, "truth": float(t),
-                             "rank": int(r), "n_draws": n_keep, "divergences": divergences})  # fmt: skip
+                             "rank": int(r), "n_draws": n_keep, "divergences": divergences,
+                             "sampled_again": again})  # fmt: skip
     table = pd.DataFrame(rows)
     table.attrs.update(seconds=time.perf_counter() - start, acceptance_rate=prior.attrs["acceptance_rate"])
     return table
