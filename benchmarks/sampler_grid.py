@@ -1,6 +1,7 @@
 """Does the sampler converge at the defaults everywhere? Every structure on every ladder split.
 
     python benchmarks/sampler_grid.py [--ladders olmo,pythia,simulated] [--models M,...] [--seeds 0] [--merge]
+                                      [--target-accept P --results-name NAME]
 
 For each ladder (the bundled OLMo and Pythia ladders: the ladder `ladderfit predict` fits and each nested hold-out of
 :mod:`ladderfit.analysis.calibration`; ``simulated``: a final-only simulated ladder, 10 tasks on
@@ -13,13 +14,15 @@ target_accept the draws came from (above the default's where the first run had d
 the fit sampled again with smaller steps, ``FitConfig.retry_target_accept``); per structure, the
 fits with divergences, the fits sampled again and the fits that missed the goals (0 divergences, R-hat
 <= 1.01, bulk and tail ESS >= 400). Sampler defaults are chosen on this grid, never on a
-hold-out's predictive score.
+hold-out's predictive score: ``--target-accept P`` fits the grid at another first target (the
+retry's stays), written to ``results/NAME.json`` (``--results-name``), to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
 
@@ -49,14 +52,15 @@ def _splits(ladder: str):
         yield name, df[df["run"].isin(split.train)]
 
 
-def one_fit(data, model: str, seed: int) -> dict:
-    """One default fit's convergence record."""
+def one_fit(data, model: str, seed: int, target_accept: float | None = None) -> dict:
+    """One default fit's convergence record (at ``target_accept`` first, if given)."""
     import ladderfit
 
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = ladderfit.fit(data, model=model, seed=seed, progress_bar=False)
+        options = {} if target_accept is None else {"target_accept": target_accept}
+        fit = ladderfit.fit(data, model=model, seed=seed, progress_bar=False, **options)
     d = fit.diagnostics.as_dict()
     stats = fit.idata.sample_stats
     rec = {"runs": int(data["run"].nunique()), "divergences": int(stats["diverging"].sum()),
@@ -77,7 +81,13 @@ def main() -> None:
     ap.add_argument("--merge", action="store_true",
                     help="refit only --models and replace their fits in the existing results file, keeping the "
                          "others' (each fit records the commit it ran at): after a change to one structure")
+    ap.add_argument("--target-accept", type=float, default=None,
+                    help="the first run's target_accept (default: the package's); a run with divergent transitions "
+                         "is still sampled again at retry_target_accept")
+    ap.add_argument("--results-name", default="sampler_grid", help="write benchmarks/results/NAME.json")
     args = ap.parse_args()
+    if args.target_accept is not None and args.results_name == "sampler_grid":
+        raise SystemExit("--target-accept writes another file than the defaults' grid: give --results-name")
     if args.merge and not args.models:
         raise SystemExit("--merge refits the structures given by --models; name them")
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
@@ -98,30 +108,32 @@ def main() -> None:
         for split, data in _splits(ladder):
             for model in models:
                 for seed in (int(s) for s in args.seeds.split(",")):
-                    rec = {"ladder": ladder, "split": split, "model": model, "seed": seed, **one_fit(data, model, seed),
+                    rec = {"ladder": ladder, "split": split, "model": model, "seed": seed, **one_fit(data, model, seed, args.target_accept),
                            "commit": commit}
                     records.append(rec)
                     print(", ".join(f"{k} {v}" for k, v in rec.items()), flush=True)
                     jax.clear_caches()  # each split compiles its own programs: keep the memory maps flat
     if args.merge:  # the other structures' fits as the results file has them, each with its commit
-        path = ROOT / "benchmarks" / "results" / "sampler_grid.json"
+        path = ROOT / "benchmarks" / "results" / f"{args.results_name}.json"
         old = json.loads(path.read_text())
         refit = set(args.models.split(","))
         kept = [{**r, "commit": r.get("commit", old["commit"])} for r in old["fits"] if r["model"] not in refit]
         records = kept + records
+    first_target = FitConfig().target_accept if args.target_accept is None else args.target_accept
     summary = []
     for model in dict.fromkeys(r["model"] for r in records):
         rows = [r for r in records if r["model"] == model]
         summary.append({"model": model, "fits": len(rows), "divergences": sum(r["divergences"] for r in rows),
                         "fits_with_divergences": sum(r["divergences"] > 0 for r in rows),
                         "fits_missing_goals": sum(not r["goals_met"] for r in rows),
-                        "fits_sampled_again": sum(r["target_accept"] > FitConfig().target_accept for r in rows),
+                        "fits_sampled_again": sum(r["target_accept"] > first_target for r in rows),
                         "max_r_hat": max(r["max_r_hat"] for r in rows),
                         "min_ess": min(min(r["min_ess_bulk"], r["min_ess_tail"]) for r in rows),
                         "median_steps_per_draw": sorted(r["steps_per_draw"] for r in rows)[len(rows) // 2]})
         print(", ".join(f"{k} {v}" for k, v in summary[-1].items()), flush=True)
-    write_results("sampler_grid", {"settings": {"ladders": args.ladders, "models": args.models, "seeds": args.seeds,
-                                                "merge": args.merge},
+    script = {"script": "benchmarks/sampler_grid.py " + " ".join(sys.argv[1:])} if args.results_name != "sampler_grid" else {}
+    write_results(args.results_name, {**script, "settings": {"ladders": args.ladders, "models": args.models, "seeds": args.seeds,
+                                                   "merge": args.merge, "target_accept": first_target},
                                    "summary": summary, "fits": records})
 
 

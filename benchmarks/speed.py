@@ -191,7 +191,10 @@ def main() -> None:
 
     stage_cache = tempfile.mkdtemp(prefix="ladderfit-jax-cache-")  # cold: empty; warm: filled by cold
     _, _, out = _run(me + ["--child", "stages"], {**env, "JAX_COMPILATION_CACHE_DIR": stage_cache})
-    print("1. stages of the default fit (10 tasks, 16 runs, 4 chains x 400+ draws, 300 warmup), seconds")
+    from ladderfit.model.config import FIRST_DRAWS, FitConfig
+
+    print(f"1. stages of the default fit (10 tasks, 16 runs, {FitConfig.chains} chains x {FIRST_DRAWS}+ draws, "
+          f"{FitConfig.warmup} warmup; warmup and draws run apart, so they draw other numbers than one run), seconds")
     head = ("run", "import", "compile", "warmup", "sampling", "pred+idata", "draws", "ESS bulk", "ESS tail",
             "ESS/s", "R-hat", "div.", "steps/draw")
     print(" ".join(f"{h:>10}" for h in head))
