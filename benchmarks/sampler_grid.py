@@ -85,7 +85,12 @@ def main() -> None:
                     help="the first run's target_accept (default: the package's); a run with divergent transitions "
                          "is still sampled again at retry_target_accept")
     ap.add_argument("--results-name", default="sampler_grid", help="write benchmarks/results/NAME.json")
+    ap.add_argument("--combine", default=None, metavar="NAME,...",
+                    help="fit nothing: one row per results file named (grids at other --target-accept), per "
+                         "structure, into --results-name")
     args = ap.parse_args()
+    if args.combine:
+        return combine(args.combine.split(","), args.results_name)
     if args.target_accept is not None and args.results_name == "sampler_grid":
         raise SystemExit("--target-accept writes another file than the defaults' grid: give --results-name")
     if args.merge and not args.models:
@@ -135,6 +140,32 @@ def main() -> None:
     write_results(args.results_name, {**script, "settings": {"ladders": args.ladders, "models": args.models, "seeds": args.seeds,
                                                    "merge": args.merge, "target_accept": first_target},
                                    "summary": summary, "fits": records})
+
+
+def combine(names: list[str], results_name: str) -> None:
+    """One table of grids fitted at other first targets: per file and structure, the first target,
+    the fits sampled again, the fits that missed the goals, the median steps per draw, the draws
+    per chain in all and the seconds in all (the files' own fits, each with its commit)."""
+    import json
+
+    from results_io import ROOT, write_results
+
+    rows = []
+    for name in names:
+        payload = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+        first = payload["settings"].get("target_accept")
+        for model in dict.fromkeys(r["model"] for r in payload["fits"]):
+            fits = [r for r in payload["fits"] if r["model"] == model]
+            first = first if first is not None else min(r["target_accept"] for r in fits)
+            rows.append({"file": name, "commit": payload["commit"], "model": model, "target_accept": first,
+                         "fits": len(fits), "fits_sampled_again": sum(r["target_accept"] > first for r in fits),
+                         "fits_missing_goals": sum(not r["goals_met"] for r in fits),
+                         "median_steps_per_draw": sorted(r["steps_per_draw"] for r in fits)[len(fits) // 2],
+                         "draws_in_all": sum(r["draws"] for r in fits),
+                         "seconds_in_all": round(sum(r["seconds"] for r in fits), 1)})
+            print(", ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
+    write_results(results_name, {"script": "benchmarks/sampler_grid.py --combine " + ",".join(names),
+                                 "settings": {"combine": names}, "summary": rows})
 
 
 if __name__ == "__main__":
