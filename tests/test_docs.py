@@ -123,7 +123,7 @@ def test_generic_results_file_is_rendered_as_it_comes(tmp_path):
 def test_view_of_one_record_renders_one_row(tmp_path):
     """A view of a key holding one record (sbc.json's divergences) renders it as a row; a
     summary that is not a list stays an error."""
-    counts = {"fits_with_any": 3, "fits": 20, "total": 7, "max": 4}
+    counts = {"fits_with_any": 3, "fits": 20, "total": 7, "max": 4, "fits_sampled_again": 2}
     payload = {"commit": "abc", "date": "2026-01-01", "machine": "m", "summary": [{"x": 1}], "divergences": counts}
     (tmp_path / "sbc.json").write_text(json.dumps(payload))
     rows = results_tables.parse_table(results_tables.render("sbc_divergences", tmp_path))

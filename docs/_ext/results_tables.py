@@ -96,6 +96,7 @@ CALIBRATION_BY_CHANCE_COLUMNS = (
 SBC_DIVERGENCES_COLUMNS = (
     ("fits", "fits", 1.0, 0), ("fits_with_any", "fits with divergent transitions", 1.0, 0),
     ("total", "divergent transitions in all", 1.0, 0), ("max", "most in one fit", 1.0, 0),
+    ("fits_sampled_again", "fits sampled again at retry_target_accept", 1.0, 0),
 )
 
 COLUMNS = {"calibration": CALIBRATION_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
