@@ -288,7 +288,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "scale": ("scale", {}, ()),
     "far_width": ("far_width", {}, ()),
     "sampler_grid": ("sampler_grid", {}, ()),
-    "sampler_grid_target_accept": ("sampler_grid_target_accept", {}, ()),
+    "sampler_grid_target_accept": ("sampler_grid_target_accept", {}, ("file", "commit", "model")),  # the caption names them
     "sampler_levers": ("sampler_levers", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),
     "ablations": ("ablations", {}, ()),
