@@ -527,7 +527,7 @@ def test_divergent_fit_is_sampled_again_with_smaller_steps(monkeypatch, first_di
     monkeypatch.setattr(bayes, "sample", fake_sample)
     monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
     config = FitConfig(retry_target_accept=retry, seed=7)
-    used, draws = bayes._sample_converging(None, {}, config)
+    used, draws = bayes.sample_converging(None, {}, config)
     assert len(seen) == runs and all(s == 7 for _, s in seen)
     if runs == 2:
         assert [t for t, _ in seen] == [0.95, 0.99] and used.target_accept == 0.99
@@ -586,7 +586,7 @@ class _ScriptedMCMC:
 
 @pytest.mark.parametrize("stop", [True, False])
 def test_a_run_to_be_sampled_again_draws_no_more_after_a_divergence(stop):
-    """stop_if_divergent (a first run that _sample_converging will sample again): no chunk after
+    """stop_if_divergent (a first run that sample_converging will sample again): no chunk after
     the one where a transition diverged; otherwise the chains go on to what the ESS asks."""
     config = FitConfig(ess_target=1e6, max_draws=1100, progress_bar=False)
     mcmc = _ScriptedMCMC(config.first_draws, diverge_from=1)  # the first chunk diverges
@@ -603,7 +603,7 @@ def test_a_retry_that_diverges_more_keeps_the_first_run(monkeypatch):
     counts = iter([2, 5])
     monkeypatch.setattr(bayes, "sample", lambda mcmc, config, md, *a, **k: _fake_draws(next(counts)))
     monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
-    used, draws = bayes._sample_converging(None, {}, FitConfig())
+    used, draws = bayes.sample_converging(None, {}, FitConfig())
     assert used.target_accept == 0.95 and int(draws.extra["diverging"].sum()) == 2
     assert draws.note == ("10 draws per chain; 2 divergent transitions at target_accept 0.95, and 5 when "
                           "sampled again at 0.99: the first run is kept")
@@ -677,7 +677,7 @@ def test_an_unconverged_run_is_sampled_again_with_smaller_steps(monkeypatch, ret
 
     monkeypatch.setattr(bayes, "sample", fake_sample)
     monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
-    used, draws = bayes._sample_converging(None, {}, FitConfig())
+    used, draws = bayes.sample_converging(None, {}, FitConfig())
     assert seen == [0.95, 0.99]
     if retry_mixes:
         assert used.target_accept == 0.99 and draws.convergence().converged
@@ -687,8 +687,8 @@ def test_an_unconverged_run_is_sampled_again_with_smaller_steps(monkeypatch, ret
         assert "the first run is kept" in draws.note
     # draws asked for by number are what the user asked for: never sampled again
     runs, seen[:] = iter([_draws_of(stuck)]), []
-    used, _ = bayes._sample_converging(None, {}, FitConfig(draws=1000))
+    used, _ = bayes.sample_converging(None, {}, FitConfig(draws=1000))
     assert seen == [0.95] and used.target_accept == 0.95
     runs, seen[:] = iter([_draws_of(mixed)]), []  # a run that met the goals stands
-    used, _ = bayes._sample_converging(None, {}, FitConfig())
+    used, _ = bayes.sample_converging(None, {}, FitConfig())
     assert seen == [0.95] and used.target_accept == 0.95

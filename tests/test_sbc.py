@@ -54,14 +54,14 @@ def test_sbc_samples_as_fit_does_and_records_a_second_run(design, monkeypatch):
     import ladderfit.analysis.sbc as sbc_module
 
     calls = []
-    real = sbc_module._sample_converging
+    real = sbc_module.sample_converging
 
     def as_if_sampled_again(md, priors, config):
         calls.append(config)
         kept, run = real(md, priors, config)
         return dataclasses.replace(kept, target_accept=config.retry_target_accept), run
 
-    monkeypatch.setattr(sbc_module, "_sample_converging", as_if_sampled_again)
+    monkeypatch.setattr(sbc_module, "sample_converging", as_if_sampled_again)
     opts = dict(chains=1, warmup=40, draws=40, preprocessing=RAW, seed=5)
     table = sbc(design, 2, fit_options=opts, n_draws=19, seed=3, params=("k",))
     assert [c.seed for c in calls] == [6, 7] and all(c.draws == 40 and c.warmup == 40 for c in calls)

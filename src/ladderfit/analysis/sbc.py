@@ -25,7 +25,7 @@ model keywords (:func:`~ladderfit.model.bayes.sampler_options`: the sampler's ge
 likelihood on grids, the checkpoints' terms in float32 unless ``float32_likelihood=False``),
 started from :func:`~ladderfit.model.bayes.initial_values` of the drawn data, and a run with
 divergent transitions sampled again at ``retry_target_accept`` (smaller steps), the run kept
-by fit's own rule (:func:`~ladderfit.model.bayes._sample_converging`).
+by fit's own rule (:func:`~ladderfit.model.bayes.sample_converging`).
 
 Ranks of one simulation are correlated across the tasks (they share the pooled
 parameters); :func:`rank_uniformity` therefore tests each (parameter, index) over the
@@ -45,7 +45,7 @@ from scipy import stats
 
 from ..data.bundled import default_runs
 from ..data.readers import read_data
-from ..model.bayes import _sample_converging, select
+from ..model.bayes import sample_converging, select
 from ..model.config import FitConfig
 from ..model.inputs import build_model_data
 from ..model.priors import resolve_priors
@@ -147,7 +147,7 @@ def sbc(
         # the drawn observations in the design, sampled exactly as fit() samples data: the
         # sampler's geometry and likelihood grids, the checkpoints' terms in the configured
         # precision, and a run with divergent transitions sampled again at retry_target_accept
-        kept, run = _sample_converging(md_i, priors, replace(options, seed=options.seed + 1 + i))
+        kept, run = sample_converging(md_i, priors, replace(options, seed=options.seed + 1 + i))
         samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in run.samples.items()}  # chains one after another
         divergences = int(np.asarray(run.extra["diverging"]).sum())
         again = bool(kept.target_accept != options.target_accept)

@@ -41,7 +41,7 @@ from .spec import as_spec, check_feature
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["fit", "make_mcmc", "sampler_options", "sample", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
+__all__ = ["fit", "make_mcmc", "sampler_options", "sample", "sample_converging", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
 
 DIMS: dict[str, list[str]] = {
     **{
@@ -234,7 +234,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
     every continuation). The first 500 meet the goals on both bundled ladders for most seeds
     (:data:`~ladderfit.model.config.FIRST_DRAWS`); a harder posterior gets more.
     ``stop_if_divergent``: no more draws once any transition diverged (a run that will be
-    sampled again from the start, :func:`_sample_converging`). ``Draws.note`` says how many and why.
+    sampled again from the start, :func:`sample_converging`). ``Draws.note`` says how many and why.
     """
     extra_fields = ("diverging", "num_steps")
     mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)
@@ -486,7 +486,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     md = build_model_data(df, config.model, config.preprocessing)
     priors = resolve_priors(config.priors, config.model.structure)
     start = time.perf_counter()
-    config, draws = _sample_converging(md, priors, config)
+    config, draws = sample_converging(md, priors, config)
     seconds = time.perf_counter() - start
     idata = to_inference_data(draws, md, priors, config.seed)
     report = draws.convergence(md)  # what check_convergence(idata) gives, computed once
@@ -497,7 +497,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
                      sampling_seconds=seconds, data_sha256=data_sha256(df))
 
 
-def _sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[FitConfig, Draws]:
+def sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[FitConfig, Draws]:
     """:func:`sample` at ``config.target_accept``; where that run had divergent transitions and
     ``config.retry_target_accept`` is higher, once more from the start (a new warmup, the same
     seed) at the retry's target: smaller steps. The first run draws no more once a transition
