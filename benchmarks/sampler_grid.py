@@ -143,29 +143,37 @@ def main() -> None:
 
 
 def combine(names: list[str], results_name: str) -> None:
-    """One table of grids fitted at other first targets: per file and structure, the first target,
-    the fits sampled again, the fits that missed the goals, the median steps per draw, the draws
-    per chain in all and the seconds in all (the files' own fits, each with its commit)."""
+    """Write :func:`combined_rows` of the named results files as ``results/RESULTS_NAME.json``."""
     import json
 
     from results_io import ROOT, write_results
 
+    payloads = {name: json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text()) for name in names}
+    rows = combined_rows(payloads)
+    for row in rows:
+        print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    write_results(results_name, {"script": "benchmarks/sampler_grid.py --combine " + ",".join(names),
+                                 "settings": {"combine": names}, "summary": rows})
+
+
+def combined_rows(payloads: dict[str, dict]) -> list[dict]:
+    """One table of grids fitted at other first targets: per file and structure, the first target
+    (the file's ``settings``; else its fits' lowest), the fits sampled again (kept at a higher
+    target than the first), the fits that missed the goals, the median steps per draw, the draws
+    per chain in all and the seconds in all (the files' own fits, each with its commit)."""
     rows = []
-    for name in names:
-        payload = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+    for name, payload in payloads.items():
         first = payload["settings"].get("target_accept")
         for model in dict.fromkeys(r["model"] for r in payload["fits"]):
             fits = [r for r in payload["fits"] if r["model"] == model]
-            first = first if first is not None else min(r["target_accept"] for r in fits)
-            rows.append({"file": name, "commit": payload["commit"], "model": model, "target_accept": first,
-                         "fits": len(fits), "fits_sampled_again": sum(r["target_accept"] > first for r in fits),
+            target = first if first is not None else min(r["target_accept"] for r in fits)
+            rows.append({"file": name, "commit": payload["commit"], "model": model, "target_accept": target,
+                         "fits": len(fits), "fits_sampled_again": sum(r["target_accept"] > target for r in fits),
                          "fits_missing_goals": sum(not r["goals_met"] for r in fits),
                          "median_steps_per_draw": sorted(r["steps_per_draw"] for r in fits)[len(fits) // 2],
                          "draws_in_all": sum(r["draws"] for r in fits),
                          "seconds_in_all": round(sum(r["seconds"] for r in fits), 1)})
-            print(", ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
-    write_results(results_name, {"script": "benchmarks/sampler_grid.py --combine " + ",".join(names),
-                                 "settings": {"combine": names}, "summary": rows})
+    return rows
 
 
 if __name__ == "__main__":

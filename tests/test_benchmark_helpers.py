@@ -1,6 +1,7 @@
 """Helpers of the benchmark scripts whose logic decides a reported result: the nested choice of
 ``benchmarks/prior_selection.py`` (no variant chosen on a truth it is scored on) and the cell
-rounding of ``benchmarks/results_io.py``."""
+rounding of ``benchmarks/results_io.py``; the table of grids at other first targets of
+``benchmarks/sampler_grid.py``."""
 
 import importlib
 import math
@@ -13,6 +14,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 prior_selection = importlib.import_module("prior_selection")
 results_io = importlib.import_module("results_io")
+sampler_grid = importlib.import_module("sampler_grid")
 
 
 def _table(crps: dict) -> pd.DataFrame:
@@ -71,3 +73,24 @@ def test_chance_summary_splits_the_pairs_by_the_holdouts_own_flags():
     rest = out[~out["at_chance"]].set_index("bin")
     assert rest.loc["all", "n"] == 3 and rest.loc["near", "n"] == 2 and rest.loc["far", "coverage_90"] == 1.0
     assert rest["which"].isna().all()
+
+
+def test_grids_at_other_targets_count_a_fit_sampled_again_by_its_kept_target():
+    """A fit kept at a target above its file's first was sampled again; per file and structure,
+    the median steps per draw is the middle fit's, the draws and seconds sum; a file without a
+    first target in its settings (the defaults' grid) takes its fits' lowest."""
+    def fit(model, target, steps, goals=True):
+        return {"model": model, "target_accept": target, "goals_met": goals, "steps_per_draw": steps,
+                "draws": 500, "seconds": 10.0}
+
+    at_08 = {"commit": "abc", "settings": {"target_accept": 0.8},
+             "fits": [fit("single_step", 0.8, 30), fit("single_step", 0.99, 110), fit("single_step", 0.99, 120, False),
+                      fit("two_step", 0.8, 60)]}
+    default = {"commit": "def", "settings": {}, "fits": [fit("single_step", 0.95, 47), fit("single_step", 0.99, 112)]}
+    rows = sampler_grid.combined_rows({"a": at_08, "d": default})
+    assert [(r["file"], r["model"], r["target_accept"]) for r in rows] == [
+        ("a", "single_step", 0.8), ("a", "two_step", 0.8), ("d", "single_step", 0.95)]
+    assert [r["fits_sampled_again"] for r in rows] == [2, 0, 1]
+    assert [r["fits_missing_goals"] for r in rows] == [1, 0, 0]
+    assert [r["median_steps_per_draw"] for r in rows] == [110, 60, 112]
+    assert rows[0]["draws_in_all"] == 1500 and rows[0]["seconds_in_all"] == 30.0 and rows[2]["commit"] == "def"
