@@ -23,7 +23,9 @@ def write_results(name: str, payload: dict) -> Path:
 
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True)
-    meta = {"commit": commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else ""),
+    # a copy of the tree without its git folder (a lent GPU machine) names the commit in LADDERFIT_COMMIT
+    head = commit.stdout.strip() if commit.returncode == 0 else os.environ.get("LADDERFIT_COMMIT", "?")
+    meta = {"commit": head + ("+dirty" if dirty.stdout.strip() else ""),
             "version": getattr(ladderfit, "__version__", "?"), "python": platform.python_version(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "date": time.strftime("%Y-%m-%d %H:%M")}
     path = ROOT / "benchmarks" / "results" / f"{name}.json"
