@@ -26,7 +26,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = ["7B-4T", "13B-5T"]
 COLUMNS = ["what", "device", "chains", "run", "seconds", "sampling_s", "draws_per_chain", "min_ess_bulk",
-           "min_ess_tail", "max_r_hat", "divergences", "peak_device_mb", "converged"]
+           "min_ess_tail", "max_r_hat", "divergences", "peak_device_mb", "converged", "note"]
+
+
+def records(rows: list[dict]) -> list[dict]:
+    """The rows with every column (None where a row has no value), as the results file holds them."""
+    return [{c: r.get(c) for c in COLUMNS} for r in rows]
 
 
 def _peak_mb(device) -> float | None:
@@ -120,7 +125,7 @@ def main() -> int:
         write_results("gpu_check", {"settings": {"tasks": tasks, "chains": args.chains, "targets": TARGETS,
                                                  "scale_tasks": args.scale, "device": str(gpus[0]),
                                                  "jax": jax.__version__},
-                                    "agreement": agreement, "summary": rows})
+                                    "agreement": agreement, "summary": records(rows)})
 
     plan = [("gpu", "vectorized", "cold"), ("gpu", "vectorized", "warm"), ("gpu", "sequential", "cold"),
             ("cpu", "sequential", "cold")]
@@ -163,7 +168,7 @@ def main() -> int:
             row.update(seconds=None, converged=False, note=f"stopped after {args.scale_timeout:.0f} s")
         rows.append(row)
         save(agreement)
-    table = pd.DataFrame(rows).reindex(columns=COLUMNS + (["note"] if any("note" in r for r in rows) else []))
+    table = pd.DataFrame(records(rows))
     ints = ["draws_per_chain", "min_ess_bulk", "min_ess_tail", "divergences", "peak_device_mb"]
     table[ints] = table[ints].astype("Int64")
     table = table.astype(object).where(table.notna(), "-")

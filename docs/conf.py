@@ -96,3 +96,6 @@ html_theme_options = {
 html_context = {"default_mode": "light"}
 # single pages have no section navigation: give their width to the text
 html_sidebars = {"index": [], "getting_started": [], "results": [], "cli": []}
+
+# quotes and ellipses only: "--fit" in a table cell or a paragraph stays two hyphens, not an en dash
+smartquotes_action = "qe"

@@ -487,3 +487,21 @@ def test_step1_sd_adds_the_measured_jitter_of_the_mean(with_reruns):
             got[order] = scale[index >= 0]
             scale = got
         np.testing.assert_allclose(scale, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "devices, backend, chains, expected",
+    [(4, "cpu", 4, "parallel"), (1, "cpu", 4, "sequential"), (1, "gpu", 4, "vectorized"), (1, "gpu", 1, "sequential"),
+     (4, "gpu", 4, "parallel")],
+)
+def test_auto_chain_method_is_vectorized_on_one_gpu(monkeypatch, devices, backend, chains, expected):
+    """``chain_method="auto"``: a device per chain runs them in parallel; one GPU runs them in
+    lockstep (3x faster there than one after another, benchmarks/results/gpu_check.json);
+    otherwise one after another. A method named explicitly is kept."""
+    from ladderfit.model import bayes
+    from ladderfit.model.config import FitConfig
+
+    monkeypatch.setattr(bayes.jax, "local_device_count", lambda: devices)
+    monkeypatch.setattr(bayes.jax, "default_backend", lambda: backend)
+    assert bayes._chain_method(FitConfig(chains=chains)) == expected
+    assert bayes._chain_method(FitConfig(chains=chains, chain_method="sequential")) == "sequential"

@@ -99,7 +99,15 @@ SBC_DIVERGENCES_COLUMNS = (
     ("fits_sampled_again", "fits sampled again at retry_target_accept", 1.0, 0),
 )
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
+GPU_CHECK_COLUMNS = (
+    ("what", "what", None, None), ("device", "device", None, None), ("chains", "chains", None, None),
+    ("run", "run", None, None), ("seconds", "seconds", 1.0, 1), ("sampling_s", "of them sampling", 1.0, 1),
+    ("draws_per_chain", "draws per chain", 1.0, 0), ("min_ess_bulk", "min ESS bulk", 1.0, 0),
+    ("max_r_hat", "max R-hat", 1.0, 3), ("divergences", "divergences", 1.0, 0),
+    ("peak_device_mb", "peak GPU MB", 1.0, 0), ("converged", "converged", None, None), ("note", "note", None, None),
+)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "gpu_check": GPU_CHECK_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
            "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "prior_selection_slopes": PRIOR_SELECTION_COLUMNS, "prior_selection_slopes2": PRIOR_SELECTION_COLUMNS,
@@ -108,6 +116,14 @@ COLUMNS = {"calibration": CALIBRATION_COLUMNS, "sbc#divergences": SBC_DIVERGENCE
 
 #: What each results file's table says, beneath the caption.
 NOTES = {
+    "gpu_check": (
+        "One NVIDIA H200 lent for one session (JAX 0.11.2 with CUDA 13, NumPyro 0.21, the machine's "
+        "16 CPU cores for the CPU row): the default model on the bundled ladder's 10 default tasks, fit and "
+        "predict in one process (*cold*: compiling; *warm*: the same call again), and the command users "
+        "run in new processes (cold: an empty compilation cache). At that commit `chain_method=\"auto\"` ran "
+        "one GPU's chains one after another (the command's rows); it now runs them vectorized. The "
+        "1000-task scale fit was stopped at its time limit."
+    ),
     "calibration": (
         "Nested hold-outs inside each bundled ladder, every held-out run scored with the discrepancy "
         "chosen on the other hold-outs' other runs (*no drift*: the package's discrepancy, a spread; "
@@ -290,6 +306,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sampler_grid": ("sampler_grid", {}, ()),
     "sampler_grid_target_accept": ("sampler_grid_target_accept", {}, ("file", "commit", "model")),  # the caption names them
     "sampler_levers": ("sampler_levers", {}, ()),
+    "gpu_check": ("gpu_check", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),
     "ablations": ("ablations", {}, ()),
     "item_calibration": ("item_calibration", {}, ()),

@@ -77,7 +77,7 @@ class FitConfig:
         and predictions of the fit, stay float64): the same density within 0.01 nats at
         posterior draws, the gradient in about half the time. ``False``: all float64.
     chain_method : ``"parallel"``, ``"sequential"``, ``"vectorized"`` or ``"auto"``
-        (parallel when JAX sees one device per chain, else sequential).
+        (parallel when JAX sees one device per chain, vectorized on one GPU, else sequential).
     priors : overrides of :data:`ladderfit.model.priors.DEFAULT_PRIORS`.
     progress_bar : NumPyro's progress bar: ``True``, ``False`` or ``"auto"`` (the default: on
         in a terminal and in a Jupyter kernel, off in tests, CI and pipes; see
