@@ -1,7 +1,8 @@
 """Helpers of the benchmark scripts whose logic decides a reported result: the nested choice of
 ``benchmarks/prior_selection.py`` (no variant chosen on a truth it is scored on) and the cell
 rounding of ``benchmarks/results_io.py``; the table of grids at other first targets of
-``benchmarks/sampler_grid.py``."""
+``benchmarks/sampler_grid.py``; the records of ``benchmarks/gpu_check.py`` and the commit of a
+tree without its git folder."""
 
 import importlib
 import math
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 prior_selection = importlib.import_module("prior_selection")
 results_io = importlib.import_module("results_io")
 sampler_grid = importlib.import_module("sampler_grid")
+gpu_check = importlib.import_module("gpu_check")
 
 
 def _table(crps: dict) -> pd.DataFrame:
@@ -94,3 +96,34 @@ def test_grids_at_other_targets_count_a_fit_sampled_again_by_its_kept_target():
     assert [r["fits_missing_goals"] for r in rows] == [1, 0, 0]
     assert [r["median_steps_per_draw"] for r in rows] == [110, 60, 112]
     assert rows[0]["draws_in_all"] == 1500 and rows[0]["seconds_in_all"] == 30.0 and rows[2]["commit"] == "def"
+
+
+def test_gpu_check_records_have_every_column_in_order():
+    """A row without fit diagnostics (the CLI's, a scale fit stopped at its limit) gets every
+    column, None where it has no value, so the results file's records share their keys."""
+    rows = [{"what": "fit", "seconds": 1.5, "divergences": 0, "converged": True},
+            {"what": "cli", "seconds": 2.0, "converged": False, "note": "stopped after 200 s"}]
+    recs = gpu_check.records(rows)
+    assert [list(r) for r in recs] == [gpu_check.COLUMNS, gpu_check.COLUMNS]
+    assert recs[0]["divergences"] == 0 and recs[0]["note"] is None
+    assert recs[1]["min_ess_bulk"] is None and recs[1]["note"] == "stopped after 200 s"
+
+
+def test_results_name_the_commit_given_where_git_has_none(tmp_path, monkeypatch):
+    """On a copy of the tree without ``.git`` (a lent GPU machine), the commit comes from
+    LADDERFIT_COMMIT, else '?'; it is never an empty string."""
+    import json
+    import subprocess
+
+    monkeypatch.setattr(results_io, "ROOT", tmp_path)
+    (tmp_path / "benchmarks").mkdir()
+    real_run = subprocess.run
+
+    def no_git(cmd, **kw):
+        return real_run(["false"], **kw) if cmd[0] == "git" else real_run(cmd, **kw)
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    monkeypatch.setenv("LADDERFIT_COMMIT", "abc1234")
+    assert json.loads(results_io.write_results("x", {"summary": []}).read_text())["commit"] == "abc1234"
+    monkeypatch.delenv("LADDERFIT_COMMIT")
+    assert json.loads(results_io.write_results("x", {"summary": []}).read_text())["commit"] == "?"
