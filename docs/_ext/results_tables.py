@@ -107,7 +107,8 @@ GPU_CHECK_COLUMNS = (
     ("peak_device_mb", "peak GPU MB", 1.0, 0), ("converged", "converged", None, None), ("note", "note", None, None),
 )
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "gpu_check": GPU_CHECK_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "gpu_check": GPU_CHECK_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS,
+           "sbc_run_effects#divergences": SBC_DIVERGENCES_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
            "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "prior_selection_slopes": PRIOR_SELECTION_COLUMNS, "prior_selection_slopes2": PRIOR_SELECTION_COLUMNS,
@@ -299,6 +300,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sbc": ("sbc", {}, ()),
     "sbc_divergences": ("sbc#divergences", {}, ()),
     "sbc_run_effects": ("sbc_run_effects", {}, ()),
+    "sbc_run_effects_divergences": ("sbc_run_effects#divergences", {}, ()),
     "noise": ("noise", {}, ()),
     "speed": ("speed", {}, ()),
     "scale": ("scale", {}, ()),
