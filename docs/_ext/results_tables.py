@@ -107,7 +107,12 @@ GPU_CHECK_COLUMNS = (
     ("peak_device_mb", "peak GPU MB", 1.0, 0), ("converged", "converged", None, None), ("note", "note", None, None),
 )
 
-COLUMNS = {"calibration": CALIBRATION_COLUMNS, "gpu_check": GPU_CHECK_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS,
+GPU_AGREEMENT_COLUMNS = (
+    ("largest_gap_points", "largest gap of the medians, GPU vs CPU (points)", 1.0, 2),
+    ("largest_gap_over_cpu_width90", "largest gap / the CPU's 90% width", 1.0, 3), ("ok", "within a third", None, None),
+)
+
+COLUMNS = {"calibration": CALIBRATION_COLUMNS, "gpu_check": GPU_CHECK_COLUMNS, "gpu_check#agreement": GPU_AGREEMENT_COLUMNS, "sbc#divergences": SBC_DIVERGENCES_COLUMNS,
            "sbc_run_effects#divergences": SBC_DIVERGENCES_COLUMNS, "calibration#by_task": CALIBRATION_BY_TASK_COLUMNS,
            "calibration#by_chance": CALIBRATION_BY_CHANCE_COLUMNS, "calibration_run_effects": CALIBRATION_COLUMNS,
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
@@ -309,6 +314,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sampler_grid_target_accept": ("sampler_grid_target_accept", {}, ("file", "commit", "model")),  # the caption names them
     "sampler_levers": ("sampler_levers", {}, ()),
     "gpu_check": ("gpu_check", {}, ()),
+    "gpu_check_agreement": ("gpu_check#agreement", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),
     "ablations": ("ablations", {}, ()),
     "item_calibration": ("item_calibration", {}, ()),
