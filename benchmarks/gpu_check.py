@@ -3,8 +3,8 @@
     pip install -e ".[cuda]" && python benchmarks/gpu_check.py [--tasks 10] [--chains 4] [--scale 1000]
 
 It fits the bundled ladder's default tasks (the default model, 7B-4T and 13B-5T) on the GPU with
-vectorized chains (one program, the chains in lockstep; twice: with and without compilation) and
-with sequential chains (``chain_method="auto"`` picks those on one device), then on the CPU with
+vectorized chains (one program, the chains in lockstep: what ``chain_method="auto"`` picks on one
+GPU; twice: with and without compilation) and with sequential chains, then on the CPU with
 sequential chains (parallel chains would need CPU devices that JAX does not make when it runs on a
 GPU). It checks that every fit converged and that the GPU's predictions agree with the CPU's
 within Monte Carlo error (medians within a third of the CPU's 90% width), times the command users
