@@ -624,7 +624,7 @@ def test_single_step_slope_population_mean_moves_with_the_centre_logit():
     with handlers.seed(rng_seed=0), handlers.trace() as tr, handlers.substitute(data=values):
         joint.single_step_model(md, priors)
     for name, mu, tau, c in (("logit_slope_N", -0.7, 0.4, -0.3), ("logit_slope_D", -0.5, 0.6, 0.2)):
-        expected = LogNormal(mu + c * (u_c - joint.U_REF), tau).log_prob(g)
+        expected = LogNormal(mu + c * joint.centre_pull(u_c), tau).log_prob(g)
         np.testing.assert_allclose(np.asarray(tr[name]["fn"].log_prob(g)), np.asarray(expected), rtol=1e-12)
         assert tr[f"{name}_by_centre"]["type"] == "sample"
     one_mean = resolve_priors({"logit_slope_N_by_centre": ("Fixed", (0.0,)), "logit_slope_D_by_centre": ("Fixed", (0.0,))},

@@ -62,10 +62,10 @@ def test_one_length_ladder_draws_the_d_slope_non_centred():
 
 def test_non_centred_d_slope_keeps_its_prior():
     """On a one-length ladder g_D is the population's log-normal (the model's own geometry), its
-    mean at the task's centre logit: ``mu + c (u_c - u_ref)``."""
+    mean at the task's centre logit: ``mu + c s tanh((u_c - u_ref) / s)``."""
     from numpyro.infer import Predictive
 
-    from ladderfit.model.joint import U_REF
+    from ladderfit.model.joint import centre_pull
 
     pythia = _quiet(ladderfit.load_pythia_ladder)
     md = build_model_data(pythia, as_spec("single_step"))
@@ -73,7 +73,7 @@ def test_non_centred_d_slope_keeps_its_prior():
     draws = Predictive(single_step_model, num_samples=4000, return_sites=[
         "logit_slope_D", "logit_slope_D_mu", "logit_slope_D_tau", "logit_slope_D_by_centre", "logit_centre"])(
         jax.random.PRNGKey(1), md, priors, observe=False)
-    mean = draws["logit_slope_D_mu"][:, None] + draws["logit_slope_D_by_centre"][:, None] * (draws["logit_centre"] - U_REF)
+    mean = draws["logit_slope_D_mu"][:, None] + draws["logit_slope_D_by_centre"][:, None] * centre_pull(draws["logit_centre"])
     z = (np.log(draws["logit_slope_D"]) - mean) / draws["logit_slope_D_tau"][:, None]
     assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05  # standard normal given the population
 

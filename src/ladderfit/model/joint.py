@@ -137,6 +137,15 @@ def _population(name: str, priors: dict) -> tuple:
 #: The centre logit ``u_ref`` the single step's slope population refers to (the bundled tasks'
 #: centre logits lie between -5 and 1, median about -2): ``mu`` is the mean log slope there.
 U_REF = -2.0
+#: The saturation of the centre's pull on the slope population (logits): the pull is linear within a
+#: few logits of ``u_ref`` and levels off at +-``PULL_SCALE`` for a task at its chance floor or ceiling.
+PULL_SCALE = 3.0
+
+
+def centre_pull(u_c):
+    """``s tanh((u_c - u_ref) / s)``: how far the task's centre logit moves its slopes' population
+    mean (times ``c``); ``u_c - u_ref`` near ``u_ref``, bounded by ``s`` = :data:`PULL_SCALE`."""
+    return PULL_SCALE * jnp.tanh((u_c - U_REF) / PULL_SCALE)
 
 
 def _by_centre(name: str, priors: dict):
@@ -739,14 +748,18 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
 
     .. math::
 
-        \log g_{N,t} \sim \mathcal{N}\big(\mu_{gN} + c_N (u_{c,t} - u_\mathrm{ref}),\ \tau_{gN}\big),
-        \quad c_N \sim \mathcal{N}(0, 0.25),\ u_\mathrm{ref} = -2
+        \log g_{N,t} \sim \mathcal{N}\big(\mu_{gN} + c_N\, s \tanh\tfrac{u_{c,t} - u_\mathrm{ref}}{s},\ \tau_{gN}\big),
+        \quad c_N \sim \mathcal{N}(0, 0.25),\ u_\mathrm{ref} = -2,\ s = 3
 
     (likewise g_D): a task whose runs pin its slope keeps it, one they do not borrows from the
     tasks at its height on the curve. Tasks low on their curve at the ladder's centre climb it
     more steeply in logits (c < 0), and a task the
     runs show only at chance has no slope of its own to go by: with one mean for all tasks its
     far medians fell low (every far truth above them, ``benchmarks/calibration.py``).
+    The pull saturates (``tanh``, :func:`centre_pull`): a task at its floor or ceiling on every run
+    has a centre logit only bounded from one side, and a linear pull let it drag the population's
+    mean along, a ridge NUTS diverged on (near-ceiling simulations of ``benchmarks/sbc.py``;
+    WinoGrande at chance on Pythia's lm-eval files).
     On a ladder of one length (every run the same D, as Pythia's) the runs say nothing of g_D,
     which the sampler then draws non-centred (:func:`_single_step_by_centre`): the same prior, without
     the funnel of a centred draw that only the population's sd constrains.
@@ -770,8 +783,9 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     c_N, c_D = _by_centre("logit_slope_N", priors), _by_centre("logit_slope_D", priors)
     with numpyro.plate("task", T, dim=-1):
         u_c = numpyro.sample("logit_centre", prior(priors, "logit_centre"))
-        slope_N_pop = (slope_N_pop[0] + c_N * (u_c - U_REF), slope_N_pop[1])
-        slope_D_pop = (slope_D_pop[0] + c_D * (u_c - U_REF), slope_D_pop[1])
+        pull = centre_pull(u_c)
+        slope_N_pop = (slope_N_pop[0] + c_N * pull, slope_N_pop[1])
+        slope_D_pop = (slope_D_pop[0] + c_D * pull, slope_D_pop[1])
         alpha_z = numpyro.sample("alpha_z", dist.Normal(0.0, 1.0))
         beta_z = numpyro.sample("beta_z", dist.Normal(0.0, 1.0))
         alpha = numpyro.deterministic("alpha", jnp.exp(alpha_mu + alpha_tau * alpha_z))

@@ -56,11 +56,11 @@ DEFAULT_PRIORS: dict[str, tuple[str, tuple[float, ...], str]] = {
     "logit_slope_N_tau": ("LogNormal", (math.log(0.25), 0.5), "single step: population sd of log g_N (zero-avoiding)"),
     "logit_slope_D_mu": ("Normal", (math.log(0.5), 1.0), "single step: population mean of log g_D (d logit / d log D at the centre)"),
     "logit_slope_D_tau": ("LogNormal", (math.log(0.25), 0.5), "single step: population sd of log g_D (zero-avoiding)"),
-    # the population's mean moves with the task's centre logit, mu + c (u_c - u_ref): a task low on
+    # the population's mean moves with the task's centre logit, mu + c s tanh((u_c - u_ref) / s): a task low on
     # its curve at the ladder's centre (near chance) borrows the slopes of tasks low on theirs
     # (Fixed 0: one mean for all tasks, the model before these two priors)
-    "logit_slope_N_by_centre": ("Normal", (0.0, 0.25), "single step: change of the population mean of log g_N per unit of the task's centre logit u_c (Normal, or Fixed)"),
-    "logit_slope_D_by_centre": ("Normal", (0.0, 0.25), "single step: change of the population mean of log g_D per unit of the task's centre logit u_c (Normal, or Fixed)"),
+    "logit_slope_N_by_centre": ("Normal", (0.0, 0.25), "single step: change of the population mean of log g_N per unit of the task's centre logit u_c near u_ref = -2, saturating at +-3 logits (Normal, or Fixed)"),
+    "logit_slope_D_by_centre": ("Normal", (0.0, 0.25), "single step: change of the population mean of log g_D per unit of the task's centre logit u_c near u_ref = -2, saturating at +-3 logits (Normal, or Fixed)"),
     # ---- extrapolation -----------------------------------------------------------------
     # the two-step structure's discrepancy d^power (drift + gamma eps), d from the ladder's hull
     # in (log N, log D); calibrated on the bundled OLMo ladder's six nested hold-outs by CRPS
