@@ -110,7 +110,7 @@ from .inputs import ModelData
 from .priors import prior
 
 __all__ = ["SAMPLED_SITES", "SAMPLER_SITES", "centre_values", "measured_slopes", "secant_axes", "single_step_centre_values", "single_step_shifts", "WEAK_SLOPE",
-           "secant_shift", "secant_values",
+           "secant_shift", "secant_values", "U_REF", "PULL_SCALE", "centre_pull",
            "ladder_model", "single_step_model", "model_for"]
 
 
