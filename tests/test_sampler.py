@@ -610,23 +610,26 @@ def test_a_retry_that_diverges_more_keeps_the_first_run(monkeypatch):
 
 
 def test_single_step_slope_population_mean_moves_with_the_centre_logit():
-    """log g_{N,t} ~ N(mu + c (u_c,t - u_ref), tau) in the model's own parameterization (likewise
-    g_D); with the prior of c Fixed at 0 the model has one mean and no site for c."""
+    """log g_{N,t} ~ N(mu + c 3 tanh((u_c,t + 2) / 3), tau) in the model's own parameterization
+    (likewise g_D): linear in the centre logit near -2, bounded by 3 logits; with the prior of c
+    Fixed at 0 the model has one mean and no site for c."""
     from numpyro.distributions import LogNormal
 
     df = simulate_ladder(default_truths(3, seed=2), seed=2).data
     md = bayes.build_model_data(df, ModelSpec.parse("single_step"), FitConfig().preprocessing)
     priors = resolve_priors(structure="single_step")
-    u_c, g = jnp.array([-4.0, -2.0, 1.0]), jnp.array([0.4, 0.5, 0.3])
+    u_c, g = jnp.array([-4.0, -2.0, 7.5]), jnp.array([0.4, 0.5, 0.3])
     values = {"logit_centre": u_c, "logit_slope_N": g, "logit_slope_D": g, "logit_slope_N_mu": -0.7,
               "logit_slope_N_tau": 0.4, "logit_slope_N_by_centre": -0.3, "logit_slope_D_mu": -0.5,
               "logit_slope_D_tau": 0.6, "logit_slope_D_by_centre": 0.2}
     with handlers.seed(rng_seed=0), handlers.trace() as tr, handlers.substitute(data=values):
         joint.single_step_model(md, priors)
     for name, mu, tau, c in (("logit_slope_N", -0.7, 0.4, -0.3), ("logit_slope_D", -0.5, 0.6, 0.2)):
-        expected = LogNormal(mu + c * joint.centre_pull(u_c), tau).log_prob(g)
+        expected = LogNormal(mu + c * 3.0 * jnp.tanh((u_c + 2.0) / 3.0), tau).log_prob(g)
         np.testing.assert_allclose(np.asarray(tr[name]["fn"].log_prob(g)), np.asarray(expected), rtol=1e-12)
         assert tr[f"{name}_by_centre"]["type"] == "sample"
+    pull = np.asarray(joint.centre_pull(jnp.array([-60.0, -2.1, -1.9, 60.0])))  # bounded; slope 1 at u_ref
+    np.testing.assert_allclose(pull, [-3.0, -0.1, 0.1, 3.0], atol=1e-3)
     one_mean = resolve_priors({"logit_slope_N_by_centre": ("Fixed", (0.0,)), "logit_slope_D_by_centre": ("Fixed", (0.0,))},
                               "single_step")
     with handlers.seed(rng_seed=0), handlers.trace() as tr:
