@@ -1,8 +1,8 @@
 """Helpers of the benchmark scripts whose logic decides a reported result: the nested choice of
 ``benchmarks/prior_selection.py`` (no variant chosen on a truth it is scored on) and the cell
 rounding of ``benchmarks/results_io.py``; the table of grids at other first targets of
-``benchmarks/sampler_grid.py``; the records of ``benchmarks/gpu_check.py`` and the commit of a
-tree without its git folder."""
+``benchmarks/sampler_grid.py``; the records of ``benchmarks/gpu_check.py``, the commit of a tree without its git folder and
+the import times read by ``benchmarks/import_time.py``."""
 
 import importlib
 import math
@@ -127,3 +127,16 @@ def test_results_name_the_commit_given_where_git_has_none(tmp_path, monkeypatch)
     assert json.loads(results_io.write_results("x", {"summary": []}).read_text())["commit"] == "abc1234"
     monkeypatch.delenv("LADDERFIT_COMMIT")
     assert json.loads(results_io.write_results("x", {"summary": []}).read_text())["commit"] == "?"
+
+
+def test_import_time_reads_the_cumulative_seconds_of_exactly_the_module():
+    """``benchmarks/import_time.py`` takes a module's cumulative time from ``python -X importtime``:
+    its own line, not a submodule's or a package's of the same prefix; None where it is absent."""
+    import_time = importlib.import_module("import_time")
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:       451 |     717852 |   ml_dtypes._finfo\n"
+              "import time:    716120 |     716120 |     ml_dtypes._ml_dtypes_ext\n"
+              "import time:      1101 |    1158907 | jax\n")
+    assert import_time.cumulative_seconds(stderr, "ml_dtypes._ml_dtypes_ext") == 0.71612
+    assert import_time.cumulative_seconds(stderr, "jax") == 1.158907
+    assert import_time.cumulative_seconds(stderr, "ml_dtypes") is None
