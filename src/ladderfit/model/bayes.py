@@ -34,6 +34,7 @@ from .inputs import ModelData, build_model_data
 from .joint import (SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, run_effect_conditional,
                     secant_values, single_step_centre_values, single_step_shifts)
 from .priors import resolve_priors
+from .programs import CachedChains, program_dir
 from .provenance import data_sha256
 from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
 from .spec import as_spec, check_feature
@@ -298,16 +299,24 @@ def sampler_options(config: FitConfig) -> dict:
 def make_mcmc(md: ModelData, priors: dict, config: FitConfig) -> MCMC:
     """NumPyro's NUTS for the model of ``md``, set up as ``config`` says; run it with
     :func:`sample` and the model keywords of :func:`sampler_options`."""
+    start = initial_values(md, priors)
     kernel = NUTS(
         model_for(md.structure),
-        init_strategy=init_to_value(values=initial_values(md, priors)),
+        init_strategy=init_to_value(values=start),
         target_accept_prob=config.target_accept,
         # capped while warming up: the first iterations, before the mass matrix is adapted,
         # otherwise take 1,023 steps each (benchmarks/sampler_levers.py)
         max_tree_depth=(min(config.warmup_tree_depth, config.max_tree_depth), config.max_tree_depth),
     )
+    progress = show_progress_bar(config.progress_bar)
+    method = _chain_method(config)
+    directory = program_dir()
+    if method == "parallel" and directory is not None and not progress:
+        # the compiled program kept between processes: a second fit skips tracing (.programs)
+        method = CachedChains(("nuts", md.structure, start, config.target_accept, config.max_tree_depth,
+                               config.warmup_tree_depth, config.warmup, config.chains), directory)
     return MCMC(kernel, num_warmup=config.warmup, num_samples=config.first_draws, num_chains=config.chains,
-                chain_method=_chain_method(config), progress_bar=show_progress_bar(config.progress_bar))
+                chain_method=method, progress_bar=progress)
 
 
 def _chain_method(config: FitConfig) -> str:

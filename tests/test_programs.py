@@ -1,0 +1,109 @@
+"""The sampler's compiled program kept between processes (ladderfit.model.programs): its key
+follows the content it is computed from, a later process loads the program instead of tracing
+it and draws the same numbers bit for bit, and a broken file is compiled anew."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ladderfit.model.inputs import build_model_data
+from ladderfit.model.spec import as_spec
+from ladderfit.model.programs import digest
+from ladderfit.data.bundled import load_olmo_ladder
+
+# One small fit in a new process (a program read from disk runs in a process of its own, as
+# in the CLI): the counts of programs loaded and stored, and a digest of every draw.
+FIT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import ladderfit
+    from ladderfit.model import programs
+    from ladderfit.model.runtime import compilation_cache
+
+    compilation_cache(sys.argv[1])
+    tasks = sys.argv[2].split(",")
+    fit = ladderfit.fit(tasks=tasks, chains=2, warmup=150, draws=100, progress_bar=False)
+    post = fit.idata.posterior
+    draws = programs.digest({k: np.asarray(post[k]) for k in sorted(post.data_vars)})
+    print(json.dumps({**programs.COUNTS, "draws": draws}))
+""")
+
+
+def _fit(cache: str, tasks: str = "arc_easy,hellaswag", **env) -> dict:
+    environ = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_ENABLE_X64": "1",
+               "JAX_PLATFORMS": "cpu", **env}
+    environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+    p = subprocess.run([sys.executable, "-c", FIT, cache, tasks], env=environ, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _programs(cache) -> list:
+    folder = cache / "ladderfit-programs"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_a_later_process_loads_the_program_and_draws_the_same_numbers(tmp_path):
+    cache = tmp_path / "jax"
+    first = _fit(str(cache))
+    assert (first["stored"], first["loaded"]) == (1, 0)
+    assert len(_programs(cache)) == 1
+    second = _fit(str(cache))
+    assert (second["compiled"], second["loaded"]) == (0, 1)  # no tracing, no compilation
+    assert second["draws"] == first["draws"]
+    # NumPyro's own pmap, nothing kept: the same draws too
+    plain = _fit(str(tmp_path / "off"), LADDERFIT_COMPILATION_CACHE="0")
+    assert plain["loaded"] == plain["stored"] == 0 and not _programs(tmp_path / "off")
+    assert plain["draws"] == first["draws"]
+    # a broken file is compiled anew and replaced, with the same draws
+    _programs(cache)[0].write_bytes(b"not a program")
+    again = _fit(str(cache))
+    assert (again["loaded"], again["stored"]) == (0, 1) and again["draws"] == first["draws"]
+    # other data: another program
+    other = _fit(str(cache), tasks="arc_easy,piqa")
+    assert other["stored"] == 1 and len(_programs(cache)) == 2 and other["draws"] != first["draws"]
+
+
+@pytest.fixture(scope="module")
+def md():
+    df = load_olmo_ladder()
+    return build_model_data(df[df.task.isin(["arc_easy", "hellaswag"])], as_spec("single_step"))
+
+
+def test_the_key_follows_the_content(md):
+    assert digest((md, {"a": 1, "b": 2})) == digest((md, {"b": 2, "a": 1}))
+    changed = dataclasses.replace(md, s1_acc=md.s1_acc + 1e-12)
+    assert digest(changed) != digest(md)
+    assert digest(np.arange(3, dtype=np.int32)) != digest(np.arange(3, dtype=np.int64))
+    assert digest(np.zeros((2, 3))) != digest(np.zeros((3, 2)))
+    assert digest([1, 2]) != digest((1, 2))
+    assert digest(1) != digest(1.0) != digest("1")
+
+
+def test_what_it_cannot_read_it_does_not_key():
+    with pytest.raises(TypeError):
+        digest(object())
+    scale = 2.0
+    with pytest.raises(TypeError):  # a closure's values are not in its name
+        digest(lambda x: scale * x)
+
+
+def test_only_the_most_recently_used_programs_are_kept(tmp_path):
+    from ladderfit.model.programs import _evict
+
+    for i in range(5):
+        f = tmp_path / f"nuts-{i}.jaxprog"
+        f.write_bytes(b"x")
+        os.utime(f, (1000 + i, 1000 + i))
+    (tmp_path / "other.txt").write_text("not ours")
+    _evict(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nuts-2.jaxprog", "nuts-3.jaxprog", "nuts-4.jaxprog",
+                                                          "other.txt"]
