@@ -207,17 +207,18 @@ class CachedChains:
         compiled, fresh = _compile_fresh(jax.pmap(fn).lower(map_args))
         COUNTS["compiled"] += 1
         if fresh:  # an executable read from JAX's own cache does not serialize whole on the CPU
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             try:
                 payload, in_tree, out_tree = serialize(compiled)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
                 with open(tmp, "wb") as f:
                     pickle.dump((payload, in_tree, out_tree), f)
                 os.replace(tmp, path)  # whole or not at all
                 COUNTS["stored"] += 1
                 _evict(path.parent)
-            except (OSError, ValueError, NotImplementedError, pickle.PicklingError):
-                pass
+            except Exception:  # noqa: BLE001 (not kept: the fit goes on with the program it has)
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
         return compiled
 
 
