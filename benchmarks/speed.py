@@ -10,7 +10,8 @@ Prints, on this machine:
    :mod:`ladderfit.model.programs`; the smaller ones come from JAX's cache, traced again): import,
    trace + compile (JAX's own timers) + loading programs, warmup, sampling, posterior predictive and
    log-likelihood, InferenceData, the draws taken, min bulk / tail ESS, ESS per second of
-   warmup + sampling, max R-hat, divergences, leapfrog steps per draw. Warmup and sampling
+   warmup + sampling, max R-hat, divergences, leapfrog steps per draw, the largest sampler
+   program kept on disk (MB). Warmup and sampling
    are timed as two calls here (NumPyro's ``warmup`` then ``run``); :func:`ladderfit.fit`
    makes one call, which compiles once.
 2. **Commands** in new processes: ``ladderfit predict --target 7B-4T --target 13B-5T`` with an
@@ -110,10 +111,13 @@ def stages(label: str, timings: dict) -> None:
     rep = bayes.check_convergence(idata, warn=False).as_dict()
     steps = float(np.mean(draws.extra["num_steps"]))
     ess = min(rep["min_ess_bulk"], rep["min_ess_tail"])
+    folder = programs.program_dir()  # the sampler's programs kept on disk (warmup's and the draws')
+    kept = sorted(folder.glob("*.jaxprog")) if folder is not None and folder.is_dir() else []
     print("ROW", run, f"{timings['import']:.1f}", f"{c_all:.1f}", f"{t1 - t0 - c_warm:.1f}",
           f"{t2 - t1 - (c_all - c_warm):.1f}", f"{t3 - t2:.1f}", draws.n_draws,
           f"{rep['min_ess_bulk']:.0f}", f"{rep['min_ess_tail']:.0f}", f"{ess / (t2 - t0 - c_all):.0f}",
-          f"{rep['max_r_hat']:.3f}", rep["divergences"], f"{steps:.0f}", flush=True)
+          f"{rep['max_r_hat']:.3f}", rep["divergences"], f"{steps:.0f}",
+          f"{max((p.stat().st_size for p in kept), default=0) / 1e6:.1f}", flush=True)
 
 
 def chain_methods() -> None:
@@ -199,7 +203,7 @@ def main() -> None:
     print(f"1. stages of the default fit (10 tasks, 16 runs, {FitConfig.chains} chains x {FIRST_DRAWS}+ draws, "
           f"{FitConfig.warmup} warmup; warmup and draws run apart, so they draw other numbers than one run), seconds")
     head = ("run", "import", "compile", "warmup", "sampling", "pred+idata", "draws", "ESS bulk", "ESS tail",
-            "ESS/s", "R-hat", "div.", "steps/draw")
+            "ESS/s", "R-hat", "div.", "steps/draw", "program MB")
     print(" ".join(f"{h:>10}" for h in head))
     stage_rows = _rows(out)
     for r in stage_rows:

@@ -39,7 +39,7 @@ __all__ = ["digest", "source_digest", "machine_digest", "program_dir", "CachedCh
 
 #: Subfolder of the compilation cache's folder that holds the sampler's programs.
 PROGRAMS = "ladderfit-programs"
-#: Programs kept on disk, the most recently used (a default fit's is about 4 MB).
+#: Programs kept on disk, the most recently used (their size: ``benchmarks/speed.py``'s stages).
 KEEP = 64
 
 
@@ -223,7 +223,7 @@ class CachedChains:
 
 
 def _evict(folder: Path, keep: int | None = None) -> None:
-    """Keep the :data:`KEEP` most recently used programs (about 4 MB each), delete the rest."""
+    """Keep the :data:`KEEP` most recently used programs, delete the rest."""
     keep = KEEP if keep is None else keep
     with contextlib.suppress(OSError):
         files = sorted(folder.glob("*.jaxprog"), key=lambda p: p.stat().st_mtime, reverse=True)
