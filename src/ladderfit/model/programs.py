@@ -17,7 +17,8 @@ same draws bit for bit (``tests/test_programs.py``). Anything the key cannot be 
 to NumPyro's own ``pmap``; a file that cannot be read is compiled anew and replaced. The
 :data:`KEEP` most recently used programs are kept. On with the persistent
 compilation cache (the CLI; :func:`~.runtime.compilation_cache` in Python), in its folder;
-``LADDERFIT_COMPILATION_CACHE=0`` turns both off.
+``LADDERFIT_COMPILATION_CACHE=0`` turns both off. The files are pickled executables, loaded
+and run as they are: like JAX's own cache, the folder must be yours alone.
 """
 
 from __future__ import annotations
