@@ -515,29 +515,27 @@ def _fake_draws(n_div: int) -> "bayes.Draws":
 
 @pytest.mark.parametrize("first_div, retry, runs", [(3, 0.99, 2), (0, 0.99, 1), (3, None, 1), (3, 0.9, 1)])
 def test_divergent_fit_is_sampled_again_with_smaller_steps(monkeypatch, first_div, retry, runs):
-    """Divergences at target_accept: one new run (twice the warmup, same seed) at
-    retry_target_accept, said in the draws' note, and the config returned records the target and
-    warmup its draws came from;
+    """Divergences at target_accept: one new run (new warmup, same seed) at retry_target_accept,
+    said in the draws' note, and the config returned records the target its draws came from;
     none, no retry asked for, or a retry target not above the first: the first run stands."""
     seen = []
 
     def fake_sample(mcmc, config, md, *args, **kwargs):
-        seen.append((config.target_accept, config.seed, config.warmup))
+        seen.append((config.target_accept, config.seed))
         return _fake_draws(first_div if len(seen) == 1 else 0)
 
     monkeypatch.setattr(bayes, "sample", fake_sample)
     monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
     config = FitConfig(retry_target_accept=retry, seed=7)
     used, draws = bayes.sample_converging(None, {}, config)
-    assert len(seen) == runs and all(s == 7 for _, s, _ in seen)
-    if runs == 2:  # smaller steps and twice the warmup
-        assert [(t, w) for t, _, w in seen] == [(0.95, 300), (0.99, 600)]
-        assert (used.target_accept, used.warmup) == (0.99, 600)
-        assert draws.note == ("10 draws per chain; sampled again at target_accept 0.99 after 600 warmup iterations "
-                              "(smaller steps, a longer warmup): 3 divergent transitions at target_accept 0.95")
+    assert len(seen) == runs and all(s == 7 for _, s in seen)
+    if runs == 2:
+        assert [t for t, _ in seen] == [0.95, 0.99] and used.target_accept == 0.99
+        assert draws.note == ("10 draws per chain; sampled again at target_accept 0.99 (smaller steps): "
+                              "3 divergent transitions at target_accept 0.95")
         assert int(draws.extra["diverging"].sum()) == 0
     else:
-        assert (used.target_accept, used.warmup) == (0.95, 300) and draws.note == "10 draws per chain"
+        assert used.target_accept == 0.95 and draws.note == "10 draws per chain"
         assert int(draws.extra["diverging"].sum()) == first_div
 
 
@@ -558,10 +556,8 @@ def test_a_fit_that_diverges_is_sampled_again_and_says_so(one_task):
         fit = ladderfit.fit(one_task, model="single_step", chains=2, warmup=150, draws=100, seed=0,
                             progress_bar=False, target_accept=0.3)
     note = fit.idata.sample_stats.attrs["ladderfit_draws"]
-    assert "sampled again at target_accept 0.99 after 300 warmup iterations" in note
-    assert "transitions at target_accept 0.3" in note
+    assert "sampled again at target_accept 0.99 (smaller steps)" in note and "transitions at target_accept 0.3" in note
     assert fit.config.target_accept == fit.provenance["sampler"]["target_accept"] == 0.99
-    assert fit.config.warmup == fit.provenance["sampler"]["warmup"] == 300
     assert int(fit.idata.sample_stats["diverging"].sum()) == 0
     assert fit.idata.posterior.sizes["draw"] == 100
 
@@ -688,8 +684,7 @@ def test_an_unconverged_run_is_sampled_again_with_smaller_steps(monkeypatch, ret
     assert seen == [0.95, 0.99]
     if retry_mixes:
         assert used.target_accept == 0.99 and draws.convergence().converged
-        assert "sampled again at target_accept 0.99 after 600 warmup iterations (smaller steps, a longer warmup): R-hat" in draws.note
-        assert used.warmup == 600
+        assert "sampled again at target_accept 0.99 (smaller steps): R-hat" in draws.note
     else:
         assert used.target_accept == 0.95 and not draws.convergence().converged
         assert "the first run is kept" in draws.note

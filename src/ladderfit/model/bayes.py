@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 
-from .config import RETRY_WARMUP_FACTOR, FitConfig, show_progress_bar
+from .config import FitConfig, show_progress_bar
 from ..data.readers import read_data
 from ..errors import LadderDataError
 from ..io import check_interrupt
@@ -514,8 +514,7 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
 def sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[FitConfig, Draws]:
     """:func:`sample` at ``config.target_accept``; where that run had divergent transitions and
     ``config.retry_target_accept`` is higher, once more from the start (a new warmup, the same
-    seed) at the retry's target, warmed up longer (:func:`_retry`): smaller steps and a better
-    adapted mass matrix. The first run draws no more once a transition
+    seed) at the retry's target: smaller steps. The first run draws no more once a transition
     diverged (its draws are then to be replaced). The second run is kept unless it diverged more
     often than the first, per draw (where a funnel, not the step, is the cause, smaller steps can
     go deeper into it). A run without divergences that still missed R-hat or ESS after its draws
@@ -531,12 +530,12 @@ def sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[F
         return config, draws
     if n_div == 0:
         return _resample_unconverged(md, priors, config, draws)
-    first, again = config, _retry(config)
+    first, again = config, dataclasses.replace(config, target_accept=retry)
     draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
     n_again = int(np.sum(draws_again.extra["diverging"]))
     at = f"{n_div} divergent transition{'s' if n_div != 1 else ''} at target_accept {first.target_accept:g}"
     if n_again * draws.n_draws <= n_div * draws_again.n_draws:  # as often or less, per draw
-        draws_again.note = f"{draws_again.note}; {_again(again)}: {at}"
+        draws_again.note = f"{draws_again.note}; sampled again at target_accept {retry:g} (smaller steps): {at}"
         return again, draws_again
     draws.note = f"{draws.note}; {at}, and {n_again} when sampled again at {retry:g}: the first run is kept"
     return first, draws
@@ -544,7 +543,7 @@ def sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[F
 
 def _resample_unconverged(md: ModelData, priors: dict, config: FitConfig, draws: Draws) -> tuple[FitConfig, Draws]:
     """A run without divergent transitions that drew by need (:func:`sample`: on to at most
-    ``config.max_draws``) and still missed R-hat or ESS: once more from the start as :func:`_retry` says (smaller
+    ``config.max_draws``) and still missed R-hat or ESS: once more from the start at ``config.retry_target_accept`` (smaller
     steps reach into tails where the scale of the posterior changes, such as a law's sd left free
     by a few runs). The second run is kept if it has no divergent transition and meets the goals,
     or misses them by less (a higher smallest ESS); else the first, with a note."""
@@ -553,29 +552,16 @@ def _resample_unconverged(md: ModelData, priors: dict, config: FitConfig, draws:
     d, ess, met = _goals(draws.convergence(md), config)  # computed once: fit() reads it again
     if met:
         return config, draws
-    again = _retry(config)
+    again = dataclasses.replace(config, target_accept=config.retry_target_accept)
     draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
     d_again, ess_again, met_again = _goals(draws_again.convergence(md), config)
     at = f"R-hat {d['max_r_hat']:.3f} and ESS {ess:.0f} after {draws.n_draws} draws at target_accept {config.target_accept:g}"
     if d_again["divergences"] == 0 and (met_again or ess_again > ess):
-        draws_again.note = f"{draws_again.note}; {_again(again)}: {at}"
+        draws_again.note = f"{draws_again.note}; sampled again at target_accept {again.target_accept:g} (smaller steps): {at}"
         return again, draws_again
     draws.note = (f"{draws.note}; sampled again at {again.target_accept:g}: R-hat {d_again['max_r_hat']:.3f}, "
                   f"ESS {ess_again:.0f}, {d_again['divergences']} divergent: the first run is kept")
     return config, draws
-
-
-def _retry(config: FitConfig) -> FitConfig:
-    """The second run's settings: ``retry_target_accept`` (smaller steps) and
-    :data:`~ladderfit.model.config.RETRY_WARMUP_FACTOR` times the warmup."""
-    return dataclasses.replace(config, target_accept=config.retry_target_accept,
-                               warmup=RETRY_WARMUP_FACTOR * config.warmup)
-
-
-def _again(config: FitConfig) -> str:
-    """How the kept second run was sampled, for the draws' note."""
-    return (f"sampled again at target_accept {config.target_accept:g} after {config.warmup} warmup iterations "
-            "(smaller steps, a longer warmup)")
 
 
 def _calibrated(calibration, model, priors) -> tuple:

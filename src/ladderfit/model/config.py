@@ -12,7 +12,7 @@ import numpy as np
 from ..data.preprocess import Preprocessing
 from .spec import ModelSpec, as_spec
 
-__all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "RETRY_WARMUP_FACTOR", "SEED_MAX", "show_progress_bar"]
+__all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "SEED_MAX", "show_progress_bar"]
 
 #: Draws per chain before the ESS and R-hat are checked when ``draws=None``. The default model
 #: (single step) meets the goals (R-hat <= 1.01 unrounded, bulk and tail ESS >= 400) in its
@@ -31,12 +31,6 @@ FIRST_DRAWS = 500
 #: is kept unless it diverged more often than the first (a funnel that smaller steps can enter
 #: deeper).
 RETRY_TARGET_ACCEPT = 0.99
-#: The second run also warms up this many times longer: a mass matrix and step size adapted on
-#: more iterations. At twice the default warmup it removed the last divergent transition where
-#: the retry at 0.99 alone kept one (a simulation of ``benchmarks/sbc.py``; Pythia's lm-eval
-#: files at seed 0, whose retry also mixed better, ESS 1,041 after its first 500 draws against
-#: 233), at the price of the longer warmup in the fits that need a second run.
-RETRY_WARMUP_FACTOR = 2
 #: The largest seed: NumPy's and JAX's seeds are 32-bit.
 SEED_MAX = 2**32 - 1
 
@@ -67,10 +61,9 @@ class FitConfig:
     preprocessing : :class:`~ladderfit.data.preprocess.Preprocessing` options.
     chains, warmup, draws, seed : NUTS settings; ``target_accept`` its step-size target
         (``retry_target_accept``: the target of a second, fresh run when the first had
-        divergent transitions, :data:`RETRY_TARGET_ACCEPT`, warmed up :data:`RETRY_WARMUP_FACTOR`
-        times longer and kept unless it diverged more often,
+        divergent transitions, :data:`RETRY_TARGET_ACCEPT`, kept unless it diverged more often,
         or when the first missed R-hat or ESS after its draws by need, kept if it mixed better;
-        ``None``: no second run; the fit's config records the target and warmup its draws came from),
+        ``None``: no second run; the fit's config records the target its draws came from),
         ``max_tree_depth`` its tree limit, ``warmup_tree_depth`` the limit while warming up.
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 250, 200 and
         150 left the mass matrix unadapted, with several times the leapfrog steps per draw and
