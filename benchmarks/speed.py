@@ -90,7 +90,6 @@ def stages(label: str, timings: dict) -> None:
     from ladderfit.model.priors import resolve_priors
     from ladderfit.model.runtime import prepare
 
-    run = label
     config = FitConfig(progress_bar=False)
     prepare(config.chains)
     df = bayes._ladder_data(None)
@@ -113,7 +112,7 @@ def stages(label: str, timings: dict) -> None:
     ess = min(rep["min_ess_bulk"], rep["min_ess_tail"])
     folder = programs.program_dir()  # the sampler's programs kept on disk (warmup's and the draws')
     kept = sorted(folder.glob("*.jaxprog")) if folder is not None and folder.is_dir() else []
-    print("ROW", run, f"{timings['import']:.1f}", f"{c_all:.1f}", f"{t1 - t0 - c_warm:.1f}",
+    print("ROW", label, f"{timings['import']:.1f}", f"{c_all:.1f}", f"{t1 - t0 - c_warm:.1f}",
           f"{t2 - t1 - (c_all - c_warm):.1f}", f"{t3 - t2:.1f}", draws.n_draws,
           f"{rep['min_ess_bulk']:.0f}", f"{rep['min_ess_tail']:.0f}", f"{ess / (t2 - t0 - c_all):.0f}",
           f"{rep['max_r_hat']:.3f}", rep["divergences"], f"{steps:.0f}",

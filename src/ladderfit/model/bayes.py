@@ -10,7 +10,9 @@ warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by n
 (:func:`sample`): 4 x 500 draws after 300 warmup iterations, more only if the ESS or R-hat
 falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
 the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
-``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while the chains run.
+``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while the chains run. With
+the persistent compilation cache on (the CLI), the compiled parallel-chain program is kept on
+disk and a later process loads it instead of tracing it (:mod:`.programs`).
 """
 
 from __future__ import annotations
