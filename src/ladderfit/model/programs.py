@@ -36,6 +36,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from .runtime import cache_allowed
+
 __all__ = ["digest", "source_digest", "machine_digest", "program_dir", "CachedChains", "COUNTS"]
 
 #: Subfolder of the compilation cache's folder that holds the sampler's programs.
@@ -121,7 +123,7 @@ def machine_digest() -> str:
 def program_dir() -> Path | None:
     """Where programs are kept: a folder in the persistent compilation cache's, or None when that
     cache is off (``LADDERFIT_COMPILATION_CACHE=0``, or never turned on in this process)."""
-    if os.environ.get("LADDERFIT_COMPILATION_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not cache_allowed():
         return None
     cache = jax.config.jax_compilation_cache_dir
     if not cache or not jax.config.jax_enable_compilation_cache:

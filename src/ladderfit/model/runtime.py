@@ -18,7 +18,7 @@ import os
 
 import jax
 
-__all__ = ["CACHE_DIR", "prepare", "enable_x64", "host_devices", "compilation_cache"]
+__all__ = ["CACHE_DIR", "prepare", "enable_x64", "host_devices", "compilation_cache", "cache_allowed"]
 
 #: Where compiled programs are kept between processes (``LADDERFIT_COMPILATION_CACHE=0``: not at all).
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
@@ -56,10 +56,16 @@ def compilation_cache(path: str | None = None) -> str | None:
     one is set or ``LADDERFIT_COMPILATION_CACHE=0``; every program is kept, however quick its
     compilation (a fit compiles a dozen small ones). Call it before the first fit of the
     process. Returns the directory in use."""
-    if os.environ.get("LADDERFIT_COMPILATION_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not cache_allowed():
         return jax.config.jax_compilation_cache_dir
     if jax.config.jax_compilation_cache_dir is None:
         jax.config.update("jax_compilation_cache_dir", path or CACHE_DIR)
         if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return jax.config.jax_compilation_cache_dir
+
+
+def cache_allowed() -> bool:
+    """False where ``LADDERFIT_COMPILATION_CACHE`` says off (``0``, ``false``, ``no``, ``off``):
+    then nothing compiled is kept between processes, by JAX or by :mod:`.programs`."""
+    return os.environ.get("LADDERFIT_COMPILATION_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
