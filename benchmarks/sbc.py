@@ -10,7 +10,7 @@ simulation draws the parameters and observations from the prior (``prior_predict
 E > 0 by the model's own soft barrier) and fits one NUTS chain on the default path (the
 model keywords :func:`ladderfit.fit` uses: sampler geometry, likelihood grids, float32
 checkpoint terms; the default's warmup; a run with divergent transitions sampled again at
-``retry_target_accept``, as ``fit`` does); the truth's rank among ``--rank-draws`` thinned posterior draws is
+``retry_target_accept``, and warmed up longer if it diverged again, as ``fit`` does); the truth's rank among ``--rank-draws`` thinned posterior draws is
 recorded (:func:`ladderfit.analysis.sbc.sbc`). ``--model`` defaults to the package's default
 structure.
 
@@ -68,12 +68,14 @@ def main() -> None:
     seconds = time.perf_counter() - start
     divergent = table.groupby("sim")["divergences"].first()
     again = table.groupby("sim")["sampled_again"].first()
+    longer = table.groupby("sim")["warmed_up_longer"].first()
     print(f"{args.model}: {args.sims} simulations, {args.tasks} tasks, {design['run'].nunique()} runs, 1 chain x "
           f"{args.warmup} + {args.draws}, ranks among {args.rank_draws} draws: {seconds:.0f} s; "
           f"prior acceptance {table.attrs['acceptance_rate']:.2f}")
     print(f"divergences per simulation: {int((divergent > 0).sum())} of {len(divergent)} fits have any; "
           f"total {int(divergent.sum())}, max {int(divergent.max())}; counts {divergent.value_counts().sort_index().to_dict()}; "
-          f"{int(again.sum())} fits sampled again at retry_target_accept after divergent transitions")
+          f"{int(again.sum())} fits sampled again at retry_target_accept after divergent transitions, "
+          f"{int(longer.sum())} of them warmed up longer after the second run diverged too")
     pd.set_option("display.width", 160)
     tables = {}
     for by in (("parameter", "index"), ("parameter",)):
@@ -92,7 +94,7 @@ def main() -> None:
         "seconds": seconds,
         "divergences": {"fits_with_any": int((divergent > 0).sum()), "fits": int(len(divergent)),
                         "total": int(divergent.sum()), "max": int(divergent.max()),
-                        "fits_sampled_again": int(again.sum())},
+                        "fits_sampled_again": int(again.sum()), "fits_warmed_up_longer": int(longer.sum())},
         "summary": [{"parameter": r["parameter"], "ranks": int(r["n"]), "lower_half": float(r["lower_half"]),
                      "range_99": f"{r['lo']:.2f}-{r['hi']:.2f}", "chi2_p": float(pooled.loc[r["parameter"], "p_value"])}
                     for r in bias.to_dict("records")],

@@ -11,7 +11,7 @@ from numpyro import handlers
 
 import ladderfit
 from ladderfit.model import bayes, joint
-from ladderfit.model.config import FIRST_DRAWS, FitConfig
+from ladderfit.model.config import RETRY_WARMUP_FACTOR, FIRST_DRAWS, FitConfig
 from ladderfit.model.priors import resolve_priors
 from ladderfit.model.simulate import default_truths, simulate_ladder
 from ladderfit.model.spec import ModelSpec
@@ -598,15 +598,42 @@ def test_a_run_to_be_sampled_again_draws_no_more_after_a_divergence(stop):
 
 
 def test_a_retry_that_diverges_more_keeps_the_first_run(monkeypatch):
-    """Smaller steps that diverge more often (a funnel, not the step): the first run is kept,
-    with its target_accept, and the note gives both counts."""
-    counts = iter([2, 5])
+    """Smaller steps that diverge more often (a funnel, not the step), also after a longer warmup:
+    the first run is kept, with its target_accept and warmup, and the note gives every count."""
+    counts = iter([2, 5, 4])
     monkeypatch.setattr(bayes, "sample", lambda mcmc, config, md, *a, **k: _fake_draws(next(counts)))
     monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
     used, draws = bayes.sample_converging(None, {}, FitConfig())
-    assert used.target_accept == 0.95 and int(draws.extra["diverging"].sum()) == 2
-    assert draws.note == ("10 draws per chain; 2 divergent transitions at target_accept 0.95, and 5 when "
-                          "sampled again at 0.99: the first run is kept")
+    assert used.target_accept == 0.95 and used.warmup == 300 and int(draws.extra["diverging"].sum()) == 2
+    assert draws.note == ("10 draws per chain; 2 divergent transitions at target_accept 0.95, and when sampled "
+                          "again 5 at 0.99, 4 at 0.99 after 600 warmup iterations: the first run is kept")
+
+
+@pytest.mark.parametrize("counts, kept", [((3, 2, 0), 2), ((3, 1, 2), 1), ((3, 2, 1), 2), ((3, 2, 2), 2)])
+def test_a_retry_that_still_diverges_is_warmed_up_longer(monkeypatch, counts, kept):
+    """A second run (at retry_target_accept) that still diverges: a third, at the same target and
+    seed, warmed up RETRY_WARMUP_FACTOR times as long; each later run is kept unless it diverged
+    more often per draw than the one kept before it, and the config returned is the kept run's.
+    The runs that a later one may replace stop at a divergence; the last one does not."""
+    seen, results = [], iter(counts)
+
+    def fake_sample(mcmc, config, md, *args, stop_if_divergent=False, **kwargs):
+        seen.append((config.target_accept, config.warmup, config.seed, stop_if_divergent))
+        return _fake_draws(next(results))
+
+    monkeypatch.setattr(bayes, "sample", fake_sample)
+    monkeypatch.setattr(bayes, "make_mcmc", lambda md, priors, config: None)
+    used, draws = bayes.sample_converging(None, {}, FitConfig(seed=3))
+    longer = RETRY_WARMUP_FACTOR * 300
+    assert seen == [(0.95, 300, 3, True), (0.99, 300, 3, True), (0.99, longer, 3, False)]
+    assert (used.target_accept, used.warmup) == ((0.99, longer) if kept == 2 else (0.99, 300))
+    assert int(draws.extra["diverging"].sum()) == counts[kept]
+    if kept == 2:
+        assert draws.note.startswith(f"10 draws per chain; sampled again at target_accept 0.99 (smaller steps) after "
+                                     f"{longer} warmup iterations: 3 divergent transitions at target_accept 0.95; {counts[1]} at 0.99")
+    else:
+        assert draws.note == ("10 draws per chain; sampled again at target_accept 0.99 (smaller steps): 3 divergent "
+                              f"transitions at target_accept 0.95; 2 at 0.99 after {longer} warmup iterations")
 
 
 def test_single_step_slope_population_mean_moves_with_the_centre_logit():

@@ -21,7 +21,7 @@ def test_sbc_table_shape_and_rank_range(design):
     opts = dict(chains=1, warmup=40, draws=40, preprocessing=RAW)
     table = sbc(design, 2, fit_options=opts, n_draws=19, seed=3)
     assert list(table.columns) == ["sim", "parameter", "index", "label", "truth", "rank", "n_draws", "divergences",
-                                   "sampled_again"]
+                                   "sampled_again", "warmed_up_longer"]
     per_sim = 3 + (len(DEFAULT_PARAMS) - 3) * 2  # three pooled scalars, the rest one per task
     assert len(table) == 2 * per_sim and sorted(table["sim"].unique()) == [0, 1]
     assert set(table["parameter"]) == set(DEFAULT_PARAMS)
@@ -59,13 +59,13 @@ def test_sbc_samples_as_fit_does_and_records_a_second_run(design, monkeypatch):
     def as_if_sampled_again(md, priors, config):
         calls.append(config)
         kept, run = real(md, priors, config)
-        return dataclasses.replace(kept, target_accept=config.retry_target_accept), run
+        return dataclasses.replace(kept, target_accept=config.retry_target_accept, warmup=2 * config.warmup), run
 
     monkeypatch.setattr(sbc_module, "sample_converging", as_if_sampled_again)
     opts = dict(chains=1, warmup=40, draws=40, preprocessing=RAW, seed=5)
     table = sbc(design, 2, fit_options=opts, n_draws=19, seed=3, params=("k",))
     assert [c.seed for c in calls] == [6, 7] and all(c.draws == 40 and c.warmup == 40 for c in calls)
-    assert table["sampled_again"].all() and table["divergences"].ge(0).all()
+    assert table["sampled_again"].all() and table["warmed_up_longer"].all() and table["divergences"].ge(0).all()
 
 
 def test_rank_bins_are_exact_probabilities():

@@ -24,8 +24,8 @@ kept and the drawn observations replace the real ones in its arrays (``s1_loss``
 model keywords (:func:`~ladderfit.model.bayes.sampler_options`: the sampler's geometry, the
 likelihood on grids, the checkpoints' terms in float32 unless ``float32_likelihood=False``),
 started from :func:`~ladderfit.model.bayes.initial_values` of the drawn data, and a run with
-divergent transitions sampled again at ``retry_target_accept`` (smaller steps), the run kept
-by fit's own rule (:func:`~ladderfit.model.bayes.sample_converging`).
+divergent transitions sampled again at ``retry_target_accept`` (smaller steps), and warmed up
+longer if it still diverged, the run kept by fit's own rule (:func:`~ladderfit.model.bayes.sample_converging`).
 
 Ranks of one simulation are correlated across the tasks (they share the pooled
 parameters); :func:`rank_uniformity` therefore tests each (parameter, index) over the
@@ -119,7 +119,8 @@ def sbc(
     (position in the parameter's flattened array), ``label`` (the task, or ``""`` for a
     scalar), ``truth``, ``rank``, ``n_draws``, ``divergences`` (of the simulation's kept run),
     ``sampled_again`` (its first run had divergent transitions and it was sampled again at
-    ``retry_target_accept``, as :func:`ladderfit.fit` does).
+    ``retry_target_accept``, as :func:`ladderfit.fit` does, and that run is kept),
+    ``warmed_up_longer`` (the kept run is the third, warmed up longer after the second diverged too).
     ``attrs``: ``seconds`` (all fits) and ``acceptance_rate`` of the prior draws.
     """
     if n_sims < 1:
@@ -151,6 +152,7 @@ def sbc(
         samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in run.samples.items()}  # chains one after another
         divergences = int(np.asarray(run.extra["diverging"]).sum())
         again = bool(kept.target_accept != options.target_accept)
+        longer = bool(kept.warmup > options.warmup)
         # each simulation's data are constants of its own programs: free them, or a few hundred
         # simulations exhaust the process's memory mappings (LLVM: "Cannot allocate memory")
         jax.clear_caches()
@@ -161,7 +163,7 @@ def sbc(
             for j, (label, t, r) in enumerate(zip(_labels(md, name, truth.shape), truth.ravel(), ranks)):
                 rows.append({"sim": i, "parameter": name, "index": j, "label": label, "truth": float(t),
                              "rank": int(r), "n_draws": n_keep, "divergences": divergences,
-                             "sampled_again": again})  # fmt: skip
+                             "sampled_again": again, "warmed_up_longer": longer})  # fmt: skip
     table = pd.DataFrame(rows)
     table.attrs.update(seconds=time.perf_counter() - start, acceptance_rate=prior.attrs["acceptance_rate"])
     return table

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
 
-from .config import FitConfig, show_progress_bar
+from .config import RETRY_WARMUP_FACTOR, FitConfig, show_progress_bar
 from ..data.readers import read_data
 from ..errors import LadderDataError
 from ..io import check_interrupt
@@ -516,13 +516,14 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
 def sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[FitConfig, Draws]:
     """:func:`sample` at ``config.target_accept``; where that run had divergent transitions and
     ``config.retry_target_accept`` is higher, once more from the start (a new warmup, the same
-    seed) at the retry's target: smaller steps. The first run draws no more once a transition
-    diverged (its draws are then to be replaced). The second run is kept unless it diverged more
-    often than the first, per draw (where a funnel, not the step, is the cause, smaller steps can
-    go deeper into it). A run without divergences that still missed R-hat or ESS after its draws
-    by need is sampled again likewise (:func:`_resample_unconverged`). Returns the config the kept
-    draws came from (so that a saved fit's config reproduces them) and the draws, whose note says
-    what was done."""
+    seed) at the retry's target: smaller steps; where that run diverged too, a third time at the
+    same target, warmed up :data:`~ladderfit.model.config.RETRY_WARMUP_FACTOR` times as long. A run
+    that a later one may replace draws no more once a transition diverged. A later run is kept
+    unless it diverged more often, per draw, than the one kept before it (where a funnel, not the
+    step, is the cause, smaller steps can go deeper into it). A run without divergences that
+    still missed R-hat or ESS after its draws by need is sampled again at the retry's target
+    (:func:`_resample_unconverged`). Returns the config the kept draws came from (so that a saved
+    fit's config reproduces them) and the draws, whose note says what was done."""
     retry = config.retry_target_accept
     retries = retry is not None and retry > config.target_accept
     # a run with divergent transitions is sampled again: it draws no more than it has then
@@ -532,15 +533,31 @@ def sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[F
         return config, draws
     if n_div == 0:
         return _resample_unconverged(md, priors, config, draws)
-    first, again = config, dataclasses.replace(config, target_accept=retry)
-    draws_again = sample(make_mcmc(md, priors, again), again, md, priors, **sampler_options(again))
-    n_again = int(np.sum(draws_again.extra["diverging"]))
-    at = f"{n_div} divergent transition{'s' if n_div != 1 else ''} at target_accept {first.target_accept:g}"
-    if n_again * draws.n_draws <= n_div * draws_again.n_draws:  # as often or less, per draw
-        draws_again.note = f"{draws_again.note}; sampled again at target_accept {retry:g} (smaller steps): {at}"
-        return again, draws_again
-    draws.note = f"{draws.note}; {at}, and {n_again} when sampled again at {retry:g}: the first run is kept"
-    return first, draws
+    again = dataclasses.replace(config, target_accept=retry)
+    longer = dataclasses.replace(again, warmup=RETRY_WARMUP_FACTOR * config.warmup)
+    runs = [(config, draws, n_div, f"at target_accept {config.target_accept:g}")]
+    kept = 0
+    for run, where in ((again, f"at {retry:g}"), (longer, f"at {retry:g} after {longer.warmup} warmup iterations")):
+        new = sample(make_mcmc(md, priors, run), run, md, priors, stop_if_divergent=run is again,
+                     **sampler_options(run))
+        n_new = int(np.sum(new.extra["diverging"]))
+        runs.append((run, new, n_new, where))
+        _, best, n_best, _ = runs[kept]
+        if n_new * best.n_draws <= n_best * new.n_draws:  # as often or less, per draw
+            kept = len(runs) - 1
+        if n_new == 0:
+            break
+    run, draws, _, _ = runs[kept]
+    said = [f"{n} divergent transition{'s' if n != 1 else ''} {where}" if i == 0 else f"{n} {where}"
+            for i, (_, _, n, where) in enumerate(runs) if i != kept]
+    if kept == 0:
+        n_div = runs[0][2]
+        draws.note = (f"{draws.note}; {n_div} divergent transition{'s' if n_div != 1 else ''} at target_accept "
+                      f"{config.target_accept:g}, and when sampled again {', '.join(said)}: the first run is kept")
+    else:
+        extra = f" after {run.warmup} warmup iterations" if run is longer else ""
+        draws.note = f"{draws.note}; sampled again at target_accept {retry:g} (smaller steps){extra}: {'; '.join(said)}"
+    return run, draws
 
 
 def _resample_unconverged(md: ModelData, priors: dict, config: FitConfig, draws: Draws) -> tuple[FitConfig, Draws]:

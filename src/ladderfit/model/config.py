@@ -12,7 +12,7 @@ import numpy as np
 from ..data.preprocess import Preprocessing
 from .spec import ModelSpec, as_spec
 
-__all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "SEED_MAX", "show_progress_bar"]
+__all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "RETRY_WARMUP_FACTOR", "SEED_MAX", "show_progress_bar"]
 
 #: Draws per chain before the ESS and R-hat are checked when ``draws=None``. The default model
 #: (single step) meets the goals (R-hat <= 1.01 unrounded, bulk and tail ESS >= 400) in its
@@ -31,6 +31,13 @@ FIRST_DRAWS = 500
 #: is kept unless it diverged more often than the first (a funnel that smaller steps can enter
 #: deeper).
 RETRY_TARGET_ACCEPT = 0.99
+#: A second run that still had divergent transitions is followed by a third, at the same target
+#: and seed, warmed up this many times as long: a longer warmup adapts the step size and mass
+#: matrix on more of the posterior. As the second run, it removed the last divergences of
+#: simulations of ``benchmarks/sbc.py`` and of Pythia's lm-eval files, but left one where the
+#: second run at the first's warmup had none (the bundled Pythia ladder, ``benchmarks/sampler_grid.py``):
+#: so it comes only after a second run that diverged, and only fits that need it pay.
+RETRY_WARMUP_FACTOR = 2
 #: The largest seed: NumPy's and JAX's seeds are 32-bit.
 SEED_MAX = 2**32 - 1
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import RETRY_TARGET_ACCEPT
+from .config import RETRY_TARGET_ACCEPT, RETRY_WARMUP_FACTOR
 
 if TYPE_CHECKING:
     import arviz as az
@@ -114,7 +114,8 @@ def warn_if_not_converged(report: ConvergenceReport, stacklevel: int = 3) -> Non
         "ladderfit: the fit did NOT converge — its intervals cannot be trusted.\n  - "
         + "\n  - ".join(report.problems())
         + "\n  Try: more warmup (warmup=2000), more draws, a higher target_accept (a fit with divergences"
-        f" was already sampled again at retry_target_accept, {RETRY_TARGET_ACCEPT:g}: try 0.995),"
+        f" was already sampled again at retry_target_accept, {RETRY_TARGET_ACCEPT:g}, and with"
+        f" {RETRY_WARMUP_FACTOR}x the warmup: try 0.995),"
         " fewer tasks at once, or check the data of the tasks named above.",
         ConvergenceWarning,
         stacklevel=stacklevel,
