@@ -5,7 +5,9 @@
 
 For each ladder (the bundled OLMo and Pythia ladders: the ladder `ladderfit predict` fits and each nested hold-out of
 :mod:`ladderfit.analysis.calibration`; ``simulated``: a final-only simulated ladder, 10 tasks on
-the 16-run design with one evaluation per run) and each structure (by default OLMo: single_step,
+the 16-run design with one evaluation per run; ``pythia-lm-eval``: the shared Pythia lm-evaluation-harness
+files, ``../shared/pythia-evals`` beside the repository, read with ``read_lm_eval`` as a user would, 5 tasks,
+every checkpoint from step 1000, no smoothing: the single step, not in the default ``--ladders``) and each structure (by default OLMo: single_step,
 two_step, compute, two_step+run_effects; Pythia: single_step, two_step/lambada_loss and it with
 run effects; simulated: single_step, two_step, two_step+run_effects), one fit with the package's defaults (``ladderfit.fit``, draws by need). Prints and
 writes to ``benchmarks/results/sampler_grid.json`` per fit: divergent transitions, max R-hat
@@ -30,7 +32,12 @@ LADDER_MODELS = {
     "olmo": ("single_step", "two_step", "compute", "two_step+run_effects"),
     "pythia": ("single_step", "two_step/lambada_loss", "two_step/lambada_loss+run_effects"),
     "simulated": ("single_step", "two_step", "two_step+run_effects"),
+    "pythia-lm-eval": ("single_step",),
 }
+
+#: The shared Pythia lm-evaluation-harness files (not in the package: read where they are).
+LM_EVAL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "pythia-evals")
+LM_EVAL_TASKS = ("arc_easy", "arc_challenge", "piqa", "sciq", "winogrande")
 
 
 def _splits(ladder: str):
@@ -44,6 +51,9 @@ def _splits(ladder: str):
         if ladder == "simulated":
             yield "final-only", simulate_ladder(default_truths(10, seed=1), checkpoints=1, seed=0).data
             return
+        if ladder == "pythia-lm-eval":
+            yield "every-checkpoint", lm_eval_ladder()
+            return
         df = ladderfit.load_olmo_ladder() if ladder == "olmo" else ladderfit.load_pythia_ladder()
     pool = default_pool(df)  # OLMo: the paper's 16 runs, what `ladderfit predict` fits
     yield "full", df[df["run"].isin(pool)]
@@ -52,14 +62,34 @@ def _splits(ladder: str):
         yield name, df[df["run"].isin(split.train)]
 
 
-def one_fit(data, model: str, seed: int, target_accept: float | None = None) -> dict:
+def lm_eval_ladder():
+    """The shared Pythia lm-eval files as a user reads them (:func:`ladderfit.read_lm_eval`): 5 tasks,
+    every checkpoint from step 1000 on (``../shared/pythia-evals``, beside the repository)."""
+    from ladderfit.data.bundled import PYTHIA_N, PYTHIA_TOKENS_PER_STEP
+    from ladderfit.data.lm_eval import read_lm_eval
+
+    if not os.path.isdir(LM_EVAL_DIR):
+        raise SystemExit(f"pythia-lm-eval: {os.path.normpath(LM_EVAL_DIR)} is not there (the shared evaluation files)")
+    df = read_lm_eval(LM_EVAL_DIR, PYTHIA_N, lambda run, step: step * PYTHIA_TOKENS_PER_STEP,
+                      run=lambda path, payload: path.parent.name, tasks=list(LM_EVAL_TASKS))
+    return df[df["step"] >= 1000]
+
+
+#: Per ladder, the preprocessing a user of that ladder would fit with (default: the package's).
+PREPROCESSING = {"pythia-lm-eval": {"smooth_window": 1}}  # every checkpoint, no smoothing
+
+
+def one_fit(data, model: str, seed: int, target_accept: float | None = None, preprocessing: dict | None = None) -> dict:
     """One default fit's convergence record (at ``target_accept`` first, if given)."""
     import ladderfit
+    from ladderfit.data.preprocess import Preprocessing
 
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         options = {} if target_accept is None else {"target_accept": target_accept}
+        if preprocessing:
+            options["preprocessing"] = Preprocessing(**preprocessing)
         fit = ladderfit.fit(data, model=model, seed=seed, progress_bar=False, **options)
     d = fit.diagnostics.as_dict()
     stats = fit.idata.sample_stats
@@ -79,8 +109,8 @@ def main() -> None:
     ap.add_argument("--models", default=None, help="comma-separated structures for every ladder (default: per ladder)")
     ap.add_argument("--seeds", default="0", help="comma-separated sampler seeds")
     ap.add_argument("--merge", action="store_true",
-                    help="refit only --models and replace their fits in the existing results file, keeping the "
-                         "others' (each fit records the commit it ran at): after a change to one structure")
+                    help="refit only --models on --ladders and replace those fits in the existing results file, keeping "
+                         "the others' (each fit records the commit it ran at): after a change to one structure")
     ap.add_argument("--target-accept", type=float, default=None,
                     help="the first run's target_accept (default: the package's); a run with divergent transitions "
                          "is still sampled again at retry_target_accept")
@@ -113,16 +143,17 @@ def main() -> None:
         for split, data in _splits(ladder):
             for model in models:
                 for seed in (int(s) for s in args.seeds.split(",")):
-                    rec = {"ladder": ladder, "split": split, "model": model, "seed": seed, **one_fit(data, model, seed, args.target_accept),
-                           "commit": commit}
+                    rec = {"ladder": ladder, "split": split, "model": model, "seed": seed,
+                           **one_fit(data, model, seed, args.target_accept, PREPROCESSING.get(ladder)), "commit": commit}
                     records.append(rec)
                     print(", ".join(f"{k} {v}" for k, v in rec.items()), flush=True)
                     jax.clear_caches()  # each split compiles its own programs: keep the memory maps flat
-    if args.merge:  # the other structures' fits as the results file has them, each with its commit
+    if args.merge:  # the other (ladder, structure) fits as the results file has them, each with its commit
         path = ROOT / "benchmarks" / "results" / f"{args.results_name}.json"
         old = json.loads(path.read_text())
-        refit = set(args.models.split(","))
-        kept = [{**r, "commit": r.get("commit", old["commit"])} for r in old["fits"] if r["model"] not in refit]
+        refit = {(ladder, model) for ladder in args.ladders.split(",") for model in args.models.split(",")}
+        kept = [{**r, "commit": r.get("commit", old["commit"])} for r in old["fits"]
+                if (r["ladder"], r["model"]) not in refit]
         records = kept + records
     first_target = FitConfig().target_accept if args.target_accept is None else args.target_accept
     summary = []
