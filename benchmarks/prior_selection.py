@@ -63,6 +63,12 @@ VARIANTS = {
                          "beta_tau": ("LogNormal", (math.log(0.15), 0.5))},
     "exponent sd 0.075": {"alpha_tau": ("LogNormal", (math.log(0.075), 0.5)),
                           "beta_tau": ("LogNormal", (math.log(0.075), 0.5))},
+    # the exponents' population *mean* known better (sd 0.3 instead of 0.75 on log alpha, log beta):
+    # the far spread is the exponents' and the slopes' together, and the mean's prior is most of the
+    # exponents' (their posterior is their prior on sub-ladders); at the shipped median 0.3, and at 0.2
+    "exponent means sd 0.3": {"alpha_mu": ("Normal", (math.log(0.3), 0.3)), "beta_mu": ("Normal", (math.log(0.3), 0.3))},
+    "exponent means 0.2 sd 0.3": {"alpha_mu": ("Normal", (math.log(0.2), 0.3)),
+                                  "beta_mu": ("Normal", (math.log(0.2), 0.3))},
 }
 
 
