@@ -320,6 +320,27 @@ def test_calibration_guide_quotes_the_bootstrap_and_slope_prior_files():
             f"(shipped: {means[('olmo', 'shipped', 'all')]['crps']:.2f})") in text
     assert (f"Pythia's CRPS rose from {means[('pythia', 'shipped', 'all')]['crps']:.2f} to "
             f"{means[('pythia', 'alpha, beta 0.2', 'all')]['crps']:.2f}") in text
+    # the exponents' means with a tighter prior: at median 0.2 (the default since) and at 0.3
+    tight = {(r["ladder"], r["model"], r["bin"]): r
+             for r in json.loads((results / "prior_selection_exponent_02_sd.json").read_text())["summary"]}
+    s, v = (tight[("olmo", m, "all")] for m in ("shipped", "exponent means 0.2 sd 0.3"))
+    sf, vf = (tight[("olmo", m, "far")] for m in ("shipped", "exponent means 0.2 sd 0.3"))
+    assert (f"on OLMo CRPS {s['crps']:.2f} to {v['crps']:.2f}, the 90% interval score {s['interval_score_90']:.2f} "
+            f"to {v['interval_score_90']:.2f}, the log score {s['log_score']:.2f} to {v['log_score']:.2f}; far out "
+            f"CRPS {sf['crps']:.2f} to {vf['crps']:.2f}, interval score {sf['interval_score_90']:.2f} to "
+            f"{vf['interval_score_90']:.2f}, MAE {sf['mae']:.2f} to {vf['mae']:.2f}, width {sf['mean_width_90']:.2f} to "
+            f"{vf['mean_width_90']:.2f} points at the same {100 * vf['coverage_90']:.1f}% coverage") in text
+    assert all(v[k] < s[k] for k in ("crps", "interval_score_90")) and v["log_score"] > s["log_score"]
+    ps, pv = (tight[("pythia", m, "all")] for m in ("shipped", "exponent means 0.2 sd 0.3"))
+    assert (f"on Pythia CRPS {ps['crps']:.2f} to {pv['crps']:.2f}, interval score {ps['interval_score_90']:.2f} to "
+            f"{pv['interval_score_90']:.2f}, log score {ps['log_score']:.2f} to {pv['log_score']:.2f}") in text
+    only = {(r["ladder"], r["model"], r["bin"]): r
+            for r in json.loads((results / "prior_selection_exponent_sd_only.json").read_text())["summary"]}
+    of = only[("olmo", "exponent means sd 0.3", "far")]
+    assert (f"(width {of['mean_width_90']:.2f} points) and brought their coverage into the window "
+            f"({100 * of['coverage_90']:.1f}%, interval score {of['interval_score_90']:.2f})") in text
+    assert (f"the CRPS over all OLMo pairs was {only[('olmo', 'selected', 'all')]['crps']:.2f} against "
+            f"{only[('olmo', 'shipped', 'all')]['crps']:.2f}") in text
 
 
 def test_calibration_guide_quotes_the_calibration_file():

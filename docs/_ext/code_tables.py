@@ -28,7 +28,14 @@ def priors_table() -> str:
     lines = ["| name | family | parameters | meaning |", "|---|---|---|---|"]
     for name, (family, params, meaning) in DEFAULT_PRIORS.items():
         lines.append(f"| `{name}` | {family} | {_params(family, params)} | {meaning.replace('|', chr(92) + '|')} |")
-    return "\n".join(lines) + "\n\n*Generated from `ladderfit.model.priors.DEFAULT_PRIORS` when the docs were built.*\n"
+    from ladderfit.model.priors import PRIORS_BY_STRUCTURE
+
+    lines += ["", "Where a structure has its own (`ladderfit.model.priors.PRIORS_BY_STRUCTURE`), it replaces the default:",
+              "", "| structure | name | family | parameters |", "|---|---|---|---|"]
+    for structure, priors in PRIORS_BY_STRUCTURE.items():
+        lines += [f"| `{structure}` | `{name}` | {family} | {_params(family, params)} |" for name, (family, params) in priors.items()]
+    return "\n".join(lines) + ("\n\n*Generated from `ladderfit.model.priors.DEFAULT_PRIORS` and `PRIORS_BY_STRUCTURE` "
+                               "when the docs were built.*\n")
 
 
 def write(out: Path = GENERATED) -> None:

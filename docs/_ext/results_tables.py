@@ -118,6 +118,7 @@ COLUMNS = {"calibration": CALIBRATION_COLUMNS, "gpu_check": GPU_CHECK_COLUMNS, "
            "stacking": STACKING_COLUMNS, "prior_selection": PRIOR_SELECTION_COLUMNS,
            "prior_selection_slopes": PRIOR_SELECTION_COLUMNS, "prior_selection_slopes2": PRIOR_SELECTION_COLUMNS,
            "prior_selection_exponents": PRIOR_SELECTION_COLUMNS, "prior_selection_exponent_means": PRIOR_SELECTION_COLUMNS,
+           "prior_selection_exponent_sd_only": PRIOR_SELECTION_COLUMNS, "prior_selection_exponent_02_sd": PRIOR_SELECTION_COLUMNS,
            "sampler_grid": SAMPLER_GRID_COLUMNS}
 
 #: What each results file's table says, beneath the caption.
@@ -210,6 +211,18 @@ NOTES = {
         "*selected*: each held-out run scored with the variant of lowest CRPS on the other hold-outs' other "
         "runs (where none is left, OLMo's choice)."
     ),
+    "prior_selection_exponent_sd_only": (
+        "The exponents' population means with a tighter prior: *shipped* Normal(log 0.3, 0.75), the prior "
+        "shipped when this ran; *exponent means sd 0.3*: Normal(log 0.3, 0.3) for log alpha's and log beta's "
+        "means; *selected*: each held-out run scored with the variant of lowest CRPS on the other hold-outs' "
+        "other runs (where none is left, OLMo's choice)."
+    ),
+    "prior_selection_exponent_02_sd": (
+        "As the table before, at median 0.2: *shipped* Normal(log 0.3, 0.75), the prior shipped when this "
+        "ran; *exponent means 0.2 sd 0.3*: Normal(log 0.2, 0.3), the single step's default since; *selected*: "
+        "each held-out run scored with the variant of lowest CRPS on the other hold-outs' other runs (where "
+        "none is left, OLMo's choice)."
+    ),
     "run_bootstrap#table": (
         "The calibration table's OLMo rows (the default, the paper's two steps, version 0.1), each score with its 90% "
         "bootstrap interval over the held-out runs in parentheses: a run's pairs (its tasks, in every hold-out that "
@@ -298,6 +311,8 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "prior_selection_slopes2": ("prior_selection_slopes2", {}, ()),
     "prior_selection_exponents": ("prior_selection_exponents", {}, ()),
     "prior_selection_exponent_means": ("prior_selection_exponent_means", {}, ()),
+    "prior_selection_exponent_sd_only": ("prior_selection_exponent_sd_only", {}, ()),
+    "prior_selection_exponent_02_sd": ("prior_selection_exponent_02_sd", {}, ()),
     # the default and the paper's two steps on OLMo (Pythia's 1-2 held-out runs leave no interval)
     "run_bootstrap": ("run_bootstrap#table", {"ladder": "olmo", "model": ("single_step", "two_step", "v0.1*"),
                                               "discrepancy": ("no drift", "none")}, ()),
