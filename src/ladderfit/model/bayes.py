@@ -551,7 +551,6 @@ def sample_converging(md: ModelData, priors: dict, config: FitConfig) -> tuple[F
     said = [f"{n} divergent transition{'s' if n != 1 else ''} {where}" if i == 0 else f"{n} {where}"
             for i, (_, _, n, where) in enumerate(runs) if i != kept]
     if kept == 0:
-        n_div = runs[0][2]
         draws.note = (f"{draws.note}; {n_div} divergent transition{'s' if n_div != 1 else ''} at target_accept "
                       f"{config.target_accept:g}, and when sampled again {', '.join(said)}: the first run is kept")
     else:

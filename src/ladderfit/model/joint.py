@@ -770,7 +770,9 @@ def single_step_model(data: ModelData, priors: dict, target_x=None, target_z=Non
     (``final_acc_obs``), with sd ``sqrt(sigma_acc^2 + j^2 / n)``: a run's scatter around the
     law ``sigma_acc`` (noise ratio x binomial sd) and the measured noise of that mean (the
     checkpoint jitter j); the target adds one evaluation's jitter and the discrepancy. Exponents are
-    pooled as in :func:`ladder_model`. Run effects do not apply (one point per run).
+    pooled as in :func:`ladder_model`, their population means a priori nearer 0.2 than the two
+    steps' (median 0.2, sd 0.3 on the log scale; :data:`~ladderfit.model.priors.PRIORS_BY_STRUCTURE`):
+    they set how soon the logit curve bends, which a small ladder barely shows. Run effects do not apply (one point per run).
     ``for_sampler=True`` draws the floor and slopes through the centre's accuracy and slopes
     (:func:`_single_step_by_centre`): the same posterior in NUTS's better geometry;
     ``likelihood_dtype`` changes nothing (few points).
