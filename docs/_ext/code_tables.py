@@ -23,13 +23,11 @@ def _params(family: str, params: tuple) -> str:
 
 
 def priors_table() -> str:
-    from ladderfit.model.priors import DEFAULT_PRIORS
+    from ladderfit.model.priors import DEFAULT_PRIORS, PRIORS_BY_STRUCTURE
 
     lines = ["| name | family | parameters | meaning |", "|---|---|---|---|"]
     for name, (family, params, meaning) in DEFAULT_PRIORS.items():
         lines.append(f"| `{name}` | {family} | {_params(family, params)} | {meaning.replace('|', chr(92) + '|')} |")
-    from ladderfit.model.priors import PRIORS_BY_STRUCTURE
-
     lines += ["", "Where a structure has its own (`ladderfit.model.priors.PRIORS_BY_STRUCTURE`), it replaces the default:",
               "", "| structure | name | family | parameters |", "|---|---|---|---|"]
     for structure, priors in PRIORS_BY_STRUCTURE.items():

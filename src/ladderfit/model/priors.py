@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpyro.distributions as dist
 
-__all__ = ["DEFAULT_PRIORS", "DISCREPANCY_BY_STRUCTURE", "DISCREPANCY_PRIORS", "PRIORS_BY_STRUCTURE", "prior",
+__all__ = ["DEFAULT_PRIORS", "DISCREPANCY_BY_STRUCTURE", "DISCREPANCY_PRIORS", "PRIORS_BY_STRUCTURE", "SINGLE_STEP_EXPONENT_MEAN", "prior",
            "resolve_priors"]
 
 #: A run's deviation from the law at its final point, in binomial sds: the single step's noise
@@ -101,12 +101,6 @@ DISCREPANCY_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = 
 }
 
 
-#: Other priors that differ by structure. The single step's noise ratio is a run's deviation
-#: from the law at its final point in units of the binomial sd; reruns of a configuration with
-#: another seed already differ by more than a checkpoint's jitter (``benchmarks/noise.py``), and
-#: the law's own misfit adds to that, so a ratio near 0 is implausible: median 0.6, 90% prior
-#: range 0.26-1.37. A ratio near 0 was also where the sampler diverged, a run pinned exactly onto
-#: the curve (``benchmarks/sampler_grid.py``).
 #: The single step's exponents say how soon its logit curve bends (the role of the irreducible loss),
 #: and a sub-ladder of 2-4 sizes says next to nothing of them: their population mean's prior is most of
 #: the far spread. Median 0.2 and sd 0.3 (90% range of the mean 0.12-0.33; it was the two steps'
@@ -118,6 +112,13 @@ DISCREPANCY_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = 
 #: not hold out of sample (``prior_selection.json``).
 SINGLE_STEP_EXPONENT_MEAN: tuple[str, tuple[float, ...]] = ("Normal", (math.log(0.2), 0.3))
 
+#: Other priors that differ by structure. The single step's noise ratio is a run's deviation
+#: from the law at its final point in units of the binomial sd; reruns of a configuration with
+#: another seed already differ by more than a checkpoint's jitter (``benchmarks/noise.py``), and
+#: the law's own misfit adds to that, so a ratio near 0 is implausible: median 0.6, 90% prior
+#: range 0.26-1.37. A ratio near 0 was also where the sampler diverged, a run pinned exactly onto
+#: the curve (``benchmarks/sampler_grid.py``). Its exponents' population means:
+#: :data:`SINGLE_STEP_EXPONENT_MEAN`.
 PRIORS_BY_STRUCTURE: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {
     "single_step": {"noise_ratio": RUN_NOISE_PRIOR, "alpha_mu": SINGLE_STEP_EXPONENT_MEAN,
                     "beta_mu": SINGLE_STEP_EXPONENT_MEAN},
