@@ -44,7 +44,7 @@ from .spec import as_spec, check_feature
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["fit", "make_mcmc", "sampler_options", "sample", "sample_converging", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
+__all__ = ["fit", "make_mcmc", "sampler_options", "sample", "sample_converging", "more_draws", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
 
 DIMS: dict[str, list[str]] = {
     **{
@@ -253,11 +253,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
         if met:
             note += f": ESS {ess:.0f} >= {config.ess_target:.0f} and R-hat {d['max_r_hat']:.3f} after {n}"
             break
-        if ess < config.ess_target:  # the draws the ESS so far projects, a quarter more for margin
-            add = np.ceil((n * 1.25 * config.ess_target / max(ess, 1.0) - n) / EXTEND_CHUNK) * EXTEND_CHUNK
-        else:  # R-hat alone: one chunk
-            add = EXTEND_CHUNK
-        add = int(min(config.max_draws - n, add))
+        add = more_draws(n, ess, config)
         for size in [EXTEND_CHUNK] * (add // EXTEND_CHUNK) + ([add % EXTEND_CHUNK] if add % EXTEND_CHUNK else []):
             mcmc.num_samples = size  # a short last chunk only where max_draws cuts it
             mcmc.post_warmup_state = mcmc.last_state
@@ -272,6 +268,18 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
         note += " (and stopped at a divergent transition)"
     draws.note = note
     return draws
+
+
+def more_draws(n: int, ess: float, config: FitConfig) -> int:
+    """Draws per chain :func:`sample` adds to ``n`` that fell short of the goals with smallest
+    bulk or tail ESS ``ess``: with the ESS short, those it projects with a quarter more for
+    margin, ``ceil((1.25 n ess_target / ess - n) / chunk)`` chunks; with R-hat alone short,
+    one chunk; never past ``config.max_draws``."""
+    if ess < config.ess_target:
+        add = np.ceil((n * 1.25 * config.ess_target / max(ess, 1.0) - n) / EXTEND_CHUNK) * EXTEND_CHUNK
+    else:
+        add = EXTEND_CHUNK
+    return int(min(config.max_draws - n, add))
 
 
 def _goals(report: ConvergenceReport, config: FitConfig) -> tuple[dict, float, bool]:
