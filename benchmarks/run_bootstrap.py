@@ -7,7 +7,9 @@ ladder, structure and discrepancy) and, per distance bin, resamples the held-out
 replacement, each with all its pairs (its tasks, in every hold-out that holds it out):
 :func:`ladderfit.analysis.calibration.bootstrap_by_run`. The pairs of one run share its
 deviation from the law, so a bin's 80 pairs from 6 runs carry far less evidence than 80
-independent ones; the intervals say how far another ladder's runs could move each score.
+independent ones; the intervals say how far another ladder's runs could move each score. Beside
+them, how many fits (hold-outs) scored the bin's pairs and the share from the largest: the pairs
+of one fit share its posterior as well.
 
 Each CSV is matched to its row of ``benchmarks/results/calibration.json`` by its scores (every
 bin's pairs and CRPS equal): a CSV from another run of the calibration is refused, so the
@@ -49,7 +51,8 @@ def main() -> None:
         boot = bootstrap_by_run(table, reps=args.reps, seed=args.seed)
         for r in boot.to_dict("records"):
             records.append({"ladder": key[0], "model": key[1], "discrepancy": key[2], **r})
-            print(f"{key[0]:<7} {key[1]:<28} {key[2]:<9} {r['bin']:<5} {r['n']:>4} pairs {r['runs']:>2} runs  "
+            print(f"{key[0]:<7} {key[1]:<28} {key[2]:<9} {r['bin']:<5} {r['n']:>4} pairs {r['runs']:>2} runs "
+                  f"{r['fits']:>2} fits ({100 * r['largest_fit_share']:.0f}% from one)  "
                   + "  ".join(f"{s} {_fmt(s, r[s])} [{_fmt(s, r[s + '_lo'])}, {_fmt(s, r[s + '_hi'])}]"
                               for s in BOOTSTRAP_SCORES), flush=True)
     write_results("run_bootstrap", {
@@ -58,7 +61,8 @@ def main() -> None:
         "summary": records,
         # the Results page's table: each score with its interval in one cell
         "table": [{"ladder": r["ladder"], "model": r["model"], "discrepancy": r["discrepancy"], "bin": r["bin"],
-                   "pairs": r["n"], "runs": r["runs"],
+                   "pairs": r["n"], "runs": r["runs"], "fits": r["fits"],
+                   "largest fit (%)": f"{100 * r['largest_fit_share']:.0f}",
                    **{HEADERS[s]: f"{_fmt(s, r[s])} ({_fmt(s, r[s + '_lo'])}-{_fmt(s, r[s + '_hi'])})"
                       for s in BOOTSTRAP_SCORES}} for r in records],
     })

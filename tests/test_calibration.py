@@ -240,7 +240,7 @@ def test_bootstrap_resamples_runs_not_pairs():
             row["run"], row["task"], row["holdout"] = f"r{r}", f"t{t}", "h"
             row["actual"] = 0.5 if r % 2 else 0.75  # odd runs covered
             rows.append(row)
-    near = _hand_table().iloc[[0]].assign(run="solo")
+    near = _hand_table().iloc[[0]].assign(run="solo", holdout="g")
     table = pd.concat([pd.DataFrame(rows), near], ignore_index=True)
     boot = bootstrap_by_run(table, reps=400, seed=1).set_index("bin")
     point = summarize_calibration(table).set_index("bin")
@@ -251,6 +251,9 @@ def test_bootstrap_resamples_runs_not_pairs():
     assert lo <= 0.5 <= hi and hi - lo >= 0.4
     assert boot.loc["near", "coverage_90_lo"] == boot.loc["near", "coverage_90_hi"] == 1.0
     assert boot.loc["all", "runs"] == 11
+    # one hold-out scored every far pair: one posterior; the near pair came from another
+    assert boot.loc["far", "fits"] == 1 and boot.loc["far", "largest_fit_share"] == 1.0
+    assert boot.loc["all", "fits"] == 2 and boot.loc["all", "largest_fit_share"] == pytest.approx(100 / 101)
 
 
 def test_summarize_by_task_by_hand():

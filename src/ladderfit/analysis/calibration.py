@@ -466,7 +466,9 @@ def bootstrap_by_run(table: pd.DataFrame, reps: int = 2000, level: float = 0.90,
     A run's pairs (its tasks, in every hold-out that holds it out) share its deviation from the
     law, so they are resampled together: each replicate draws the table's runs with replacement
     and keeps every pair of each draw. Returns one row per bin (as :func:`summarize_calibration`,
-    empty bins left out) with ``bin, n, runs`` (distinct held-out runs in the bin) and, per score
+    empty bins left out) with ``bin, n, runs`` (distinct held-out runs in the bin), ``fits``
+    (distinct hold-outs, each one posterior) and ``largest_fit_share`` (the share of the bin's
+    pairs that its largest hold-out scored: pairs of one fit share its posterior too) and, per score
     in :data:`BOOTSTRAP_SCORES`, its value and ``{score}_lo``, ``{score}_hi``: the central
     ``level`` interval of the replicates (a bin of one run has a zero-width interval: it says
     nothing of how the next run would score)."""
@@ -488,7 +490,9 @@ def bootstrap_by_run(table: pd.DataFrame, reps: int = 2000, level: float = 0.90,
             continue
         in_bin = binned == name if name != "all" else np.ones(len(table), bool)
         draws = pd.DataFrame([r.loc[name] for r in reps_rows])  # a replicate without the bin's runs: NaN
-        row = {"bin": name, "n": int(point.loc[name, "n"]), "runs": int(pd.unique(runs[np.asarray(in_bin)]).size)}
+        held = table.loc[np.asarray(in_bin), "holdout"].astype(str)
+        row = {"bin": name, "n": int(point.loc[name, "n"]), "runs": int(pd.unique(runs[np.asarray(in_bin)]).size),
+               "fits": int(held.nunique()), "largest_fit_share": float(held.value_counts(normalize=True).iloc[0])}
         for score in BOOTSTRAP_SCORES:
             lo, hi = np.nanquantile(draws[score].to_numpy(float), q)
             row.update({score: float(point.loc[name, score]), f"{score}_lo": float(lo), f"{score}_hi": float(hi)})
