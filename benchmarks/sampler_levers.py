@@ -16,16 +16,22 @@ centre accuracy, centre slope and logit centre in the sampler's. Rows:
   checkpoints' likelihood terms in float32; the same in float64;
 * the default with 250, 200 and 150 warmup iterations, and with ``target_accept`` 0.8.
 
-Then **how many first draws** (``FIRST_DRAWS``, ``--first-draws``): 800 draws per chain for
-each of several seeds of a model (``--model``, default: the package's default) on the bundled
-OLMo and Pythia ladders, and whether the first 300, 350, ..., 800 of them meet the
-convergence goals (max R-hat <= 1.01 unrounded, bulk and tail ESS >= 400, no divergences): a
-first run that meets them needs no continuation, which costs a second program (traced, and
-compiled on a cold cache) and the draws the ESS projects.
+Then **how many first draws** (``FIRST_DRAWS``, ``--first-draws``): for each of several seeds
+of a model (``--model``, default: the package's default) on the bundled OLMo and Pythia ladders,
+one run to ``max_draws`` per chain (continued as ``fit`` continues, which times the
+continuation's compilation and a draw), and whether the first 300, 350, ..., 800 draws meet
+the convergence goals (max R-hat <= 1.01 unrounded, bulk and tail ESS >= 400). Divergent
+transitions are counted beside, not in the goals: a run that diverged is sampled again from the
+start whatever its length (``sample_converging``), and more draws only add to them. Then, with
+each as the first draws, ``fit``'s continuations replayed on the same chains: the draws per
+chain it ends with, the share of fits that continue (on a cold cache that compiles a second
+program) and the expected seconds of the draws, warm and cold. ``FIRST_DRAWS`` is the count of
+fewest cold seconds, averaged over seeds, then over the two ladders.
 
 The full run (neither ``--first-draws`` nor ``--gradient``) writes
 ``benchmarks/results/sampler_levers.json``: the levers' table as ``summary``, the first-draws table
-as ``first_draws`` (per ladder, seed and number of draws) and ``first_draws_met``;
+as ``first_draws`` (per ladder, seed and number of draws), ``first_draws_met``,
+``first_draws_cost`` and ``first_draws_best``;
 ``--first-draws`` alone writes the first-draws table to ``results/first_draws.json``.
 
 ``--gradient``: microseconds per value-and-gradient of the step-2 likelihood on the bundled
@@ -44,6 +50,7 @@ NumPyro's ``Normal.log_prob`` as the model does.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -248,46 +255,132 @@ def levers(rows, seed: int) -> list[dict]:
 
 
 def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700, 800), model=None) -> dict:
-    """Per ladder and seed, 4 x ``max(prefixes)`` draws of ``model`` (default: the package's); per prefix: max R-hat / min bulk ESS / min tail ESS,
-    ``*`` where the goals are not met; then the share of seeds that meet them per prefix. Returns
-    them as records: ``first_draws`` (ladder, seed, draws) and ``first_draws_met`` (ladder, draws)."""
+    """Per ladder and seed, one run of ``model`` (default: the package's) to
+    ``max_draws`` - 2 chunks, continued twice by one chunk as :func:`~ladderfit.model.bayes.sample`
+    continues (with a new compilation cache, as the CLI's: the first continuation of a ladder
+    compiles its program, the second runs it from memory; their difference is the continuation's
+    compilation, the second's time per draw the cost of a draw).
+
+    Per prefix n: max R-hat / min bulk ESS / min tail ESS of the first n draws, ``*`` where the
+    goals (R-hat <= 1.01 unrounded, ESS >= 400) are not met, divergent transitions apart (a
+    divergent run is sampled again from the start, :func:`~ladderfit.model.bayes.sample_converging`,
+    whatever its length). Then, with n as the first draws, :func:`sample`'s continuations replayed
+    on the same chains (:func:`~ladderfit.model.bayes.more_draws`): the draws it ends with, whether
+    it continued, and the expected seconds of the draws per fit: cold (a continuation compiles its
+    program) and warm (read from the cache). ``FIRST_DRAWS`` is the n of fewest cold seconds,
+    averaged over seeds then ladders. Returns records: ``first_draws`` (ladder, seed, draws),
+    ``first_draws_met`` (ladder, draws) and ``first_draws_cost`` (ladder or "both", draws)."""
+    import jax
+    import numpy as np
+
     from ladderfit.data.readers import read_data
     from ladderfit.model import bayes
     from ladderfit.model.config import FitConfig
     from ladderfit.model.priors import resolve_priors
 
+    import tempfile
+
+    from ladderfit.model.runtime import compilation_cache
+
+    # as the CLI runs: programs kept (here in a new folder), so that a continuation compiles once
+    # and its later chunks run the program in memory (ladderfit.model.programs)
+    compilation_cache(tempfile.mkdtemp(prefix="ladderfit-first-draws-"))
     print("\nfirst draws: R-hat / bulk ESS / tail ESS of the first n draws per chain (* = goals not met)")
     print(f"{'ladder':<8} {'seed':>4} " + " ".join(f"{n:>16}" for n in prefixes) + f" {'wall s':>7}")
-    records, met_records = [], []
+    records, met_records, cost_records = [], [], []
     model = model or FitConfig().model.name
+    chunk, extra_fields = bayes.EXTEND_CHUNK, ("diverging", "num_steps")
+    per_ladder = {}
     for ladder, data in (("olmo", None), ("pythia", "bundled:pythia")):
         df = bayes._ladder_data(read_data(data) if data else None)
         spec = bayes._with_available_feature(df, FitConfig(model=model)).model  # Pythia: its one loss column
         seeds = n_seeds
         met = {n: 0 for n in prefixes}
+        replays, compile_s, draw_s = {n: [] for n in prefixes}, None, []
         for seed in range(seeds):
-            config = FitConfig(seed=seed, progress_bar=False, draws=max(prefixes), model=spec)
+            config = FitConfig(seed=seed, progress_bar=False, model=spec)
             md = bayes.build_model_data(df, config.model, config.preprocessing)
             priors = resolve_priors(config.priors, config.model.structure)
             t0 = time.perf_counter()
-            draws = bayes.sample(bayes.make_mcmc(md, priors, config), config, md, priors, **bayes.sampler_options(config))
+            mcmc = bayes.make_mcmc(md, priors, config)
+            draws = bayes.sample(mcmc, dataclasses.replace(config, draws=config.max_draws - 2 * chunk), md, priors,
+                                 **bayes.sampler_options(config))
             wall = time.perf_counter() - t0
+            times = []
+            for _ in range(2):  # sample()'s continuation, timed
+                mcmc.num_samples = chunk
+                mcmc.post_warmup_state = mcmc.last_state
+                t1 = time.perf_counter()
+                mcmc.run(mcmc.post_warmup_state.rng_key, md, priors, extra_fields=extra_fields, **bayes.sampler_options(config))
+                more = bayes.Draws.of(mcmc)
+                jax.block_until_ready(mcmc.last_state)
+                times.append(time.perf_counter() - t1)
+                draws = draws + more
+            if seed == 0:
+                compile_s = max(times[0] - times[1], 0.0)
+            draw_s.append(times[1] / chunk)
+
+            def first(n):
+                return bayes.Draws({k: v[:, :n] for k, v in draws.samples.items()}, {k: v[:, :n] for k, v in draws.extra.items()})
+
+            goals = {}
+
+            def goals_at(n):
+                if n not in goals:
+                    d, _, ok = bayes._goals(first(n).convergence(md), config)
+                    goals[n] = (d, ok)
+                return goals[n]
+
             cells = []
             for n in prefixes:
-                part = bayes.Draws({k: v[:, :n] for k, v in draws.samples.items()}, {k: v[:, :n] for k, v in draws.extra.items()})
-                report = part.convergence(md)
-                d = report.as_dict()
-                ok = d["max_r_hat"] <= report.rhat_max and min(d["min_ess_bulk"], d["min_ess_tail"]) >= 400 and not d["divergences"]
+                d, ok = goals_at(n)
                 met[n] += ok
                 records.append({"ladder": ladder, "model": config.model.name, "seed": seed, "draws": n, "r_hat": round(d["max_r_hat"], 3),
                                 "ess_bulk": round(d["min_ess_bulk"]), "ess_tail": round(d["min_ess_tail"]),
                                 "divergences": int(d["divergences"]), "goals_met": "yes" if ok else "no",
                                 "wall_s": round(wall, 1)})  # fmt: skip
                 cells.append(f"{d['max_r_hat']:.2f}/{d['min_ess_bulk']:.0f}/{d['min_ess_tail']:.0f}{' ' if ok else '*'}")
+                m, continued = n, False  # sample()'s continuations, replayed on these chains
+                for _ in range(2):
+                    d, ok = goals_at(m)
+                    if ok or m >= config.max_draws:
+                        break
+                    m += bayes.more_draws(m, min(d["min_ess_bulk"], d["min_ess_tail"]), config)
+                    continued = True
+                replays[n].append({"draws_final": m, "continued": continued, "met_final": goals_at(m)[1],
+                                   "divergent": bool(goals_at(m)[0]["divergences"])})
             print(f"{ladder:<8} {seed:>4} " + " ".join(f"{c:>16}" for c in cells) + f" {wall:7.1f}", flush=True)
         print(f"{ladder:<8} {'met':>4} " + " ".join(f"{f'{met[n]}/{seeds}':>16}" for n in prefixes), flush=True)
         met_records += [{"ladder": ladder, "model": config.model.name, "draws": n, "seeds": seeds, "goals_met": int(met[n])} for n in prefixes]
-    return {"first_draws": records, "first_draws_met": met_records}
+        per_draw = float(np.median(draw_s))
+        for n in prefixes:
+            r = replays[n]
+            final = float(np.mean([x["draws_final"] for x in r]))
+            continued = float(np.mean([x["continued"] for x in r]))
+            cost_records.append({"ladder": ladder, "model": config.model.name, "draws": n, "seeds": seeds,
+                                 "mean_draws_final": final, "continued": continued,
+                                 "met_final": int(sum(x["met_final"] for x in r)),
+                                 "divergent": int(sum(x["divergent"] for x in r)),
+                                 "seconds_per_draw": per_draw, "continuation_compile_s": compile_s,
+                                 "warm_s": per_draw * final, "cold_s": per_draw * final + compile_s * continued})  # fmt: skip
+    both = []
+    for n in prefixes:
+        rows = [r for r in cost_records if r["draws"] == n]
+        both.append({"ladder": "both", "model": rows[0]["model"], "draws": n, "seeds": sum(r["seeds"] for r in rows),
+                     **{k: float(np.mean([r[k] for r in rows])) for k in ("mean_draws_final", "continued", "seconds_per_draw",
+                                                                          "continuation_compile_s", "warm_s", "cold_s")},
+                     "met_final": sum(r["met_final"] for r in rows), "divergent": sum(r["divergent"] for r in rows)})  # fmt: skip
+    cost_records = [{k: r[k] for k in both[0]} for r in cost_records + both]  # one key order for every row
+    cost_records = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in cost_records]
+    best = min((r for r in cost_records if r["ladder"] == "both"), key=lambda r: r["cold_s"])["draws"]
+    print(f"\nfirst draws n, then sample()'s continuations: mean draws at the end, share continued, seconds of draws "
+          f"per fit (cold: + the continuation's compilation), fits meeting the goals at the end, divergent")
+    print(f"{'ladder':<8} {'n':>5} {'draws':>7} {'cont.':>6} {'warm s':>7} {'cold s':>7} {'met':>5} {'div.':>5}")
+    for r in cost_records:
+        print(f"{r['ladder']:<8} {r['draws']:>5} {r['mean_draws_final']:7.0f} {r['continued']:6.2f} {r['warm_s']:7.2f} "
+              f"{r['cold_s']:7.2f} {r['met_final']:>5} {r['divergent']:>5}" + ("  <- fewest cold seconds" if r["ladder"] == "both" and r["draws"] == best else ""))
+    return {"first_draws": records, "first_draws_met": met_records, "first_draws_cost": cost_records,
+            "first_draws_best": best}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -226,7 +226,8 @@ NOTES = {
     "run_bootstrap#table": (
         "The calibration table's OLMo rows (the default, the paper's two steps, version 0.1), each score with its 90% "
         "bootstrap interval over the held-out runs in parentheses: a run's pairs (its tasks, in every hold-out that "
-        "holds it out) resampled together, 2,000 replicates; *runs*: the distinct held-out runs in the bin. Units as in "
+        "holds it out) resampled together, 2,000 replicates; *runs*: the distinct held-out runs in the bin; *fits*: "
+        "the hold-outs that scored its pairs, and *largest fit*: the share of them from one (one posterior). Units as in "
         "the calibration table; Pythia's rows are in the results file (one or two runs per bin: no interval to speak of)."
     ),
     "backtest": (
@@ -266,10 +267,18 @@ NOTES = {
         "this file is of the two steps, the default when it was measured; today's is below."
     ),
     "first_draws#first_draws_met": (
-        "How many first draws per chain (`FIRST_DRAWS`): the default model fitted with 4 x 800 draws for each "
-        "of several seeds per bundled ladder, and on how many seeds the first *draws* of them meet the "
-        "convergence goals (max R-hat <= 1.01 unrounded, bulk and tail ESS >= 400, no divergent "
-        "transition). The per-seed R-hat and ESS are in the results file."
+        "How many first draws per chain (`FIRST_DRAWS`): the default model fitted to 1,000 draws per chain for each "
+        "of 8 seeds per bundled ladder, and on how many seeds the first *draws* of them meet the "
+        "convergence goals (max R-hat <= 1.01 unrounded, bulk and tail ESS >= 400; divergent transitions "
+        "are counted in the next table). The per-seed R-hat, ESS and divergences are in the results file."
+    ),
+    "first_draws#first_draws_cost": (
+        "The same fits with *draws* as the first draws and `fit`'s continuations replayed on their chains: "
+        "the mean draws per chain they end with, the share that continued, the seconds of drawing per fit "
+        "warm and on a cold cache (where the first continuation compiles its program: *continuation compile s*), "
+        "the fits meeting the goals at the end and those with a divergent transition (sampled again from the "
+        "start by `fit`, whatever the count); *both*: the mean of the two ladders. `FIRST_DRAWS` is the count of "
+        "fewest cold seconds on *both*."
     ),
     "item_calibration": (
         "Simulated ladders evaluated on fixed items (by default 6 ladders x 4 tasks), two steps, per target "
@@ -331,6 +340,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "gpu_check": ("gpu_check", {}, ()),
     "gpu_check_agreement": ("gpu_check#agreement", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),
+    "first_draws_cost": ("first_draws#first_draws_cost", {}, ("model",)),
     "ablations": ("ablations", {}, ()),
     "item_calibration": ("item_calibration", {}, ()),
 }

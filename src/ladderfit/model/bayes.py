@@ -7,7 +7,7 @@ JAX uses.
 
 Speed: NUTS samples the sigmoid through its centre (``for_sampler=True``, the same posterior),
 warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by need
-(:func:`sample`): 4 x 500 draws after 300 warmup iterations, more only if the ESS or R-hat
+(:func:`sample`): 4 x 700 draws after 300 warmup iterations, more only if the ESS or R-hat
 falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
 the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
 ``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while the chains run. With
@@ -234,7 +234,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
     or R-hat above 1.01, continue the chains where they stopped (no new warmup) to the draws
     the ESS so far projects, with a quarter more for margin (R-hat alone: one chunk), at most twice and up to
     ``config.max_draws`` per chain, in chunks of :data:`EXTEND_CHUNK` draws (one program for
-    every continuation). The first 500 meet the goals on both bundled ladders for most seeds
+    every continuation). The first 700 meet the goals on both bundled ladders for most seeds
     (:data:`~ladderfit.model.config.FIRST_DRAWS`); a harder posterior gets more.
     ``stop_if_divergent``: no more draws once any transition diverged (a run that will be
     sampled again from the start, :func:`sample_converging`). ``Draws.note`` says how many and why.

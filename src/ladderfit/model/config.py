@@ -14,14 +14,15 @@ from .spec import ModelSpec, as_spec
 
 __all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "RETRY_WARMUP_FACTOR", "SEED_MAX", "show_progress_bar"]
 
-#: Draws per chain before the ESS and R-hat are checked when ``draws=None``. The default model
-#: (single step) meets the goals (R-hat <= 1.01 unrounded, bulk and tail ESS >= 400) in its
-#: first 400 on 4 of 8 seeds of the bundled OLMo ladder and 2 of 8 of Pythia's, in its first 500
-#: on 7 of 8 and 6 of 8 (``benchmarks/sampler_levers.py --first-draws``,
-#: ``results/first_draws.json``): a fit that misses them continues, which costs a second program
-#: (traced on every run, compiled on a cold cache) on top of its draws, so 100 more draws up
-#: front are the cheaper way.
-FIRST_DRAWS = 500
+#: Draws per chain before the ESS and R-hat are checked when ``draws=None``: the count of fewest
+#: expected seconds of drawing on a cold cache, ``fit``'s continuations replayed on 8 seeds of
+#: each bundled ladder (``benchmarks/sampler_levers.py --first-draws``,
+#: ``results/first_draws.json``). A fit that misses the goals (R-hat <= 1.01 unrounded, bulk
+#: and tail ESS >= 400) continues, and its first continuation compiles a second program, about
+#: 4 s there, against about 0.4 s for 200 more draws up front. With the single step's exponent
+#: prior, the first 500 met the goals on 6 of OLMo's 8 seeds and 4 of Pythia's, the first 700 on
+#: 8 and 7: 700 cost 1.8 s of drawing per fit on average, 500 cost 2.9 s.
+FIRST_DRAWS = 700
 #: A fit with divergent transitions at ``target_accept`` is warmed up and sampled again, from the
 #: start with the same seed, at this step-size target (smaller steps): on the bundled ladders'
 #: smallest sub-ladders the default's divergences are a few in thousands of transitions, in
