@@ -371,7 +371,8 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
                                                                           "continuation_compile_s", "warm_s", "cold_s")},
                      "met_final": sum(r["met_final"] for r in rows), "divergent": sum(r["divergent"] for r in rows)})  # fmt: skip
     cost_records = [{k: r[k] for k in both[0]} for r in cost_records + both]  # one key order for every row
-    cost_records = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in cost_records]
+    cost_records = [{k: (round(v, 6 if k == "seconds_per_draw" else 3) if isinstance(v, float) else v) for k, v in r.items()}
+                    for r in cost_records]
     best = min((r for r in cost_records if r["ladder"] == "both"), key=lambda r: r["cold_s"])["draws"]
     print(f"\nfirst draws n, then sample()'s continuations: mean draws at the end, share continued, seconds of draws "
           f"per fit (cold: + the continuation's compilation), fits meeting the goals at the end, divergent")
