@@ -270,6 +270,8 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
     program) and warm (read from the cache). ``FIRST_DRAWS`` is the n of fewest cold seconds,
     averaged over seeds then ladders. Returns records: ``first_draws`` (ladder, seed, draws),
     ``first_draws_met`` (ladder, draws) and ``first_draws_cost`` (ladder or "both", draws)."""
+    import tempfile
+
     import jax
     import numpy as np
 
@@ -277,9 +279,6 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
     from ladderfit.model import bayes
     from ladderfit.model.config import FitConfig
     from ladderfit.model.priors import resolve_priors
-
-    import tempfile
-
     from ladderfit.model.runtime import compilation_cache
 
     # as the CLI runs: programs kept (here in a new folder), so that a continuation compiles once
@@ -290,7 +289,6 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
     records, met_records, cost_records = [], [], []
     model = model or FitConfig().model.name
     chunk, extra_fields = bayes.EXTEND_CHUNK, ("diverging", "num_steps")
-    per_ladder = {}
     for ladder, data in (("olmo", None), ("pythia", "bundled:pythia")):
         df = bayes._ladder_data(read_data(data) if data else None)
         spec = bayes._with_available_feature(df, FitConfig(model=model)).model  # Pythia: its one loss column
@@ -301,10 +299,11 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
             config = FitConfig(seed=seed, progress_bar=False, model=spec)
             md = bayes.build_model_data(df, config.model, config.preprocessing)
             priors = resolve_priors(config.priors, config.model.structure)
+            long = dataclasses.replace(config, draws=config.max_draws - 2 * chunk)  # and two chunks: max_draws
             t0 = time.perf_counter()
-            mcmc = bayes.make_mcmc(md, priors, config)
-            draws = bayes.sample(mcmc, dataclasses.replace(config, draws=config.max_draws - 2 * chunk), md, priors,
-                                 **bayes.sampler_options(config))
+            mcmc = bayes.make_mcmc(md, priors, long)
+            draws = bayes.sample(mcmc, long, md, priors, **bayes.sampler_options(config))
+            assert draws.n_draws == long.draws, (draws.n_draws, long.draws)
             wall = time.perf_counter() - t0
             times = []
             for _ in range(2):  # sample()'s continuation, timed
@@ -316,6 +315,7 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
                 jax.block_until_ready(mcmc.last_state)
                 times.append(time.perf_counter() - t1)
                 draws = draws + more
+            assert draws.n_draws == config.max_draws  # every replayed continuation reads draws that were drawn
             if seed == 0:
                 compile_s = max(times[0] - times[1], 0.0)
             draw_s.append(times[1] / chunk)
