@@ -21,7 +21,7 @@ __all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "RETRY_WARMUP_FACT
 #: and tail ESS >= 400) continues, and its first continuation compiles a second program, about
 #: 4 s there, against about 0.4 s for 200 more draws up front. With the single step's exponent
 #: prior, the first 500 met the goals on 6 of OLMo's 8 seeds and 4 of Pythia's, the first 700 on
-#: 8 and 7: 700 cost 1.8 s of drawing per fit on average, 500 cost 2.7 s.
+#: 8 and 7: 700 cost 1.8 s of drawing per fit on average, 500 cost 2.9 s.
 FIRST_DRAWS = 700
 #: A fit with divergent transitions at ``target_accept`` is warmed up and sampled again, from the
 #: start with the same seed, at this step-size target (smaller steps): on the bundled ladders'
