@@ -288,7 +288,7 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
     print(f"{'ladder':<8} {'seed':>4} " + " ".join(f"{n:>16}" for n in prefixes) + f" {'wall s':>7}")
     records, met_records, cost_records = [], [], []
     model = model or FitConfig().model.name
-    chunk, extra_fields = bayes.EXTEND_CHUNK, ("diverging", "num_steps")
+    chunk = bayes.EXTEND_CHUNK
     for ladder, data in (("olmo", None), ("pythia", "bundled:pythia")):
         df = bayes._ladder_data(read_data(data) if data else None)
         spec = bayes._with_available_feature(df, FitConfig(model=model)).model  # Pythia: its one loss column
@@ -307,11 +307,8 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
             wall = time.perf_counter() - t0
             times = []
             for _ in range(2):  # sample()'s continuation, timed
-                mcmc.num_samples = chunk
-                mcmc.post_warmup_state = mcmc.last_state
                 t1 = time.perf_counter()
-                mcmc.run(mcmc.post_warmup_state.rng_key, md, priors, extra_fields=extra_fields, **bayes.sampler_options(config))
-                more = bayes.Draws.of(mcmc)
+                more = bayes.continue_chains(mcmc, chunk, md, priors, **bayes.sampler_options(config))
                 jax.block_until_ready(mcmc.last_state)
                 times.append(time.perf_counter() - t1)
                 draws = draws + more

@@ -340,7 +340,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "gpu_check": ("gpu_check", {}, ()),
     "gpu_check_agreement": ("gpu_check#agreement", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),
-    "first_draws_cost": ("first_draws#first_draws_cost", {}, ("model", "seconds_per_draw")),  # rounded to 0.002 in every row
+    "first_draws_cost": ("first_draws#first_draws_cost", {}, ("model",)),
     "ablations": ("ablations", {}, ()),
     "item_calibration": ("item_calibration", {}, ()),
 }

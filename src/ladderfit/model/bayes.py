@@ -44,7 +44,7 @@ from .spec import as_spec, check_feature
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["fit", "make_mcmc", "sampler_options", "sample", "sample_converging", "more_draws", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
+__all__ = ["fit", "make_mcmc", "sampler_options", "sample", "sample_converging", "continue_chains", "more_draws", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
 
 DIMS: dict[str, list[str]] = {
     **{
@@ -223,6 +223,9 @@ class Draws:
         return report
 
 
+#: NUTS's fields kept beside the draws.
+EXTRA_FIELDS = ("diverging", "num_steps")
+
 #: Draws per chain of each continuation: always the same, so that every continuation runs one
 #: compiled program (read from the persistent compilation cache after the first time).
 EXTEND_CHUNK = 200
@@ -239,8 +242,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
     ``stop_if_divergent``: no more draws once any transition diverged (a run that will be
     sampled again from the start, :func:`sample_converging`). ``Draws.note`` says how many and why.
     """
-    extra_fields = ("diverging", "num_steps")
-    mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=extra_fields, **kwargs)
+    mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
     check_interrupt()  # a Ctrl-C that XLA swallowed while compiling or sampling stops the fit here
     _import_while_sampling()
     draws = Draws.of(mcmc)
@@ -255,11 +257,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
             break
         add = more_draws(n, ess, config)
         for size in [EXTEND_CHUNK] * (add // EXTEND_CHUNK) + ([add % EXTEND_CHUNK] if add % EXTEND_CHUNK else []):
-            mcmc.num_samples = size  # a short last chunk only where max_draws cuts it
-            mcmc.post_warmup_state = mcmc.last_state
-            mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=extra_fields, **kwargs)
-            check_interrupt()
-            draws = draws + Draws.of(mcmc)
+            draws = draws + continue_chains(mcmc, size, md, *args, **kwargs)  # a short last chunk only at max_draws
             if stop_if_divergent and _diverged(draws):
                 break
         note = (f"{draws.n_draws} draws per chain: the first {n} had ESS {ess:.0f} (goal {config.ess_target:.0f}) "
@@ -268,6 +266,16 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
         note += " (and stopped at a divergent transition)"
     draws.note = note
     return draws
+
+
+def continue_chains(mcmc: MCMC, size: int, md: ModelData, *args, **kwargs) -> Draws:
+    """``size`` more draws per chain where ``mcmc``'s chains stopped (no new warmup): one
+    program for every continuation of that size."""
+    mcmc.num_samples = size
+    mcmc.post_warmup_state = mcmc.last_state
+    mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
+    check_interrupt()
+    return Draws.of(mcmc)
 
 
 def more_draws(n: int, ess: float, config: FitConfig) -> int:
