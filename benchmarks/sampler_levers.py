@@ -34,12 +34,14 @@ as ``first_draws`` (per ladder, seed and number of draws), ``first_draws_met``,
 ``first_draws_cost`` and ``first_draws_best``;
 ``--first-draws`` alone writes the first-draws table to ``results/first_draws.json``.
 
-``--gradient``: microseconds per value-and-gradient of the step-2 likelihood on the bundled
+``--gradient`` (``--unchecked``: its last table alone): microseconds per value-and-gradient of the step-2 likelihood on the bundled
 ladder (2,910 checkpoints): each per-task parameter gathered per checkpoint (v0.1); computed on
 the (task, checkpoint) grid and read out per checkpoint; the grid summed with its padding
 masked (what NUTS now uses), in float64 and with the terms in float32; and of the whole
-potential in the model's geometry and in NUTS's, float64 and float32; and NUTS's own work per
-leapfrog step (on a potential that costs nothing, of the same dimension). The timed loop reads the
+potential in the model's geometry and in NUTS's, float64 and float32; NUTS's own work per
+leapfrog step (on a potential that costs nothing, of the same dimension); and the default
+and two-step potentials with NumPyro's argument and support checks on and off: their
+program's operations, compile seconds and microseconds. The timed loop reads the
 gradient: one that drops it lets XLA drop the backward pass (the figures of an earlier version
 of this script were of the value alone). XLA's CPU fusion is fickle here: the same grid summed
 through ``jax.scipy.stats.norm.logpdf``, or read out by a plain reshape instead of the
@@ -64,6 +66,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8, help="seeds of the first-draws table, per ladder")
     ap.add_argument("--model", default=None, help="the first-draws table's model (default: the package's default)")
     ap.add_argument("--gradient", action="store_true", help="only the gradient timings")
+    ap.add_argument("--unchecked", action="store_true", help="only the checks-on/off table (the end of --gradient's)")
     args = ap.parse_args()
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
     from ladderfit.model.runtime import prepare
@@ -82,6 +85,8 @@ def main() -> None:
     prepare(4)
     if args.gradient:
         return gradient()
+    if args.unchecked:
+        return unchecked_cost()
     summary = [] if args.first_draws else levers(rows, args.seed)
     first = first_draws_table(args.seeds, model=args.model)
     from results_io import write_results
@@ -153,17 +158,7 @@ def gradient(n: int = 5000) -> None:
     theta0 = jnp.stack([np.zeros(T), np.log(np.full(T, 5.0)), np.full(T, 0.01), np.ones(T)])
 
     def timed(f, x0) -> float:
-        def body(i, c):
-            v, g = jax.value_and_grad(f)(jax.tree.map(lambda a: a + 1e-12 * c, x0))
-            return c + 1e-15 * (v + sum(jnp.sum(leaf) for leaf in jax.tree.leaves(g)))
-        loop = jax.jit(lambda: jax.lax.fori_loop(0, n, body, 0.0))
-        loop().block_until_ready()
-        best = np.inf
-        for _ in range(5):
-            t0 = time.perf_counter()
-            loop().block_until_ready()
-            best = min(best, time.perf_counter() - t0)
-        return best / n * 1e6
+        return timed_value_and_grad(f, x0, n)
 
     reference = per_checkpoint(theta0)
     for f in (grid_read_out, grid_masked):
@@ -182,6 +177,64 @@ def gradient(n: int = 5000) -> None:
         print(f"  {label:<55}{timed(*potential(**kwargs)):6.1f}")
     print(f"NUTS's own work per leapfrog step (a potential of the same dimension that costs nothing): "
           f"{nuts_step_cost(sum(np.size(v) for v in potential()[1].values())):.1f}")
+    unchecked_cost()
+
+
+def unchecked_cost() -> None:
+    """The single and the two steps' potentials in NUTS's geometry (float32 terms) with NumPyro's
+    argument and support checks on and off (the sampler's: :func:`ladderfit.model.runtime.unchecked`): operations of its value-and-gradient program, seconds to compile it alone, microseconds per
+    evaluation, and the value (the same)."""
+    import jax
+    import numpyro
+    from numpyro.infer import init_to_value
+    from numpyro.infer.util import initialize_model
+
+    from ladderfit.model import bayes
+    from ladderfit.model.config import FitConfig
+    from ladderfit.model.joint import model_for
+    from ladderfit.model.priors import resolve_priors
+    from ladderfit.model.runtime import UNCHECKED_STRUCTURES
+
+    print("the potential (NUTS's geometry, float32 terms), NumPyro's checks on and off:")
+    print(f"  {'model, checks':<34}{'ops':>6}{'compile s':>11}{'us':>8}  value")
+    for structure in ("single_step", "two_step"):
+        config = FitConfig(model=structure)
+        md = bayes.build_model_data(bayes._ladder_data(None), config.model, config.preprocessing)
+        priors = resolve_priors(config.priors, config.model.structure)
+        for checked in (True, False):
+            label = ("on" if checked else "off") + (" (the sampler's)" if checked != (structure in UNCHECKED_STRUCTURES) else "")
+            with numpyro.validation_enabled(checked):
+                info = initialize_model(jax.random.PRNGKey(0), model_for(md.structure), model_args=(md, priors),
+                                        model_kwargs=bayes.sampler_options(config),
+                                        init_strategy=init_to_value(values=bayes.initial_values(md, priors)))
+                pe, z0 = info.potential_fn, info.param_info.z
+                ops = len(jax.make_jaxpr(jax.value_and_grad(pe))(z0).eqns)
+                t0 = time.perf_counter()
+                jax.jit(jax.value_and_grad(pe)).lower(z0).compile()
+                seconds = time.perf_counter() - t0
+                us = timed_value_and_grad(pe, z0)
+                value = float(jax.jit(pe)(z0))
+            print(f"  {structure + ', ' + label:<34}{ops:>6}{seconds:>11.2f}{us:>8.1f}  {value:.6f}")
+
+
+def timed_value_and_grad(f, x0, n: int = 5000) -> float:
+    """Microseconds per value-and-gradient of ``f`` at ``x0``, best of 5 compiled loops of ``n``
+    whose carry reads the gradient."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    def body(i, c):
+        v, g = jax.value_and_grad(f)(jax.tree.map(lambda a: a + 1e-12 * c, x0))
+        return c + 1e-15 * (v + sum(jnp.sum(leaf) for leaf in jax.tree.leaves(g)))
+    loop = jax.jit(lambda: jax.lax.fori_loop(0, n, body, 0.0))
+    loop().block_until_ready()
+    best = np.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        loop().block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return best / n * 1e6
 
 
 def nuts_step_cost(dim: int, n: int = 700) -> float:

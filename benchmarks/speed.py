@@ -9,9 +9,11 @@ Prints, on this machine:
    the cache it filled (warm: the sampler's programs are read from disk,
    :mod:`ladderfit.model.programs`; the smaller ones come from JAX's cache, traced again): import,
    trace + compile (JAX's own timers) + loading programs, warmup, sampling, posterior predictive and
-   log-likelihood, InferenceData, the draws taken, min bulk / tail ESS, ESS per second of
+   log-likelihood, InferenceData (*pred+idata*: a fresh fit builds them on first use, so
+   ``ladderfit predict`` does not pay it), the draws taken, min bulk / tail ESS, ESS per second of
    warmup + sampling, max R-hat, divergences, leapfrog steps per draw, the largest sampler
-   program kept on disk (MB). Warmup and sampling
+   program kept on disk (MB), and the interpreter's teardown once the child is done (*teardown*:
+   the ``ladderfit`` command skips it, :func:`ladderfit.cli.run`). Warmup and sampling
    are timed as two calls here (NumPyro's ``warmup`` then ``run``); :func:`ladderfit.fit`
    makes one call, which compiles once.
 2. **Commands** in new processes: ``ladderfit predict --target 7B-4T --target 13B-5T`` with an
@@ -116,7 +118,8 @@ def stages(label: str, timings: dict) -> None:
           f"{t2 - t1 - (c_all - c_warm):.1f}", f"{t3 - t2:.1f}", draws.n_draws,
           f"{rep['min_ess_bulk']:.0f}", f"{rep['min_ess_tail']:.0f}", f"{ess / (t2 - t0 - c_all):.0f}",
           f"{rep['max_r_hat']:.3f}", rep["divergences"], f"{steps:.0f}",
-          f"{max((p.stat().st_size for p in kept), default=0) / 1e6:.1f}", flush=True)
+          f"{max((p.stat().st_size for p in kept), default=0) / 1e6:.1f}", f"{time.time():.3f}", flush=True)
+    # then Python's own exit: the parent times the interpreter's teardown from this clock
 
 
 def chain_methods() -> None:
@@ -195,16 +198,19 @@ def main() -> None:
         return scale([int(n) for n in args.scale.split(",")], env)
 
     stage_cache = tempfile.mkdtemp(prefix="ladderfit-jax-cache-")  # cold: empty; warm: filled by cold
-    out = "".join(_run(me + ["--child", "stages", "--label", label], {**env, "JAX_COMPILATION_CACHE_DIR": stage_cache})[2]
-                  for label in ("cold", "warm"))
+    stage_rows = []
+    for label in ("cold", "warm"):
+        text = _run(me + ["--child", "stages", "--label", label], {**env, "JAX_COMPILATION_CACHE_DIR": stage_cache})[2]
+        ended = time.time()  # the child's exit: its last clock to here is the interpreter's teardown
+        row = _rows(text)[0]
+        stage_rows.append(row[:-1] + [f"{ended - float(row[-1]):.1f}"])
     from ladderfit.model.config import FIRST_DRAWS, FitConfig
 
     print(f"1. stages of the default fit (10 tasks, 16 runs, {FitConfig.chains} chains x {FIRST_DRAWS}+ draws, "
           f"{FitConfig.warmup} warmup; warmup and draws run apart, so they draw other numbers than one run), seconds")
     head = ("run", "import", "compile", "warmup", "sampling", "pred+idata", "draws", "ESS bulk", "ESS tail",
-            "ESS/s", "R-hat", "div.", "steps/draw", "program MB")
+            "ESS/s", "R-hat", "div.", "steps/draw", "program MB", "teardown")
     print(" ".join(f"{h:>10}" for h in head))
-    stage_rows = _rows(out)
     for r in stage_rows:
         print(" ".join(f"{v:>10}" for v in r))
 

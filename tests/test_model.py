@@ -119,6 +119,22 @@ def test_predict_table_columns_and_no_nan(sim_fit):
     assert (acc["upper_80"] - acc["lower_80"] > acc["upper_50"] - acc["lower_50"]).all()
 
 
+def test_inference_data_is_built_on_first_use_and_predictions_do_not_wait_for_it(sim):
+    """A fresh fit keeps its draws; predictions read them, and InferenceData (with the posterior
+    predictive and log-likelihood) is built when first asked for: the same predictions either way."""
+    fit = ladderfit.fit(sim.data, model="single_step", seed=0, **FAST)
+    lazy = fit.predict(TARGETS, seed=3)
+    assert fit._idata is None  # predicting built nothing
+    chains, draws, note = fit.n_chains, fit.n_draws, fit.draws_note
+    assert (chains, draws) == (2, 800) and note.startswith("800 draws per chain")
+    idata = fit.idata
+    assert {"posterior", "posterior_predictive", "log_likelihood", "sample_stats"} <= set(idata.groups())
+    assert (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]) == (chains, draws)
+    assert idata.sample_stats.attrs["ladderfit_draws"] == note
+    assert fit.idata is idata and (fit.n_chains, fit.n_draws, fit.draws_note) == (chains, draws, note)
+    pd.testing.assert_frame_equal(fit.predict(TARGETS, seed=3), lazy)
+
+
 def test_interval_wider_for_noisier_task():
     truths = default_truths(2, seed=3)
     from dataclasses import replace

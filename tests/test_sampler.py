@@ -11,6 +11,7 @@ from numpyro import handlers
 
 import ladderfit
 from ladderfit.model import bayes, joint
+from ladderfit.model import draws as draws_module
 from ladderfit.model.config import RETRY_WARMUP_FACTOR, FIRST_DRAWS, FitConfig
 from ladderfit.model.priors import resolve_priors
 from ladderfit.model.simulate import default_truths, simulate_ladder
@@ -200,7 +201,7 @@ def test_run_offsets_integrated_out_give_the_posterior_of_the_drawn_ones(one_tas
         if marginal:  # the offsets from their conditional given each draw, as fit() draws them (the
             # sampler records floor_shift and log_k, drawn through the sigmoid's centre, as deterministic sites)
             latent = {k: v for k, v in draws.items() if k in joint.SAMPLED_SITES}
-            draws["run_effect"] = bayes._run_effect_draws(joint.ladder_model, md, priors, latent, seed=0)["run_effect"]
+            draws["run_effect"] = draws_module._run_effect_draws(joint.ladder_model, md, priors, latent, seed=0)["run_effect"]
         out[marginal] = {k: draws[k].reshape(len(draws[k]), -1) for k in names + ("run_effect",)}
     for k in out[True]:
         for j in range(out[True][k].shape[1]):

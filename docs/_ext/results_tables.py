@@ -332,6 +332,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sbc_run_effects_divergences": ("sbc_run_effects#divergences", {}, ()),
     "noise": ("noise", {}, ()),
     "speed": ("speed", {}, ()),
+    "speed_stages": ("speed#stages", {}, ()),
     "scale": ("scale", {}, ()),
     "far_width": ("far_width", {}, ()),
     "sampler_grid": ("sampler_grid", {}, ()),

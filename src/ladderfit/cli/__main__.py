@@ -1,7 +1,5 @@
 """``python -m ladderfit.cli``: the same as the ``ladderfit`` command."""
 
-import sys
+from . import run
 
-from . import main
-
-sys.exit(main())
+run()

@@ -181,15 +181,15 @@ def _show_warnings(caught: list, source: str) -> None:
 
 def _print_summary(fit, d: dict, targets) -> None:
     """One line on the fit (tasks, runs, seconds, R-hat, ESS, divergences), then the targets."""
-    chains = fit.idata.posterior.sizes["chain"]
+    chains = fit.n_chains
     rhat = "R-hat n/a (1 chain)" if chains < 2 else f"max R-hat {d['max_r_hat']:.3f}"
     print(
         f"fitted {len(fit.tasks)} tasks on {fit.model_data.n_runs} runs in {fit.sampling_seconds:.0f} s: "
         f"{rhat}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
         + ("" if d["converged"] else "  — NOT CONVERGED")
     )
-    if fit.idata.sample_stats.attrs.get("ladderfit_draws"):
-        print(f"{chains} chains, {fit.idata.sample_stats.attrs['ladderfit_draws']}")
+    if fit.draws_note:
+        print(f"{chains} chains, {fit.draws_note}")
     print(targets.to_string(index=False, formatters={"N": "{:.4g}".format, "D": "{:.4g}".format, "flops": "{:.3g}".format}))
     print(format_locations(fit, targets))
     at_chance = format_at_chance(fit)

@@ -10,7 +10,8 @@ warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by n
 (:func:`sample`): 4 x 700 draws after 300 warmup iterations, more only if the ESS or R-hat
 falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
 the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
-``benchmarks/sampler_levers.py --gradient``), and ArviZ is imported while the chains run. With
+``benchmarks/sampler_levers.py --gradient``; the single step's traced without NumPyro's checks,
+:func:`~ladderfit.model.runtime.unchecked`), and ArviZ is imported while the chains run. With
 the persistent compilation cache on (the CLI), the compiled parallel-chain program is kept on
 disk and a later process loads it instead of tracing it (:mod:`.programs`).
 """
@@ -19,54 +20,27 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import jax
 import numpy as np
 import pandas as pd
-from numpyro.infer import MCMC, NUTS, Predictive, init_to_value, log_likelihood
+from numpyro.infer import MCMC, NUTS, init_to_value
 
 from .config import RETRY_WARMUP_FACTOR, FitConfig, show_progress_bar
 from ..data.readers import read_data
 from ..errors import LadderDataError
 from ..io import check_interrupt
-from .diagnostics import ConvergenceReport, check_convergence, warn_if_not_converged
+from .diagnostics import ConvergenceReport, warn_if_not_converged
+from .draws import DIMS, LAW_SITES, Draws, label_points, to_inference_data  # noqa: F401  (re-exported)
 from .inputs import ModelData, build_model_data
-from .joint import (SAMPLED_SITES, SAMPLER_SITES, centre_values, measured_slopes, model_for, run_effect_conditional,
-                    secant_values, single_step_centre_values, single_step_shifts)
+from .joint import (centre_values, measured_slopes, model_for, secant_values, single_step_centre_values,
+                    single_step_shifts)
 from .priors import resolve_priors
 from .programs import CachedChains, program_dir
 from .provenance import data_sha256
-from .runtime import enable_x64, prepare  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
+from .runtime import enable_x64, prepare, unchecked  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
 from .spec import as_spec, check_feature
 
-if TYPE_CHECKING:
-    import arviz as az
-
 __all__ = ["fit", "make_mcmc", "sampler_options", "sample", "sample_converging", "continue_chains", "more_draws", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
-
-DIMS: dict[str, list[str]] = {
-    **{
-        name: ["task"]
-        for name in (
-            "level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "seed_share", "logit_centre",
-            "log_k", "sigma_acc", "noise_ratio", "checkpoint_ratio", "sigma_checkpoint", "floor_shift", "floor", "logit_slope_N",
-            "logit_slope_D", "L_c", "alpha", "beta", "E", "A", "B", "k", "L0",
-        )
-    },
-    "run_z": ["task", "run"],
-    "config_raw": ["replicated_config"],
-    "run_effect": ["task", "run"],
-    "loss_obs": ["step1_point"],
-    "acc_obs": ["checkpoint"],
-    "final_acc_obs": ["step1_point"],
-}  # fmt: skip
-
-
-#: Step-1 sites sampled per law: per task, or once (dim ``law``) when the feature is shared.
-LAW_SITES: tuple[str, ...] = ("level", "slope_N", "slope_D", "alpha_z", "beta_z", "sigma_loss", "seed_share")
-
 
 def select(df: pd.DataFrame, tasks=None, runs=None) -> pd.DataFrame:
     """Keep the named tasks and runs, with a clear error for names not in the data."""
@@ -180,49 +154,6 @@ def _single_step_start(md: ModelData, priors: dict, tau: float) -> dict[str, np.
     }  # fmt: skip
 
 
-@dataclass
-class Draws:
-    """Posterior draws by chain (``{site: (chain, draw, ...)}``) and NUTS's extra fields."""
-
-    samples: dict
-    extra: dict
-    _report: ConvergenceReport | None = field(default=None, repr=False, compare=False)
-    note: str = field(default="", compare=False)  # how many draws were taken, and why
-
-    @classmethod
-    def of(cls, mcmc: MCMC) -> Draws:
-        return cls({k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()},
-                   {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()})
-
-    def __add__(self, other: Draws) -> Draws:
-        """These draws followed by ``other``'s (the same chains, continued)."""
-        def cat(a, b):
-            return {k: np.concatenate([a[k], b[k]], axis=1) for k in a}
-
-        return Draws(cat(self.samples, other.samples), cat(self.extra, other.extra))
-
-    @property
-    def n_draws(self) -> int:
-        return next(iter(self.samples.values())).shape[1]
-
-    def convergence(self, md: ModelData | None = None) -> ConvergenceReport:
-        """:func:`~ladderfit.model.diagnostics.check_convergence` of these draws, without
-        warning; with ``md``, parameters are named by their labels (``sigma_loss[csqa]``), and
-        the report is kept: the same draws are checked once."""
-        if self._report is not None and md is not None:
-            return self._report
-        import arviz as az
-
-        posterior = {k: v for k, v in self.samples.items() if k not in SAMPLER_SITES and v.ndim <= 3}
-        coords, dims = _coords_dims(md) if md is not None else ({}, {})
-        idata = az.from_dict(posterior=posterior, sample_stats={"diverging": self.extra["diverging"]},
-                             coords=coords, dims={k: v for k, v in dims.items() if k in posterior})
-        report = check_convergence(idata, warn=False)
-        if md is not None:
-            self._report = report
-        return report
-
-
 #: NUTS's fields kept beside the draws.
 EXTRA_FIELDS = ("diverging", "num_steps")
 
@@ -242,7 +173,8 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
     ``stop_if_divergent``: no more draws once any transition diverged (a run that will be
     sampled again from the start, :func:`sample_converging`). ``Draws.note`` says how many and why.
     """
-    mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
+    with unchecked(md.structure):
+        mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
     check_interrupt()  # a Ctrl-C that XLA swallowed while compiling or sampling stops the fit here
     _import_while_sampling()
     draws = Draws.of(mcmc)
@@ -273,7 +205,8 @@ def continue_chains(mcmc: MCMC, size: int, md: ModelData, *args, **kwargs) -> Dr
     program for every continuation of that size."""
     mcmc.num_samples = size
     mcmc.post_warmup_state = mcmc.last_state
-    mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
+    with unchecked(md.structure):
+        mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
     check_interrupt()
     return Draws.of(mcmc)
 
@@ -350,120 +283,6 @@ def _chain_method(config: FitConfig) -> str:
     return "sequential"
 
 
-def to_inference_data(draws, md: ModelData, priors: dict, seed: int = 0) -> az.InferenceData:
-    """ArviZ InferenceData with task/run/checkpoint coords and the model's observations.
-
-    ``draws``: the NUTS run (an :class:`~numpyro.infer.MCMC`) or its :class:`Draws`.
-    Groups: posterior, posterior_predictive (``loss_obs``, ``acc_obs``), log_likelihood,
-    observed_data and sample_stats. Predictive and log-likelihood are computed with
-    NumPyro's vectorized :class:`~numpyro.infer.Predictive` and ``log_likelihood``, compiled
-    together as one program.
-    """
-    import arviz as az
-
-    if isinstance(draws, MCMC):
-        draws = Draws.of(draws)
-    samples = {k: v for k, v in draws.samples.items() if k not in SAMPLER_SITES}
-    chains = next(iter(samples.values())).shape[0]
-    flat = {k: np.asarray(v).reshape((-1,) + v.shape[2:]) for k, v in samples.items()}
-    latent = {k: v for k, v in flat.items() if k in SAMPLED_SITES}
-
-    def by_chain(d):
-        return {k: np.asarray(v).reshape((chains, -1) + np.shape(v)[1:]) for k, v in d.items()}
-
-    model = model_for(md.structure)
-    if md.spec.run_effects and "run_z" not in latent:  # integrated out by NUTS: drawn given each draw
-        offsets = _run_effect_draws(model, md, priors, latent, seed)
-        latent["run_z"] = offsets["run_z"]
-        samples = {**samples, **by_chain(offsets)}
-    single = md.structure == "single_step"
-    obs_sites = ["final_acc_obs"] if single else ["loss_obs", "acc_obs"]
-
-    @jax.jit
-    def replicate(key, latent):  # one program (persistently cached), not op by op
-        pp = Predictive(model, posterior_samples=latent, return_sites=obs_sites)(key, md, priors, observe=False)
-        return pp, log_likelihood(model, latent, md, priors)
-
-    pp, ll = replicate(jax.random.PRNGKey(seed + 7), latent)
-    extra = draws.extra
-    stats = {
-        "diverging": np.asarray(extra["diverging"]),
-        "n_steps": np.asarray(extra["num_steps"]),
-        "tree_depth": np.log2(np.asarray(extra["num_steps"]) + 1).astype(int),
-    }
-    coords, dims = _coords_dims(md)
-    idata = az.from_dict(
-        posterior={k: np.asarray(v) for k, v in samples.items()},
-        posterior_predictive=by_chain(pp),
-        log_likelihood=by_chain(ll),
-        observed_data=(
-            {"final_acc_obs": md.s1_acc}
-            if single
-            else {"loss_obs": np.log(md.s1_loss), "acc_obs": md.s2_acc}
-        ),
-        sample_stats=stats,
-        coords=coords,
-        dims=dims,
-    )
-    if getattr(draws, "note", ""):
-        idata.sample_stats.attrs["ladderfit_draws"] = draws.note
-    return label_points(idata, md, ("observed_data", "posterior_predictive", "log_likelihood"))
-
-
-def _run_effect_draws(model, md: ModelData, priors: dict, latent: dict, seed: int) -> dict:
-    """Posterior draws of the runs' offsets (``run_effect``, ``run_z``), which NUTS integrated
-    out: from their normal conditional given each draw (:func:`~ladderfit.model.joint.run_effect_conditional`)."""
-    T = md.n_tasks
-    valid = md.s2_grid()[0] >= 0
-    obs = md.s2_by_task(md.s2_acc, np.full(T, 0.5))
-
-    @jax.jit
-    def draw(key, latent):
-        k_model, k_offsets = jax.random.split(key)
-        got = Predictive(model, posterior_samples=latent, return_sites=["step2_curve", "step2_var", "sigma_acc"])(
-            k_model, md, priors)
-        var = jax.numpy.where(valid, got["step2_var"], jax.numpy.inf)
-        nu = run_effect_conditional(k_offsets, obs - got["step2_curve"], var, md.s2_runs_onehot(), got["sigma_acc"])
-        return {"run_effect": nu, "run_z": nu / got["sigma_acc"][..., None]}
-
-    return {k: np.asarray(v) for k, v in draw(jax.random.PRNGKey(seed + 11), latent).items()}
-
-
-def _coords_dims(md: ModelData) -> tuple[dict, dict]:
-    """InferenceData's coords and dims for the sites of the model of ``md``."""
-    dims, coords = dict(DIMS), {}
-    if md.shared_feature:  # one step-1 law for all tasks
-        dims.update({name: ["law"] for name in LAW_SITES})
-        coords["law"] = [md.feature]
-    coords |= {
-        "task": md.tasks,
-        "run": md.runs,
-        "step1_point": np.arange(len(md.s1_task)),
-        "checkpoint": np.arange(len(md.s2_task)),
-        "replicated_config": np.arange(md.n_replicated),
-    }
-    return coords, dims
-
-
-def label_points(idata: az.InferenceData, md: ModelData, groups) -> az.InferenceData:
-    """Give the point dims of ``groups`` their labels: ``step1_task``/``step1_run`` on
-    ``step1_point`` and ``checkpoint_task``/``checkpoint_run``/``checkpoint_step`` on
-    ``checkpoint`` (where a group has that dim)."""
-    tasks, runs = np.array(md.tasks), np.array(md.runs)
-    point_coords = {
-        "step1_point": {"step1_task": tasks[md.s1_task], "step1_run": runs[md.s1_run]},
-        "checkpoint": {"checkpoint_task": tasks[md.s2_task], "checkpoint_run": runs[md.s2_run],
-                       "checkpoint_step": md.s2_step},
-    }  # fmt: skip
-    for group in groups:
-        ds = idata[group]
-        for dim, cs in point_coords.items():
-            if dim in ds.dims:
-                ds = ds.assign_coords({k: (dim, v) for k, v in cs.items()})
-        setattr(idata, group, ds)
-    return idata
-
-
 def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model=None, **options) -> "LadderFit":  # noqa: F821
     """Fit the joint two-step model to a ladder with NUTS (or the paper's least squares).
 
@@ -491,8 +310,9 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
 
     Returns
     -------
-    LadderFit holding the InferenceData (posterior, posterior_predictive, observed_data,
-    log_likelihood, sample_stats, constant_data) and the config. Warns with
+    LadderFit holding the draws and the config; its InferenceData (posterior,
+    posterior_predictive, observed_data, log_likelihood, sample_stats) is built on first use of
+    ``fit.idata``: predictions do not wait for it. Warns with
     :class:`~ladderfit.model.diagnostics.ConvergenceWarning` if the sampler did not converge.
     """
     if "variant" in options:
@@ -520,12 +340,11 @@ def fit(data=None, config: FitConfig | None = None, method: str = "bayes", model
     start = time.perf_counter()
     config, draws = sample_converging(md, priors, config)
     seconds = time.perf_counter() - start
-    idata = to_inference_data(draws, md, priors, config.seed)
     report = draws.convergence(md)  # what check_convergence(idata) gives, computed once
     warn_if_not_converged(report)
     from .results import LadderFit  # imported while the chains ran (_import_while_sampling)
 
-    return LadderFit(idata=idata, config=config, model_data=md, priors=priors, diagnostics=report,
+    return LadderFit(draws=draws, config=config, model_data=md, priors=priors, diagnostics=report,
                      sampling_seconds=seconds, data_sha256=data_sha256(df))
 
 

@@ -76,7 +76,7 @@ class FitConfig:
         Fewer than 300 warmup iterations is not faster: on the bundled ladder 250, 200 and
         150 left the mass matrix unadapted, with several times the leapfrog steps per draw and
         the wall time (``benchmarks/sampler_levers.py``, ``results/sampler_levers.json``).
-        ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 500
+        ``draws`` per chain: a number, exactly; ``None`` (the default) by need: 700
         (:data:`FIRST_DRAWS`), then more, as the ESS so far projects, while the bulk or tail
         ESS of a parameter is below ``ess_target`` or its R-hat above 1.01, up to
         ``max_draws`` per chain (:func:`ladderfit.model.bayes.sample`).

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import arviz as az
@@ -18,10 +18,12 @@ from numpyro.infer import Predictive
 
 from .config import FitConfig
 from .diagnostics import PARAMETERS, ConvergenceReport, check_convergence
+from .draws import Draws, to_inference_data
 from .inputs import ModelData
-from .joint import SAMPLED_SITES, model_for
+from .joint import SAMPLED_SITES, SAMPLER_SITES, model_for
 from .priors import DEFAULT_PRIORS, DISCREPANCY_PRIORS, resolve_priors
 from .provenance import DATA_HASH_DESCRIPTION, library_versions
+from .runtime import unchecked
 from .spec import as_spec
 from ..data.targets import as_targets
 
@@ -49,14 +51,17 @@ def interval_columns(samples: np.ndarray, levels=(50, 90, 95), axis: int = 0) ->
     return out
 
 
-@dataclass
+@dataclass(init=False)
 class LadderFit:
     """The result of :func:`ladderfit.fit`.
 
     Attributes
     ----------
     idata : arviz.InferenceData with dims ``task``, ``run``, ``step1_point``, ``checkpoint``
-        (and ``target`` in the ``predictions`` groups once :meth:`add_predictions` ran).
+        (and ``target`` in the ``predictions`` groups once :meth:`add_predictions` ran). A fresh
+        fit builds it on first use from its draws (the posterior predictive and the pointwise
+        log-likelihood are computed then): predictions at targets (:meth:`predict`, ``ladderfit
+        predict``) need neither and do not wait for them.
     config : the :class:`~ladderfit.model.config.FitConfig` used.
     model_data : the arrays the model saw.
     diagnostics : R-hat, ESS and divergences (:class:`ConvergenceReport`).
@@ -66,14 +71,49 @@ class LadderFit:
         (:func:`~ladderfit.model.provenance.library_versions`).
     """
 
-    idata: az.InferenceData
     config: FitConfig
     model_data: ModelData
     priors: dict
     diagnostics: ConvergenceReport
-    sampling_seconds: float = float("nan")
-    data_sha256: str | None = None
-    versions: dict = field(default_factory=library_versions)
+    sampling_seconds: float
+    data_sha256: str | None
+    versions: dict
+
+    def __init__(self, idata: az.InferenceData | None = None, config: FitConfig | None = None,
+                 model_data: ModelData | None = None, priors: dict | None = None,
+                 diagnostics: ConvergenceReport | None = None, sampling_seconds: float = float("nan"),
+                 data_sha256: str | None = None, versions: dict | None = None, *, draws: Draws | None = None):
+        """``idata`` (a loaded fit) or ``draws`` (a fresh one's :class:`~ladderfit.model.draws.Draws`,
+        turned into :attr:`idata` when it is first used)."""
+        if (idata is None) == (draws is None):
+            raise TypeError("LadderFit needs either idata or draws")
+        self._idata, self._draws = idata, draws
+        self.config, self.model_data, self.priors, self.diagnostics = config, model_data, priors, diagnostics
+        self.sampling_seconds, self.data_sha256 = sampling_seconds, data_sha256
+        self.versions = library_versions() if versions is None else versions
+
+    @property
+    def idata(self) -> az.InferenceData:
+        if self._idata is None:
+            self._idata = to_inference_data(self._draws, self.model_data, self.priors, self.config.seed)
+            self._draws = None  # the posterior lives in idata now
+        return self._idata
+
+    @property
+    def n_chains(self) -> int:
+        return self._draws.n_chains if self._draws is not None else int(self.idata.posterior.sizes["chain"])
+
+    @property
+    def n_draws(self) -> int:
+        """Draws per chain."""
+        return self._draws.n_draws if self._draws is not None else int(self.idata.posterior.sizes["draw"])
+
+    @property
+    def draws_note(self) -> str:
+        """How many draws per chain were taken, and why (empty for fits saved without it)."""
+        if self._draws is not None:
+            return self._draws.note
+        return str(self.idata.sample_stats.attrs.get("ladderfit_draws", ""))
 
     @property
     def tasks(self) -> list[str]:
@@ -84,11 +124,10 @@ class LadderFit:
         return self.diagnostics.converged
 
     def __repr__(self) -> str:
-        p = self.idata.posterior
         d = self.diagnostics.as_dict()
         return (
             f"<LadderFit: {len(self.tasks)} tasks, {self.model_data.n_runs} runs, "
-            f"{p.sizes['chain']} chains x {p.sizes['draw']} draws; max R-hat {d['max_r_hat']:.3f}, "
+            f"{self.n_chains} chains x {self.n_draws} draws; max R-hat {d['max_r_hat']:.3f}, "
             f"min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences>"
         )
 
@@ -115,7 +154,7 @@ class LadderFit:
             "priors": {k: [v[0], list(v[1])] for k, v in self.priors.items()},
             "sampler": {
                 "chains": c.chains, "warmup": c.warmup, "draws": c.draws, "seed": c.seed,
-                "draws_taken": int(self.idata.posterior.sizes["draw"]), "ess_target": c.ess_target,
+                "draws_taken": self.n_draws, "ess_target": c.ess_target,
                 "max_draws": c.max_draws, "chain_method": c.chain_method, "target_accept": c.target_accept,
                 "retry_target_accept": c.retry_target_accept,
                 "max_tree_depth": c.max_tree_depth, "warmup_tree_depth": c.warmup_tree_depth,
@@ -154,13 +193,12 @@ class LadderFit:
         ``median_mcse`` and ``lower_L``, ``lower_L_mcse``, ``upper_L``, ``upper_L_mcse`` for
         each level L.
         """
-        if targets is None and "predictions" in self.idata.groups():
-            preds = self.idata.predictions
+        if targets is None and self._idata is not None and "predictions" in self._idata.groups():
+            preds = self._idata.predictions
         else:
             tg = as_targets(targets)
             draws = self.predictive_draws(tg, seed=seed, discrepancy=discrepancy)
-            post = self.idata.posterior
-            shape = (post.sizes["chain"], post.sizes["draw"])
+            shape = (self.n_chains, self.n_draws)
             preds = xr.Dataset(
                 {k: (("chain", "draw", "target", "task"), draws[k].reshape(shape + draws[k].shape[1:]))
                  for k in ("task_loss", "accuracy") if k in draws},
@@ -186,6 +224,10 @@ class LadderFit:
 
     # ------------------------------------------------------------------ prediction
     def _posterior_samples(self) -> dict[str, np.ndarray]:
+        """The latent sites' draws, chains one after another: ``{site: (chain * draw, ...)}``."""
+        if self._draws is not None and not self.model_data.spec.run_effects:  # (runs' offsets: drawn for idata)
+            return {k: v.reshape((-1,) + v.shape[2:]) for k, v in self._draws.samples.items()
+                    if k in SAMPLED_SITES and k not in SAMPLER_SITES}
         post = self.idata.posterior
         sampled = [v for v in post.data_vars if v in SAMPLED_SITES]
         return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).values for v in sampled}
@@ -343,7 +385,8 @@ class LadderFit:
         if discrepancy is not None:
             priors = resolve_priors({**{k: v for k, v in self.priors.items() if k in DEFAULT_PRIORS},
                                      **discrepancy_priors(discrepancy)})
-        out = pred(jax.random.PRNGKey(seed), self.model_data, priors, target_x=x, target_z=z)
+        with unchecked(self.model_data.structure):
+            out = pred(jax.random.PRNGKey(seed), self.model_data, priors, target_x=x, target_z=z)
         names = {"target_loss": "task_loss", "target_accuracy": "accuracy",
                  "target_loss_mean": "task_loss_mean", "target_accuracy_mean": "accuracy_mean",
                  "target_logit": "logit", "target_discrepancy": "discrepancy_draw",

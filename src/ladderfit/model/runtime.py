@@ -14,11 +14,13 @@ take a notebook's state with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import jax
 
-__all__ = ["CACHE_DIR", "prepare", "enable_x64", "host_devices", "compilation_cache", "cache_allowed"]
+__all__ = ["CACHE_DIR", "prepare", "enable_x64", "host_devices", "compilation_cache", "cache_allowed", "unchecked",
+           "UNCHECKED_STRUCTURES"]
 
 #: Where compiled programs are kept between processes (``LADDERFIT_COMPILATION_CACHE=0``: not at all).
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
@@ -37,6 +39,25 @@ def enable_x64() -> None:
     small differences of task loss between rungs)."""
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
+
+
+#: Structures whose programs (the sampler's, the predictive's, the log-likelihood's) are traced
+#: without NumPyro's argument and support checks (:func:`unchecked`).
+UNCHECKED_STRUCTURES: frozenset[str] = frozenset({"single_step"})
+
+
+def unchecked(structure: str):
+    """A context in which NumPyro builds the distributions of ``structure``'s model without
+    checking arguments and support (:func:`numpyro.validation_enabled`, on by default), for the
+    structures of :data:`UNCHECKED_STRUCTURES`; a no-op for the others. ladderfit checks the data
+    before a fit, every latent is drawn inside its support, and a non-finite density is a
+    divergent transition either way. The checks were a fifth of the single step's
+    value-and-gradient program (its operations); without them it compiled about a fifth faster
+    and ran faster. The two steps' ran slower without them (XLA fuses their grids otherwise),
+    so they keep them (``benchmarks/sampler_levers.py --unchecked``)."""
+    import numpyro
+
+    return numpyro.validation_enabled(False) if structure in UNCHECKED_STRUCTURES else contextlib.nullcontext()
 
 
 def host_devices(n: int) -> bool:
