@@ -125,6 +125,9 @@ def test_inference_data_is_built_on_first_use_and_predictions_do_not_wait_for_it
     fit = ladderfit.fit(sim.data, model="single_step", seed=0, **FAST)
     lazy = fit.predict(TARGETS, seed=3)
     assert fit._idata is None  # predicting built nothing
+    pd.testing.assert_frame_equal(fit.predict(TARGETS, seed=3), lazy)  # the same program again
+    fit.predict(TARGETS.iloc[:1], seed=3)
+    assert len(fit._predictors) == 2  # one compiled predictive per set of targets
     chains, draws, note = fit.n_chains, fit.n_draws, fit.draws_note
     assert (chains, draws) == (2, 800) and note.startswith("800 draws per chain")
     idata = fit.idata
