@@ -34,7 +34,7 @@ as ``first_draws`` (per ladder, seed and number of draws), ``first_draws_met``,
 ``first_draws_cost`` and ``first_draws_best``;
 ``--first-draws`` alone writes the first-draws table to ``results/first_draws.json``.
 
-``--gradient`` (``--unchecked``: its last table alone): microseconds per value-and-gradient of the step-2 likelihood on the bundled
+``--gradient`` (``--unchecked``: its last table alone, written to ``results/unchecked.json``): microseconds per value-and-gradient of the step-2 likelihood on the bundled
 ladder (2,910 checkpoints): each per-task parameter gathered per checkpoint (v0.1); computed on
 the (task, checkpoint) grid and read out per checkpoint; the grid summed with its padding
 masked (what NUTS now uses), in float64 and with the terms in float32; and of the whole
@@ -86,7 +86,11 @@ def main() -> None:
     if args.gradient:
         return gradient()
     if args.unchecked:
-        return unchecked_cost()
+        from results_io import write_results
+
+        write_results("unchecked", {"settings": {}, "summary": unchecked_cost(),
+                                    "script": "benchmarks/sampler_levers.py --unchecked"})
+        return
     summary = [] if args.first_draws else levers(rows, args.seed)
     first = first_draws_table(args.seeds, model=args.model)
     from results_io import write_results
@@ -180,7 +184,7 @@ def gradient(n: int = 5000) -> None:
     unchecked_cost()
 
 
-def unchecked_cost() -> None:
+def unchecked_cost() -> list[dict]:
     """The single and the two steps' potentials in NUTS's geometry (float32 terms) with NumPyro's
     argument and support checks on and off (the sampler's: :func:`ladderfit.model.runtime.unchecked`): operations of its value-and-gradient program, seconds to compile it alone, microseconds per
     evaluation, and the value (the same)."""
@@ -197,6 +201,7 @@ def unchecked_cost() -> None:
 
     print("the potential (NUTS's geometry, float32 terms), NumPyro's checks on and off:")
     print(f"  {'model, checks':<34}{'ops':>6}{'compile s':>11}{'us':>8}  value")
+    rows = []
     for structure in ("single_step", "two_step"):
         config = FitConfig(model=structure)
         md = bayes.build_model_data(bayes._ladder_data(None), config.model, config.preprocessing)
@@ -215,6 +220,9 @@ def unchecked_cost() -> None:
                 us = timed_value_and_grad(pe, z0)
                 value = float(jax.jit(pe)(z0))
             print(f"  {structure + ', ' + label:<34}{ops:>6}{seconds:>11.2f}{us:>8.1f}  {value:.6f}")
+            rows.append({"model": structure, "checks": label, "operations": ops, "compile_seconds": round(seconds, 2),
+                         "microseconds": round(us, 1), "value": round(value, 6)})
+    return rows
 
 
 def timed_value_and_grad(f, x0, n: int = 5000) -> float:

@@ -32,7 +32,11 @@ FIT = textwrap.dedent("""
     fit = ladderfit.fit(tasks=tasks, chains=2, warmup=150, draws=100, progress_bar=False)
     post = fit.idata.posterior
     draws = programs.digest({k: np.asarray(post[k]) for k in sorted(post.data_vars)})
-    print(json.dumps({**programs.COUNTS, "draws": draws}))
+    counts = dict(programs.COUNTS)
+    pred = fit.predict(["7B-4T"], seed=1)  # the posterior predictive at targets: a program too
+    predicted = {k: programs.COUNTS[k] - counts[k] for k in ("loaded", "stored", "compiled")}
+    print(json.dumps({**counts, "draws": draws, "predicted": predicted,
+                      "prediction": programs.digest(pred.select_dtypes("number").to_numpy())}))
 """)
 
 
@@ -55,21 +59,24 @@ def test_a_later_process_loads_the_program_and_draws_the_same_numbers(tmp_path):
     cache = tmp_path / "jax"
     first = _fit(str(cache))
     assert (first["stored"], first["loaded"]) == (1, 0)
-    assert len(_programs(cache)) == 1
+    assert first["predicted"] == {"loaded": 0, "stored": 1, "compiled": 1}
+    assert [p.name.split("-")[0] for p in _programs(cache)] == ["nuts", "predictive"]
     second = _fit(str(cache))
     assert (second["compiled"], second["loaded"]) == (0, 1)  # no tracing, no compilation
-    assert second["draws"] == first["draws"]
-    # NumPyro's own pmap, nothing kept: the same draws too
+    assert second["predicted"] == {"loaded": 1, "stored": 0, "compiled": 0}
+    assert second["draws"] == first["draws"] and second["prediction"] == first["prediction"]
+    # NumPyro's own pmap and JAX's jit, nothing kept: the same draws and predictions too
     plain = _fit(str(tmp_path / "off"), LADDERFIT_COMPILATION_CACHE="0")
     assert plain["loaded"] == plain["stored"] == 0 and not _programs(tmp_path / "off")
-    assert plain["draws"] == first["draws"]
+    assert plain["predicted"] == {"loaded": 0, "stored": 0, "compiled": 0}
+    assert plain["draws"] == first["draws"] and plain["prediction"] == first["prediction"]
     # a broken file is compiled anew and replaced, with the same draws
     _programs(cache)[0].write_bytes(b"not a program")
     again = _fit(str(cache))
     assert (again["loaded"], again["stored"]) == (0, 1) and again["draws"] == first["draws"]
-    # other data: another program
+    # other data: another program (and another predictive)
     other = _fit(str(cache), tasks="arc_easy,piqa")
-    assert other["stored"] == 1 and len(_programs(cache)) == 2 and other["draws"] != first["draws"]
+    assert other["stored"] == 1 and len(_programs(cache)) == 4 and other["draws"] != first["draws"]
 
 
 @pytest.fixture(scope="module")

@@ -338,6 +338,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sampler_grid": ("sampler_grid", {}, ()),
     "sampler_grid_target_accept": ("sampler_grid_target_accept", {}, ("file", "commit", "model")),  # the caption names them
     "sampler_levers": ("sampler_levers", {}, ()),
+    "unchecked": ("unchecked", {}, ()),
     "gpu_check": ("gpu_check", {}, ()),
     "gpu_check_agreement": ("gpu_check#agreement", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),

@@ -173,7 +173,7 @@ def sample(mcmc: MCMC, config: FitConfig, md: ModelData, *args, stop_if_divergen
     ``stop_if_divergent``: no more draws once any transition diverged (a run that will be
     sampled again from the start, :func:`sample_converging`). ``Draws.note`` says how many and why.
     """
-    with unchecked(md.structure):
+    with unchecked(getattr(md, "structure", None)):  # (md None: a scripted sampler in tests)
         mcmc.run(jax.random.PRNGKey(config.seed), md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
     check_interrupt()  # a Ctrl-C that XLA swallowed while compiling or sampling stops the fit here
     _import_while_sampling()
@@ -205,7 +205,7 @@ def continue_chains(mcmc: MCMC, size: int, md: ModelData, *args, **kwargs) -> Dr
     program for every continuation of that size."""
     mcmc.num_samples = size
     mcmc.post_warmup_state = mcmc.last_state
-    with unchecked(md.structure):
+    with unchecked(getattr(md, "structure", None)):
         mcmc.run(mcmc.post_warmup_state.rng_key, md, *args, extra_fields=EXTRA_FIELDS, **kwargs)
     check_interrupt()
     return Draws.of(mcmc)

@@ -38,7 +38,7 @@ import numpy as np
 
 from .runtime import cache_allowed
 
-__all__ = ["digest", "source_digest", "machine_digest", "program_dir", "CachedChains", "COUNTS"]
+__all__ = ["digest", "source_digest", "machine_digest", "program_dir", "CachedChains", "CachedProgram", "COUNTS"]
 
 #: Subfolder of the compilation cache's folder that holds the sampler's programs.
 PROGRAMS = "ladderfit-programs"
@@ -162,10 +162,7 @@ class CachedChains:
                 compiled = self._load(path, map_args)
             if compiled is None:
                 compiled = self._compile_and_store(fn, map_args, path)
-            _IN_MEMORY.pop(path, None)
-            _IN_MEMORY[path] = compiled
-            while len(_IN_MEMORY) > _IN_MEMORY_MAX:
-                _IN_MEMORY.pop(next(iter(_IN_MEMORY)))
+            _remember(path, compiled)
             return compiled(map_args)
 
         return run
@@ -185,44 +182,91 @@ class CachedChains:
         return self.directory / f"nuts-{key[:40]}.jaxprog"
 
     def _load(self, path: Path, map_args):
-        from jax.experimental.serialize_executable import deserialize_and_load
-
-        if not path.is_file():
-            return None
-        start = time.perf_counter()
-        try:
-            with open(path, "rb") as f:
-                payload, in_tree, out_tree = pickle.load(f)
-            compiled = deserialize_and_load(payload, in_tree, out_tree)
-        except Exception:  # noqa: BLE001 (a broken or foreign file: compile anew and replace it)
-            return None
-        if in_tree != jax.tree.structure(((map_args,), {})):
-            return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # recently used: kept longest (_evict)
-        COUNTS["loaded"] += 1
-        COUNTS["load_seconds"] += time.perf_counter() - start
-        return compiled
+        return _load(path, (map_args,))
 
     def _compile_and_store(self, fn, map_args, path: Path):
-        from jax.experimental.serialize_executable import serialize
+        return _compile_and_store(jax.pmap(fn).lower(map_args), path)
 
-        compiled, fresh = _compile_fresh(jax.pmap(fn).lower(map_args))
-        COUNTS["compiled"] += 1
-        if fresh:  # an executable read from JAX's own cache does not serialize whole on the CPU
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            try:
-                payload, in_tree, out_tree = serialize(compiled)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(tmp, "wb") as f:
-                    pickle.dump((payload, in_tree, out_tree), f)
-                os.replace(tmp, path)  # whole or not at all
-                COUNTS["stored"] += 1
-                _evict(path.parent)
-            except Exception:  # noqa: BLE001 (not kept: the fit goes on with the program it has)
-                with contextlib.suppress(OSError):
-                    tmp.unlink(missing_ok=True)
-        return compiled
+
+class CachedProgram:
+    """``jax.jit(fn)`` whose compiled program is kept in :func:`program_dir` as the sampler's is,
+    under a key of ``inputs`` (what ``fn`` closes over: data, priors, settings, digested) and the
+    arguments' shapes and types, computed without tracing: a later process loads the program
+    instead of tracing, lowering and compiling it. Without the cache (off, or keys that cannot
+    be computed) it is ``jax.jit(fn)``."""
+
+    def __init__(self, fn, inputs, name: str):
+        self.fn, self.inputs, self.name = fn, inputs, name
+        self.jitted = jax.jit(fn)
+
+    def __call__(self, *args):
+        directory = program_dir()
+        if directory is None:
+            return self.jitted(*args)
+        try:
+            shapes = jax.tree.map(lambda x: (np.shape(x), np.result_type(x).str), args)
+            key = digest((machine_digest(), self.name, self.inputs, str(jax.tree.structure(args)), jax.tree.leaves(shapes)))
+        except TypeError:
+            COUNTS["unkeyed"] += 1
+            return self.jitted(*args)
+        path = directory / f"{self.name}-{key[:40]}.jaxprog"
+        compiled = (_IN_MEMORY.get(path) or _load(path, args, jax.devices()[:1])  # jit's default device
+                    or _compile_and_store(self.jitted.lower(*args), path))
+        _remember(path, compiled)
+        return compiled(*args)
+
+
+def _remember(path: Path, compiled) -> None:
+    """Keep ``compiled`` in this process, the most recent last, at most :data:`_IN_MEMORY_MAX`."""
+    _IN_MEMORY.pop(path, None)
+    _IN_MEMORY[path] = compiled
+    while len(_IN_MEMORY) > _IN_MEMORY_MAX:
+        _IN_MEMORY.pop(next(iter(_IN_MEMORY)))
+
+
+def _load(path: Path, args: tuple, devices=None):
+    """The program kept at ``path``, loaded onto ``devices`` (default: all, as a parallel-chain
+    program runs), if it exists, reads and takes ``args``; else None."""
+    from jax.experimental.serialize_executable import deserialize_and_load
+
+    if not path.is_file():
+        return None
+    start = time.perf_counter()
+    try:
+        with open(path, "rb") as f:
+            payload, in_tree, out_tree = pickle.load(f)
+        compiled = deserialize_and_load(payload, in_tree, out_tree, execution_devices=devices)
+    except Exception:  # noqa: BLE001 (a broken or foreign file: compile anew and replace it)
+        return None
+    if in_tree != jax.tree.structure((tuple(args), {})):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: kept longest (_evict)
+    COUNTS["loaded"] += 1
+    COUNTS["load_seconds"] += time.perf_counter() - start
+    return compiled
+
+
+def _compile_and_store(lowered, path: Path):
+    """Compile ``lowered`` and write the program to ``path`` (whole or not at all)."""
+    from jax.experimental.serialize_executable import serialize
+
+    compiled, fresh = _compile_fresh(lowered)
+    COUNTS["compiled"] += 1
+    if fresh:  # an executable read from JAX's own cache does not serialize whole on the CPU
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            payload, in_tree, out_tree = serialize(compiled)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                pickle.dump((payload, in_tree, out_tree), f)
+            os.replace(tmp, path)  # whole or not at all
+            COUNTS["stored"] += 1
+            _evict(path.parent)
+        except Exception:  # noqa: BLE001 (not kept: the fit goes on with the program it has)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+    return compiled
 
 
 def _evict(folder: Path, keep: int | None = None) -> None:
