@@ -19,9 +19,9 @@ __all__ = ["FitConfig", "FIRST_DRAWS", "RETRY_TARGET_ACCEPT", "RETRY_WARMUP_FACT
 #: each bundled ladder (``benchmarks/sampler_levers.py --first-draws``,
 #: ``results/first_draws.json``). A fit that misses the goals (R-hat <= 1.01 unrounded, bulk
 #: and tail ESS >= 400) continues, and its first continuation compiles a second program, about
-#: 4 s there, against about 0.4 s for 200 more draws up front. With the single step's exponent
-#: prior, the first 500 met the goals on 6 of OLMo's 8 seeds and 4 of Pythia's, the first 700 on
-#: 8 and 7: 700 cost 1.8 s of drawing per fit on average, 500 cost 2.9 s.
+#: 4-4.5 s there, against about 0.4 s for 200 more draws up front. The first 500 met the goals
+#: on 7 of OLMo's 8 seeds and 6 of Pythia's, the first 700 on all: 700 cost 1.5 s of drawing per
+#: fit on average, 600 1.6 s, 500 2.0 s.
 FIRST_DRAWS = 700
 #: A fit with divergent transitions at ``target_accept`` is warmed up and sampled again, from the
 #: start with the same seed, at this step-size target (smaller steps): on the bundled ladders'

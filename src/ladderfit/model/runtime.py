@@ -53,8 +53,8 @@ def unchecked(structure: str):
     before a fit, every latent is drawn inside its support, and a non-finite density is a
     divergent transition either way. The checks were a fifth of the single step's
     value-and-gradient program (its operations); without them it compiled about a fifth faster
-    and ran faster. The two steps' ran slower without them (XLA fuses their grids otherwise),
-    so they keep them (``benchmarks/sampler_levers.py --unchecked``)."""
+    and ran faster. The two steps' ran no faster without them, so they keep them
+    (``benchmarks/sampler_levers.py --unchecked``, ``results/unchecked.json``)."""
     import numpyro
 
     return numpyro.validation_enabled(False) if structure in UNCHECKED_STRUCTURES else contextlib.nullcontext()
