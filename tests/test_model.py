@@ -119,10 +119,12 @@ def test_predict_table_columns_and_no_nan(sim_fit):
     assert (acc["upper_80"] - acc["lower_80"] > acc["upper_50"] - acc["lower_50"]).all()
 
 
-def test_inference_data_is_built_on_first_use_and_predictions_do_not_wait_for_it(sim):
+@pytest.mark.parametrize("model", ["single_step", "two_step+run_effects"])
+def test_inference_data_is_built_on_first_use_and_predictions_do_not_wait_for_it(sim, model):
     """A fresh fit keeps its draws; predictions read them, and InferenceData (with the posterior
-    predictive and log-likelihood) is built when first asked for: the same predictions either way."""
-    fit = ladderfit.fit(sim.data, model="single_step", seed=0, **FAST)
+    predictive and log-likelihood, and the runs' offsets of run effects) is built when first asked
+    for: the same predictions either way."""
+    fit = ladderfit.fit(sim.data, model=model, seed=0, **FAST)
     lazy = fit.predict(TARGETS, seed=3)
     assert fit._idata is None  # predicting built nothing
     pd.testing.assert_frame_equal(fit.predict(TARGETS, seed=3), lazy)  # the same program again

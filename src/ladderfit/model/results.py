@@ -225,12 +225,14 @@ class LadderFit:
 
     # ------------------------------------------------------------------ prediction
     def _posterior_samples(self) -> dict[str, np.ndarray]:
-        """The latent sites' draws, chains one after another: ``{site: (chain * draw, ...)}``."""
-        if self._draws is not None and not self.model_data.spec.run_effects:  # (runs' offsets: drawn for idata)
+        """The latent sites' draws, chains one after another: ``{site: (chain * draw, ...)}``.
+        Without the ladder's run offsets (run effects' ``run_z``, drawn for :attr:`idata` only):
+        a prediction is of a new run, which reads none of them."""
+        if self._draws is not None:
             return {k: v.reshape((-1,) + v.shape[2:]) for k, v in self._draws.samples.items()
                     if k in SAMPLED_SITES and k not in SAMPLER_SITES}
         post = self.idata.posterior
-        sampled = [v for v in post.data_vars if v in SAMPLED_SITES]
+        sampled = [v for v in post.data_vars if v in SAMPLED_SITES and v != "run_z"]
         return {v: post[v].stack(sample=("chain", "draw")).transpose("sample", ...).values for v in sampled}
 
     def predict(self, targets=None, levels=(50, 90, 95), seed: int | None = None, discrepancy=None,
