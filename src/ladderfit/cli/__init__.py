@@ -179,7 +179,8 @@ def run() -> None:
 
     The output is flushed and the exit handlers run (``atexit``: JAX's, logging's, temporary
     files'), but the interpreter's teardown is skipped: freeing every module and JAX's CPU
-    devices one by one took 0.4 s of each command, after its last line (``benchmarks/speed.py``).
+    devices one by one took about half a second of each command, after its last line (the
+    *teardown* of ``benchmarks/speed.py``'s stage table).
     From Python, call :func:`main`, which returns the exit status and leaves the process alone."""
     import atexit
 
