@@ -172,6 +172,12 @@ def scale(sizes: list[int], env: dict) -> None:
     write_results("scale", {"settings": {"tasks": sizes, "runs": 16}, "summary": summary})
 
 
+def _fitted_line(text: str) -> str:
+    """``ladderfit predict``'s fit line, with a note where the fit did not converge."""
+    fitted = next((line for line in text.splitlines() if line.startswith("fitted")), "")
+    return fitted + ("" if "NOT converge" not in text else " (did NOT converge: exit status 3)")
+
+
 def _fit_seconds(text: str) -> float:
     """The fit's seconds in ``ladderfit predict``'s output (``fitted ... in S s: ...``)."""
     import re
@@ -248,8 +254,7 @@ def main() -> None:
     for i, name in enumerate(("cold predict", "second predict")):
         walls = [pair[i][0] for pair in pairs]
         text = pairs[-1][i][2]
-        fitted = next((line for line in text.splitlines() if line.startswith("fitted")), "")
-        fitted += "" if "NOT converge" not in text else " (did NOT converge: exit status 3)"
+        fitted = _fitted_line(text)
         results.append((name, float(np.median(walls)), max(pair[i][1] for pair in pairs), fitted))
         print(f"{name:<32} {results[-1][1]:6.1f} s (goal <= {GOALS[name]:.0f}; median of {', '.join(f'{w:.1f}' for w in walls)})"
               f"  {results[-1][2]:6.0f} MB  {fitted}")
@@ -269,8 +274,7 @@ def main() -> None:
         if "7 targets" in name:  # timed warm: a first run fills the cache with this command's programs
             _run(cmd + (["--save", saved] if name == "predict, 7 targets" else []), env, ok)  # (and saves the fit)
         wall, peak, text = _run(cmd, env, ok)
-        fitted = next((line for line in text.splitlines() if line.startswith("fitted")), "")
-        fitted += "" if "NOT converge" not in text else " (did NOT converge: exit status 3)"
+        fitted = _fitted_line(text)
         results.append((name, wall, peak, fitted))
         goal = f"goal <= {GOALS[name]:.0f}" if GOALS[name] is not None else "no goal"
         print(f"{name:<32} {wall:6.1f} s ({goal})  {peak:6.0f} MB  {fitted}")

@@ -157,13 +157,7 @@ class CachedChains:
             if path is None:
                 COUNTS["unkeyed"] += 1
                 return jax.pmap(fn)(map_args)
-            compiled = _IN_MEMORY.get(path)
-            if compiled is None:
-                compiled = self._load(path, map_args)
-            if compiled is None:
-                compiled = self._compile_and_store(fn, map_args, path)
-            _remember(path, compiled)
-            return compiled(map_args)
+            return _kept(path, (map_args,), lambda: jax.pmap(fn).lower(map_args))(map_args)
 
         return run
 
@@ -173,19 +167,11 @@ class CachedChains:
         if mcmc is None or getattr(mcmc, "progress_bar", False):  # host callbacks do not serialize
             return None
         try:
-            shapes = jax.tree.map(lambda x: (np.shape(x), np.result_type(x).str), map_args)
             key = digest((machine_digest(), self.inputs, fn.keywords, dict(mcmc._collection_params),
-                          mcmc.num_warmup, mcmc.num_samples, mcmc.num_chains, mcmc.thinning,
-                          str(jax.tree.structure(map_args)), jax.tree.leaves(shapes)))
+                          mcmc.num_warmup, mcmc.num_samples, mcmc.num_chains, mcmc.thinning, _arguments(map_args)))
         except (TypeError, AttributeError):
             return None
         return self.directory / f"nuts-{key[:40]}.jaxprog"
-
-    def _load(self, path: Path, map_args):
-        return _load(path, (map_args,))
-
-    def _compile_and_store(self, fn, map_args, path: Path):
-        return _compile_and_store(jax.pmap(fn).lower(map_args), path)
 
 
 class CachedProgram:
@@ -196,7 +182,7 @@ class CachedProgram:
     be computed) it is ``jax.jit(fn)``."""
 
     def __init__(self, fn, inputs, name: str):
-        self.fn, self.inputs, self.name = fn, inputs, name
+        self.inputs, self.name = inputs, name
         self.jitted = jax.jit(fn)
 
     def __call__(self, *args):
@@ -204,24 +190,34 @@ class CachedProgram:
         if directory is None:
             return self.jitted(*args)
         try:
-            shapes = jax.tree.map(lambda x: (np.shape(x), np.result_type(x).str), args)
-            key = digest((machine_digest(), self.name, self.inputs, str(jax.tree.structure(args)), jax.tree.leaves(shapes)))
+            key = digest((machine_digest(), self.name, self.inputs, _arguments(args)))
         except TypeError:
             COUNTS["unkeyed"] += 1
             return self.jitted(*args)
         path = directory / f"{self.name}-{key[:40]}.jaxprog"
-        compiled = (_IN_MEMORY.get(path) or _load(path, args, jax.devices()[:1])  # jit's default device
-                    or _compile_and_store(self.jitted.lower(*args), path))
-        _remember(path, compiled)
-        return compiled(*args)
+        return _kept(path, args, lambda: self.jitted.lower(*args), jax.devices()[:1])(*args)  # jit's default device
 
 
-def _remember(path: Path, compiled) -> None:
-    """Keep ``compiled`` in this process, the most recent last, at most :data:`_IN_MEMORY_MAX`."""
+def _arguments(args) -> tuple:
+    """What a program's key takes of its arguments: their tree, shapes and types (not values)."""
+    shapes = jax.tree.map(lambda x: (np.shape(x), np.result_type(x).str), args)
+    return str(jax.tree.structure(args)), jax.tree.leaves(shapes)
+
+
+def _kept(path: Path, args: tuple, lower, devices=None):
+    """The program kept at ``path``: from this process, else loaded from disk (onto ``devices``),
+    else ``lower()`` compiled and written there; remembered in this process, the most recent
+    last, at most :data:`_IN_MEMORY_MAX`."""
+    compiled = _IN_MEMORY.get(path)
+    if compiled is None:
+        compiled = _load(path, args, devices)
+    if compiled is None:
+        compiled = _compile_and_store(lower(), path)
     _IN_MEMORY.pop(path, None)
     _IN_MEMORY[path] = compiled
     while len(_IN_MEMORY) > _IN_MEMORY_MAX:
         _IN_MEMORY.pop(next(iter(_IN_MEMORY)))
+    return compiled
 
 
 def _load(path: Path, args: tuple, devices=None):
