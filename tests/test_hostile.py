@@ -1097,6 +1097,18 @@ def test_output_cut_by_the_reader_is_not_an_error():
     assert out.returncode == 0
 
 
+def test_the_command_exits_at_once_with_all_its_output_and_its_status(capsys, tmp_path):
+    """``ladderfit`` (``cli.run``) skips the interpreter's teardown: its whole output still arrives
+    (to a file, where Python buffers it), the same as ``main``'s in this process, with its status."""
+    in_process = run(capsys, "data", "summary")
+    out_file = tmp_path / "out.txt"
+    with open(out_file, "w") as f:
+        p = subprocess.run([sys.executable, "-m", "ladderfit.cli", "data", "summary"], env=env_for(), stdout=f,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    assert (p.returncode, out_file.read_text()) == (0, in_process[1])
+    assert cli("data", "summary", "--data", tmp_path / "missing.csv")[0] == 2
+
+
 # ----------------------------------------------------------------------------- silently wrong: units nobody checks
 
 

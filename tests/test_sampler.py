@@ -743,3 +743,33 @@ def test_an_unconverged_run_is_sampled_again_with_smaller_steps(monkeypatch, ret
     runs, seen[:] = iter([_draws_of(mixed)]), []  # a run that met the goals stands
     used, _ = bayes.sample_converging(None, {}, FitConfig())
     assert seen == [0.95] and used.target_accept == 0.95
+
+
+def test_only_the_single_step_is_traced_without_numpyros_checks():
+    """runtime.unchecked: NumPyro's argument and support checks off for the single step's programs
+    (the same density at its start), on for the two steps' (they ran no faster without them)."""
+    import numpyro.distributions as dist
+    from numpyro.infer import init_to_value
+    from numpyro.infer.util import initialize_model
+
+    from ladderfit.model.runtime import UNCHECKED_STRUCTURES, unchecked
+
+    assert UNCHECKED_STRUCTURES == {"single_step"}
+    for structure, checked in (("single_step", False), ("two_step", True), (None, True)):
+        with unchecked(structure):
+            assert dist.Normal(0.0, 1.0)._validate_args is checked
+    assert dist.Normal(0.0, 1.0)._validate_args  # restored
+    config = FitConfig(model="single_step")
+    md = bayes.build_model_data(bayes._ladder_data(None, tasks=["arc_easy", "hellaswag"]), config.model, config.preprocessing)
+    priors = resolve_priors(config.priors, "single_step")
+
+    def potential():
+        info = initialize_model(jax.random.PRNGKey(0), joint.model_for(md.structure), model_args=(md, priors),
+                                model_kwargs=bayes.sampler_options(config),
+                                init_strategy=init_to_value(values=bayes.initial_values(md, priors)))
+        return float(info.potential_fn(info.param_info.z)), len(jax.make_jaxpr(info.potential_fn)(info.param_info.z).eqns)
+
+    checked_value, checked_ops = potential()
+    with unchecked("single_step"):
+        value, ops = potential()
+    assert value == pytest.approx(checked_value, rel=1e-12) and ops < checked_ops
