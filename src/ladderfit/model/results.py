@@ -397,8 +397,8 @@ class LadderFit:
     def _predictor(self, x, z, priors: dict, sites: tuple):
         """The posterior predictive at targets (x, z) as one compiled program of (key, posterior
         draws), kept for the fit's next calls with the same targets and priors (run op by op,
-        NumPyro's ``Predictive`` took about 0.7 s a call on the bundled ladder, compiled about
-        0.04 s), and on disk with the sampler's programs (:class:`~.programs.CachedProgram`)."""
+        NumPyro's ``Predictive`` traces and dispatches the model anew at every call), and on disk
+        with the sampler's programs (:class:`~.programs.CachedProgram`)."""
         from .programs import CachedProgram, digest
 
         inputs = (self.model_data, priors, np.asarray(x), np.asarray(z), sites)
