@@ -1,4 +1,4 @@
-"""Convergence checks for a fit: R-hat, bulk and tail ESS, divergences (via ArviZ).
+"""Convergence checks for a fit: R-hat, bulk and tail ESS (ArviZ's, :mod:`.rank_diagnostics`), divergences.
 
 A fit that falls short warns loudly with :class:`ConvergenceWarning`, naming the worst
 parameters and what to try.
@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from .config import RETRY_TARGET_ACCEPT, RETRY_WARMUP_FACTOR
+from .rank_diagnostics import diagnostics_table
 
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["ConvergenceWarning", "ConvergenceReport", "check_convergence", "warn_if_not_converged", "PARAMETERS"]
+__all__ = ["ConvergenceWarning", "ConvergenceReport", "check_convergence", "convergence_report", "warn_if_not_converged", "PARAMETERS"]
 
 #: The parameters users read; convergence is judged on these (plus hyperparameters).
 PARAMETERS: tuple[str, ...] = (
@@ -85,23 +86,42 @@ def check_convergence(
 ) -> ConvergenceReport:
     """Compute R-hat, bulk/tail ESS and divergences; warn if the fit falls short.
 
-    ``ess_min`` defaults to 100 per chain (Vehtari et al. 2021).
+    ``ess_min`` defaults to 100 per chain (Vehtari et al. 2021). The numbers are ArviZ's
+    (:mod:`~ladderfit.model.rank_diagnostics`), unrounded.
     """
-    import arviz as az
-
     post = idata.posterior
     names = [v for v in var_names if v in post]
-    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    posterior = {v: post[v].transpose("chain", "draw", ...).values for v in names}
+    dims = {v: list(post[v].dims)[2:] for v in names}
+    coords = {d: post[d].values for d in post.dims if d in post.coords}
+    stats = idata.sample_stats if "sample_stats" in idata.groups() else {}
+    diverging = stats["diverging"].values if "diverging" in stats else None
+    return convergence_report(posterior, diverging, coords, dims, rhat_max, ess_min, warn=warn)
+
+
+def convergence_report(
+    posterior: dict,
+    diverging=None,
+    coords: dict | None = None,
+    dims: dict | None = None,
+    rhat_max: float = 1.01,
+    ess_min: float | None = None,
+    var_names: tuple[str, ...] = PARAMETERS,
+    warn: bool = False,
+) -> ConvergenceReport:
+    """:func:`check_convergence` of draws ``{name: (chain, draw, ...)}`` (those of ``var_names``,
+    in its order) with NUTS's ``diverging`` flags, labelled by ``coords`` and ``dims``."""
+    posterior = {v: np.asarray(posterior[v]) for v in var_names if v in posterior}
+    chains, draws = next(iter(posterior.values())).shape[:2]
     if ess_min is None:
         ess_min = 100.0 * chains
-    # unrounded: az.summary rounds to 2 decimals by default, which would judge R-hat 1.0149 as 1.01
-    table = az.summary(idata, var_names=names, kind="diagnostics", round_to="none")[["r_hat", "ess_bulk", "ess_tail"]]
+    table = diagnostics_table(posterior, coords, dims)
     # a single chain has no R-hat; constant parameters give NaN: treat as worst case
     table = table.fillna({"r_hat": np.inf if chains > 1 else 1.0, "ess_bulk": 0.0, "ess_tail": 0.0})
-    div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    div = int(np.sum(diverging)) if diverging is not None else 0
     report = ConvergenceReport(table, div, chains * draws, rhat_max, ess_min)
     if warn:
-        warn_if_not_converged(report, stacklevel=4)
+        warn_if_not_converged(report, stacklevel=5)
     return report
 
 

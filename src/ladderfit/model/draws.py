@@ -16,7 +16,7 @@ import jax
 import numpy as np
 from numpyro.infer import MCMC, Predictive, log_likelihood
 
-from .diagnostics import ConvergenceReport, check_convergence
+from .diagnostics import ConvergenceReport, convergence_report
 from .inputs import ModelData
 from .joint import SAMPLED_SITES, SAMPLER_SITES, model_for, run_effect_conditional
 from .runtime import unchecked
@@ -80,17 +80,13 @@ class Draws:
 
     def convergence(self, md: ModelData | None = None) -> ConvergenceReport:
         """:func:`~ladderfit.model.diagnostics.check_convergence` of these draws, without
-        warning; with ``md``, parameters are named by their labels (``sigma_loss[csqa]``), and
+        warning (nor ArviZ); with ``md``, parameters are named by their labels (``sigma_loss[csqa]``), and
         the report is kept: the same draws are checked once."""
         if self._report is not None and md is not None:
             return self._report
-        import arviz as az
-
         posterior = {k: v for k, v in self.samples.items() if k not in SAMPLER_SITES and v.ndim <= 3}
         coords, dims = _coords_dims(md) if md is not None else ({}, {})
-        idata = az.from_dict(posterior=posterior, sample_stats={"diverging": self.extra["diverging"]},
-                             coords=coords, dims={k: v for k, v in dims.items() if k in posterior})
-        report = check_convergence(idata, warn=False)
+        report = convergence_report(posterior, self.extra["diverging"], coords, dims)
         if md is not None:
             self._report = report
         return report

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from importlib import import_module
+import sys
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -54,12 +55,14 @@ def data_sha256(df: pd.DataFrame) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of ladderfit, NumPyro, JAX, ArviZ and Python now."""
+    """Versions of ladderfit, NumPyro, JAX, ArviZ and Python now: a module's ``__version__``
+    where it is imported, else its installed distribution's (a fit imports no ArviZ)."""
     out = {}
     for name in ("ladderfit", "numpyro", "jax", "arviz"):
+        module = sys.modules.get(name)
         try:
-            out[name] = str(import_module(name).__version__)
-        except (ImportError, AttributeError):  # pragma: no cover
+            out[name] = str(module.__version__) if module is not None else metadata.version(name)
+        except (metadata.PackageNotFoundError, AttributeError):  # pragma: no cover
             out[name] = "unknown"
     out["python"] = platform.python_version()
     return out

@@ -8,12 +8,11 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import arviz as az
 import jax
 import numpy as np
 import pandas as pd
-import xarray as xr
 from numpyro.infer import Predictive
 
 from .config import FitConfig
@@ -26,6 +25,10 @@ from .provenance import DATA_HASH_DESCRIPTION, library_versions
 from .runtime import unchecked
 from .spec import as_spec
 from ..data.targets import as_targets
+
+if TYPE_CHECKING:  # ArviZ and xarray are imported where used: a fit and its predictions need neither
+    import arviz as az
+    import xarray as xr
 
 __all__ = ["LadderFit", "load", "interval_columns", "discrepancy_priors", "MODEL_NAME", "PREDICTED",
            "format_version", "quantile_summary"]
@@ -170,6 +173,8 @@ class LadderFit:
         """ArviZ's posterior summary of the model's parameters: mean, sd, HDI, the Monte Carlo
         standard errors of mean and sd (``mcse_mean``, ``mcse_sd``), R-hat and bulk/tail ESS.
         For predictions, :meth:`prediction_summary`."""
+        import arviz as az
+
         names = var_names or [v for v in PARAMETERS if v in self.idata.posterior]
         return az.summary(self.idata, var_names=list(names), hdi_prob=hdi_prob)
 
@@ -194,6 +199,8 @@ class LadderFit:
         ``median_mcse`` and ``lower_L``, ``lower_L_mcse``, ``upper_L``, ``upper_L_mcse`` for
         each level L.
         """
+        import xarray as xr
+
         if targets is None and self._idata is not None and "predictions" in self._idata.groups():
             preds = self._idata.predictions
         else:
@@ -209,6 +216,8 @@ class LadderFit:
 
     def parameters(self) -> pd.DataFrame:
         """Tidy per-task parameter table: task, parameter, mean, median, sd, lower_90, upper_90."""
+        import xarray as xr
+
         rows = []
         for name in ("E", "A", "alpha", "B", "beta", "sigma_loss", "floor", "k", "L0", "sigma_acc",
                      "logit_centre", "logit_slope_N", "logit_slope_D"):
@@ -339,6 +348,8 @@ class LadderFit:
         return self._store_predictions(tg, draws, seed, discrepancy)
 
     def _store_predictions(self, tg: pd.DataFrame, draws: dict, seed, discrepancy) -> xr.Dataset:
+        import xarray as xr
+
         post = self.idata.posterior
         chains, n_draws = post.sizes["chain"], post.sizes["draw"]
         dims = ("chain", "draw", "target", "task")
@@ -425,6 +436,8 @@ class LadderFit:
         ``ladderfit_sampler`` and ``ladderfit_convergence`` (JSON where not a plain string).
         Stored predictions (:meth:`add_predictions`) are kept.
         """
+        import xarray as xr
+
         path = Path(path)
         idata = self.idata.copy()
         md = self.model_data
@@ -496,6 +509,8 @@ def quantile_summary(predictions: xr.Dataset, levels=(50, 90), quantities=("task
     (those of ``quantities`` in ``predictions``), ``median``, ``median_mcse`` and
     ``lower_L``/``upper_L`` with ``_mcse`` for each level L.
     """
+    import arviz as az
+
     probs = {"median": 0.5}
     for lev in levels:
         if not 0 < lev < 100:
@@ -550,6 +565,8 @@ def load(path: str | Path) -> LadderFit:
     loaded fit equal those of the fit; a fit that had not converged warns again
     (:class:`~ladderfit.model.diagnostics.ConvergenceWarning`).
     """
+    import arviz as az
+
     from ..errors import LadderDataError
     from ..io import check_input
     from .runtime import enable_x64
