@@ -22,10 +22,6 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .analysis.backtest import backtest, summarize_backtest
-from .analysis.calibration import calibration, summarize_calibration
-from .analysis.compute_vs_error import compute_vs_error
-from .analysis.variance import rank_correlation, variance
 from .data.bundled import load_olmo_ladder, load_pythia_ladder, paper_targets
 from .data.preprocess import Preprocessing
 from .data.readers import read_data, read_lm_eval, read_olmo_csv, read_tidy
@@ -37,8 +33,15 @@ from .model.spec import ModelSpec
 
 __version__ = "0.3.0.dev0"
 
-# Modules that import JAX load on first use, so `import ladderfit` stays light.
+# Modules that import JAX (or SciPy) load on first use, so `import ladderfit` stays light.
 _LAZY = {
+    "backtest": "analysis.backtest",
+    "summarize_backtest": "analysis.backtest",
+    "calibration": "analysis.calibration",
+    "summarize_calibration": "analysis.calibration",
+    "compute_vs_error": "analysis.compute_vs_error",
+    "variance": "analysis.variance",
+    "rank_correlation": "analysis.variance",
     "fit": "model.bayes",
     "FitConfig": "model.config",
     "LadderFit": "model.results",

@@ -146,7 +146,7 @@ def _discrepancy(text: str):
 
 def add_parser(sub) -> None:
     """Add ``calibrate`` to the subcommands."""
-    from ..analysis.calibration import NESTED_HOLDOUTS
+    from ..analysis.holdouts import NESTED_HOLDOUTS
 
     p = sub.add_parser(
         "calibrate",
