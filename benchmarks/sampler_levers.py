@@ -47,6 +47,14 @@ of this script were of the value alone). XLA's CPU fusion is fickle here: the sa
 through ``jax.scipy.stats.norm.logpdf``, or read out by a plain reshape instead of the
 (identity) gather, was several times slower in exploratory runs, so the benchmark uses
 NumPyro's ``Normal.log_prob`` as the model does.
+
+``--xla-flags`` (written to ``results/xla_flags.json``): XLA's CPU compiler flags that a fit sets
+(:data:`ladderfit.model.runtime.CPU_COMPILER_FLAGS`) against XLA's own defaults, for the single
+step, the two steps and the two steps with run effects on the bundled OLMo ladder: each fitted
+in new processes, with the flags and without in turn, ``--repeats`` times, a cold fit (empty
+compilation cache) then a warm one (its programs loaded): the seconds XLA compiled, the fit's
+seconds cold and warm, leapfrog steps, R-hat and ESS (medians over repeats), and whether both
+settings drew the same numbers.
 """
 
 from __future__ import annotations
@@ -67,7 +75,18 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="the first-draws table's model (default: the package's default)")
     ap.add_argument("--gradient", action="store_true", help="only the gradient timings")
     ap.add_argument("--unchecked", action="store_true", help="only the checks-on/off table (the end of --gradient's)")
+    ap.add_argument("--xla-flags", action="store_true", help="only the CPU compiler flags' table")
+    ap.add_argument("--repeats", type=int, default=3, help="--xla-flags: fits per model and setting, cold and warm")
+    ap.add_argument("--xla-child", nargs=2, metavar=("MODEL", "CACHE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.xla_child:
+        return xla_child(*args.xla_child)
+    if args.xla_flags:
+        from results_io import write_results
+
+        write_results("xla_flags", {"settings": {"repeats": args.repeats}, "summary": xla_flags_table(args.repeats),
+                                    "script": "benchmarks/sampler_levers.py --xla-flags"})
+        return
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
     from ladderfit.model.runtime import prepare
 
@@ -222,6 +241,87 @@ def unchecked_cost() -> list[dict]:
             print(f"  {structure + ', ' + label:<34}{ops:>6}{seconds:>11.2f}{us:>8.1f}  {value:.6f}")
             rows.append({"model": structure, "checks": label, "operations": ops, "compile_seconds": round(seconds, 2),
                          "microseconds": round(us, 1), "value": round(value, 6)})
+    return rows
+
+
+#: The models of the ``--xla-flags`` table.
+XLA_FLAG_MODELS = ("single_step", "two_step", "two_step+run_effects")
+#: XLA's own values of :data:`~ladderfit.model.runtime.CPU_COMPILER_FLAGS` (jaxlib 0.10), named so
+#: that a fit leaves them alone.
+XLA_DEFAULTS = {"--xla_cpu_use_fusion_emitters": "true"}
+
+
+def xla_child(model: str, cache: str) -> None:
+    """One fit of ``model`` in this new process with the compilation cache at ``cache``: prints a
+    JSON line with XLA's compile seconds, the fit's, its steps per draw, R-hat, ESS and a digest
+    of its draws."""
+    import json
+
+    import jax
+    import numpy as np
+    from jax._src import dispatch
+
+    import ladderfit
+    from ladderfit.model.programs import digest
+    from ladderfit.model.runtime import compilation_cache
+
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **_: compiled.append(seconds) if event == dispatch.BACKEND_COMPILE_EVENT else None)
+    compilation_cache(cache)
+    fit = ladderfit.fit(model=model, progress_bar=False)
+    d = fit.diagnostics.as_dict()
+    draws = fit._draws
+    print(json.dumps({"compile_s": sum(compiled), "fit_s": fit.sampling_seconds, "r_hat": d["max_r_hat"],
+                      "ess": min(d["min_ess_bulk"], d["min_ess_tail"]), "divergences": d["divergences"],
+                      "draws": fit.n_draws, "steps": float(np.mean(draws.extra["num_steps"])),
+                      "digest": digest({k: draws.samples[k] for k in sorted(draws.samples)}),
+                      "xla_flags": os.environ.get("XLA_FLAGS", "")}))
+
+
+def xla_flags_table(repeats: int) -> list[dict]:
+    """The ``--xla-flags`` table: per model and setting, medians of ``repeats`` cold and warm fits."""
+    import json
+    import statistics
+    import subprocess
+    import tempfile
+
+    from ladderfit.model.runtime import CPU_COMPILER_FLAGS, xla_flags
+
+    assert set(XLA_DEFAULTS) == set(CPU_COMPILER_FLAGS), "name XLA's default of every flag a fit sets"
+    devices = "--xla_force_host_platform_device_count=4"
+    settings = {"XLA's defaults": " ".join([devices] + [f"{k}={v}" for k, v in XLA_DEFAULTS.items()]),
+                "ladderfit's flags": xla_flags(4, "")}
+    runs = {(m, s): [] for m in XLA_FLAG_MODELS for s in settings}
+    for _ in range(repeats):
+        for model in XLA_FLAG_MODELS:
+            for setting, flags in settings.items():
+                cache = tempfile.mkdtemp(prefix="ladderfit-xla-flags-")
+                env = {**os.environ, "XLA_FLAGS": flags, "JAX_ENABLE_X64": "1", "LADDERFIT_PROGRESS_BAR": "0"}
+                pair = []
+                for _which in ("cold", "warm"):
+                    p = subprocess.run([sys.executable, __file__, "--xla-child", model, cache], env=env,
+                                       capture_output=True, text=True, check=True)
+                    pair.append(json.loads(p.stdout.strip().splitlines()[-1]))
+                runs[(model, setting)].append(pair)
+                print(f"  {model:<22}{setting:<18} cold {pair[0]['fit_s']:.1f} s (compiled {pair[0]['compile_s']:.1f} s),"
+                      f" warm {pair[1]['fit_s']:.1f} s", flush=True)
+    rows = []
+    print(f"\n{'model':<22}{'XLA flags':<18}{'compile s':>10}{'cold s':>8}{'warm s':>8}{'steps':>7}{'R-hat':>7}{'ESS':>6}  same draws")
+    for (model, setting), pairs in runs.items():
+        cold, warm = [p[0] for p in pairs], [p[1] for p in pairs]
+        other = runs[(model, next(s for s in settings if s != setting))]
+        row = {"model": model, "xla_flags": setting,
+               "compile_seconds": round(statistics.median(r["compile_s"] for r in cold), 2),
+               "cold_fit_seconds": round(statistics.median(r["fit_s"] for r in cold), 2),
+               "warm_fit_seconds": round(statistics.median(r["fit_s"] for r in warm), 2),
+               "steps_per_draw": round(cold[0]["steps"], 1), "r_hat": round(cold[0]["r_hat"], 4),
+               "min_ess": round(cold[0]["ess"]), "divergences": cold[0]["divergences"],
+               "same_draws": "yes" if cold[0]["digest"] == other[0][0]["digest"] else "no",
+               "flags": settings[setting]}
+        rows.append(row)
+        print(f"{model:<22}{setting:<18}{row['compile_seconds']:>10.2f}{row['cold_fit_seconds']:>8.2f}"
+              f"{row['warm_fit_seconds']:>8.2f}{row['steps_per_draw']:>7.1f}{row['r_hat']:>7.3f}{row['min_ess']:>6}  {row['same_draws']}")
     return rows
 
 
@@ -432,8 +532,8 @@ def first_draws_table(n_seeds: int, prefixes=(300, 350, 400, 450, 500, 600, 700,
     cost_records = [{k: (round(v, 6 if k == "seconds_per_draw" else 3) if isinstance(v, float) else v) for k, v in r.items()}
                     for r in cost_records]
     best = min((r for r in cost_records if r["ladder"] == "both"), key=lambda r: r["cold_s"])["draws"]
-    print(f"\nfirst draws n, then sample()'s continuations: mean draws at the end, share continued, seconds of draws "
-          f"per fit (cold: + the continuation's compilation), fits meeting the goals at the end, divergent")
+    print("\nfirst draws n, then sample()'s continuations: mean draws at the end, share continued, seconds of draws "
+          "per fit (cold: + the continuation's compilation), fits meeting the goals at the end, divergent")
     print(f"{'ladder':<8} {'n':>5} {'draws':>7} {'cont.':>6} {'warm s':>7} {'cold s':>7} {'met':>5} {'div.':>5}")
     for r in cost_records:
         print(f"{r['ladder']:<8} {r['draws']:>5} {r['mean_draws_final']:7.0f} {r['continued']:6.2f} {r['warm_s']:7.2f} "

@@ -106,9 +106,9 @@ def setup_platform(args: argparse.Namespace) -> None:
         devices = args.chains or FitConfig.chains
     if devices and devices < 1:
         devices = None
-    if devices and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+    from ..model.runtime import xla_flags  # (imports no JAX)
+
+    os.environ["XLA_FLAGS"] = xla_flags(devices)
     if getattr(args, "platform", None):
         os.environ["JAX_PLATFORMS"] = {"gpu": "cuda"}.get(args.platform, args.platform)
     os.environ.setdefault("JAX_ENABLE_X64", "1")
