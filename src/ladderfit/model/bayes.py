@@ -11,8 +11,9 @@ warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by n
 falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
 the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
 ``benchmarks/sampler_levers.py --gradient``; the single step's traced without NumPyro's checks,
-:func:`~ladderfit.model.runtime.unchecked`), and ArviZ is imported while the chains run. With
-the persistent compilation cache on (the CLI), the compiled parallel-chain program is kept on
+:func:`~ladderfit.model.runtime.unchecked`); XLA's CPU compiler uses its classic emitters
+(:data:`~ladderfit.model.runtime.CPU_COMPILER_FLAGS`); the draws are checked without ArviZ
+(:mod:`.rank_diagnostics`), which only InferenceData imports. With the persistent compilation cache on (the CLI), the compiled parallel-chain program is kept on
 disk and a later process loads it instead of tracing it (:mod:`.programs`).
 """
 
@@ -237,9 +238,9 @@ def _diverged(draws: Draws) -> bool:
 
 
 def _import_while_sampling() -> None:
-    """Import what reads the draws (ArviZ, xarray, the fit's class) while the chains run: JAX
-    runs them asynchronously, so the import overlaps with sampling instead of adding to it."""
-    from . import results  # noqa: F401  (imports arviz and xarray)
+    """Import what reads the draws (the fit's class) while the chains run: JAX runs them
+    asynchronously, so the import overlaps with sampling instead of adding to it."""
+    from . import results  # noqa: F401
 
 
 def sampler_options(config: FitConfig) -> dict:
