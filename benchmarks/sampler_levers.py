@@ -48,13 +48,14 @@ through ``jax.scipy.stats.norm.logpdf``, or read out by a plain reshape instead 
 (identity) gather, was several times slower in exploratory runs, so the benchmark uses
 NumPyro's ``Normal.log_prob`` as the model does.
 
-``--xla-flags`` (written to ``results/xla_flags.json``): XLA's CPU compiler flags that a fit sets
-(:data:`ladderfit.model.runtime.CPU_COMPILER_FLAGS`) against XLA's own defaults, for the single
-step, the two steps and the two steps with run effects on the bundled OLMo ladder: each fitted
-in new processes, with the flags and without in turn, ``--repeats`` times, a cold fit (empty
-compilation cache) then a warm one (its programs loaded): the seconds XLA compiled, the fit's
-seconds cold and warm, leapfrog steps, R-hat and ESS (medians over repeats), and whether both
-settings drew the same numbers.
+``--compiler-options`` (written to ``results/compiler_options.json``): the sampler's program
+compiled with XLA's classic CPU emitters (the option of
+:data:`ladderfit.model.runtime.CPU_COMPILER_OPTIONS`) against XLA's defaults (its MLIR fusion
+emitters), for the single step, the two steps and the two steps with run effects on the bundled
+OLMo ladder: each fitted in new processes, with the option and without in turn, ``--repeats``
+times, a cold fit (empty compilation cache) then a warm one (its program loaded): the seconds
+XLA compiled, the fit's seconds cold and warm, leapfrog steps, R-hat and ESS (medians over
+repeats), and whether both drew the same numbers.
 """
 
 from __future__ import annotations
@@ -75,17 +76,18 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="the first-draws table's model (default: the package's default)")
     ap.add_argument("--gradient", action="store_true", help="only the gradient timings")
     ap.add_argument("--unchecked", action="store_true", help="only the checks-on/off table (the end of --gradient's)")
-    ap.add_argument("--xla-flags", action="store_true", help="only the CPU compiler flags' table")
-    ap.add_argument("--repeats", type=int, default=3, help="--xla-flags: fits per model and setting, cold and warm")
-    ap.add_argument("--xla-child", nargs=2, metavar=("MODEL", "CACHE"), help=argparse.SUPPRESS)
+    ap.add_argument("--compiler-options", action="store_true", help="only the CPU compiler options' table")
+    ap.add_argument("--repeats", type=int, default=3, help="--compiler-options: fits per model and setting, cold and warm")
+    ap.add_argument("--options-child", nargs=3, metavar=("MODEL", "CACHE", "SETTING"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.xla_child:
-        return xla_child(*args.xla_child)
-    if args.xla_flags:
+    if args.options_child:
+        return options_child(*args.options_child)
+    if args.compiler_options:
         from results_io import write_results
 
-        write_results("xla_flags", {"settings": {"repeats": args.repeats}, "summary": xla_flags_table(args.repeats),
-                                    "script": "benchmarks/sampler_levers.py --xla-flags"})
+        write_results("compiler_options", {"settings": {"repeats": args.repeats},
+                                           "summary": compiler_options_table(args.repeats),
+                                           "script": "benchmarks/sampler_levers.py --compiler-options"})
         return
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
     from ladderfit.model.runtime import prepare
@@ -244,17 +246,16 @@ def unchecked_cost() -> list[dict]:
     return rows
 
 
-#: The models of the ``--xla-flags`` table.
-XLA_FLAG_MODELS = ("single_step", "two_step", "two_step+run_effects")
-#: XLA's own values of :data:`~ladderfit.model.runtime.CPU_COMPILER_FLAGS` (jaxlib 0.10), named so
-#: that a fit leaves them alone.
-XLA_DEFAULTS = {"--xla_cpu_use_fusion_emitters": "true"}
+#: The models of the ``--compiler-options`` table.
+OPTION_MODELS = ("single_step", "two_step", "two_step+run_effects")
+#: The table's settings: XLA's defaults, and the classic emitters for every structure.
+OPTION_SETTINGS = {"XLA's defaults": {}, "classic emitters": {"xla_cpu_use_fusion_emitters": False}}
 
 
-def xla_child(model: str, cache: str) -> None:
-    """One fit of ``model`` in this new process with the compilation cache at ``cache``: prints a
-    JSON line with XLA's compile seconds, the fit's, its steps per draw, R-hat, ESS and a digest
-    of its draws."""
+def options_child(model: str, cache: str, setting: str) -> None:
+    """One fit of ``model`` in this new process, its sampler's program compiled with ``setting``'s
+    options (the compilation cache at ``cache``, where programs are kept): prints a JSON line with
+    XLA's compile seconds, the fit's, its steps per draw, R-hat, ESS and a digest of its draws."""
     import json
 
     import jax
@@ -262,65 +263,61 @@ def xla_child(model: str, cache: str) -> None:
     from jax._src import dispatch
 
     import ladderfit
+    from ladderfit.model import runtime
     from ladderfit.model.programs import digest
-    from ladderfit.model.runtime import compilation_cache
+    from ladderfit.model.spec import STRUCTURES
 
+    runtime.CPU_COMPILER_OPTIONS = {s: OPTION_SETTINGS[setting] for s in STRUCTURES}
     compiled = []
     jax.monitoring.register_event_duration_secs_listener(
         lambda event, seconds, **_: compiled.append(seconds) if event == dispatch.BACKEND_COMPILE_EVENT else None)
-    compilation_cache(cache)
+    runtime.compilation_cache(cache)
     fit = ladderfit.fit(model=model, progress_bar=False)
     d = fit.diagnostics.as_dict()
     draws = fit._draws
     print(json.dumps({"compile_s": sum(compiled), "fit_s": fit.sampling_seconds, "r_hat": d["max_r_hat"],
                       "ess": min(d["min_ess_bulk"], d["min_ess_tail"]), "divergences": d["divergences"],
-                      "draws": fit.n_draws, "steps": float(np.mean(draws.extra["num_steps"])),
-                      "digest": digest({k: draws.samples[k] for k in sorted(draws.samples)}),
-                      "xla_flags": os.environ.get("XLA_FLAGS", "")}))
+                      "steps": float(np.mean(draws.extra["num_steps"])),
+                      "digest": digest({k: draws.samples[k] for k in sorted(draws.samples)})}))
 
 
-def xla_flags_table(repeats: int) -> list[dict]:
-    """The ``--xla-flags`` table: per model and setting, medians of ``repeats`` cold and warm fits."""
+def compiler_options_table(repeats: int) -> list[dict]:
+    """The ``--compiler-options`` table: per model and setting, medians of ``repeats`` cold and
+    warm fits, the settings in turn."""
     import json
     import statistics
     import subprocess
     import tempfile
 
-    from ladderfit.model.runtime import CPU_COMPILER_FLAGS, xla_flags
-
-    assert set(XLA_DEFAULTS) == set(CPU_COMPILER_FLAGS), "name XLA's default of every flag a fit sets"
-    devices = "--xla_force_host_platform_device_count=4"
-    settings = {"XLA's defaults": " ".join([devices] + [f"{k}={v}" for k, v in XLA_DEFAULTS.items()]),
-                "ladderfit's flags": xla_flags(4, "")}
-    runs = {(m, s): [] for m in XLA_FLAG_MODELS for s in settings}
+    runs = {(m, s): [] for m in OPTION_MODELS for s in OPTION_SETTINGS}
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_ENABLE_X64": "1",
+           "LADDERFIT_PROGRESS_BAR": "0"}
     for _ in range(repeats):
-        for model in XLA_FLAG_MODELS:
-            for setting, flags in settings.items():
-                cache = tempfile.mkdtemp(prefix="ladderfit-xla-flags-")
-                env = {**os.environ, "XLA_FLAGS": flags, "JAX_ENABLE_X64": "1", "LADDERFIT_PROGRESS_BAR": "0"}
+        for model in OPTION_MODELS:
+            for setting in OPTION_SETTINGS:
+                cache = tempfile.mkdtemp(prefix="ladderfit-options-")
                 pair = []
                 for _which in ("cold", "warm"):
-                    p = subprocess.run([sys.executable, __file__, "--xla-child", model, cache], env=env,
+                    p = subprocess.run([sys.executable, __file__, "--options-child", model, cache, setting], env=env,
                                        capture_output=True, text=True, check=True)
                     pair.append(json.loads(p.stdout.strip().splitlines()[-1]))
                 runs[(model, setting)].append(pair)
-                print(f"  {model:<22}{setting:<18} cold {pair[0]['fit_s']:.1f} s (compiled {pair[0]['compile_s']:.1f} s),"
+                print(f"  {model:<22}{setting:<17} cold {pair[0]['fit_s']:.1f} s (compiled {pair[0]['compile_s']:.1f} s),"
                       f" warm {pair[1]['fit_s']:.1f} s", flush=True)
     rows = []
-    print(f"\n{'model':<22}{'XLA flags':<18}{'compile s':>10}{'cold s':>8}{'warm s':>8}{'steps':>7}{'R-hat':>7}{'ESS':>6}  same draws")
+    print(f"\n{'model':<22}{'compiled with':<17}{'compile s':>10}{'cold s':>8}{'warm s':>8}{'steps':>7}{'R-hat':>7}{'ESS':>6}  same draws")
     for (model, setting), pairs in runs.items():
         cold, warm = [p[0] for p in pairs], [p[1] for p in pairs]
-        other = runs[(model, next(s for s in settings if s != setting))]
-        row = {"model": model, "xla_flags": setting,
+        other = runs[(model, next(s for s in OPTION_SETTINGS if s != setting))]
+        row = {"model": model, "compiled_with": setting,
                "compile_seconds": round(statistics.median(r["compile_s"] for r in cold), 2),
                "cold_fit_seconds": round(statistics.median(r["fit_s"] for r in cold), 2),
                "warm_fit_seconds": round(statistics.median(r["fit_s"] for r in warm), 2),
                "steps_per_draw": round(cold[0]["steps"], 1), "r_hat": round(cold[0]["r_hat"], 4),
                "min_ess": round(cold[0]["ess"]), "divergences": cold[0]["divergences"],
-               "same_draws": "yes" if cold[0]["digest"] == other[0][0]["digest"] else "no",
-               "flags": settings[setting]}
+               "same_draws": "yes" if cold[0]["digest"] == other[0][0]["digest"] else "no"}
         rows.append(row)
-        print(f"{model:<22}{setting:<18}{row['compile_seconds']:>10.2f}{row['cold_fit_seconds']:>8.2f}"
+        print(f"{model:<22}{setting:<17}{row['compile_seconds']:>10.2f}{row['cold_fit_seconds']:>8.2f}"
               f"{row['warm_fit_seconds']:>8.2f}{row['steps_per_draw']:>7.1f}{row['r_hat']:>7.3f}{row['min_ess']:>6}  {row['same_draws']}")
     return rows
 

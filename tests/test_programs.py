@@ -117,3 +117,31 @@ def test_only_the_most_recently_used_programs_are_kept(tmp_path):
     _evict(tmp_path, keep=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nuts-2.jaxprog", "nuts-3.jaxprog", "nuts-4.jaxprog",
                                                           "other.txt"]
+
+
+def test_compiler_options_where_jaxlib_knows_them():
+    """The single step's sampler compiles with XLA's classic CPU emitters (a measured choice,
+    runtime.CPU_COMPILER_OPTIONS), the two steps' with XLA's defaults; an option jaxlib does not
+    know is dropped, not fatal; the options are in a kept program's key."""
+    import jax
+    import jax.numpy as jnp
+
+    from ladderfit.model.programs import CachedChains, _compile
+    from ladderfit.model.runtime import compiler_options
+
+    assert compiler_options("single_step") == {"xla_cpu_use_fusion_emitters": False}
+    assert compiler_options("two_step") == {} and compiler_options("compute") == {}
+    lowered = jax.jit(lambda x: jnp.sin(x) * 2.0).lower(jnp.ones(3))
+    expected = np.sin(np.ones(3)) * 2.0
+    for options in ({"xla_cpu_use_fusion_emitters": False}, {"xla_cpu_no_such_option": True}, None):
+        np.testing.assert_allclose(np.asarray(_compile(lowered, options)(jnp.ones(3))), expected)
+
+    class Fake:  # what CachedChains keys of NumPyro's chain function
+        progress_bar, _collection_params, num_warmup, num_samples, num_chains, thinning = False, {}, 1, 1, 1, 1
+
+        def run(self):
+            pass
+
+    fn = type("F", (), {"func": Fake().run, "keywords": {}})()
+    paths = {CachedChains(("x",), "/tmp", options)._path(fn, (np.ones(2),)) for options in ({}, {"a": 1}, {"a": 2})}
+    assert len(paths) == 3

@@ -11,8 +11,8 @@ warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by n
 falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
 the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
 ``benchmarks/sampler_levers.py --gradient``; the single step's traced without NumPyro's checks,
-:func:`~ladderfit.model.runtime.unchecked`); XLA's CPU compiler uses its classic emitters
-(:data:`~ladderfit.model.runtime.CPU_COMPILER_FLAGS`); the draws are checked without ArviZ
+:func:`~ladderfit.model.runtime.unchecked`, and compiled with XLA's classic CPU emitters where
+programs are kept, :data:`~ladderfit.model.runtime.CPU_COMPILER_OPTIONS`); the draws are checked without ArviZ
 (:mod:`.rank_diagnostics`), which only InferenceData imports. With the persistent compilation cache on (the CLI), the compiled parallel-chain program is kept on
 disk and a later process loads it instead of tracing it (:mod:`.programs`).
 """
@@ -38,7 +38,7 @@ from .joint import (centre_values, measured_slopes, model_for, secant_values, si
 from .priors import resolve_priors
 from .programs import CachedChains, program_dir
 from .provenance import data_sha256
-from .runtime import enable_x64, prepare, unchecked  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
+from .runtime import compiler_options, enable_x64, prepare, unchecked  # noqa: F401  (enable_x64 re-exported; it lives in runtime, below results)
 from .spec import as_spec, check_feature
 
 __all__ = ["fit", "make_mcmc", "sampler_options", "sample", "sample_converging", "continue_chains", "more_draws", "Draws", "select", "initial_values", "to_inference_data", "label_points", "DIMS", "LAW_SITES"]
@@ -262,11 +262,12 @@ def make_mcmc(md: ModelData, priors: dict, config: FitConfig) -> MCMC:
     )
     progress = show_progress_bar(config.progress_bar)
     method = _chain_method(config)
-    directory = program_dir()
-    if method == "parallel" and directory is not None and not progress:
-        # the compiled program kept between processes: a second fit skips tracing (.programs)
+    directory, options = program_dir(), compiler_options(md.structure)
+    if method == "parallel" and (directory is not None or options):
+        # the compiled program kept between processes (a second fit skips tracing), and compiled
+        # with the structure's XLA options whether kept or not, so that the draws are the same (.programs)
         method = CachedChains(("nuts", md.structure, start, config.target_accept, config.max_tree_depth,
-                               config.warmup_tree_depth, config.warmup, config.chains), directory)
+                               config.warmup_tree_depth, config.warmup, config.chains), directory, options)
     return MCMC(kernel, num_warmup=config.warmup, num_samples=config.first_draws, num_chains=config.chains,
                 chain_method=method, progress_bar=progress)
 

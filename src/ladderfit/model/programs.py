@@ -9,7 +9,9 @@ what determines it, without tracing:
 * the fit's inputs: the model's arrays (:class:`~.inputs.ModelData`), the priors, the model
   keywords and NUTS's settings (target, tree depths, warmup, draws, chains, initial values);
 * the code: a digest of ladderfit's own source, the versions of JAX, jaxlib and NumPyro;
-* the machine: JAX's backend and devices, float64 mode, ``XLA_FLAGS`` and the CPU's flags.
+* the machine: JAX's backend and devices, float64 mode, ``XLA_FLAGS`` and the CPU's flags;
+* XLA's compiler options for the program (:func:`~.runtime.compiler_options`: the single step's
+  sampler compiles with XLA's classic CPU emitters).
 
 A later process with the same key loads the program and runs it: the same executable, so the
 same draws bit for bit (``tests/test_programs.py``). Anything the key cannot be computed from
@@ -132,7 +134,7 @@ def program_dir() -> Path | None:
 
 
 #: Programs of this process: how many were read from disk (and the seconds that took), compiled
-#: and written, or run through NumPyro's own pmap (not keyed); for tests and benchmarks.
+#: and written, or compiled and not kept (no folder or key: "unkeyed"); for tests and benchmarks.
 COUNTS = {"loaded": 0, "stored": 0, "compiled": 0, "unkeyed": 0, "load_seconds": 0.0}
 
 #: Programs already loaded or compiled in this process, by file (a notebook's second fit of the
@@ -143,32 +145,35 @@ _IN_MEMORY_MAX = 4
 
 class CachedChains:
     """NumPyro's ``chain_method`` as a callable: the chains in parallel (``pmap``, one device
-    each) through a compiled program kept in :func:`program_dir`. ``inputs``: what the model
+    each) through a compiled program kept in :func:`program_dir` (``directory``; None: compiled
+    with ``options``, not kept). ``inputs``: what the model
     and kernel were built from (data, priors, sampler settings); the MCMC's own collection
-    settings and the arguments' shapes are added at each run."""
+    settings and the arguments' shapes are added at each run. ``options``: XLA's compiler
+    options for the program (where jaxlib knows them)."""
 
-    def __init__(self, inputs, directory: Path):
-        self.inputs = inputs
-        self.directory = Path(directory)
+    def __init__(self, inputs, directory: Path | None, options: dict | None = None):
+        self.inputs, self.options = inputs, dict(options or {})
+        self.directory = None if directory is None else Path(directory)
 
     def __call__(self, fn):
         def run(map_args):
             path = self._path(fn, map_args)
-            if path is None:
+            if path is None:  # not kept (no folder, a progress bar's callbacks, no key): compiled here
                 COUNTS["unkeyed"] += 1
-                return jax.pmap(fn)(map_args)
-            return _kept(path, (map_args,), lambda: jax.pmap(fn).lower(map_args))(map_args)
+                return _compile(jax.pmap(fn).lower(map_args), self.options)(map_args)
+            return _kept(path, (map_args,), lambda: jax.pmap(fn).lower(map_args), options=self.options)(map_args)
 
         return run
 
     def _path(self, fn, map_args) -> Path | None:
-        """The program's file, or None when it cannot be keyed (then NumPyro's pmap runs)."""
+        """The program's file, or None without a folder or a key (then it is compiled, not kept)."""
         mcmc = getattr(getattr(fn, "func", None), "__self__", None)
-        if mcmc is None or getattr(mcmc, "progress_bar", False):  # host callbacks do not serialize
+        if self.directory is None or mcmc is None or getattr(mcmc, "progress_bar", False):  # host callbacks do not serialize
             return None
         try:
             key = digest((machine_digest(), self.inputs, fn.keywords, dict(mcmc._collection_params),
-                          mcmc.num_warmup, mcmc.num_samples, mcmc.num_chains, mcmc.thinning, _arguments(map_args)))
+                          mcmc.num_warmup, mcmc.num_samples, mcmc.num_chains, mcmc.thinning, _arguments(map_args),
+                          sorted(self.options.items())))
         except (TypeError, AttributeError):
             return None
         return self.directory / f"nuts-{key[:40]}.jaxprog"
@@ -204,15 +209,15 @@ def _arguments(args) -> tuple:
     return str(jax.tree.structure(args)), jax.tree.leaves(shapes)
 
 
-def _kept(path: Path, args: tuple, lower, devices=None):
+def _kept(path: Path, args: tuple, lower, devices=None, options: dict | None = None):
     """The program kept at ``path``: from this process, else loaded from disk (onto ``devices``),
-    else ``lower()`` compiled and written there; remembered in this process, the most recent
-    last, at most :data:`_IN_MEMORY_MAX`."""
+    else ``lower()`` compiled (with XLA's compiler ``options``) and written there; remembered in
+    this process, the most recent last, at most :data:`_IN_MEMORY_MAX`."""
     compiled = _IN_MEMORY.get(path)
     if compiled is None:
         compiled = _load(path, args, devices)
     if compiled is None:
-        compiled = _compile_and_store(lower(), path)
+        compiled = _compile_and_store(lower(), path, options)
     _IN_MEMORY.pop(path, None)
     _IN_MEMORY[path] = compiled
     while len(_IN_MEMORY) > _IN_MEMORY_MAX:
@@ -243,11 +248,12 @@ def _load(path: Path, args: tuple, devices=None):
     return compiled
 
 
-def _compile_and_store(lowered, path: Path):
-    """Compile ``lowered`` and write the program to ``path`` (whole or not at all)."""
+def _compile_and_store(lowered, path: Path, options: dict | None = None):
+    """Compile ``lowered`` (with XLA's compiler ``options``) and write the program to ``path``
+    (whole or not at all)."""
     from jax.experimental.serialize_executable import serialize
 
-    compiled, fresh = _compile_fresh(lowered)
+    compiled, fresh = _compile_fresh(lowered, options)
     COUNTS["compiled"] += 1
     if fresh:  # an executable read from JAX's own cache does not serialize whole on the CPU
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -274,10 +280,11 @@ def _evict(folder: Path, keep: int | None = None) -> None:
             old.unlink(missing_ok=True)
 
 
-def _compile_fresh(lowered):
+def _compile_fresh(lowered, options: dict | None = None):
     """``lowered.compile()`` with JAX's persistent cache bypassed for this one program (an
     executable deserialized from it lacks its compiled functions when serialized again, on the
-    CPU: "Function ... not found" when run). Returns (compiled, whether it was compiled here)."""
+    CPU: "Function ... not found" when run), with XLA's compiler ``options`` where jaxlib knows
+    them (else without). Returns (compiled, whether it was compiled here)."""
     from jax._src import compilation_cache as cc
     from jax._src import monitoring
 
@@ -292,7 +299,7 @@ def _compile_fresh(lowered):
     try:
         if saved[0] is not None:
             cc._cache_checked, cc._cache_used = True, False
-        compiled = lowered.compile()
+        compiled = _compile(lowered, options)
     finally:
         if saved[0] is not None:
             cc._cache_checked, cc._cache_used = saved
@@ -300,3 +307,15 @@ def _compile_fresh(lowered):
         if with_unregister is not None:
             with_unregister(on_event)
     return compiled, not hits
+
+
+def _compile(lowered, options: dict | None):
+    """``lowered.compile`` with XLA's compiler ``options``; without them where jaxlib does not
+    know one (an error XLA raises before compiling)."""
+    if options:
+        try:
+            return lowered.compile(compiler_options=options)
+        except Exception as e:  # noqa: BLE001 (jaxlib's runtime error; its class moved between releases)
+            if "compile option" not in str(e):
+                raise
+    return lowered.compile()

@@ -1,4 +1,4 @@
-"""JAX's runtime for a fit: float64, one CPU device per chain, XLA's CPU compiler flags, the
+"""JAX's runtime for a fit: float64, one CPU device per chain, XLA's CPU compiler options, the
 persistent compilation cache.
 
 :func:`prepare` is called by :func:`ladderfit.fit` (and the CLI sets the same through
@@ -17,55 +17,36 @@ from __future__ import annotations
 
 import contextlib
 import os
-from importlib import metadata
 
 __all__ = ["CACHE_DIR", "prepare", "enable_x64", "host_devices", "xla_flags", "compilation_cache", "cache_allowed",
-           "unchecked", "UNCHECKED_STRUCTURES", "CPU_COMPILER_FLAGS"]
+           "unchecked", "UNCHECKED_STRUCTURES", "CPU_COMPILER_OPTIONS", "compiler_options"]
 
 #: Where compiled programs are kept between processes (``LADDERFIT_COMPILATION_CACHE=0``: not at all).
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
 
 _DEVICE_FLAG = "--xla_force_host_platform_device_count"
 
-#: XLA's CPU compiler flags a fit adds to ``XLA_FLAGS`` before JAX starts (each unless
-#: ``XLA_FLAGS`` names it), on the jaxlib releases of :data:`CPU_COMPILER_FLAGS_JAXLIB`. XLA's
-#: classic emitters instead of its MLIR fusion emitters compile the sampler's program faster
-#: and run it as fast (``benchmarks/sampler_levers.py --xla-flags``,
-#: ``results/xla_flags.json``).
-CPU_COMPILER_FLAGS: dict[str, str] = {"--xla_cpu_use_fusion_emitters": "false"}
-#: The jaxlib releases ``[from, to)`` on which :data:`CPU_COMPILER_FLAGS` were measured. XLA
-#: stops the process on a flag it does not know: jaxlib 0.5.1 and earlier do not know this one
-#: (0.5.3 to 0.10.2 do), and a later release might drop it.
-CPU_COMPILER_FLAGS_JAXLIB: tuple[tuple[int, int], tuple[int, int]] = ((0, 10), (0, 11))
+#: XLA's CPU compiler options for the sampler's program of a structure, where programs are kept
+#: (:mod:`.programs`): the single step's compiles faster with XLA's classic emitters than with
+#: its MLIR fusion emitters and samples as fast, the same draws; the two steps' sampled slower
+#: (``benchmarks/sampler_levers.py --compiler-options``, ``results/compiler_options.json``). A jaxlib that
+#: does not know an option (0.5.1 and earlier do not know this one) compiles without it.
+CPU_COMPILER_OPTIONS: dict[str, dict] = {"single_step": {"xla_cpu_use_fusion_emitters": False}}
 
 
 def prepare(chains: int) -> None:
-    """float64 on; ``chains`` CPU devices and :data:`CPU_COMPILER_FLAGS` if JAX has not started yet."""
+    """float64 on, and ``chains`` CPU devices if JAX has not started yet."""
     host_devices(chains)
     enable_x64()
 
 
-def _jaxlib_release() -> tuple[int, int] | None:
-    try:
-        return tuple(int(part) for part in metadata.version("jaxlib").split(".")[:2])
-    except (metadata.PackageNotFoundError, ValueError):  # pragma: no cover
-        return None
-
-
 def xla_flags(devices: int | None, flags: str | None = None) -> str:
-    """``XLA_FLAGS`` (``flags``, default the environment's) with ladderfit's additions: ``devices``
-    CPU devices (for 2 or more; unless a count is set) and :data:`CPU_COMPILER_FLAGS` on the
-    jaxlib releases they were measured on (each unless set). Reads no JAX: the CLI calls it
-    before JAX is imported."""
+    """``XLA_FLAGS`` (``flags``, default the environment's) with ``devices`` CPU devices (for 2
+    or more), unless it sets a count. Reads no JAX: the CLI calls it before JAX is imported."""
     flags = os.environ.get("XLA_FLAGS", "") if flags is None else flags
-    added = []
-    if devices is not None and devices >= 2 and _DEVICE_FLAG not in flags:
-        added.append(f"{_DEVICE_FLAG}={devices}")
-    low, high = CPU_COMPILER_FLAGS_JAXLIB
-    release = _jaxlib_release()
-    if release is not None and low <= release < high:
-        added += [f"{name}={value}" for name, value in CPU_COMPILER_FLAGS.items() if name not in flags]
-    return " ".join([flags, *added]).strip()
+    if devices is None or devices < 2 or _DEVICE_FLAG in flags:
+        return flags
+    return f"{flags} {_DEVICE_FLAG}={devices}".strip()
 
 
 def enable_x64() -> None:
@@ -96,10 +77,18 @@ def unchecked(structure: str):
     return numpyro.validation_enabled(False) if structure in UNCHECKED_STRUCTURES else contextlib.nullcontext()
 
 
+def compiler_options(structure: str) -> dict:
+    """XLA's compiler options for the sampler's program of ``structure`` on JAX's backend now
+    (:data:`CPU_COMPILER_OPTIONS` on the CPU; none elsewhere)."""
+    import jax
+
+    return dict(CPU_COMPILER_OPTIONS.get(structure, {})) if jax.default_backend() == "cpu" else {}
+
+
 def host_devices(n: int) -> bool:
-    """Give XLA ``n`` CPU devices so that chains run in parallel, and :data:`CPU_COMPILER_FLAGS`
-    (:func:`xla_flags`); possible only before JAX starts its backends. True if ``XLA_FLAGS``
-    changed."""
+    """Give XLA ``n`` CPU devices so that chains run in parallel (:func:`xla_flags`); possible
+    only before JAX starts its backends, and left alone if ``XLA_FLAGS`` sets a count. True if
+    set."""
     from jax._src import xla_bridge
 
     flags = os.environ.get("XLA_FLAGS", "")
