@@ -267,7 +267,7 @@ def options_child(model: str, cache: str, setting: str) -> None:
     from ladderfit.model.programs import digest
     from ladderfit.model.spec import STRUCTURES
 
-    runtime.CPU_COMPILER_OPTIONS = {s: OPTION_SETTINGS[setting] for s in STRUCTURES}
+    runtime.CPU_COMPILER_OPTIONS = {s + r: OPTION_SETTINGS[setting] for s in STRUCTURES for r in ("", "+run_effects")}
     compiled = []
     jax.monitoring.register_event_duration_secs_listener(
         lambda event, seconds, **_: compiled.append(seconds) if event == dispatch.BACKEND_COMPILE_EVENT else None)

@@ -120,8 +120,8 @@ def test_only_the_most_recently_used_programs_are_kept(tmp_path):
 
 
 def test_compiler_options_where_jaxlib_knows_them():
-    """The single step's sampler compiles with XLA's classic CPU emitters (a measured choice,
-    runtime.CPU_COMPILER_OPTIONS), the two steps' with XLA's defaults; an option jaxlib does not
+    """The single step's sampler and the run effects' compile with XLA's classic CPU emitters (a
+    measured choice, runtime.CPU_COMPILER_OPTIONS), the two steps' with XLA's defaults; an option jaxlib does not
     know is dropped, not fatal; the options are in a kept program's key."""
     import jax
     import jax.numpy as jnp
@@ -129,8 +129,11 @@ def test_compiler_options_where_jaxlib_knows_them():
     from ladderfit.model.programs import CachedChains, _compile
     from ladderfit.model.runtime import compiler_options
 
+    from ladderfit.model.spec import as_spec
+
     assert compiler_options("single_step") == {"xla_cpu_use_fusion_emitters": False}
-    assert compiler_options("two_step") == {} and compiler_options("compute") == {}
+    assert compiler_options(as_spec("two_step+run_effects")) == {"xla_cpu_use_fusion_emitters": False}
+    assert compiler_options(as_spec("two_step")) == {} and compiler_options("compute") == {}
     lowered = jax.jit(lambda x: jnp.sin(x) * 2.0).lower(jnp.ones(3))
     expected = np.sin(np.ones(3)) * 2.0
     for options in ({"xla_cpu_use_fusion_emitters": False}, {"xla_cpu_no_such_option": True}, None):

@@ -280,6 +280,15 @@ NOTES = {
         "start by `fit`, whatever the count); *both*: the mean of the two ladders. `FIRST_DRAWS` is the count of "
         "fewest cold seconds on *both*."
     ),
+    "compiler_options": (
+        "The sampler's program compiled with XLA's classic CPU emitters (`xla_cpu_use_fusion_emitters` off) "
+        "and with XLA's defaults, each model fitted to the bundled OLMo ladder in new processes, the two in "
+        "turn: a cold fit (empty compilation cache) then a warm one (its program loaded); medians of the "
+        "repeats of XLA's compile seconds and the fit's seconds cold and warm; leapfrog steps per draw, "
+        "max R-hat and min ESS of the first repeat's cold fit; *same draws*: whether both compiled programs "
+        "drew the same numbers. The single step and the run effects compile with the classic emitters, the "
+        "two steps without run effects with XLA's defaults (`CPU_COMPILER_OPTIONS`)."
+    ),
     "item_calibration": (
         "Simulated ladders evaluated on fixed items (by default 6 ladders x 4 tasks), two steps, per target "
         "(2, 3 and 10 times the largest run's N and D): the (ladder, task) pairs, and the counts inside the "
@@ -339,6 +348,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sampler_grid_target_accept": ("sampler_grid_target_accept", {}, ("file", "commit", "model")),  # the caption names them
     "sampler_levers": ("sampler_levers", {}, ()),
     "unchecked": ("unchecked", {}, ()),
+    "compiler_options": ("compiler_options", {}, ()),
     "gpu_check": ("gpu_check", {}, ()),
     "gpu_check_agreement": ("gpu_check#agreement", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),

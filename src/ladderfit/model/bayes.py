@@ -262,7 +262,7 @@ def make_mcmc(md: ModelData, priors: dict, config: FitConfig) -> MCMC:
     )
     progress = show_progress_bar(config.progress_bar)
     method = _chain_method(config)
-    directory, options = program_dir(), compiler_options(md.structure)
+    directory, options = program_dir(), compiler_options(md.spec)
     if method == "parallel" and (directory is not None or options):
         # the compiled program kept between processes (a second fit skips tracing), and compiled
         # with the structure's XLA options whether kept or not, so that the draws are the same (.programs)

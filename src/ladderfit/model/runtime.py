@@ -26,12 +26,17 @@ CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
 
 _DEVICE_FLAG = "--xla_force_host_platform_device_count"
 
-#: XLA's CPU compiler options for the sampler's program of a structure, where programs are kept
-#: (:mod:`.programs`): the single step's compiles faster with XLA's classic emitters than with
-#: its MLIR fusion emitters and samples as fast, the same draws; the two steps' sampled slower
-#: (``benchmarks/sampler_levers.py --compiler-options``, ``results/compiler_options.json``). A jaxlib that
-#: does not know an option (0.5.1 and earlier do not know this one) compiles without it.
-CPU_COMPILER_OPTIONS: dict[str, dict] = {"single_step": {"xla_cpu_use_fusion_emitters": False}}
+#: XLA's CPU compiler options for the sampler's program of a model (its structure, and
+#: ``+run_effects`` with run effects), kept on disk or not (:mod:`.programs`): XLA's classic
+#: emitters instead of its MLIR fusion emitters compile the single step's program and the two
+#: steps' with run effects about a second faster, and sample as fast per leapfrog step (the single
+#: step: the same draws); the two steps' without run effects sampled slower, so it keeps XLA's
+#: defaults (``benchmarks/sampler_levers.py --compiler-options``, ``results/compiler_options.json``).
+#: A jaxlib that does not know an option (0.5.1 and earlier do not know this one) compiles without it.
+CPU_COMPILER_OPTIONS: dict[str, dict] = {
+    "single_step": {"xla_cpu_use_fusion_emitters": False},
+    "two_step+run_effects": {"xla_cpu_use_fusion_emitters": False},
+}
 
 
 def prepare(chains: int) -> None:
@@ -77,12 +82,15 @@ def unchecked(structure: str):
     return numpyro.validation_enabled(False) if structure in UNCHECKED_STRUCTURES else contextlib.nullcontext()
 
 
-def compiler_options(structure: str) -> dict:
-    """XLA's compiler options for the sampler's program of ``structure`` on JAX's backend now
-    (:data:`CPU_COMPILER_OPTIONS` on the CPU; none elsewhere)."""
+def compiler_options(spec) -> dict:
+    """XLA's compiler options for the sampler's program of ``spec`` (a
+    :class:`~ladderfit.model.spec.ModelSpec` or a structure's name) on JAX's backend now:
+    :data:`CPU_COMPILER_OPTIONS` on the CPU, none elsewhere."""
     import jax
 
-    return dict(CPU_COMPILER_OPTIONS.get(structure, {})) if jax.default_backend() == "cpu" else {}
+    structure = getattr(spec, "structure", spec)
+    key = structure + ("+run_effects" if getattr(spec, "run_effects", False) else "")
+    return dict(CPU_COMPILER_OPTIONS.get(key, {})) if jax.default_backend() == "cpu" else {}
 
 
 def host_devices(n: int) -> bool:
