@@ -55,7 +55,11 @@ emitters), for the single step, the two steps and the two steps with run effects
 OLMo ladder: each fitted in new processes, with the option and without in turn, ``--repeats``
 times, a cold fit (empty compilation cache) then a warm one (its program loaded): the seconds
 XLA compiled, the fit's seconds cold and warm, leapfrog steps, R-hat and ESS (medians over
-repeats), and whether both drew the same numbers.
+repeats), and whether both drew the same numbers. ``--predictive-options`` (written to
+``results/predictive_options.json``): the default fit's posterior predictive at the paper's two
+targets compiled with XLA's defaults and with :data:`ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS`,
+in turn, ``--repeats`` times: compile seconds, seconds per run (best of 5), and whether both
+gave the same numbers.
 """
 
 from __future__ import annotations
@@ -78,10 +82,19 @@ def main() -> None:
     ap.add_argument("--unchecked", action="store_true", help="only the checks-on/off table (the end of --gradient's)")
     ap.add_argument("--compiler-options", action="store_true", help="only the CPU compiler options' table")
     ap.add_argument("--repeats", type=int, default=3, help="--compiler-options: fits per model and setting, cold and warm")
+    ap.add_argument("--predictive-options", action="store_true", help="only the predictive's compiler options' table")
     ap.add_argument("--options-child", nargs=3, metavar=("MODEL", "CACHE", "SETTING"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.options_child:
         return options_child(*args.options_child)
+    if args.predictive_options:
+        from results_io import write_results
+
+        os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+        write_results("predictive_options", {"settings": {"repeats": args.repeats},
+                                             "summary": predictive_options_table(args.repeats),
+                                             "script": "benchmarks/sampler_levers.py --predictive-options"})
+        return
     if args.compiler_options:
         from results_io import write_results
 
@@ -319,6 +332,60 @@ def compiler_options_table(repeats: int) -> list[dict]:
         rows.append(row)
         print(f"{model:<22}{setting:<17}{row['compile_seconds']:>10.2f}{row['cold_fit_seconds']:>8.2f}"
               f"{row['warm_fit_seconds']:>8.2f}{row['steps_per_draw']:>7.1f}{row['r_hat']:>7.3f}{row['min_ess']:>6}  {row['same_draws']}")
+    return rows
+
+
+def predictive_options_table(repeats: int) -> list[dict]:
+    """The ``--predictive-options`` table: the default fit's posterior predictive at 7B-4T and
+    13B-5T (``LadderFit._predictor``'s program), compiled with XLA's defaults and with
+    :data:`~ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS` in turn: medians of compile seconds and
+    of the best of 5 runs' seconds, and whether the two gave the same numbers."""
+    import statistics
+    import warnings
+
+    import jax
+    import numpy as np
+    from numpyro.infer import Predictive
+
+    import ladderfit
+    from ladderfit.data.targets import as_targets
+    from ladderfit.model.joint import model_for
+    from ladderfit.model.runtime import CPU_PREDICTIVE_OPTIONS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ladderfit.fit(progress_bar=False)
+    md, model = fit.model_data, model_for(fit.model_data.structure)
+    x, z = md.target_xz(as_targets(["7B-4T", "13B-5T"]))
+    samples, key = fit._posterior_samples(), jax.random.PRNGKey(0)
+
+    def predictive(rng_key, samples):
+        return Predictive(model, posterior_samples=samples, return_sites=["target_accuracy"])(
+            rng_key, md, fit.priors, target_x=x, target_z=z)
+
+    settings = {"XLA's defaults": {}, "predictive's options": dict(CPU_PREDICTIVE_OPTIONS)}
+    runs = {s: [] for s in settings}
+    for _ in range(repeats):
+        for setting, options in settings.items():
+            lowered = jax.jit(predictive).lower(key, samples)
+            t0 = time.perf_counter()
+            compiled = lowered.compile(compiler_options=options or None)
+            seconds = time.perf_counter() - t0
+            best = np.inf
+            for _ in range(5):
+                t0 = time.perf_counter()
+                out = jax.block_until_ready(compiled(key, samples))
+                best = min(best, time.perf_counter() - t0)
+            runs[setting].append((seconds, best, np.asarray(out["target_accuracy"])))
+    rows = []
+    print(f"{'compiled with':<22}{'options':<40}{'compile s':>10}{'run s':>8}  same numbers")
+    for setting, got in runs.items():
+        same = all(np.array_equal(a[2], b[2]) for a in runs["XLA's defaults"] for b in got)
+        row = {"compiled_with": setting, "options": ", ".join(f"{k}={v}" for k, v in settings[setting].items()) or "-",
+               "compile_seconds": round(statistics.median(r[0] for r in got), 3),
+               "run_seconds": round(statistics.median(r[1] for r in got), 4), "same_numbers": "yes" if same else "no"}
+        rows.append(row)
+        print(f"{setting:<22}{row['options']:<40}{row['compile_seconds']:>10.3f}{row['run_seconds']:>8.4f}  {row['same_numbers']}")
     return rows
 
 

@@ -134,6 +134,7 @@ def test_compiler_options_where_jaxlib_knows_them():
     assert compiler_options("single_step") == {"xla_cpu_use_fusion_emitters": False}
     assert compiler_options(as_spec("two_step+run_effects")) == {"xla_cpu_use_fusion_emitters": False}
     assert compiler_options(as_spec("two_step")) == {} and compiler_options("compute") == {}
+    assert compiler_options("two_step", "predictive") == {"xla_backend_optimization_level": 0}
     lowered = jax.jit(lambda x: jnp.sin(x) * 2.0).lower(jnp.ones(3))
     expected = np.sin(np.ones(3)) * 2.0
     for options in ({"xla_cpu_use_fusion_emitters": False}, {"xla_cpu_no_such_option": True}, None):

@@ -184,23 +184,24 @@ class CachedProgram:
     under a key of ``inputs`` (what ``fn`` closes over: data, priors, settings, digested) and the
     arguments' shapes and types, computed without tracing: a later process loads the program
     instead of tracing, lowering and compiling it. Without the cache (off, or keys that cannot
-    be computed) it is ``jax.jit(fn)``."""
+    be computed) it is ``jax.jit(fn)``. Both compile with XLA's compiler ``options``."""
 
-    def __init__(self, fn, inputs, name: str):
-        self.inputs, self.name = inputs, name
-        self.jitted = jax.jit(fn)
+    def __init__(self, fn, inputs, name: str, options: dict | None = None):
+        self.inputs, self.name, self.options = inputs, name, dict(options or {})
+        self.jitted = jax.jit(fn, compiler_options=self.options or None)
 
     def __call__(self, *args):
         directory = program_dir()
         if directory is None:
             return self.jitted(*args)
         try:
-            key = digest((machine_digest(), self.name, self.inputs, _arguments(args)))
+            key = digest((machine_digest(), self.name, self.inputs, _arguments(args), sorted(self.options.items())))
         except TypeError:
             COUNTS["unkeyed"] += 1
             return self.jitted(*args)
         path = directory / f"{self.name}-{key[:40]}.jaxprog"
-        return _kept(path, args, lambda: self.jitted.lower(*args), jax.devices()[:1])(*args)  # jit's default device
+        return _kept(path, args, lambda: self.jitted.lower(*args), jax.devices()[:1],
+                     self.options)(*args)  # jit's default device
 
 
 def _arguments(args) -> tuple:

@@ -22,7 +22,7 @@ from .inputs import ModelData
 from .joint import SAMPLED_SITES, SAMPLER_SITES, model_for
 from .priors import DEFAULT_PRIORS, DISCREPANCY_PRIORS, resolve_priors
 from .provenance import DATA_HASH_DESCRIPTION, library_versions
-from .runtime import unchecked
+from .runtime import compiler_options, unchecked
 from .spec import as_spec
 from ..data.targets import as_targets
 
@@ -421,7 +421,8 @@ class LadderFit:
             def predictive(rng_key, samples):
                 return Predictive(model, posterior_samples=samples, return_sites=list(sites))(
                     rng_key, md, priors, target_x=x, target_z=z)
-            fn = CachedProgram(predictive, inputs, "predictive")  # on disk too where the CLI keeps programs
+            fn = CachedProgram(predictive, inputs, "predictive",  # on disk too where the CLI keeps programs
+                               compiler_options(self.model_data.spec, "predictive"))
         self._predictors[key] = fn  # the most recent last
         while len(self._predictors) > 8:
             self._predictors.pop(next(iter(self._predictors)))

@@ -19,7 +19,8 @@ import contextlib
 import os
 
 __all__ = ["CACHE_DIR", "prepare", "enable_x64", "host_devices", "xla_flags", "compilation_cache", "cache_allowed",
-           "unchecked", "UNCHECKED_STRUCTURES", "CPU_COMPILER_OPTIONS", "compiler_options"]
+           "unchecked", "UNCHECKED_STRUCTURES", "CPU_COMPILER_OPTIONS", "CPU_PREDICTIVE_OPTIONS",
+           "compiler_options"]
 
 #: Where compiled programs are kept between processes (``LADDERFIT_COMPILATION_CACHE=0``: not at all).
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "ladderfit", "jax")
@@ -37,6 +38,12 @@ CPU_COMPILER_OPTIONS: dict[str, dict] = {
     "single_step": {"xla_cpu_use_fusion_emitters": False},
     "two_step+run_effects": {"xla_cpu_use_fusion_emitters": False},
 }
+
+#: XLA's CPU compiler options for a fit's posterior predictive at targets (a program run once per
+#: targets): backend optimisation level 0 compiles it in about two thirds of the time, and it
+#: runs a few hundredths of a second slower (``benchmarks/sampler_levers.py --predictive-options``,
+#: ``results/predictive_options.json``).
+CPU_PREDICTIVE_OPTIONS: dict = {"xla_backend_optimization_level": 0}
 
 
 def prepare(chains: int) -> None:
@@ -82,15 +89,20 @@ def unchecked(structure: str):
     return numpyro.validation_enabled(False) if structure in UNCHECKED_STRUCTURES else contextlib.nullcontext()
 
 
-def compiler_options(spec) -> dict:
-    """XLA's compiler options for the sampler's program of ``spec`` (a
-    :class:`~ladderfit.model.spec.ModelSpec` or a structure's name) on JAX's backend now:
-    :data:`CPU_COMPILER_OPTIONS` on the CPU, none elsewhere."""
+def compiler_options(spec, program: str = "sampler") -> dict:
+    """XLA's compiler options for a program of ``spec`` (a :class:`~ladderfit.model.spec.ModelSpec`
+    or a structure's name) on JAX's backend now: on the CPU, the sampler's of
+    :data:`CPU_COMPILER_OPTIONS` and ``program="predictive"``'s :data:`CPU_PREDICTIVE_OPTIONS`;
+    none elsewhere."""
     import jax
 
+    if jax.default_backend() != "cpu":
+        return {}
+    if program == "predictive":
+        return dict(CPU_PREDICTIVE_OPTIONS)
     structure = getattr(spec, "structure", spec)
     key = structure + ("+run_effects" if getattr(spec, "run_effects", False) else "")
-    return dict(CPU_COMPILER_OPTIONS.get(key, {})) if jax.default_backend() == "cpu" else {}
+    return dict(CPU_COMPILER_OPTIONS.get(key, {}))
 
 
 def host_devices(n: int) -> bool:
