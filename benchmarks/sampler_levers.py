@@ -58,8 +58,8 @@ XLA compiled, the fit's seconds cold and warm, leapfrog steps, R-hat and ESS (me
 repeats), and whether both drew the same numbers. ``--predictive-options`` (written to
 ``results/predictive_options.json``): the default fit's posterior predictive at the paper's two
 targets compiled with XLA's defaults and with :data:`ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS`,
-in turn, ``--repeats`` times: compile seconds, seconds per run (best of 5), and whether both
-gave the same numbers.
+in turn, ``--repeats`` times: compile seconds, seconds per run (best of 5), and the largest
+difference of the accuracy draws between the two.
 """
 
 from __future__ import annotations
@@ -339,7 +339,8 @@ def predictive_options_table(repeats: int) -> list[dict]:
     """The ``--predictive-options`` table: the default fit's posterior predictive at 7B-4T and
     13B-5T (``LadderFit._predictor``'s program), compiled with XLA's defaults and with
     :data:`~ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS` in turn: medians of compile seconds and
-    of the best of 5 runs' seconds, and whether the two gave the same numbers."""
+    of the best of 5 runs' seconds, and the largest difference of its accuracy draws from XLA's
+    defaults' (floating point: the same draws, computed in another order)."""
     import statistics
     import warnings
 
@@ -367,6 +368,7 @@ def predictive_options_table(repeats: int) -> list[dict]:
     runs = {s: [] for s in settings}
     for _ in range(repeats):
         for setting, options in settings.items():
+            jax.clear_caches()  # compiled anew each time
             lowered = jax.jit(predictive).lower(key, samples)
             t0 = time.perf_counter()
             compiled = lowered.compile(compiler_options=options or None)
@@ -378,14 +380,15 @@ def predictive_options_table(repeats: int) -> list[dict]:
                 best = min(best, time.perf_counter() - t0)
             runs[setting].append((seconds, best, np.asarray(out["target_accuracy"])))
     rows = []
-    print(f"{'compiled with':<22}{'options':<40}{'compile s':>10}{'run s':>8}  same numbers")
+    print(f"{'compiled with':<22}{'options':<40}{'compile s':>10}{'run s':>8}  max |difference| from XLA's defaults")
     for setting, got in runs.items():
-        same = all(np.array_equal(a[2], b[2]) for a in runs["XLA's defaults"] for b in got)
+        diff = max(float(np.max(np.abs(a[2] - b[2]))) for a in runs["XLA's defaults"] for b in got)
         row = {"compiled_with": setting, "options": ", ".join(f"{k}={v}" for k, v in settings[setting].items()) or "-",
                "compile_seconds": round(statistics.median(r[0] for r in got), 3),
-               "run_seconds": round(statistics.median(r[1] for r in got), 4), "same_numbers": "yes" if same else "no"}
+               "run_seconds": round(statistics.median(r[1] for r in got), 4),
+               "max_difference": f"{diff:.1e}"}
         rows.append(row)
-        print(f"{setting:<22}{row['options']:<40}{row['compile_seconds']:>10.3f}{row['run_seconds']:>8.4f}  {row['same_numbers']}")
+        print(f"{setting:<22}{row['options']:<40}{row['compile_seconds']:>10.3f}{row['run_seconds']:>8.4f}  {row['max_difference']}")
     return rows
 
 

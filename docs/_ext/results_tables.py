@@ -289,6 +289,12 @@ NOTES = {
         "drew the same numbers. The single step and the run effects compile with the classic emitters, the "
         "two steps without run effects with XLA's defaults (`CPU_COMPILER_OPTIONS`)."
     ),
+    "predictive_options": (
+        "The default fit's posterior predictive at 7B-4T and 13B-5T (one program, `LadderFit._predictor`) "
+        "compiled anew with XLA's defaults and with `CPU_PREDICTIVE_OPTIONS`, in turn: medians over the "
+        "repeats of the compile seconds and of the best of 5 runs' seconds, and the largest difference of "
+        "its accuracy draws from XLA's defaults'."
+    ),
     "item_calibration": (
         "Simulated ladders evaluated on fixed items (by default 6 ladders x 4 tasks), two steps, per target "
         "(2, 3 and 10 times the largest run's N and D): the (ladder, task) pairs, and the counts inside the "
@@ -349,6 +355,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "sampler_levers": ("sampler_levers", {}, ()),
     "unchecked": ("unchecked", {}, ()),
     "compiler_options": ("compiler_options", {}, ()),
+    "predictive_options": ("predictive_options", {}, ()),
     "gpu_check": ("gpu_check", {}, ()),
     "gpu_check_agreement": ("gpu_check#agreement", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),
