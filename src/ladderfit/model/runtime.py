@@ -40,9 +40,9 @@ CPU_COMPILER_OPTIONS: dict[str, dict] = {
 }
 
 #: XLA's CPU compiler options for a fit's posterior predictive at targets (a program run once per
-#: targets): backend optimisation level 0 compiled it in half the time (0.42 s against 0.83 s),
-#: and it ran a hundredth of a second slower, its numbers the same to 1e-15 (``benchmarks/sampler_levers.py --predictive-options``,
-#: ``results/predictive_options.json``).
+#: targets): backend optimisation level 0 compiled it in about half the time (0.45 s against
+#: 0.81 s), and it ran 0.017 s slower (0.060 s), its numbers the same to 1e-15
+#: (``benchmarks/sampler_levers.py --predictive-options``, ``results/predictive_options.json``).
 CPU_PREDICTIVE_OPTIONS: dict = {"xla_backend_optimization_level": 0}
 
 
