@@ -11,10 +11,11 @@ warms up with its trees capped at depth 6 (``warmup_tree_depth``) and draws by n
 falls short. Its likelihoods are computed on grids, a row per law or task, with no gather,
 the checkpoints' terms in float32 (``FitConfig.float32_likelihood``;
 ``benchmarks/sampler_levers.py --gradient``; the single step's traced without NumPyro's checks,
-:func:`~ladderfit.model.runtime.unchecked`, and compiled with XLA's classic CPU emitters where
-programs are kept, :data:`~ladderfit.model.runtime.CPU_COMPILER_OPTIONS`); the draws are checked without ArviZ
-(:mod:`.rank_diagnostics`), which only InferenceData imports. With the persistent compilation cache on (the CLI), the compiled parallel-chain program is kept on
-disk and a later process loads it instead of tracing it (:mod:`.programs`).
+:func:`~ladderfit.model.runtime.unchecked`, and compiled with XLA's classic CPU emitters,
+:data:`~ladderfit.model.runtime.CPU_COMPILER_OPTIONS`); the draws are checked without ArviZ
+(:mod:`.rank_diagnostics`), which only InferenceData imports. With the persistent compilation
+cache on (the CLI), the compiled parallel-chain program is kept on disk and a later process
+loads it instead of tracing it (:mod:`.programs`).
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def make_mcmc(md: ModelData, priors: dict, config: FitConfig) -> MCMC:
     directory, options = program_dir(), compiler_options(md.spec)
     if method == "parallel" and (directory is not None or options):
         # the compiled program kept between processes (a second fit skips tracing), and compiled
-        # with the structure's XLA options whether kept or not, so that the draws are the same (.programs)
+        # with the model's XLA options whether kept or not, so that the draws are the same (.programs)
         method = CachedChains(("nuts", md.structure, start, config.target_accept, config.max_tree_depth,
                                config.warmup_tree_depth, config.warmup, config.chains), directory, options)
     return MCMC(kernel, num_warmup=config.warmup, num_samples=config.first_draws, num_chains=config.chains,

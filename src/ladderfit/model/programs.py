@@ -11,7 +11,8 @@ what determines it, without tracing:
 * the code: a digest of ladderfit's own source, the versions of JAX, jaxlib and NumPyro;
 * the machine: JAX's backend and devices, float64 mode, ``XLA_FLAGS`` and the CPU's flags;
 * XLA's compiler options for the program (:func:`~.runtime.compiler_options`: the single step's
-  sampler compiles with XLA's classic CPU emitters).
+  and the run effects' samplers compile with XLA's classic CPU emitters, the predictive at
+  optimisation level 0).
 
 A later process with the same key loads the program and runs it: the same executable, so the
 same draws bit for bit (``tests/test_programs.py``). Anything the key cannot be computed from
