@@ -62,7 +62,7 @@ def test_a_later_process_loads_the_program_and_draws_the_same_numbers(tmp_path):
     first = _fit(str(cache))
     assert (first["stored"], first["loaded"]) == (1, 0)
     assert first["predicted"] == {"loaded": 0, "stored": 1, "compiled": 1}
-    assert first["imported"] == []  # ArviZ (0.75 s of import) only once InferenceData is asked for
+    assert first["imported"] == []  # ArviZ only once InferenceData is asked for
     assert [p.name.split("-")[0] for p in _programs(cache)] == ["nuts", "predictive"]
     second = _fit(str(cache))
     assert (second["compiled"], second["loaded"]) == (0, 1)  # no tracing, no compilation

@@ -3,9 +3,9 @@ r"""R-hat and bulk and tail ESS of draws, as ArviZ computes them, on plain array
 The rank-normalised split R-hat and the bulk and tail effective sample sizes of Vehtari et
 al. (2021), written after ArviZ 0.23's ``az.summary(kind="diagnostics")`` step for step: the
 same numbers (``tests/test_diagnostics.py`` compares them to ArviZ's to 1e-12, ties, constants
-and NaN included). A fit checks its draws with them without importing ArviZ (with SciPy's
-``stats`` and matplotlib, about 0.75 s of a ``ladderfit predict`` that needs none of it:
-``benchmarks/speed.py``).
+and NaN included). A fit checks its draws with them without importing ArviZ, SciPy's
+``stats``, xarray and matplotlib, which a ``ladderfit predict`` does not otherwise need
+(the speed guide's *The draws checked without ArviZ*).
 
 For the draws :math:`\theta_{cs}` of one scalar (chains :math:`c`, draws :math:`s`), each chain
 split in halves:
