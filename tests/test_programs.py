@@ -21,7 +21,9 @@ from ladderfit.data.bundled import load_olmo_ladder
 # One small fit in a new process (a program read from disk runs in a process of its own, as
 # in the CLI): the counts of programs loaded and stored, and a digest of every draw.
 FIT = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
+    if os.environ.get("FIT_IN_IPYTHON"):  # as in a notebook
+        import IPython
     import numpy as np
     import ladderfit
     from ladderfit.model import programs
@@ -149,3 +151,11 @@ def test_compiler_options_where_jaxlib_knows_them():
     fn = type("F", (), {"func": Fake().run, "keywords": {}})()
     paths = {CachedChains(("x",), "/tmp", options)._path(fn, (np.ones(2),)) for options in ({}, {"a": 1}, {"a": 2})}
     assert len(paths) == 3
+
+
+def test_an_interactive_session_imports_arviz_while_sampling(tmp_path):
+    """In IPython or Jupyter, where InferenceData usually comes next, ArviZ is imported while the
+    chains run (in a script or the CLI it is not: test_a_later_process_loads_the_program...)."""
+    pytest.importorskip("IPython")
+    got = _fit(str(tmp_path / "jax"), FIT_IN_IPYTHON="1")
+    assert {"arviz", "xarray"} <= set(got["imported"])

@@ -21,6 +21,7 @@ loads it instead of tracing it (:mod:`.programs`).
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 import jax
 import numpy as np
@@ -239,9 +240,14 @@ def _diverged(draws: Draws) -> bool:
 
 
 def _import_while_sampling() -> None:
-    """Import what reads the draws (the fit's class) while the chains run: JAX runs them
-    asynchronously, so the import overlaps with sampling instead of adding to it."""
+    """Import what reads the draws while the chains run: JAX runs them asynchronously, so the
+    import overlaps with sampling instead of adding to it. The fit's class always; ArviZ (and
+    xarray) in an interactive session (IPython, Jupyter), where InferenceData usually comes next,
+    not in a script or the CLI, whose predictions never read it."""
     from . import results  # noqa: F401
+
+    if "IPython" in sys.modules:
+        import arviz  # noqa: F401
 
 
 def sampler_options(config: FitConfig) -> dict:
