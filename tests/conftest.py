@@ -2,9 +2,10 @@ import os
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-# two XLA host devices: the 2-chain test fits run their chains in parallel
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
+# two XLA host devices: the 2-chain test fits run their chains in parallel (xla_flags imports no JAX)
+from ladderfit.model.runtime import xla_flags  # noqa: E402
+
+os.environ["XLA_FLAGS"] = xla_flags(2)
 
 import matplotlib
 

@@ -159,3 +159,18 @@ def test_an_interactive_session_imports_arviz_while_sampling(tmp_path):
     pytest.importorskip("IPython")
     got = _fit(str(tmp_path / "jax"), FIT_IN_IPYTHON="1")
     assert {"arviz", "xarray"} <= set(got["imported"])
+
+
+def test_a_progress_bar_draws_the_same_numbers():
+    """With a progress bar (host callbacks: compiled here, never kept) the sampler compiles with the
+    same XLA options as without, so the draws are the same bit for bit."""
+    import warnings
+
+    import ladderfit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = [ladderfit.fit(tasks=["arc_easy", "piqa"], chains=2, warmup=100, draws=50, progress_bar=bar)
+                for bar in (True, False)]
+    a, b = (f._draws.samples for f in fits)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

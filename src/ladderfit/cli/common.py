@@ -108,7 +108,8 @@ def setup_platform(args: argparse.Namespace) -> None:
         devices = None
     from ..model.runtime import xla_flags  # (imports no JAX)
 
-    os.environ["XLA_FLAGS"] = xla_flags(devices)
+    if xla_flags(devices) != os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = xla_flags(devices)
     if getattr(args, "platform", None):
         os.environ["JAX_PLATFORMS"] = {"gpu": "cuda"}.get(args.platform, args.platform)
     os.environ.setdefault("JAX_ENABLE_X64", "1")
