@@ -30,9 +30,10 @@ _DEVICE_FLAG = "--xla_force_host_platform_device_count"
 #: XLA's CPU compiler options for the sampler's program of a model (its structure, and
 #: ``+run_effects`` with run effects), kept on disk or not (:mod:`.programs`): XLA's classic
 #: emitters instead of its MLIR fusion emitters compile the single step's program and the two
-#: steps' with run effects 0.8-0.9 s faster (3.2 against 4.0 s, 4.3 against 5.2 s), and sample as
-#: fast per leapfrog step (the default fit drew the same numbers); the two steps' without run effects
-#: sampled about 30% slower (10.9 against 8.3 s warm), so it keeps XLA's defaults (``benchmarks/sampler_levers.py --compiler-options``, ``results/compiler_options.json``).
+#: steps' with run effects 0.8-0.9 s faster (3.2 against 4.0 s, 4.3 against 5.2 s), and sample
+#: as fast per leapfrog step (the default fit drew the same numbers); the two steps' without run
+#: effects sampled about 30% slower (10.9 against 8.3 s warm), so it keeps XLA's defaults
+#: (``benchmarks/sampler_levers.py --compiler-options``, ``results/compiler_options.json``).
 #: A jaxlib that does not know an option (0.5.1 and earlier do not know this one) compiles without it.
 CPU_COMPILER_OPTIONS: dict[str, dict] = {
     "single_step": {"xla_cpu_use_fusion_emitters": False},
