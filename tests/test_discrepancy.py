@@ -177,3 +177,30 @@ def test_shipped_discrepancy_is_the_calibration_benchmarks_estimate(structure):
     log_gamma, log_sd = shipped["discrepancy"][1]
     np.testing.assert_allclose([log_gamma, log_sd], [math.log(max(est["gamma"], GAMMA_GRID[1])), est["log_sd"]],
                                atol=5e-3)
+
+
+def test_checkpoint_jitter_pools_each_series_in_step_order():
+    """Shuffled rows, a run too short to count and log=True: the pooled second differences of each
+    (task, run) series by step, its first skip_fraction dropped, summed over the task's runs."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for run, n in (("r1", 40), ("r2", 25), ("short", 3)):
+        for task in ("t1", "t2"):
+            rows.append(pd.DataFrame({"run": run, "task": task, "step": np.arange(n) * 10,
+                                      "accuracy": 0.4 + rng.uniform(0, 0.2, n)}))
+    df = pd.concat(rows).sample(frac=1.0, random_state=3)
+    for log in (False, True):
+        want = {}
+        for task in ("t1", "t2"):
+            ss, count = 0.0, 0
+            for run in ("r1", "r2", "short"):
+                y = df[(df["task"] == task) & (df["run"] == run)].sort_values("step")["accuracy"].to_numpy()
+                y = y[int(np.floor(0.1 * len(y))):]
+                y = np.log(y) if log else y
+                if len(y) >= 3:
+                    r = y[1:-1] - 0.5 * (y[:-2] + y[2:])
+                    ss, count = ss + np.sum(r**2), count + len(r)
+            want[task] = np.sqrt(ss / count / 1.5)
+        got = checkpoint_jitter(df, "accuracy", 0.1, log=log)
+        assert list(got.index) == ["t1", "t2"]
+        assert got.to_numpy() == pytest.approx([want["t1"], want["t2"]], rel=1e-12)

@@ -36,3 +36,13 @@ def test_a_table_without_task_loss_fits_its_only_loss_column():
     with pytest.warns(UserWarning, match="only loss column 'lambada_loss'"):
         fit = ladderfit.fit(small, model="two_step", chains=1, warmup=20, draws=10, seed=0)
     assert fit.config.model.feature == "lambada_loss"
+
+
+def test_runs_are_ordered_by_size_then_final_tokens_whatever_the_row_order():
+    from ladderfit.model.inputs import _tasks_and_runs
+
+    df = ladderfit.load_olmo_ladder()
+    tasks, runs = _tasks_and_runs(df.sample(frac=1.0, random_state=0))
+    keys = [(df.loc[df["run"] == r, "N"].iloc[0], df.loc[df["run"] == r, "D"].max(), r) for r in runs]
+    assert keys == sorted(keys) and sorted(runs) == sorted(df["run"].unique())
+    assert tasks == sorted(df["task"].unique())

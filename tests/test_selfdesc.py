@@ -268,3 +268,37 @@ def test_single_step_fit_saved_before_pooled_slopes_predicts_the_same(sim, tmp_p
     # (other random numbers): the same predictive distribution, so the medians of 40 draws agree
     # within their Monte Carlo error (a few tenths of a point here), not to the bit
     assert np.isfinite(b).all() and np.abs(a - b).max() < 0.02, (a, b)
+
+
+def test_data_hash_is_the_documented_bytes_for_odd_values():
+    """The hash follows DATA_HASH_DESCRIPTION value by value: text as ``str(v)``, a missing value
+    (None, NaN, pd.NA, NaT) as the empty string, whatever the column's dtype."""
+    import hashlib
+
+    from ladderfit.model.provenance import HASHED_COLUMNS, data_sha256
+
+    def by_the_description(df):
+        cols = [c for c in HASHED_COLUMNS if c in df.columns]
+        table = df[cols].sort_values([c for c in ("run", "task", "step") if c in cols], kind="mergesort")
+        h = hashlib.sha256(f"rows={len(table)}\n".encode())
+        for col in cols:
+            h.update(f"\x1e{col}\x1d".encode())
+            values = table[col]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                arr = values.to_numpy(dtype="<f8", na_value=np.nan)
+                h.update((np.where(np.isnan(arr), np.nan, arr) + 0.0).astype("<f8").tobytes())
+            else:
+                h.update("\x1f".join("" if pd.isna(v) else str(v) for v in values).encode("utf-8"))
+        return h.hexdigest()
+
+    odd = pd.DataFrame({
+        "run": ["a", None, "c", "d", "e", "f"],
+        "task": pd.Categorical(["x", "y", None, "x", "y", "x"]),
+        "step": [1, 2, 3, 4, 5, 6],
+        "size": pd.array(["1B", pd.NA, "ü", "2B", "3B", "4B"], dtype="string"),
+        "N": [1.0, np.nan, -0.0, 2, 3, 4],
+    })
+    mixed = pd.DataFrame({"run": list("abcdef"), "task": ["t"] * 6, "step": range(6),
+                          "size": [None, float("nan"), pd.NA, "x", 3, 2.5]})
+    for df in (odd, mixed, ladderfit.load_olmo_ladder()):
+        assert data_sha256(df) == by_the_description(df)

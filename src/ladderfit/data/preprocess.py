@@ -128,8 +128,11 @@ def checkpoint_jitter(df: pd.DataFrame, column: str, skip_fraction: float = 0.1,
     """
     _check_feature(df, column)
     sums: dict = {}
-    for (task, _), g in df.sort_values(["run", "task", "step"]).groupby(["task", "run"], sort=True):
-        y = g[column].to_numpy(float)
+    d = df.sort_values(["task", "run", "step"])  # each (task, run) series contiguous, by step
+    values, task_of, run_of = d[column].to_numpy(float), d["task"].to_numpy(), d["run"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, (task_of[1:] != task_of[:-1]) | (run_of[1:] != run_of[:-1])])
+    for start, end in zip(starts, np.r_[starts[1:], len(d)]):
+        task, y = task_of[start], values[start:end]
         y = y[int(np.floor(skip_fraction * len(y))) :]
         if log:
             y = np.log(y)

@@ -215,7 +215,7 @@ def _check_ranges(df: pd.DataFrame, source: str) -> None:
 def _check_tasks_and_runs(df: pd.DataFrame, source: str) -> None:
     """Known tasks (or a chance column), one row per (run, step, task), per-run columns constant per run."""
     if "chance" not in df.columns:
-        unknown = sorted(set(df["task"]) - set(TASKS))
+        unknown = sorted(set(df["task"].unique()) - set(TASKS))
         if unknown:
             _fail(
                 source,
@@ -227,13 +227,12 @@ def _check_tasks_and_runs(df: pd.DataFrame, source: str) -> None:
     if dup.any():
         _fail(source, f"duplicate (run, step, task) rows; expected one row each: {_first_bad(df, dup, 'task')}")
 
-    for col in PER_RUN:
-        if col in df.columns:
-            per_run = df.groupby("run")[col].nunique()
-            if (per_run > 1).any():
-                run = per_run.index[per_run > 1][0]
-                vals = sorted(df.loc[df["run"] == run, col].unique().tolist())
-                _fail(source, f"column {col!r} must take one value per run; run {run!r} has {vals[:5]}")
+    per_run = df.groupby("run")[[c for c in PER_RUN if c in df.columns]].nunique()
+    for col in per_run.columns:
+        if (per_run[col] > 1).any():
+            run = per_run.index[per_run[col] > 1][0]
+            vals = sorted(df.loc[df["run"] == run, col].unique().tolist())
+            _fail(source, f"column {col!r} must take one value per run; run {run!r} has {vals[:5]}")
 
 
 def _check_checkpoints(df: pd.DataFrame, source: str, min_checkpoints: int) -> None:

@@ -254,7 +254,9 @@ def build_model_data(df: pd.DataFrame, spec: ModelSpec | None = None, prep: Prep
 def _tasks_and_runs(df: pd.DataFrame) -> tuple[list, list]:
     """The tasks (sorted) and the runs (by N, then final D, then name); every run needs every task."""
     tasks = sorted(df["task"].unique())
-    runs = sorted(df["run"].unique(), key=lambda r: (df.loc[df["run"] == r, "N"].iloc[0], df.loc[df["run"] == r, "D"].max(), r))
+    first_n = df.drop_duplicates("run").set_index("run")["N"]  # a run's N in its first row
+    final_d = df.groupby("run")["D"].max()
+    runs = sorted(first_n.index, key=lambda r: (first_n[r], final_d[r], r))
     missing = df.groupby("run")["task"].nunique()
     if (missing < len(tasks)).any():
         run = missing.index[missing < len(tasks)][0]

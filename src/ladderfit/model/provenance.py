@@ -50,7 +50,9 @@ def data_sha256(df: pd.DataFrame) -> str:
             arr = np.where(np.isnan(arr), np.nan, arr) + 0.0  # one NaN, and -0.0 as 0.0
             h.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
         else:
-            h.update("\x1f".join("" if pd.isna(v) else str(v) for v in values).encode("utf-8"))
+            text = values.to_numpy(dtype=object, copy=True)
+            text[pd.isna(text)] = ""  # a missing value as the empty string, any other as str(v)
+            h.update("\x1f".join(map(str, text)).encode("utf-8"))
     return h.hexdigest()
 
 
