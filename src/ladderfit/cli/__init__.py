@@ -49,12 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host-devices", type=positive_int, default=None,
                         help="XLA host devices for parallel chains (default: one per chain)")
     parser.add_argument("--debug", action="store_true", help="print the full traceback of any error")
-    parser.add_argument("--version", action="version", version=_version(),
+    parser.add_argument("--version", action=_VersionAction,
                         help="print ladderfit's version and those of the libraries it samples with, and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print :func:`_version` and exit; the installed metadata is read only then."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())  # to standard output, as argparse's own version action
+        parser.exit()
 
 
 def _version() -> str:
