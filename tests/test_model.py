@@ -119,6 +119,28 @@ def test_predict_table_columns_and_no_nan(sim_fit):
     assert (acc["upper_80"] - acc["lower_80"] > acc["upper_50"] - acc["lower_50"]).all()
 
 
+def test_predictive_vectorised_over_draws_draws_numpyros_numbers(sim_fit):
+    """The predictive at targets runs vectorised over the draws; NumPyro's default Predictive
+    (one draw at a time, op by op) draws the same numbers but for floating-point rounding."""
+    import jax
+    from numpyro.infer import Predictive
+
+    from ladderfit.data.targets import as_targets
+    from ladderfit.model.joint import model_for
+    from ladderfit.model.runtime import unchecked
+
+    got = sim_fit.predictive_draws(TARGETS, seed=5)
+    md = sim_fit.model_data
+    x, z = md.target_xz(as_targets(TARGETS))
+    with unchecked(md.structure):
+        ref = Predictive(model_for(md.structure), posterior_samples=sim_fit._posterior_samples(),
+                         return_sites=["target_accuracy", "target_loss"])(
+            jax.random.PRNGKey(5), md, sim_fit.priors, target_x=x, target_z=z)
+    assert got["accuracy"].shape == ref["target_accuracy"].shape and got["accuracy"].std() > 0
+    np.testing.assert_allclose(got["accuracy"], ref["target_accuracy"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["task_loss"], ref["target_loss"], rtol=1e-12)
+
+
 @pytest.mark.parametrize("model", ["single_step", "two_step+run_effects"])
 def test_inference_data_is_built_on_first_use_and_predictions_do_not_wait_for_it(sim, model):
     """A fresh fit keeps its draws; predictions read them, and InferenceData (with the posterior

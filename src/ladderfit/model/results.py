@@ -409,7 +409,9 @@ class LadderFit:
         """The posterior predictive at targets (x, z) as one compiled program of (key, posterior
         draws), kept for the fit's next calls with the same targets and priors (run op by op,
         NumPyro's ``Predictive`` traces and dispatches the model anew at every call), and on disk
-        with the sampler's programs (:class:`~.programs.CachedProgram`)."""
+        with the sampler's programs (:class:`~.programs.CachedProgram`). It is vectorised over the
+        draws (``parallel=True``; NumPyro's default loops over them one at a time, several times
+        slower: ``benchmarks/results/predictive_options.json``)."""
         from .programs import CachedProgram, digest
 
         inputs = (self.model_data, priors, np.asarray(x), np.asarray(z), sites)
@@ -419,7 +421,7 @@ class LadderFit:
             md, model = self.model_data, model_for(self.model_data.structure)
 
             def predictive(rng_key, samples):
-                return Predictive(model, posterior_samples=samples, return_sites=list(sites))(
+                return Predictive(model, posterior_samples=samples, return_sites=list(sites), parallel=True)(
                     rng_key, md, priors, target_x=x, target_z=z)
             fn = CachedProgram(predictive, inputs, "predictive",  # on disk too where the CLI keeps programs
                                compiler_options(self.model_data.spec, "predictive"))
