@@ -57,9 +57,10 @@ times, a cold fit (empty compilation cache) then a warm one (its program loaded)
 XLA compiled, the fit's seconds cold and warm, leapfrog steps, R-hat and ESS (medians over
 repeats), and whether both drew the same numbers. ``--predictive-options`` (written to
 ``results/predictive_options.json``): the default fit's posterior predictive at the paper's two
-targets compiled with XLA's defaults and with :data:`ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS`,
-in turn, ``--repeats`` times: compile seconds, seconds per run (best of 5), and the largest
-difference of the accuracy draws between the two.
+targets over the draws one at a time (NumPyro's default) or vectorised (ladderfit's), each
+compiled with XLA's defaults and with :data:`ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS`,
+in turn, ``--repeats`` times: compile seconds, seconds per run (best of 5), temporary memory,
+and the largest difference of the accuracy draws from the first setting's.
 """
 
 from __future__ import annotations
@@ -337,10 +338,13 @@ def compiler_options_table(repeats: int) -> list[dict]:
 
 def predictive_options_table(repeats: int) -> list[dict]:
     """The ``--predictive-options`` table: the default fit's posterior predictive at 7B-4T and
-    13B-5T (``LadderFit._predictor``'s program), compiled with XLA's defaults and with
-    :data:`~ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS` in turn: medians of compile seconds and
-    of the best of 5 runs' seconds, and the largest difference of its accuracy draws from XLA's
-    defaults' (floating point: the same draws, computed in another order)."""
+    13B-5T (``LadderFit._predictor``'s program), over the draws one at a time (NumPyro's
+    ``Predictive`` default, ``parallel=False``) or vectorised (``parallel=True``, as ladderfit
+    runs it), each compiled with XLA's defaults and with
+    :data:`~ladderfit.model.runtime.CPU_PREDICTIVE_OPTIONS`, the four in turn: medians of compile
+    seconds and of the best of 5 runs' seconds, the program's temporary memory, and the largest
+    difference of its accuracy draws from the first setting's (floating point: the same draws,
+    computed in another order)."""
     import statistics
     import warnings
 
@@ -351,7 +355,7 @@ def predictive_options_table(repeats: int) -> list[dict]:
     import ladderfit
     from ladderfit.data.targets import as_targets
     from ladderfit.model.joint import model_for
-    from ladderfit.model.runtime import CPU_PREDICTIVE_OPTIONS
+    from ladderfit.model.runtime import CPU_PREDICTIVE_OPTIONS, unchecked
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -360,16 +364,19 @@ def predictive_options_table(repeats: int) -> list[dict]:
     x, z = md.target_xz(as_targets(["7B-4T", "13B-5T"]))
     samples, key = fit._posterior_samples(), jax.random.PRNGKey(0)
 
-    def predictive(rng_key, samples):
-        return Predictive(model, posterior_samples=samples, return_sites=["target_accuracy"])(
+    def predictive(rng_key, samples, parallel):
+        return Predictive(model, posterior_samples=samples, return_sites=["target_accuracy"], parallel=parallel)(
             rng_key, md, fit.priors, target_x=x, target_z=z)
 
-    settings = {"XLA's defaults": {}, "predictive's options": dict(CPU_PREDICTIVE_OPTIONS)}
+    settings = {(draws, compiled_with): (parallel, options)
+                for draws, parallel in (("one at a time", False), ("vectorised", True))
+                for compiled_with, options in (("XLA's defaults", {}), ("predictive's options", dict(CPU_PREDICTIVE_OPTIONS)))}
     runs = {s: [] for s in settings}
     for _ in range(repeats):
-        for setting, options in settings.items():
+        for setting, (parallel, options) in settings.items():
             jax.clear_caches()  # compiled anew each time
-            lowered = jax.jit(predictive).lower(key, samples)
+            with unchecked(md.structure):  # traced as ladderfit traces it
+                lowered = jax.jit(predictive, static_argnums=2).lower(key, samples, parallel)
             t0 = time.perf_counter()
             compiled = lowered.compile(compiler_options=options or None)
             seconds = time.perf_counter() - t0
@@ -378,17 +385,21 @@ def predictive_options_table(repeats: int) -> list[dict]:
                 t0 = time.perf_counter()
                 out = jax.block_until_ready(compiled(key, samples))
                 best = min(best, time.perf_counter() - t0)
-            runs[setting].append((seconds, best, np.asarray(out["target_accuracy"])))
-    rows = []
-    print(f"{'compiled with':<22}{'options':<40}{'compile s':>10}{'run s':>8}  max |difference| from XLA's defaults")
-    for setting, got in runs.items():
-        diff = max(float(np.max(np.abs(a[2] - b[2]))) for a in runs["XLA's defaults"] for b in got)
-        row = {"compiled_with": setting, "options": ", ".join(f"{k}={v}" for k, v in settings[setting].items()) or "-",
+            temp_mb = compiled.memory_analysis().temp_size_in_bytes / 1e6
+            runs[setting].append((seconds, best, np.asarray(out["target_accuracy"]), temp_mb))
+    rows, first = [], next(iter(settings))
+    print(f"{'draws':<15}{'compiled with':<22}{'options':<40}{'compile s':>10}{'run s':>8}{'temp MB':>8}"
+          "  max |difference| from the first row")
+    for (draws, compiled_with), got in runs.items():
+        diff = max(float(np.max(np.abs(a[2] - b[2]))) for a in runs[first] for b in got)
+        row = {"draws": draws, "compiled_with": compiled_with,
+               "options": ", ".join(f"{k}={v}" for k, v in settings[draws, compiled_with][1].items()) or "-",
                "compile_seconds": round(statistics.median(r[0] for r in got), 3),
                "run_seconds": round(statistics.median(r[1] for r in got), 4),
-               "max_difference": f"{diff:.1e}"}
+               "temp_mb": round(got[0][3], 1), "max_difference": f"{diff:.1e}"}
         rows.append(row)
-        print(f"{setting:<22}{row['options']:<40}{row['compile_seconds']:>10.3f}{row['run_seconds']:>8.4f}  {row['max_difference']}")
+        print(f"{draws:<15}{compiled_with:<22}{row['options']:<40}{row['compile_seconds']:>10.3f}"
+              f"{row['run_seconds']:>8.4f}{row['temp_mb']:>8.1f}  {row['max_difference']}")
     return rows
 
 

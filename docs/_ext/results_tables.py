@@ -290,10 +290,12 @@ NOTES = {
         "two steps without run effects with XLA's defaults (`CPU_COMPILER_OPTIONS`)."
     ),
     "predictive_options": (
-        "The default fit's posterior predictive at 7B-4T and 13B-5T (one program, `LadderFit._predictor`) "
-        "compiled anew with XLA's defaults and with `CPU_PREDICTIVE_OPTIONS`, in turn: medians over the "
-        "repeats of the compile seconds and of the best of 5 runs' seconds, and the largest difference of "
-        "its accuracy draws from XLA's defaults'."
+        "The default fit's posterior predictive at 7B-4T and 13B-5T (one program, `LadderFit._predictor`), "
+        "over the draws one at a time (NumPyro's `Predictive` default) or vectorised (`parallel=True`, as "
+        "ladderfit runs it), each compiled anew with XLA's defaults and with `CPU_PREDICTIVE_OPTIONS`, the "
+        "four in turn: medians over the repeats of the compile seconds and of the best of 5 runs' seconds, "
+        "the program's temporary memory (MB), and the largest difference of its accuracy draws from the "
+        "first row's."
     ),
     "item_calibration": (
         "Simulated ladders evaluated on fixed items (by default 6 ladders x 4 tasks), two steps, per target "
