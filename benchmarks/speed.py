@@ -29,8 +29,13 @@ The cold and second ``predict`` rows are medians of ``--repeats`` (3) pairs of n
 each pair with an empty cache of its own; *around the fit* is the second ``predict``'s wall time
 less the seconds its fit line reports (compiling or loading the sampler, warmup, draws and the
 convergence check): import, reading and checking the data, the predictive at the targets,
-printing and exit, the speed issue's "under 1 s on a warm run". ``--quick`` runs 1 and 2 only and writes ``benchmarks/results/speed.json``. ``--scale 1000``
-runs only the scale path: one fit of that many simulated tasks (16 runs, the default model), in
+printing and exit, the speed issue's "under 1 s on a warm run". The commands run as Python does
+by default, writing and reading the bytecode of ladderfit's modules (an environment's
+``PYTHONDONTWRITEBYTECODE`` is dropped for them: with it, an editable install compiles those
+modules from source at every start, 0.06 s more, ``import_time.py --predict``).
+
+``--quick`` runs 1 and 2 only and writes ``benchmarks/results/speed.json``. ``--scale 1000`` runs
+only the scale path: one fit of that many simulated tasks (16 runs, the default model), in
 a new process: wall seconds, seconds per task, peak resident memory and convergence, written to
 ``benchmarks/results/scale.json``. Times are wall-clock on a shared machine: compare within one run.
 """
@@ -212,10 +217,15 @@ def main() -> None:
         return
 
     cache = tempfile.mkdtemp(prefix="ladderfit-jax-cache-")
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": cache, "LADDERFIT_PROGRESS_BAR": "0",
+    # Python's default: bytecode written on a module's first import and read after (where the
+    # environment says PYTHONDONTWRITEBYTECODE, an editable install compiles ladderfit's modules
+    # from source at every start: import_time.py --predict)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+           "JAX_COMPILATION_CACHE_DIR": cache, "LADDERFIT_PROGRESS_BAR": "0",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_ENABLE_X64": "1"}  # fmt: skip
     me = [sys.executable, os.path.abspath(__file__)]
-    print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}; fresh compilation cache {cache}\n")
+    print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}; fresh compilation cache {cache}; "
+          f"bytecode cached{' (PYTHONDONTWRITEBYTECODE dropped)' if 'PYTHONDONTWRITEBYTECODE' in os.environ else ''}\n")
     if args.scale:
         return scale([int(n) for n in args.scale.split(",")], env)
 
