@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 from ladderfit.data.readers import read_olmo_csv
@@ -23,6 +24,8 @@ def main() -> None:
     df = read_olmo_csv(args.src)[COLUMNS]
     df.to_csv(args.out, index=False, compression={"method": "gzip", "mtime": 0}, float_format="%.12g")
     print(f"wrote {args.out}: {len(df)} rows, {df['run'].nunique()} runs, {df['task'].nunique()} tasks")
+    digest = hashlib.sha256(Path(args.out).read_bytes()).hexdigest()
+    print(f"sha256 {digest} (ladderfit.data.bundled.CHECKED_SHA256: a shipped file with other bytes is checked at every load)")
 
 
 if __name__ == "__main__":

@@ -114,3 +114,36 @@ def test_regenerate_bundled_file(shared_dir, tmp_path, monkeypatch, capsys):
     fresh = pd.read_csv(out, compression="gzip")
     shipped = pd.read_csv(REPO / "src" / "ladderfit" / "data" / "bundled_data" / BUNDLED_FILE, compression="gzip")
     pd.testing.assert_frame_equal(fresh, shipped, check_exact=True)
+
+
+def test_checked_tables_are_read_as_validate_returns_them():
+    """A bundled file listed in CHECKED_SHA256 is read without its checks: its digest must be the
+    shipped file's (regenerated data: update the digest), and validate must pass it without a
+    warning and return the same table, types included."""
+    import hashlib
+    import io
+    import warnings
+    from importlib import resources
+
+    from ladderfit.data import bundled
+    from ladderfit.data.schema import validate
+
+    assert bundled.CHECKED_SHA256, "no checked table"
+    for name, digest in bundled.CHECKED_SHA256.items():
+        data = resources.files("ladderfit.data").joinpath("bundled_data", name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, f"{name} changed: its digest in CHECKED_SHA256 is stale"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            checked = validate(pd.read_csv(io.BytesIO(data), compression="gzip"), source=name)
+        pd.testing.assert_frame_equal(bundled._read_bundled(name), checked, check_exact=True)
+
+
+def test_an_edited_bundled_file_is_checked_again(monkeypatch):
+    from ladderfit.data import bundled, schema
+
+    calls = []
+    monkeypatch.setattr(bundled, "validate", lambda df, **kw: calls.append(kw) or schema.validate(df, **kw))
+    bundled.load_olmo_ladder()
+    assert calls == []
+    monkeypatch.setitem(bundled.CHECKED_SHA256, BUNDLED_FILE, "0" * 64)  # as if its bytes had changed
+    assert len(bundled.load_olmo_ladder()) > 0 and len(calls) == 1
