@@ -274,7 +274,7 @@ def main() -> None:
     around = [wall - _fit_seconds(text) for _, (wall, _, text) in pairs]
     name = "around the fit (second predict)"
     results.append((name, float(np.median(around)), float("nan"), ""))
-    print(f"{name:<32} {results[-1][1]:6.1f} s (goal <= {GOALS[name]:.0f}; median of {', '.join(f'{a:.1f}' for a in around)})")
+    print(f"{name:<32} {results[-1][1]:6.2f} s (goal <= {GOALS[name]:.0f}; median of {', '.join(f'{a:.2f}' for a in around)})")
     for name, cmd in (("plot step2 (no --fit)", [lf, "plot", "step2", "--out", plot]),
                       ("predict, 7 targets", [lf, "predict", *seven]),
                       ("predict --fit (saved), 7 targets", [lf, "predict", "--fit", saved, *seven]),
@@ -291,7 +291,7 @@ def main() -> None:
 
     from results_io import write_results
 
-    summary = [{"what": name, "seconds": round(wall, 1), "goal_seconds": GOALS[name],
+    summary = [{"what": name, "seconds": round(wall, 2 if name.startswith("around") else 1), "goal_seconds": GOALS[name],
                 "peak_mb": round(peak) if peak == peak else None, "fit": fitted}
                for name, wall, peak, fitted in results]  # fmt: skip
     stages_table = [dict(zip(head, r)) for r in stage_rows]

@@ -184,7 +184,7 @@ def _print_summary(fit, d: dict, targets) -> None:
     chains = fit.n_chains
     rhat = "R-hat n/a (1 chain)" if chains < 2 else f"max R-hat {d['max_r_hat']:.3f}"
     print(
-        f"fitted {len(fit.tasks)} tasks on {fit.model_data.n_runs} runs in {fit.sampling_seconds:.1f} s: "
+        f"fitted {len(fit.tasks)} tasks on {fit.model_data.n_runs} runs in {fit.sampling_seconds:.2f} s: "
         f"{rhat}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
         + ("" if d["converged"] else "  — NOT CONVERGED")
     )
