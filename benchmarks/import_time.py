@@ -165,7 +165,7 @@ def main() -> None:
         for r in rows:
             print(f"{r['module']:42} {r['first_imported_by']:34} {r['seconds']:8.3f}  {r['what_for']}")
         path = write_results("import_breakdown", {"settings": {"repeats": args.repeats, "predict": True},
-                                                  "summary": rows})
+                                                  "summary": rows, "script": "benchmarks/import_time.py --predict"})
         print(f"\n(written to {path})")
         return
     rows = []
