@@ -297,6 +297,13 @@ NOTES = {
         "the program's temporary memory (MB), and the largest difference of its accuracy draws from the "
         "first row's."
     ),
+    "import_breakdown": (
+        "What a second `ladderfit predict --target 7B-4T --target 13B-5T` imports, from Python's "
+        "`-X importtime` in new processes (medians over the repeats): the sum of every module's own time "
+        "and of ladderfit's own modules, with ladderfit's bytecode cached (Python's default) and compiled "
+        "from source (its cache deleted, under `PYTHONDONTWRITEBYTECODE`); then packages, each with the "
+        "module that imported it first and its cumulative seconds there."
+    ),
     "item_calibration": (
         "Simulated ladders evaluated on fixed items (by default 6 ladders x 4 tasks), two steps, per target "
         "(2, 3 and 10 times the largest run's N and D): the (ladder, task) pairs, and the counts inside the "
@@ -358,6 +365,7 @@ VIEWS: dict[str, tuple[str, dict, tuple]] = {
     "unchecked": ("unchecked", {}, ()),
     "compiler_options": ("compiler_options", {}, ()),
     "predictive_options": ("predictive_options", {}, ()),
+    "import_breakdown": ("import_breakdown", {}, ()),
     "gpu_check": ("gpu_check", {}, ()),
     "gpu_check_agreement": ("gpu_check#agreement", {}, ()),
     "first_draws": ("first_draws#first_draws_met", {}, ()),
