@@ -2,7 +2,7 @@
 ``benchmarks/prior_selection.py`` (no variant chosen on a truth it is scored on) and the cell
 rounding of ``benchmarks/results_io.py``; the table of grids at other first targets of
 ``benchmarks/sampler_grid.py``; the records of ``benchmarks/gpu_check.py``, the commit of a tree without its git folder and
-the import times read by ``benchmarks/import_time.py``."""
+the import times and importers read by ``benchmarks/import_time.py``."""
 
 import importlib
 import math
@@ -140,3 +140,26 @@ def test_import_time_reads_the_cumulative_seconds_of_exactly_the_module():
     assert import_time.cumulative_seconds(stderr, "ml_dtypes._ml_dtypes_ext") == 0.71612
     assert import_time.cumulative_seconds(stderr, "jax") == 1.158907
     assert import_time.cumulative_seconds(stderr, "ml_dtypes") is None
+
+
+def test_import_time_names_the_module_that_imported_a_package_first():
+    """``import_time.py --predict``: children are printed before their importer, one level deeper;
+    a package's importer is passed over its own submodule (``import a.b`` imports ``a`` first)."""
+    import_time = importlib.import_module("import_time")
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:       300 |        300 |         scipy._lib\n"
+              "import time:      2000 |       2300 |       scipy.fft\n"
+              "import time:       100 |       2400 |     numpyro.diagnostics\n"
+              "import time:        50 |         50 |       jax.extend\n"
+              "import time:        20 |         70 |     jax.extend.core\n"
+              "import time:        10 |         80 |   numpyro.ops.provenance\n"
+              "import time:       500 |       2980 | numpyro\n"
+              "import time:        40 |       3020 | ladderfit.model.bayes\n")
+    lines = import_time.import_lines(stderr)
+    assert [(name, depth) for name, depth, _, _ in lines][:3] == [("scipy._lib", 4), ("scipy.fft", 3),
+                                                                 ("numpyro.diagnostics", 2)]
+    assert lines[1][2:] == (0.002, 0.0023)
+    by_name = {line[0]: i for i, line in enumerate(lines)}
+    assert import_time._importer(lines, by_name["scipy.fft"]) == "numpyro.diagnostics"
+    assert import_time._importer(lines, by_name["jax.extend"]) == "numpyro.ops.provenance"
+    assert import_time._importer(lines, by_name["ladderfit.model.bayes"]) == "-"
