@@ -35,7 +35,7 @@ PREDICT_MODULES = (
     ("pandas", "the tables"),
     ("jax", "the programs"),
     ("numpyro", "the model and NUTS, with the modules below"),
-    ("scipy.fft", "NumPyro's autocorrelation (ladderfit's diagnostics use numpy's FFT)"),
+    ("scipy.fft", "NumPyro's autocorrelation (ladderfit's diagnostics take only its next_fast_len)"),
     ("jax.experimental.sparse", "NumPyro's sparse distributions (no ladderfit model has one)"),
     ("jax.extend", "NumPyro's provenance tracking, with JAX's Pallas kernels (not used)"),
 )
